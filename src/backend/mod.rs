@@ -1,0 +1,378 @@
+//! The closed set of engines. Tools talk to a [`Database`] and ask its [`Capabilities`]; only
+//! this module matches on the engine, and dialect SQL lives in `.sql` files beside each engine.
+
+mod mongo;
+mod mysql;
+mod postgres;
+mod sqlite;
+
+pub use mongo::DocumentSet;
+
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use crate::{
+    config::{DatabaseConfig, Engine, Mode},
+    error::ToolError,
+    safety::Checked,
+};
+
+/// What an engine can do. Tools decide with these flags, never with the engine's name.
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
+pub struct Capabilities {
+    /// Speaks SQL (run-sql applies).
+    pub sql: bool,
+    /// Stores documents queried with filters and pipelines (run-mongo applies).
+    pub documents: bool,
+    /// Has schemas inside a database.
+    pub schemas: bool,
+    /// Has row level security policies.
+    pub row_level_security: bool,
+    /// DDL takes part in transactions (a failed change leaves nothing behind).
+    pub transactional_ddl: bool,
+}
+
+impl Engine {
+    pub fn capabilities(self) -> Capabilities {
+        match self {
+            Engine::Postgres => Capabilities {
+                sql: true,
+                documents: false,
+                schemas: true,
+                row_level_security: true,
+                transactional_ddl: true,
+            },
+            Engine::Mysql => Capabilities {
+                sql: true,
+                documents: false,
+                schemas: false,
+                row_level_security: false,
+                transactional_ddl: false,
+            },
+            Engine::Sqlite => Capabilities {
+                sql: true,
+                documents: false,
+                schemas: false,
+                row_level_security: false,
+                transactional_ddl: true,
+            },
+            Engine::Mongodb => Capabilities {
+                sql: false,
+                documents: true,
+                schemas: false,
+                row_level_security: false,
+                transactional_ddl: false,
+            },
+        }
+    }
+}
+
+/// One result column.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Column {
+    pub name: String,
+    /// The engine's type name (e.g. `INT8`, `TIMESTAMPTZ`, `VARCHAR`; for SQLite the value's storage class).
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+/// Rows read from a statement, at most `cap` of them.
+#[derive(Debug, Default)]
+pub struct RowSet {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Value>>,
+    /// The statement produced more rows than the cap.
+    pub more: bool,
+    /// Rows changed by a write.
+    pub rows_affected: Option<u64>,
+}
+
+/// One SQL statement that passed the parser check, with its limits.
+pub struct SqlCall<'a> {
+    pub sql: &'a str,
+    pub checked: &'a Checked,
+    pub mode: Mode,
+    pub cap: usize,
+    /// The statement timeout for this call.
+    pub timeout_ms: u64,
+    /// The call asked for a timeout other than the database's configured one.
+    pub custom_timeout: bool,
+}
+
+/// A find or aggregate on a document collection.
+pub struct DocumentCall {
+    pub collection: String,
+    pub filter: mongodb::bson::Document,
+    pub projection: Option<mongodb::bson::Document>,
+    pub sort: Option<mongodb::bson::Document>,
+    pub pipeline: Option<Vec<mongodb::bson::Document>>,
+    pub cap: usize,
+    pub timeout_ms: u64,
+}
+
+/// Filter and page for listing objects.
+pub struct ObjectQuery {
+    pub schema: Option<String>,
+    /// SQL LIKE pattern, case-insensitive.
+    pub pattern: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A page of objects as JSON rows plus the total matching the filter.
+pub struct ObjectPage {
+    pub objects: Vec<Value>,
+    pub total: i64,
+}
+
+/// One check of env-check.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Check {
+    pub check: String,
+    pub status: CheckStatus,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl Check {
+    pub fn ok(check: &str, detail: impl Into<String>) -> Self {
+        Check { check: check.into(), status: CheckStatus::Ok, detail: detail.into(), fix: None }
+    }
+    pub fn warn(check: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check { check: check.into(), status: CheckStatus::Warn, detail: detail.into(), fix: Some(fix.into()) }
+    }
+    pub fn fail(check: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check { check: check.into(), status: CheckStatus::Fail, detail: detail.into(), fix: Some(fix.into()) }
+    }
+}
+
+/// What the engine says about itself for env-check.
+#[derive(Debug, Default)]
+pub struct Health {
+    pub version: Option<String>,
+    pub checks: Vec<Check>,
+}
+
+enum Pool {
+    Postgres(sqlx::PgPool),
+    Mysql(sqlx::MySqlPool),
+    Sqlite(sqlx::SqlitePool),
+    Mongo(mongo::Mongo),
+}
+
+/// A configured database. The pool is built on first use: startup never touches a server.
+pub struct Database {
+    pub config: DatabaseConfig,
+    pool: OnceCell<Pool>,
+}
+
+impl Database {
+    pub fn new(config: DatabaseConfig) -> Self {
+        Self { config, pool: OnceCell::new() }
+    }
+
+    pub fn capabilities(&self) -> Capabilities {
+        self.config.engine.capabilities()
+    }
+
+    async fn pool(&self) -> Result<&Pool, ToolError> {
+        self.pool
+            .get_or_try_init(|| async {
+                let cfg = &self.config;
+                let config_error = |message: String| ToolError::Config { database: cfg.name.clone(), message };
+                Ok(match cfg.engine {
+                    Engine::Postgres => Pool::Postgres(postgres::pool(cfg).map_err(config_error)?),
+                    Engine::Mysql => Pool::Mysql(mysql::pool(cfg).map_err(config_error)?),
+                    Engine::Sqlite => Pool::Sqlite(sqlite::pool(cfg).map_err(config_error)?),
+                    Engine::Mongodb => Pool::Mongo(mongo::Mongo::connect(cfg).await.map_err(config_error)?),
+                })
+            })
+            .await
+    }
+
+    /// Turn a driver error into a tool error the model can act on.
+    fn db_error(&self, e: sqlx::Error) -> ToolError {
+        sql_error(&self.config, e)
+    }
+
+    /// Run one checked SQL statement in its own transaction.
+    pub async fn run_sql(&self, call: &SqlCall<'_>) -> Result<RowSet, ToolError> {
+        let result = match self.pool().await? {
+            Pool::Postgres(p) => postgres::run(p, call).await,
+            Pool::Mysql(p) => mysql::run(p, call).await,
+            Pool::Sqlite(p) => sqlite::run(p, call).await,
+            Pool::Mongo(_) => return Err(self.needs_sql("run-sql")),
+        };
+        result.map_err(|e| match self.db_error(e) {
+            ToolError::Timeout { .. } => ToolError::Timeout { timeout_ms: call.timeout_ms },
+            other => other,
+        })
+    }
+
+    /// Run a find or aggregate on a collection.
+    pub async fn run_documents(&self, call: DocumentCall) -> Result<DocumentSet, ToolError> {
+        match self.pool().await? {
+            Pool::Mongo(m) => m.run(call, self.config.mode).await,
+            _ => Err(ToolError::Unsupported {
+                what: "document queries".into(),
+                engine: self.config.engine,
+                hint: "this is a SQL database: use run-sql".into(),
+            }),
+        }
+    }
+
+    pub async fn list_objects(&self, q: &ObjectQuery) -> Result<ObjectPage, ToolError> {
+        let result = match self.pool().await? {
+            Pool::Postgres(p) => postgres::list_objects(p, q).await,
+            Pool::Mysql(p) => mysql::list_objects(p, q).await,
+            Pool::Sqlite(p) => sqlite::list_objects(p, q).await,
+            Pool::Mongo(m) => return m.list_objects(q).await,
+        };
+        result.map_err(|e| self.db_error(e))
+    }
+
+    /// Describe one table, view or collection; `None` when it does not exist.
+    pub async fn describe(&self, schema: Option<&str>, name: &str, sample: i64) -> Result<Option<Value>, ToolError> {
+        let result = match self.pool().await? {
+            Pool::Postgres(p) => postgres::describe(p, schema, name).await,
+            Pool::Mysql(p) => mysql::describe(p, schema, name).await,
+            Pool::Sqlite(p) => sqlite::describe(p, name).await,
+            Pool::Mongo(m) => return m.describe(name, sample).await,
+        };
+        result.map_err(|e| self.db_error(e))
+    }
+
+    /// Names of tables or collections, for argument completion.
+    pub async fn object_names(&self, prefix: &str) -> Result<Vec<String>, ToolError> {
+        let page = self
+            .list_objects(&ObjectQuery {
+                schema: None,
+                pattern: Some(format!("{}%", like_escape(prefix))),
+                limit: 100,
+                offset: 0,
+            })
+            .await?;
+        Ok(page.objects.iter().filter_map(|o| o.get("name").and_then(Value::as_str).map(str::to_string)).collect())
+    }
+
+    /// Connect, measure, and ask the engine about itself.
+    pub async fn health(&self) -> (Option<f64>, Health) {
+        let started = Instant::now();
+        let pool = match self.pool().await {
+            Ok(p) => p,
+            Err(e) => {
+                return (None, Health { version: None, checks: vec![Check::fail("config", e.to_string(), "fix the URL")] });
+            }
+        };
+        let health = match pool {
+            Pool::Postgres(p) => postgres::health(p, &self.config).await,
+            Pool::Mysql(p) => mysql::health(p, &self.config).await,
+            Pool::Sqlite(p) => sqlite::health(p, &self.config).await,
+            Pool::Mongo(m) => m.health(&self.config).await,
+        };
+        match health {
+            Ok(h) => (Some(started.elapsed().as_secs_f64() * 1000.0), h),
+            Err(e) => {
+                let e = self.db_error(e);
+                let fix = e.hint().unwrap_or_default();
+                (None, Health { version: None, checks: vec![Check::fail("connectivity", e.to_string(), fix)] })
+            }
+        }
+    }
+
+    fn needs_sql(&self, tool: &str) -> ToolError {
+        ToolError::Unsupported {
+            what: tool.into(),
+            engine: self.config.engine,
+            hint: "this is a document database: use run-mongo with a filter or an aggregation pipeline".into(),
+        }
+    }
+}
+
+/// Escape `%`, `_` and `\` for a LIKE pattern.
+pub fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn sql_error(cfg: &DatabaseConfig, e: sqlx::Error) -> ToolError {
+    match e {
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.into_owned());
+            let timed_out = matches!(code.as_deref(), Some("57014" | "1969" | "3024" | "70100"))
+                || (cfg.engine == Engine::Sqlite && code.as_deref() == Some("9"));
+            if timed_out {
+                return ToolError::Timeout { timeout_ms: cfg.statement_timeout_ms };
+            }
+            let read_only = matches!(code.as_deref(), Some("25006" | "1792" | "8"));
+            let hint = if read_only {
+                Some(format!(
+                    "database {} is {}; writes are refused by the database itself",
+                    cfg.name,
+                    cfg.mode.as_str()
+                ))
+            } else {
+                None
+            };
+            ToolError::Database { code, message: d.message().to_string(), hint }
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Configuration(_) => {
+            ToolError::Connect { database: cfg.name.clone(), engine: cfg.engine, message: e.to_string() }
+        }
+        other => ToolError::Database { code: None, message: other.to_string(), hint: None },
+    }
+}
+
+fn b64(bytes: &[u8]) -> Value {
+    use base64::Engine as _;
+    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// `{"total": n, "objects": [...]}` from a catalog query.
+fn page(v: Value) -> ObjectPage {
+    ObjectPage {
+        total: v.get("total").and_then(Value::as_i64).unwrap_or(0),
+        objects: v.get("objects").and_then(Value::as_array).cloned().unwrap_or_default(),
+    }
+}
+
+/// A loopback or socket connection, where TLS adds nothing.
+fn is_local(cfg: &DatabaseConfig) -> bool {
+    let url = cfg.url.expose();
+    let host = url
+        .split_once("://")
+        .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or(""))
+        .map(|auth| auth.rsplit_once('@').map_or(auth, |(_, h)| h))
+        .unwrap_or("");
+    host.is_empty() || host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
+}
+
+/// Rows as JSON objects keyed by column name, decoded with the engine's cell decoder.
+fn objects<R: sqlx::Row>(rows: &[R], cell: fn(&R, usize) -> Result<Value, sqlx::Error>) -> Result<Vec<Value>, sqlx::Error> {
+    use sqlx::Column as _;
+    rows.iter()
+        .map(|row| {
+            let mut object = serde_json::Map::new();
+            for (i, column) in row.columns().iter().enumerate() {
+                object.insert(column.name().to_string(), cell(row, i)?);
+            }
+            Ok(Value::Object(object))
+        })
+        .collect()
+}

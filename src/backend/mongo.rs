@@ -1,0 +1,332 @@
+//! MongoDB: reads are finds and pipelines under maxTimeMS and a pushed-down limit; writes
+//! through `$out`/`$merge` and server-side JavaScript are refused on read-only databases.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use futures::TryStreamExt;
+use mongodb::{
+    Client, Database,
+    bson::{Bson, Document, doc},
+    options::ClientOptions,
+};
+use serde_json::{Value, json};
+
+use super::{Check, DocumentCall, Health, ObjectPage, ObjectQuery};
+use crate::{
+    config::{DatabaseConfig, Mode},
+    error::ToolError,
+};
+
+/// Operators that run JavaScript on the server.
+const JAVASCRIPT_OPERATORS: &[&str] = &["$where", "$function", "$accumulator"];
+/// Stages that write their input somewhere.
+const WRITING_STAGES: &[&str] = &["$out", "$merge"];
+
+pub(super) struct Mongo {
+    client: Client,
+    db: Database,
+    tls: bool,
+    name: String,
+}
+
+/// Documents read from a collection, at most `cap` of them.
+pub struct DocumentSet {
+    pub documents: Vec<Value>,
+    pub more: bool,
+}
+
+impl Mongo {
+    pub(super) async fn connect(cfg: &DatabaseConfig) -> Result<Mongo, String> {
+        let mut options = ClientOptions::parse(cfg.url.expose()).await.map_err(|e| e.to_string())?;
+        options.app_name = Some("data-engineer-mcp".into());
+        options.server_selection_timeout = Some(Duration::from_secs(5));
+        options.connect_timeout = Some(Duration::from_secs(5));
+        options.max_pool_size = Some(4);
+        let tls = matches!(options.tls, Some(mongodb::options::Tls::Enabled(_)));
+        let name = options.default_database.clone().unwrap_or_else(|| "test".into());
+        // Lazy: no I/O until the first operation.
+        let client = Client::with_options(options).map_err(|e| e.to_string())?;
+        let db = client.database(&name);
+        Ok(Mongo { client, db, tls, name })
+    }
+
+    fn error(&self, e: mongodb::error::Error, timeout_ms: u64) -> ToolError {
+        use mongodb::error::ErrorKind;
+        match *e.kind {
+            ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::DnsResolve { .. } => ToolError::Connect {
+                database: self.name.clone(),
+                engine: crate::config::Engine::Mongodb,
+                message: e.to_string(),
+            },
+            ErrorKind::Command(ref c) if c.code == 50 => ToolError::Timeout { timeout_ms },
+            ErrorKind::Command(ref c) => ToolError::Database {
+                code: Some(c.code_name.clone()),
+                message: c.message.clone(),
+                hint: None,
+            },
+            _ => ToolError::Database { code: None, message: e.to_string(), hint: None },
+        }
+    }
+
+    pub(super) async fn run(&self, call: DocumentCall, mode: Mode) -> Result<DocumentSet, ToolError> {
+        let mut pipeline = call.pipeline.unwrap_or_default();
+        let writes = pipeline.iter().any(|stage| stage.keys().any(|k| WRITING_STAGES.contains(&k.as_str())));
+        if mode == Mode::ReadOnly {
+            if writes {
+                return Err(ToolError::refused(
+                    "$out and $merge write to a collection and this database is read-only",
+                    "drop the $out/$merge stage to read the results, or configure the database as read-write",
+                ));
+            }
+            let mut found = None;
+            for part in std::iter::once(&call.filter).chain(pipeline.iter()) {
+                found = found.or_else(|| find_operator(&Bson::Document(part.clone()), JAVASCRIPT_OPERATORS));
+            }
+            if let Some(op) = found {
+                return Err(ToolError::refused(
+                    format!("{op} runs JavaScript on the server"),
+                    "express the condition with query operators ($expr, $regex, ...) instead",
+                ));
+            }
+        }
+        let coll = self.db.collection::<Document>(&call.collection);
+        let limit = call.cap as i64 + 1;
+        let max_time = Duration::from_millis(call.timeout_ms);
+        let map_err = |e| self.error(e, call.timeout_ms);
+        let mut cursor = if pipeline.is_empty() {
+            let mut find = coll.find(call.filter).limit(limit).max_time(max_time).batch_size(limit.min(1000) as u32);
+            if let Some(p) = call.projection {
+                find = find.projection(p);
+            }
+            if let Some(s) = call.sort {
+                find = find.sort(s);
+            }
+            find.await.map_err(map_err)?
+        } else {
+            if !call.filter.is_empty() {
+                pipeline.insert(0, doc! { "$match": call.filter });
+            }
+            if !writes {
+                pipeline.push(doc! { "$limit": limit });
+            }
+            coll.aggregate(pipeline).max_time(max_time).batch_size(limit.min(1000) as u32).await.map_err(map_err)?
+        };
+        let mut documents = Vec::new();
+        while let Some(d) = cursor.try_next().await.map_err(map_err)? {
+            documents.push(Bson::Document(d).into_relaxed_extjson());
+            if documents.len() as i64 >= limit {
+                break;
+            }
+        }
+        let more = documents.len() > call.cap;
+        documents.truncate(call.cap);
+        Ok(DocumentSet { documents, more })
+    }
+
+    async fn collections(&self, filter: Document) -> Result<Vec<Document>, mongodb::error::Error> {
+        let reply = self.db.run_command(doc! { "listCollections": 1, "filter": filter }).await?;
+        Ok(first_batch(&reply))
+    }
+
+    pub(super) async fn list_objects(&self, q: &ObjectQuery) -> Result<ObjectPage, ToolError> {
+        let map_err = |e| self.error(e, 0);
+        let mut specs = self.collections(doc! {}).await.map_err(map_err)?;
+        specs.retain(|s| {
+            let name = s.get_str("name").unwrap_or("");
+            !name.starts_with("system.") && q.pattern.as_deref().is_none_or(|p| like_match(p, name))
+        });
+        specs.sort_by(|a, b| a.get_str("name").unwrap_or("").cmp(b.get_str("name").unwrap_or("")));
+        let total = specs.len() as i64;
+        let mut objects = Vec::new();
+        for spec in specs.into_iter().skip(q.offset as usize).take(q.limit as usize) {
+            let name = spec.get_str("name").unwrap_or("").to_string();
+            let kind = spec.get_str("type").unwrap_or("collection").to_string();
+            let estimate = if kind == "collection" {
+                self.db.collection::<Document>(&name).estimated_document_count().await.ok()
+            } else {
+                None
+            };
+            objects.push(json!({ "name": name, "kind": kind, "row_estimate": estimate }));
+        }
+        Ok(ObjectPage { objects, total })
+    }
+
+    pub(super) async fn describe(&self, name: &str, sample: i64) -> Result<Option<Value>, ToolError> {
+        let map_err = |e| self.error(e, 0);
+        let Some(spec) = self.collections(doc! { "name": name }).await.map_err(map_err)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let coll = self.db.collection::<Document>(name);
+        let kind = spec.get_str("type").unwrap_or("collection").to_string();
+        let options = spec.get_document("options").cloned().unwrap_or_default();
+        let indexes = if kind == "view" {
+            vec![]
+        } else {
+            let reply = self.db.run_command(doc! { "listIndexes": name }).await.map_err(map_err)?;
+            first_batch(&reply).into_iter().map(|d| Bson::Document(d).into_relaxed_extjson()).collect()
+        };
+        let estimate = coll.estimated_document_count().await.ok();
+        let docs: Vec<Document> = coll
+            .aggregate([doc! { "$sample": { "size": sample.max(1) } }])
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        let mut fields: BTreeMap<String, (BTreeMap<&'static str, usize>, usize)> = BTreeMap::new();
+        for d in &docs {
+            walk_fields(d, "", 0, &mut fields);
+        }
+        let fields: Vec<Value> = fields
+            .into_iter()
+            .map(|(path, (types, count))| {
+                json!({
+                    "path": path,
+                    "types": types.keys().collect::<Vec<_>>(),
+                    "present_pct": (count as f64 * 1000.0 / docs.len().max(1) as f64).round() / 10.0,
+                })
+            })
+            .collect();
+        Ok(Some(json!({
+            "name": name,
+            "kind": kind,
+            "row_estimate": estimate,
+            "validator": options.get("validator").cloned().map(Bson::into_relaxed_extjson),
+            "indexes": indexes,
+            "sampled_documents": docs.len(),
+            "fields": fields,
+        })))
+    }
+
+    pub(super) async fn health(&self, cfg: &DatabaseConfig) -> Result<Health, sqlx::Error> {
+        let admin = self.client.database("admin");
+        let fail = |e: mongodb::error::Error| {
+            let e = self.error(e, 0);
+            Health { version: None, checks: vec![Check::fail("connectivity", e.to_string(), e.hint().unwrap_or_default())] }
+        };
+        if let Err(e) = admin.run_command(doc! { "ping": 1 }).await {
+            return Ok(fail(e));
+        }
+        let mut checks = vec![Check::ok("connectivity", format!("ping answered; database {}", self.name))];
+        let version = admin
+            .run_command(doc! { "buildInfo": 1 })
+            .await
+            .ok()
+            .and_then(|b| b.get_str("version").ok().map(|v| format!("MongoDB-compatible {v}")));
+        checks.push(if self.tls {
+            Check::ok("tls", "tls enabled in the connection string")
+        } else if super::is_local(cfg) {
+            Check::ok("tls", "not encrypted (local connection)")
+        } else {
+            Check::warn("tls", "connection is not encrypted", "add tls=true to the connection string")
+        });
+        match admin.run_command(doc! { "connectionStatus": 1 }).await {
+            Ok(status) => {
+                let users = status.get_document("authInfo").ok().and_then(|a| a.get_array("authenticatedUsers").ok()).map_or(0, |u| u.len());
+                checks.push(if users == 0 && !super::is_local(cfg) {
+                    Check::warn("authentication", "connected without authenticating", "create a user with only the roles the work needs and put it in the URL")
+                } else {
+                    Check::ok("authentication", format!("{users} authenticated user(s)"))
+                });
+            }
+            Err(e) => checks.push(Check::warn("authentication", format!("connectionStatus failed: {e}"), "check the user's roles")),
+        }
+        if cfg.mode == Mode::ReadOnly {
+            checks.push(Check::ok("mode", "read-only: $out, $merge and server-side JavaScript are refused"));
+        }
+        Ok(Health { version, checks })
+    }
+}
+
+fn first_batch(reply: &Document) -> Vec<Document> {
+    reply
+        .get_document("cursor")
+        .ok()
+        .and_then(|c| c.get_array("firstBatch").ok())
+        .map(|b| b.iter().filter_map(|d| d.as_document().cloned()).collect())
+        .unwrap_or_default()
+}
+
+fn find_operator(value: &Bson, operators: &[&str]) -> Option<String> {
+    match value {
+        Bson::Document(d) => d.iter().find_map(|(k, v)| {
+            if operators.contains(&k.as_str()) { Some(k.clone()) } else { find_operator(v, operators) }
+        }),
+        Bson::Array(a) => a.iter().find_map(|v| find_operator(v, operators)),
+        _ => None,
+    }
+}
+
+fn type_name(v: &Bson) -> &'static str {
+    match v {
+        Bson::Double(_) => "double",
+        Bson::String(_) => "string",
+        Bson::Array(_) => "array",
+        Bson::Document(_) => "object",
+        Bson::Boolean(_) => "bool",
+        Bson::Null => "null",
+        Bson::Int32(_) => "int",
+        Bson::Int64(_) => "long",
+        Bson::ObjectId(_) => "objectId",
+        Bson::DateTime(_) => "date",
+        Bson::Decimal128(_) => "decimal",
+        Bson::Binary(_) => "binData",
+        Bson::Timestamp(_) => "timestamp",
+        Bson::RegularExpression(_) => "regex",
+        _ => "other",
+    }
+}
+
+fn walk_fields<'a>(
+    d: &'a Document,
+    prefix: &str,
+    depth: usize,
+    out: &mut BTreeMap<String, (BTreeMap<&'static str, usize>, usize)>,
+) {
+    for (k, v) in d {
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let entry = out.entry(path.clone()).or_default();
+        *entry.0.entry(type_name(v)).or_default() += 1;
+        entry.1 += 1;
+        if let Bson::Document(inner) = v
+            && depth < 3
+        {
+            walk_fields(inner, &path, depth + 1, out);
+        }
+    }
+}
+
+/// SQL LIKE (`%`, `_`, backslash escapes), case-insensitive, for filtering collection names.
+fn like_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('%', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some(('_', rest)) => !t.is_empty() && go(rest, &t[1..]),
+            Some(('\\', rest)) if !rest.is_empty() => !t.is_empty() && t[0] == rest[0] && go(&rest[1..], &t[1..]),
+            Some((c, rest)) => !t.is_empty() && t[0] == *c && go(rest, &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = text.to_lowercase().chars().collect();
+    go(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns() {
+        assert!(like_match("ord%", "Orders"));
+        assert!(like_match("%\\_log", "audit_log"));
+        assert!(!like_match("%\\_log", "auditlog"));
+        assert!(like_match("u_ers", "users"));
+    }
+
+    #[test]
+    fn javascript_operators_are_found_anywhere() {
+        let filter = Bson::Document(doc! { "$and": [ { "a": 1 }, { "$where": "sleep(1000)" } ] });
+        assert_eq!(find_operator(&filter, JAVASCRIPT_OPERATORS).as_deref(), Some("$where"));
+    }
+}

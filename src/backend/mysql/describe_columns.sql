@@ -1,0 +1,9 @@
+SELECT COLUMN_NAME AS name,
+       COLUMN_TYPE AS type,
+       IS_NULLABLE = 'YES' AS nullable,
+       COLUMN_DEFAULT AS `default`,
+       NULLIF(EXTRA, '') AS extra,
+       NULLIF(COLUMN_COMMENT, '') AS comment
+FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?
+ORDER BY ORDINAL_POSITION

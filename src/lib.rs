@@ -1,0 +1,17 @@
+//! data-engineer-mcp: an MCP server that turns an LLM agent into a careful senior data engineer
+//! over PostgreSQL, MySQL/MariaDB, SQLite and MongoDB.
+//!
+//! Reading order: `config` (what to connect to) → `server` (the MCP face) → `tools` (one file per
+//! family) → `safety` (the parser check) → `backend` (one file per engine) → `output` (the one
+//! place results leave) → `redact`.
+
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod output;
+pub mod prompts;
+pub mod redact;
+pub mod safety;
+pub mod server;
+pub mod tools;

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    data_engineer_mcp::cli::main()
+}

@@ -1,0 +1,177 @@
+//! The MCP face of the server: capabilities, instructions, prompts, completions, and the tool
+//! call path, which always ends in [`Output::finish`].
+
+use std::sync::Arc;
+
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler,
+    handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
+    model::*,
+    service::RequestContext,
+};
+
+use crate::{
+    backend::Database,
+    config::{Config, Engine},
+    error::ToolError,
+    output::Output,
+    prompts,
+    redact::Redactor,
+};
+
+struct Inner {
+    databases: Vec<Database>,
+    output: Output,
+    config_source: String,
+    /// Why the configuration could not be loaded, when it could not: the server still starts so
+    /// env-check can explain the problem.
+    config_problem: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<Inner>,
+    tool_router: Arc<ToolRouter<Server>>,
+}
+
+impl Server {
+    /// Build the server. Nothing here touches a database.
+    pub fn new(config: Config) -> Self {
+        let redactor = Redactor::new(&config.secrets);
+        Self::build(config.databases.into_iter().map(Database::new).collect(), Output::new(redactor, config.output), config.source, None)
+    }
+
+    /// A server whose configuration failed to load; every tool reports the problem.
+    pub fn unconfigured(problem: String, redactor: Redactor) -> Self {
+        Self::build(vec![], Output::new(redactor, Default::default()), "invalid configuration".into(), Some(problem))
+    }
+
+    fn build(databases: Vec<Database>, output: Output, config_source: String, config_problem: Option<String>) -> Self {
+        Self {
+            inner: Arc::new(Inner { databases, output, config_source, config_problem }),
+            tool_router: Arc::new(crate::tools::all()),
+        }
+    }
+
+    /// Every tool definition, sorted by name: what tools/list returns.
+    pub fn tool_definitions() -> Vec<Tool> {
+        crate::tools::all().list_all()
+    }
+
+    pub fn output(&self) -> &Output {
+        &self.inner.output
+    }
+
+    pub(crate) fn databases(&self) -> &[Database] {
+        &self.inner.databases
+    }
+
+    pub(crate) fn config_source(&self) -> &str {
+        &self.inner.config_source
+    }
+
+    pub(crate) fn config_problem(&self) -> Option<&str> {
+        self.inner.config_problem.as_deref()
+    }
+
+    /// The named database, or the first one.
+    pub(crate) fn database(&self, name: Option<&str>) -> Result<&Database, ToolError> {
+        let dbs = &self.inner.databases;
+        if dbs.is_empty() {
+            return Err(ToolError::Config {
+                database: name.unwrap_or("(none)").into(),
+                message: self.config_problem().unwrap_or("no database is configured").into(),
+            });
+        }
+        match name.map(str::trim).filter(|n| !n.is_empty()) {
+            None => Ok(&dbs[0]),
+            Some(n) => dbs.iter().find(|d| d.config.name == n).ok_or_else(|| ToolError::UnknownDatabase {
+                name: n.into(),
+                available: dbs.iter().map(|d| d.config.name.as_str()).collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
+    async fn completions(&self, req: &CompleteRequestParams) -> Vec<String> {
+        let typed = req.argument.value.as_str();
+        let database = req.context.as_ref().and_then(|c| c.arguments.as_ref()).and_then(|a| a.get("database")).cloned();
+        let candidates: Vec<String> = match req.argument.name.as_str() {
+            "database" => self.inner.databases.iter().map(|d| d.config.name.clone()).collect(),
+            "engine" => [Engine::Postgres, Engine::Mysql, Engine::Sqlite, Engine::Mongodb].iter().map(|e| e.to_string()).collect(),
+            "checklist" => vec!["predeploy".into(), "rollback".into(), "design".into()],
+            "strategy" => vec!["kiss".into(), "granular".into()],
+            "table" => match self.database(database.as_deref()) {
+                Ok(db) => db.object_names(typed).await.unwrap_or_default(),
+                Err(_) => vec![],
+            },
+            _ => vec![],
+        };
+        let lower = typed.to_lowercase();
+        candidates.into_iter().filter(|c| c.to_lowercase().starts_with(&lower)).take(100).collect()
+    }
+}
+
+impl ServerHandler for Server {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_prompts().enable_completions().build())
+            .with_server_info(
+                Implementation::new("data-engineer-mcp", env!("CARGO_PKG_VERSION")).with_title("Data Engineer"),
+            )
+            .with_instructions(prompts::INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(self.tool_router.list_all()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tool_router.get(name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let name = request.name.clone();
+        let started = std::time::Instant::now();
+        let response = self.tool_router.call(ToolCallContext::new(self, request, context)).await;
+        let finished = self.inner.output.finish(response);
+        tracing::debug!(tool = %name, elapsed_us = started.elapsed().as_micros() as u64, "tool call");
+        finished
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(ListPromptsResult::with_all_items(prompts::list()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let args = request.arguments.unwrap_or_default();
+        match prompts::get(&request.name, &args) {
+            Ok(result) => Ok(result.into()),
+            Err(e) => Err(McpError::invalid_params(e.to_string(), None)),
+        }
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let values = self.completions(&request).await;
+        let info = CompletionInfo::new(values).map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        Ok(CompleteResult::new(info))
+    }
+}

@@ -1,0 +1,33 @@
+//! Tool families, one file and one router each; `all()` adds them together. Handlers return
+//! typed results or a [`ToolError`](crate::error::ToolError); they never build MCP results.
+
+mod env;
+mod introspect;
+mod sql;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+
+use crate::server::Server;
+
+pub fn all() -> ToolRouter<Server> {
+    Server::env_router() + Server::introspect_router() + Server::sql_router()
+}
+
+/// Deserialize an optional argument that clients may send as a number or a numeric string.
+pub(crate) mod lenient {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum N {
+            Num(u64),
+            Text(String),
+        }
+        match Option::<N>::deserialize(d)? {
+            None => Ok(None),
+            Some(N::Num(n)) => Ok(Some(n)),
+            Some(N::Text(s)) => s.trim().parse().map(Some).map_err(serde::de::Error::custom),
+        }
+    }
+}

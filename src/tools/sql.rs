@@ -1,0 +1,213 @@
+//! run-sql and run-mongo: one statement (or one find / pipeline) per call, inside a transaction
+//! that is read-only on read-only databases, under a statement timeout and row cap.
+
+use std::time::Instant;
+
+use mongodb::bson::{Bson, Document};
+use rmcp::{Json, handler::server::wrapper::Parameters, tool, tool_router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{
+    backend::{Column, DocumentCall, SqlCall},
+    config::{Engine, Mode},
+    error::{ToolError, ToolResult},
+    output::Truncation,
+    safety::{self, StatementKind},
+    server::Server,
+};
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct RunSqlParams {
+    /// Configured database name (default: the first one).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Exactly one SQL statement in the engine's dialect.
+    pub sql: String,
+    /// Return at most this many rows (default and ceiling: the database's max_rows).
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    pub max_rows: Option<u64>,
+    /// Statement timeout in milliseconds (default and ceiling: the database's statement_timeout_ms).
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct RunSqlOutput {
+    pub database: String,
+    pub engine: Engine,
+    pub mode: Mode,
+    /// query, inspect, dml or ddl.
+    pub statement: StatementKind,
+    /// True when a change was committed (read-write databases only).
+    pub committed: bool,
+    /// Rows changed by INSERT / UPDATE / DELETE.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_affected: Option<u64>,
+    pub elapsed_ms: f64,
+    pub columns: Vec<Column>,
+    /// One array per row, in column order. Timestamps are ISO 8601, numerics and 64-bit integers past
+    /// 2^53 are strings (no digit lost), bytes are base64, JSON is JSON.
+    pub rows: Vec<Vec<Value>>,
+    pub truncation: Truncation,
+    /// Things worth knowing about how the statement ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct RunMongoParams {
+    /// Configured database name (default: the first one).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Collection to read.
+    pub collection: String,
+    /// Query filter (MongoDB Extended JSON: {"_id": {"$oid": "..."}}, {"at": {"$gte": {"$date": "..."}}}).
+    #[serde(default)]
+    pub filter: Option<serde_json::Map<String, Value>>,
+    /// Fields to include or exclude (find only).
+    #[serde(default)]
+    pub projection: Option<serde_json::Map<String, Value>>,
+    /// Sort order, e.g. {"created_at": -1} (find only).
+    #[serde(default)]
+    pub sort: Option<serde_json::Map<String, Value>>,
+    /// An aggregation pipeline; when given, runs aggregate instead of find ($out/$merge only on read-write databases).
+    #[serde(default)]
+    pub pipeline: Option<Vec<serde_json::Map<String, Value>>>,
+    /// Return at most this many documents (default and ceiling: the database's max_rows).
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    pub max_rows: Option<u64>,
+    /// Server-side time limit in milliseconds (default and ceiling: the database's statement_timeout_ms).
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct RunMongoOutput {
+    pub database: String,
+    pub engine: Engine,
+    pub collection: String,
+    /// find or aggregate.
+    pub operation: String,
+    pub elapsed_ms: f64,
+    /// Documents in relaxed Extended JSON ($oid, $date, $numberDecimal keep their types).
+    pub documents: Vec<Value>,
+    pub truncation: Truncation,
+}
+
+fn bson_document(argument: &str, map: serde_json::Map<String, Value>) -> Result<Document, ToolError> {
+    match Bson::try_from(Value::Object(map)) {
+        Ok(Bson::Document(d)) => Ok(d),
+        Ok(_) => Err(ToolError::invalid(argument, "must be a JSON object")),
+        Err(e) => Err(ToolError::invalid(argument, format!("not valid Extended JSON: {e}"))),
+    }
+}
+
+fn round_ms(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}
+
+#[tool_router(router = sql_router, vis = "pub(crate)")]
+impl Server {
+    #[tool(
+        name = "run-sql",
+        description = "Run exactly one SQL statement on PostgreSQL, MySQL/MariaDB or SQLite and return typed rows. \
+            On a read-only database it runs inside a read-only transaction the database enforces; on a read-write \
+            database the statement commits only if it succeeds. Statements that manage transactions or session \
+            settings are refused. Results are capped (max_rows, output size) and say when they were truncated. \
+            For MongoDB use run-mongo.",
+        annotations(title = "Run one SQL statement", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn run_sql(&self, Parameters(p): Parameters<RunSqlParams>) -> ToolResult<RunSqlOutput> {
+        let db = self.database(p.database.as_deref())?;
+        let cfg = &db.config;
+        if !db.capabilities().sql {
+            return Err(ToolError::Unsupported {
+                what: "SQL".into(),
+                engine: cfg.engine,
+                hint: "this is a document database: use run-mongo with a filter or an aggregation pipeline".into(),
+            });
+        }
+        let cap = p.max_rows.map_or(cfg.max_rows, |n| (n as usize).clamp(1, cfg.max_rows));
+        let timeout_ms = p.timeout_ms.map_or(cfg.statement_timeout_ms, |t| t.clamp(1, cfg.statement_timeout_ms));
+        let checked = safety::check(&p.sql, cfg.engine, cfg.mode, cap)?;
+        let started = Instant::now();
+        let rows = db
+            .run_sql(&SqlCall {
+                sql: p.sql.trim().trim_end_matches(';'),
+                checked: &checked,
+                mode: cfg.mode,
+                cap,
+                timeout_ms,
+                custom_timeout: timeout_ms != cfg.statement_timeout_ms,
+            })
+            .await?;
+        let mut notes = Vec::new();
+        if checked.kind == StatementKind::Ddl && !db.capabilities().transactional_ddl {
+            notes.push(format!("{} commits DDL implicitly: this change cannot be rolled back", cfg.engine));
+        }
+        let committed = cfg.mode == Mode::ReadWrite && matches!(checked.kind, StatementKind::Dml | StatementKind::Ddl);
+        Ok(Json(RunSqlOutput {
+            database: cfg.name.clone(),
+            engine: cfg.engine,
+            mode: cfg.mode,
+            statement: checked.kind,
+            committed,
+            rows_affected: rows.rows_affected,
+            elapsed_ms: round_ms(started),
+            truncation: Truncation::new(rows.rows.len(), rows.more, cap),
+            columns: rows.columns,
+            rows: rows.rows,
+            notes,
+        }))
+    }
+
+    #[tool(
+        name = "run-mongo",
+        description = "Read a MongoDB collection with a find (filter, projection, sort) or an aggregation pipeline, \
+            under a server-side time limit and a document cap. On read-only databases $out, $merge and server-side \
+            JavaScript ($where, $function, $accumulator) are refused.",
+        annotations(title = "Query a MongoDB collection", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn run_mongo(&self, Parameters(p): Parameters<RunMongoParams>) -> ToolResult<RunMongoOutput> {
+        let db = self.database(p.database.as_deref())?;
+        let cfg = &db.config;
+        if !db.capabilities().documents {
+            return Err(ToolError::Unsupported {
+                what: "document queries".into(),
+                engine: cfg.engine,
+                hint: "this is a SQL database: use run-sql".into(),
+            });
+        }
+        if p.collection.trim().is_empty() {
+            return Err(ToolError::invalid("collection", "give the collection name (list-objects shows them)"));
+        }
+        let cap = p.max_rows.map_or(cfg.max_rows, |n| (n as usize).clamp(1, cfg.max_rows));
+        let timeout_ms = p.timeout_ms.map_or(cfg.statement_timeout_ms, |t| t.clamp(1, cfg.statement_timeout_ms));
+        let pipeline = p
+            .pipeline
+            .map(|stages| stages.into_iter().map(|s| bson_document("pipeline", s)).collect::<Result<Vec<_>, _>>())
+            .transpose()?;
+        let operation = if pipeline.is_some() { "aggregate" } else { "find" };
+        let call = DocumentCall {
+            collection: p.collection.clone(),
+            filter: p.filter.map(|f| bson_document("filter", f)).transpose()?.unwrap_or_default(),
+            projection: p.projection.map(|f| bson_document("projection", f)).transpose()?,
+            sort: p.sort.map(|f| bson_document("sort", f)).transpose()?,
+            pipeline,
+            cap,
+            timeout_ms,
+        };
+        let started = Instant::now();
+        let set = db.run_documents(call).await?;
+        Ok(Json(RunMongoOutput {
+            database: cfg.name.clone(),
+            engine: cfg.engine,
+            collection: p.collection,
+            operation: operation.into(),
+            elapsed_ms: round_ms(started),
+            truncation: Truncation::new(set.documents.len(), set.more, cap),
+            documents: set.documents,
+        }))
+    }
+}
