@@ -93,5 +93,3 @@ impl rmcp::model::IntoContents for ToolError {
         vec![rmcp::model::ContentBlock::text(crate::output::error_envelope(&self))]
     }
 }
-
-pub type ToolResult<T> = Result<rmcp::Json<T>, ToolError>;

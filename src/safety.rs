@@ -129,16 +129,18 @@ pub fn check(sql: &str, engine: Engine, mode: Mode, cap: usize) -> Result<Checke
     refuse_session_control(statement)?;
     let kind = classify(statement);
     if mode == Mode::ReadOnly {
-        if !matches!(kind, StatementKind::Query | StatementKind::Inspect) || has_nested_write(statement) {
-            return Err(ToolError::refused(
-                "this database is read-only and the statement would change data or schema",
-                "run a read query, or configure the database with mode = \"read-write\" (and plan changes with the migration tools)",
-            ));
-        }
-        if let Statement::Explain { analyze: true, .. } = statement {
+        if explains_by_running(statement) {
             return Err(ToolError::refused(
                 "EXPLAIN ANALYZE runs the statement",
                 "use the explain-analyze tool, which runs it inside a transaction that is always rolled back",
+            ));
+        }
+        // A plain EXPLAIN only plans, whatever it plans.
+        let plans_only = matches!(statement, Statement::Explain { .. });
+        if !matches!(kind, StatementKind::Query | StatementKind::Inspect) || (!plans_only && has_nested_write(statement)) {
+            return Err(ToolError::refused(
+                "this database is read-only and the statement would change data or schema",
+                "run a read query, or configure the database with mode = \"read-write\" (and plan changes with the migration tools)",
             ));
         }
     }
@@ -169,13 +171,31 @@ fn refuse_session_control(statement: &Statement) -> Result<(), ToolError> {
         Statement::Lock(_) | Statement::LockTables { .. } | Statement::UnlockTables => "explicit locks",
         Statement::Kill { .. } => "KILL",
         Statement::Declare { .. } | Statement::Fetch { .. } | Statement::Close { .. } | Statement::Open(_) => "cursors",
-        Statement::Pragma { value: Some(_), .. } => "changing SQLite pragmas",
+        Statement::Pragma { name, value: Some(_), is_eq } if *is_eq || !is_reading_pragma(name) => "changing SQLite pragmas",
         _ => return Ok(()),
     };
     Err(ToolError::refused(
         format!("{what} is not allowed: the server manages the transaction and session itself"),
         "send just the statement; run-sql wraps it in its own transaction (read-only on read-only databases)",
     ))
+}
+
+/// Pragmas that take an argument yet only read (`PRAGMA table_info('t')`); with an argument any
+/// other pragma may set something (`PRAGMA query_only(0)`).
+fn is_reading_pragma(name: &ObjectName) -> bool {
+    const READING: &[&str] = &[
+        "table_info",
+        "table_xinfo",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "foreign_key_check",
+        "integrity_check",
+        "quick_check",
+        "table_list",
+    ];
+    name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| READING.contains(&i.value.to_ascii_lowercase().as_str()))
 }
 
 fn classify(statement: &Statement) -> StatementKind {
@@ -198,13 +218,27 @@ fn classify(statement: &Statement) -> StatementKind {
         | Statement::ShowTables { .. }
         | Statement::ShowViews { .. }
         | Statement::ShowCollation { .. }
-        | Statement::Pragma { value: None, .. } => StatementKind::Inspect,
+        | Statement::Pragma { .. } => StatementKind::Inspect,
         Statement::Insert(_)
         | Statement::Update(_)
         | Statement::Delete(_)
         | Statement::Merge(_)
         | Statement::Truncate(_) => StatementKind::Dml,
         _ => StatementKind::Ddl,
+    }
+}
+
+/// `EXPLAIN ANALYZE` (or `EXPLAIN (ANALYZE)`) executes the statement it explains.
+fn explains_by_running(statement: &Statement) -> bool {
+    match statement {
+        Statement::Explain { analyze, options, .. } => {
+            *analyze
+                || options.iter().flatten().any(|o| {
+                    o.name.value.eq_ignore_ascii_case("analyze")
+                        && o.arg.as_ref().is_none_or(|a| !a.to_string().eq_ignore_ascii_case("false"))
+                })
+        }
+        _ => false,
     }
 }
 
@@ -306,7 +340,9 @@ mod tests {
             ("BEGIN", Postgres, "err refused: refused: transaction control is not allowed: the server manages the transaction and session itself"),
             ("COMMIT", Mysql, "err refused: refused: transaction control is not allowed: the server manages the transaction and session itself"),
             ("PRAGMA query_only = 0", Sqlite, "err refused: refused: changing SQLite pragmas is not allowed: the server manages the transaction and session itself"),
-            ("PRAGMA table_info(t)", Sqlite, "ok Inspect -"),
+            ("PRAGMA table_info('t')", Sqlite, "ok Inspect -"),
+            ("EXPLAIN (ANALYZE, BUFFERS) SELECT 1", Postgres, "err refused: refused: EXPLAIN ANALYZE runs the statement"),
+            ("EXPLAIN DELETE FROM t", Postgres, "ok Inspect -"),
             ("SELECT pg_read_file('/etc/passwd')", Postgres, "err refused: refused: function pg_read_file() is not allowed: it has side effects or reaches files, programs or the network"),
             ("SELECT * FROM pg_ls_dir('.')", Postgres, "err refused: refused: function pg_ls_dir() is not allowed: it has side effects or reaches files, programs or the network"),
             ("SELECT nextval('s')", Postgres, "err refused: refused: function nextval() is not allowed: it has side effects or reaches files, programs or the network"),

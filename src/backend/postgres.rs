@@ -52,7 +52,9 @@ pub(super) async fn run(pool: &PgPool, call: &SqlCall<'_>) -> Result<RowSet, sql
         // A cursor stops the server after cap + 1 rows whatever the query, without rewriting it.
         tx.execute(sqlx::query(AssertSqlSafe(format!("DECLARE {CURSOR} NO SCROLL CURSOR FOR {}", call.sql))).persistent(false))
             .await?;
+        // Not cached: the same FETCH text returns different columns from call to call.
         let rows = sqlx::query(AssertSqlSafe(format!("FETCH FORWARD {} FROM {CURSOR}", call.cap + 1)))
+            .persistent(false)
             .fetch_all(&mut *tx)
             .await?;
         collect(&mut out, &rows, call.cap)?;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     backend::{Check, CheckStatus},
     config::{Engine, Mode},
-    error::{ToolError, ToolResult},
+    error::ToolError,
     server::Server,
 };
 
@@ -56,7 +56,7 @@ impl Server {
             (superuser, BYPASSRLS, CREATE). Each problem comes with a concrete fix. Run it first in a new session.",
         annotations(title = "Check environment", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn env_check(&self, Parameters(p): Parameters<EnvCheckParams>) -> ToolResult<EnvCheckOutput> {
+    async fn env_check(&self, Parameters(p): Parameters<EnvCheckParams>) -> Result<Json<EnvCheckOutput>, ToolError> {
         let targets: Vec<_> = match &p.database {
             Some(name) => vec![self.database(Some(name))?],
             None => self.databases().iter().collect(),

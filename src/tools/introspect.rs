@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::{
     backend::{ObjectQuery, like_escape},
     config::Engine,
-    error::{ToolError, ToolResult},
+    error::ToolError,
     server::Server,
 };
 
@@ -115,7 +115,7 @@ impl Server {
             (next_cursor). Start here, then describe the objects that matter.",
         annotations(title = "List tables and collections", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn list_objects(&self, Parameters(p): Parameters<ListObjectsParams>) -> ToolResult<ListObjectsOutput> {
+    async fn list_objects(&self, Parameters(p): Parameters<ListObjectsParams>) -> Result<Json<ListObjectsOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         let limit = p.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as i64;
         let offset = match p.cursor.as_deref() {
@@ -156,7 +156,7 @@ impl Server {
             policies); on MongoDB indexes, validator and a schema inferred from sampled documents.",
         annotations(title = "Describe a table or collection", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn describe(&self, Parameters(p): Parameters<DescribeParams>) -> ToolResult<DescribeOutput> {
+    async fn describe(&self, Parameters(p): Parameters<DescribeParams>) -> Result<Json<DescribeOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         let (schema, name) = match (p.schema.as_deref(), p.name.split_once('.')) {
             (None, Some((s, n))) if db.capabilities().sql => (Some(s), n),

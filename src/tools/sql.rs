@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::{
     backend::{Column, DocumentCall, SqlCall},
     config::{Engine, Mode},
-    error::{ToolError, ToolResult},
+    error::ToolError,
     output::Truncation,
     safety::{self, StatementKind},
     server::Server,
@@ -118,7 +118,7 @@ impl Server {
             For MongoDB use run-mongo.",
         annotations(title = "Run one SQL statement", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
-    async fn run_sql(&self, Parameters(p): Parameters<RunSqlParams>) -> ToolResult<RunSqlOutput> {
+    async fn run_sql(&self, Parameters(p): Parameters<RunSqlParams>) -> Result<Json<RunSqlOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         let cfg = &db.config;
         if !db.capabilities().sql {
@@ -130,7 +130,8 @@ impl Server {
         }
         let cap = p.max_rows.map_or(cfg.max_rows, |n| (n as usize).clamp(1, cfg.max_rows));
         let timeout_ms = p.timeout_ms.map_or(cfg.statement_timeout_ms, |t| t.clamp(1, cfg.statement_timeout_ms));
-        let checked = safety::check(&p.sql, cfg.engine, cfg.mode, cap)?;
+        // One row past the cap tells whether the result was cut.
+        let checked = safety::check(&p.sql, cfg.engine, cfg.mode, cap + 1)?;
         let started = Instant::now();
         let rows = db
             .run_sql(&SqlCall {
@@ -169,7 +170,7 @@ impl Server {
             JavaScript ($where, $function, $accumulator) are refused.",
         annotations(title = "Query a MongoDB collection", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
-    async fn run_mongo(&self, Parameters(p): Parameters<RunMongoParams>) -> ToolResult<RunMongoOutput> {
+    async fn run_mongo(&self, Parameters(p): Parameters<RunMongoParams>) -> Result<Json<RunMongoOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         let cfg = &db.config;
         if !db.capabilities().documents {

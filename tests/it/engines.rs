@@ -1,0 +1,317 @@
+//! Each engine end to end over stdio: typed rows, introspection, env-check, read-only enforced by
+//! the database itself, caps, timeouts, atomic failures and reconnection.
+
+use serde_json::{Value, json};
+
+use crate::support::{Kind, TestDb};
+
+fn column<'a>(v: &'a Value, name: &str) -> &'a Value {
+    let cols = v["columns"].as_array().unwrap();
+    let i = cols.iter().position(|c| c["name"] == name).unwrap_or_else(|| panic!("no column {name} in {v}"));
+    &v["rows"][0][i]
+}
+
+async fn count(mcp: &crate::support::Mcp, sql: &str) -> i64 {
+    let v = mcp.ok("run-sql", json!({ "sql": sql })).await;
+    let n = &v["rows"][0][0];
+    n.as_i64().or_else(|| n.as_str().and_then(|s| s.parse().ok())).unwrap()
+}
+
+#[tokio::test]
+async fn postgres_end_to_end() {
+    let db = TestDb::new(Kind::Postgres).await;
+    let rw = db.serve("read-write").await;
+    for sql in [
+        "create table customers (id bigint generated always as identity primary key, email text not null unique, \
+         api_token text, created_at timestamptz not null default now())",
+        "create table orders (id bigserial primary key, customer_id bigint not null references customers(id), \
+         total numeric(14,2) not null, placed_at timestamptz not null, meta jsonb, ref uuid, raw bytea, tags text[])",
+        "comment on table orders is 'customer orders'",
+        "insert into customers (email, api_token) values ('a@example.com', 'tok_live_abc'), ('b@example.com', null)",
+        "insert into orders (customer_id, total, placed_at, meta, ref, raw, tags) values \
+         (1, 123456789012.34, '2024-01-02T03:04:05.123Z', '{\"a\": [1, 2]}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\xdeadbeef', '{x,y}')",
+        "create function sneaky() returns int language plpgsql as $$ begin insert into customers (email) values ('evil@example.com'); return 1; end $$",
+    ] {
+        let v = rw.ok("run-sql", json!({ "sql": sql })).await;
+        assert_eq!(v["committed"], true, "{sql}");
+    }
+    // A failing statement on a read-write database leaves nothing behind.
+    rw.err("run-sql", json!({"sql": "insert into customers (email) values ('c@example.com'), (null)"})).await;
+    assert_eq!(count(&rw, "select count(*) from customers").await, 2);
+
+    let ro = db.serve("read-only").await;
+    let env = ro.ok("env-check", json!({})).await;
+    assert_eq!(env["databases"][0]["reachable"], true);
+    assert!(env["databases"][0]["version"].as_str().unwrap().starts_with("PostgreSQL 15"));
+    let checks = serde_json::to_string(&env["databases"][0]["checks"]).unwrap();
+    assert!(checks.contains("extension pg_stat_statements") && checks.contains("privileges"), "{checks}");
+
+    let v = ro
+        .ok("run-sql", json!({"sql": "select o.*, 9007199254740993::int8 as big, 42::int4 as small, interval '1 day' as span, \
+              null::text as nothing from orders o"}))
+        .await;
+    assert_eq!(column(&v, "total"), "123456789012.34");
+    assert_eq!(column(&v, "placed_at"), "2024-01-02T03:04:05.123Z");
+    assert_eq!(column(&v, "meta"), &json!({"a": [1, 2]}));
+    assert_eq!(column(&v, "ref"), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    assert_eq!(column(&v, "raw"), "3q2+7w==");
+    assert_eq!(column(&v, "tags"), &json!(["x", "y"]));
+    assert_eq!(column(&v, "big"), "9007199254740993");
+    assert_eq!(column(&v, "small"), 42);
+    assert!(column(&v, "span").as_str().unwrap().contains("cast it to text"));
+    assert_eq!(column(&v, "nothing"), &Value::Null);
+    insta::assert_json_snapshot!("postgres_typed_columns", v["columns"]);
+
+    // Zero rows still name and type the columns.
+    let v = ro.ok("run-sql", json!({"sql": "select id, email from customers where false"})).await;
+    assert_eq!(v["columns"], json!([{"name": "id", "type": "INT8"}, {"name": "email", "type": "TEXT"}]));
+
+    // Secret-named columns are masked by default.
+    let v = ro.ok("run-sql", json!({"sql": "select email, api_token from customers order by id"})).await;
+    assert_eq!(v["rows"], json!([["a@example.com", "[masked]"], ["b@example.com", null]]));
+
+    // Read-only: the parser refuses writes, and the database refuses what the parser cannot see.
+    let e = ro.err("run-sql", json!({"sql": "insert into customers (email) values ('x@example.com')"})).await;
+    assert!(e.contains("read-only"), "{e}");
+    let e = ro.err("run-sql", json!({"sql": "select sneaky()"})).await;
+    assert!(e.contains("25006") && e.contains("read-only transaction"), "{e}");
+    assert_eq!(count(&ro, "select count(*) from customers").await, 2);
+
+    let objects = ro.ok("list-objects", json!({"filter": "ord*"})).await;
+    assert_eq!(objects["total"], 1);
+    assert_eq!(objects["objects"][0]["comment"], "customer orders");
+    assert_eq!(objects["objects"][0]["rls_enabled"], false);
+    let d = ro.ok("describe", json!({"name": "public.orders"})).await;
+    let o = &d["object"];
+    assert_eq!(o["primary_key"], json!(["id"]));
+    assert_eq!(o["foreign_keys"][0]["references"], "customers");
+    assert_eq!(o["columns"].as_array().unwrap().len(), 8);
+    assert_eq!(o["row_level_security"]["enabled"], false);
+
+    // Caps: rows, then bytes, each saying so.
+    let v = ro.ok("run-sql", json!({"sql": "select n from generate_series(1, 1000) n", "max_rows": 10})).await;
+    assert_eq!(v["rows"].as_array().unwrap().len(), 10);
+    assert_eq!(v["truncation"], json!({"truncated": true, "reason": "max_rows", "returned": 10, "max_rows": 10}));
+    let v = ro.ok("run-sql", json!({"sql": "select repeat('x', 2000) as filler from generate_series(1, 150)"})).await;
+    assert_eq!(v["truncation"]["reason"], "max_bytes");
+    assert!(serde_json::to_vec(&v).unwrap().len() <= 64 * 1024);
+
+    // Timeouts cancel on the server and leave the connection usable.
+    let e = ro.err("run-sql", json!({"sql": "select pg_sleep(5)", "timeout_ms": 200})).await;
+    assert!(e.starts_with("error (timeout)"), "{e}");
+    assert_eq!(count(&ro, "select 1").await, 1);
+
+    // The server's connections die (as on a restart): the next call reconnects.
+    db.exec("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'data-engineer-mcp' and pid <> pg_backend_pid()").await;
+    assert_eq!(count(&ro, "select count(*) from orders").await, 1);
+    ro.close().await;
+    rw.close().await;
+}
+
+#[tokio::test]
+async fn mysql_end_to_end() {
+    let db = TestDb::new(Kind::Mysql).await;
+    let rw = db.serve("read-write").await;
+    for sql in [
+        "create table customers (id bigint auto_increment primary key, email varchar(200) not null unique, \
+         password_hash varchar(100), created_at timestamp not null default current_timestamp) comment 'people who buy'",
+        "create table orders (id bigint unsigned auto_increment primary key, customer_id bigint not null, total decimal(14,2) not null, \
+         placed_at datetime(3) not null, meta json, raw varbinary(16), flag boolean, \
+         index orders_placed (placed_at), foreign key (customer_id) references customers(id))",
+        "insert into customers (email, password_hash) values ('a@example.com', '$2b$12$abcdefghijk'), ('b@example.com', null)",
+        "insert into orders (customer_id, total, placed_at, meta, raw, flag) values (1, 123456789012.34, '2024-01-02 03:04:05.123', '{\"a\": 1}', x'deadbeef', true)",
+    ] {
+        rw.ok("run-sql", json!({ "sql": sql })).await;
+    }
+    db.exec("create function sneaky() returns int modifies sql data begin insert into customers (email) values ('evil@example.com'); return 1; end").await;
+    let v = rw.ok("run-sql", json!({"sql": "create table scratch (id int)"})).await;
+    assert!(v["notes"][0].as_str().unwrap().contains("commits DDL implicitly"));
+    rw.err("run-sql", json!({"sql": "insert into customers (email) values ('c@example.com'), (null)"})).await;
+    assert_eq!(count(&rw, "select count(*) from customers").await, 2);
+
+    let ro = db.serve("read-only").await;
+    let env = ro.ok("env-check", json!({})).await;
+    assert_eq!(env["databases"][0]["reachable"], true);
+    assert!(env["databases"][0]["version"].as_str().unwrap().contains("MariaDB"));
+
+    let v = ro.ok("run-sql", json!({"sql": "select o.*, 18446744073709551615 as huge from orders o"})).await;
+    assert_eq!(column(&v, "total"), "123456789012.34");
+    assert_eq!(column(&v, "placed_at"), "2024-01-02T03:04:05.123");
+    assert_eq!(column(&v, "raw"), "3q2+7w==");
+    assert_eq!(column(&v, "id"), 1);
+    assert_eq!(column(&v, "huge"), "18446744073709551615");
+    let meta = column(&v, "meta");
+    assert!(meta == &json!({"a": 1}) || meta == "{\"a\": 1}", "{meta}");
+    insta::assert_json_snapshot!("mysql_typed_columns", v["columns"]);
+
+    let v = ro.ok("run-sql", json!({"sql": "select email, password_hash from customers order by id"})).await;
+    assert_eq!(v["rows"], json!([["a@example.com", "[masked]"], ["b@example.com", null]]));
+
+    let e = ro.err("run-sql", json!({"sql": "delete from customers"})).await;
+    assert!(e.contains("read-only"), "{e}");
+    let e = ro.err("run-sql", json!({"sql": "select sneaky()"})).await;
+    assert!(e.contains("READ ONLY"), "{e}");
+    assert_eq!(count(&ro, "select count(*) from customers").await, 2);
+    let e = ro.err("run-sql", json!({"sql": "select load_file('/etc/passwd')"})).await;
+    assert!(e.contains("load_file"), "{e}");
+
+    let objects = ro.ok("list-objects", json!({"filter": "cust"})).await;
+    assert_eq!(objects["total"], 1);
+    assert_eq!(objects["objects"][0]["comment"], "people who buy");
+    let d = ro.ok("describe", json!({"name": "orders"})).await;
+    let o = &d["object"];
+    assert_eq!(o["primary_key"], json!(["id"]));
+    assert_eq!(o["foreign_keys"][0]["references"], "customers");
+    assert!(o["indexes"].as_array().unwrap().iter().any(|i| i["name"] == "orders_placed"));
+
+    let v = ro.ok("run-sql", json!({"sql": "select seq from seq_1_to_1000", "max_rows": 5})).await;
+    assert_eq!(v["truncation"]["reason"], "max_rows");
+    assert_eq!(v["rows"].as_array().unwrap().len(), 5);
+    let e = ro.err("run-sql", json!({"sql": "select sleep(5)", "timeout_ms": 300})).await;
+    assert!(e.starts_with("error (timeout)"), "{e}");
+    assert_eq!(count(&ro, "select 1").await, 1);
+    ro.close().await;
+    rw.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_end_to_end() {
+    let db = TestDb::new(Kind::Sqlite).await;
+    let rw = db.serve("read-write").await;
+    for sql in [
+        "create table customers (id integer primary key, email text not null unique, secret_key text)",
+        "create table orders (id integer primary key, customer_id integer not null references customers(id), total real, raw blob, note text)",
+        "create index orders_customer on orders (customer_id)",
+        "insert into customers (email, secret_key) values ('a@example.com', 'k1'), ('b@example.com', null)",
+        "insert into orders (customer_id, total, raw, note) values (1, 12.5, x'deadbeef', 'first')",
+    ] {
+        rw.ok("run-sql", json!({ "sql": sql })).await;
+    }
+    rw.err("run-sql", json!({"sql": "insert into customers (email) values ('c@example.com'), (null)"})).await;
+    assert_eq!(count(&rw, "select count(*) from customers").await, 2);
+    // Foreign keys are enforced.
+    rw.err("run-sql", json!({"sql": "insert into orders (customer_id) values (99)"})).await;
+    rw.close().await;
+
+    let ro = db.serve("read-only").await;
+    let v = ro.ok("run-sql", json!({"sql": "select * from orders"})).await;
+    assert_eq!(column(&v, "total"), 12.5);
+    assert_eq!(column(&v, "raw"), "3q2+7w==");
+    let v = ro.ok("run-sql", json!({"sql": "select email, secret_key from customers order by id"})).await;
+    assert_eq!(v["rows"], json!([["a@example.com", "[masked]"], ["b@example.com", null]]));
+    let e = ro.err("run-sql", json!({"sql": "update customers set email = 'x'"})).await;
+    assert!(e.contains("read-only"), "{e}");
+    let e = ro.err("run-sql", json!({"sql": "PRAGMA query_only = 0"})).await;
+    assert!(e.contains("pragma"), "{e}");
+    let d = ro.ok("describe", json!({"name": "orders"})).await;
+    assert_eq!(d["object"]["foreign_keys"][0]["references"], "customers");
+    assert_eq!(d["object"]["indexes"][0]["name"], "orders_customer");
+    let objects = ro.ok("list-objects", json!({"limit": 1})).await;
+    assert_eq!(objects["total"], 2);
+    assert_eq!(objects["next_cursor"], "1");
+    let next = ro.ok("list-objects", json!({"limit": 1, "cursor": "1"})).await;
+    assert_eq!(next["objects"][0]["name"], "orders");
+    assert!(next.get("next_cursor").is_none());
+    let e = ro
+        .err("run-sql", json!({"sql": "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c", "timeout_ms": 200}))
+        .await;
+    assert!(e.starts_with("error (timeout)"), "{e}");
+    ro.close().await;
+
+    // Below the parser, the read-only file refuses writes by itself.
+    use data_engineer_mcp::{backend::*, config::*, safety::*};
+    let cfg = Config::load(
+        &ConfigRequest { database_url: Some(db.url.clone()), mode: Some(Mode::ReadOnly), config_file: None },
+        &|_| None,
+    )
+    .unwrap();
+    let database = Database::new(cfg.databases[0].clone());
+    let sneaky = Checked { kind: StatementKind::Query, capped_sql: None };
+    let call = SqlCall { sql: "insert into customers (email) values ('evil@example.com')", checked: &sneaky, mode: Mode::ReadOnly, cap: 10, timeout_ms: 1000, custom_timeout: false };
+    let e = database.run_sql(&call).await.unwrap_err().to_string();
+    assert!(e.contains("readonly"), "{e}");
+}
+
+#[tokio::test]
+async fn mongodb_end_to_end() {
+    use mongodb::bson::{DateTime, doc, oid::ObjectId};
+    let db = TestDb::new(Kind::Mongo).await;
+    let customer = ObjectId::new();
+    db.mongo_insert("customers", vec![doc! {"_id": customer, "email": "a@example.com", "api_key": "k-123", "tier": "gold"}]).await;
+    db.mongo_insert(
+        "orders",
+        (0..30)
+            .map(|i| doc! {"customer": customer, "total": i * 10, "at": DateTime::from_millis(1_700_000_000_000 + i), "tags": ["x"]})
+            .collect(),
+    )
+    .await;
+
+    let ro = db.serve("read-only").await;
+    let env = ro.ok("env-check", json!({})).await;
+    assert_eq!(env["databases"][0]["reachable"], true, "{env}");
+
+    let v = ro
+        .ok("run-mongo", json!({"collection": "orders", "filter": {"total": {"$gte": 100}}, "sort": {"total": -1},
+            "projection": {"_id": 0, "total": 1, "at": 1}, "max_rows": 3}))
+        .await;
+    assert_eq!(v["documents"][0]["total"], 290);
+    assert!(v["documents"][0]["at"]["$date"].is_string(), "{v}");
+    assert_eq!(v["truncation"]["reason"], "max_rows");
+    let v = ro.ok("run-mongo", json!({"collection": "customers", "filter": {"_id": {"$oid": customer.to_hex()}}})).await;
+    assert_eq!(v["documents"][0]["email"], "a@example.com");
+    assert_eq!(v["documents"][0]["api_key"], "[masked]");
+    let v = ro
+        .ok("run-mongo", json!({"collection": "orders", "pipeline": [{"$group": {"_id": null, "sum": {"$sum": "$total"}}}]}))
+        .await;
+    assert_eq!(v["documents"][0]["sum"], 4350);
+
+    let e = ro.err("run-mongo", json!({"collection": "orders", "pipeline": [{"$out": "copy"}]})).await;
+    assert!(e.contains("read-only"), "{e}");
+    let e = ro.err("run-mongo", json!({"collection": "orders", "filter": {"$where": "sleep(100) || true"}})).await;
+    assert!(e.contains("JavaScript"), "{e}");
+    let e = ro.err("run-sql", json!({"sql": "select 1"})).await;
+    assert!(e.contains("run-mongo"), "{e}");
+
+    let objects = ro.ok("list-objects", json!({})).await;
+    assert_eq!(objects["total"], 2);
+    let d = ro.ok("describe", json!({"name": "orders", "sample": 50})).await;
+    let fields = serde_json::to_string(&d["object"]["fields"]).unwrap();
+    assert!(fields.contains("\"path\":\"total\"") && fields.contains("\"present_pct\":100.0"), "{fields}");
+    assert_eq!(d["object"]["sampled_documents"], 30);
+    ro.close().await;
+
+    let rw = db.serve("read-write").await;
+    rw.ok("run-mongo", json!({"collection": "orders", "pipeline": [{"$match": {"total": {"$lt": 50}}}, {"$out": "small_orders"}]})).await;
+    let objects = rw.ok("list-objects", json!({"filter": "small*"})).await;
+    assert_eq!(objects["objects"][0]["row_estimate"], 5);
+    rw.close().await;
+}
+
+#[tokio::test]
+async fn several_named_databases_from_one_config_file() {
+    let pg = TestDb::new(Kind::Postgres).await;
+    let my = TestDb::new(Kind::Mysql).await;
+    let lite = TestDb::new(Kind::Sqlite).await;
+    let mongo = TestDb::new(Kind::Mongo).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("multi.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[databases.pg]\nurl = \"${{DE_IT_PG}}\"\nmax_rows = 3\n[databases.my]\nurl = \"{}\"\n[databases.lite]\nurl = \"{}\"\nmode = \"read-write\"\n[databases.docs]\nurl = \"{}\"\n",
+            my.url, lite.url, mongo.url
+        ),
+    )
+    .unwrap();
+    let mcp = crate::support::Mcp::spawn(&["--config", config.to_str().unwrap()], &[("DE_IT_PG", &pg.url)]).await;
+    let env = mcp.ok("env-check", json!({})).await;
+    let names: Vec<&str> = env["databases"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["pg", "my", "lite", "docs"]);
+    assert!(env["databases"].as_array().unwrap().iter().all(|d| d["reachable"] == true), "{env}");
+    let v = mcp.ok("run-sql", json!({"sql": "select generate_series(1, 10)"})).await;
+    assert_eq!(v["database"], "pg");
+    assert_eq!(v["truncation"]["max_rows"], 3);
+    let v = mcp.ok("run-sql", json!({"database": "my", "sql": "select version() like '%MariaDB%' as maria"})).await;
+    assert_eq!(v["rows"], json!([[1]]));
+    mcp.close().await;
+}

@@ -1,0 +1,157 @@
+//! The protocol and process surface: both MCP eras, unknown methods, startup that never waits
+//! for a database, the embedded SQLite default, and the one-shot CLI.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use rmcp::{ClientLifecycleMode, ClientServiceExt, model::*, transport::TokioChildProcess};
+use serde_json::{Value, json};
+
+use crate::support::{BIN, Client, Mcp, text};
+
+#[tokio::test]
+async fn legacy_initialize_negotiates_2025_11_25_and_carries_the_persona() {
+    let mcp = Mcp::spawn(&["--database-url", "sqlite::memory:"], &[]).await;
+    let info = mcp.client.peer_info().unwrap();
+    assert_eq!(info.protocol_version, ProtocolVersion::V_2025_11_25);
+    let instructions = info.instructions.clone().unwrap_or_default();
+    assert!(instructions.contains("senior data engineer") && instructions.contains("<data ID>"));
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn discover_clients_on_2026_07_28_work_without_a_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = tokio::process::Command::new(BIN);
+    let mut cmd = cmd;
+    cmd.current_dir(dir.path()).env_remove("DATABASE_URL");
+    let transport = TokioChildProcess::new(cmd).unwrap();
+    let client = Client
+        .serve_with_lifecycle(transport, ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] })
+        .await
+        .unwrap();
+    assert_eq!(client.peer_info().unwrap().protocol_version, ProtocolVersion::V_2026_07_28);
+    assert!(client.list_all_tools().await.unwrap().iter().any(|t| t.name == "run-sql"));
+    let r = client
+        .call_tool(CallToolRequestParams::new("run-sql").with_arguments(rmcp::object!({"sql": "select 40 + 2 as answer"})))
+        .await
+        .unwrap();
+    assert_eq!(r.structured_content.unwrap()["rows"], json!([[42]]));
+    client.cancel().await.unwrap();
+}
+
+/// Reads JSON-RPC lines from a raw child process until one with the given id arrives.
+fn read_reply(lines: &mut impl Iterator<Item = std::io::Result<String>>, id: i64) -> Value {
+    for line in lines {
+        let v: Value = serde_json::from_str(&line.unwrap()).expect("stdout carries only JSON-RPC");
+        if v["id"] == id {
+            return v;
+        }
+    }
+    panic!("no reply with id {id}");
+}
+
+#[test]
+fn unknown_methods_get_an_error_at_once_and_startup_never_waits_for_a_database() {
+    // An unreachable database: initialize and tools/list must not care.
+    let mut child = Command::new(BIN)
+        .args(["--database-url", "postgres://nobody:pw-never-used-1234@127.0.0.1:1/none"])
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let started = Instant::now();
+    let send = |stdin: &mut std::process::ChildStdin, v: Value| writeln!(stdin, "{v}").unwrap();
+    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}));
+    let init = read_reply(&mut lines, 1);
+    assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
+    send(&mut stdin, json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
+    assert!(read_reply(&mut lines, 2)["result"]["tools"].as_array().unwrap().len() >= 5);
+    assert!(started.elapsed() < Duration::from_secs(2), "startup waited {:?}", started.elapsed());
+
+    let asked = Instant::now();
+    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 3, "method": "no/such-method", "params": {}}));
+    let reply = read_reply(&mut lines, 3);
+    assert_eq!(reply["error"]["code"], -32601, "{reply}");
+    assert!(asked.elapsed() < Duration::from_secs(1));
+
+    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "run-sql", "arguments": {"sql": "select 1"}}}));
+    let call = read_reply(&mut lines, 4);
+    assert_eq!(call["result"]["isError"], true);
+    let message = call["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(message.starts_with("error (connect)"), "{message}");
+    assert!(!message.contains("pw-never-used-1234"));
+    drop(stdin);
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn with_nothing_configured_the_embedded_sqlite_file_is_used_read_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mcp = Mcp::spawn_in(&[], &[], Some(dir.path())).await;
+    let env = mcp.ok("env-check", json!({})).await;
+    assert_eq!(env["databases"][0]["engine"], "sqlite");
+    assert_eq!(env["databases"][0]["mode"], "read-write");
+    mcp.ok("run-sql", json!({"sql": "create table notes (id integer primary key, body text not null)"})).await;
+    mcp.ok("run-sql", json!({"sql": "insert into notes (body) values ('hello')"})).await;
+    mcp.close().await;
+    assert!(dir.path().join("data-engineer.db").exists());
+}
+
+#[tokio::test]
+async fn a_broken_config_still_starts_and_every_tool_explains_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data-engineer.toml"), "[databases.main]\nurl = \"${DE_TEST_UNSET_VAR}\"\n").unwrap();
+    let mcp = Mcp::spawn_in(&[], &[], Some(dir.path())).await;
+    let e = mcp.err("env-check", json!({})).await;
+    assert!(e.contains("DE_TEST_UNSET_VAR is not set"), "{e}");
+    let e = mcp.err("run-sql", json!({"sql": "select 1"})).await;
+    assert!(e.contains("DE_TEST_UNSET_VAR"), "{e}");
+    mcp.close().await;
+}
+
+#[test]
+fn cli_tools_call_version_and_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| Command::new(BIN).args(args).current_dir(dir.path()).env_remove("DATABASE_URL").output().unwrap();
+    let tools: Value = serde_json::from_slice(&run(&["tools"]).stdout).unwrap();
+    assert_eq!(tools, data_engineer_mcp::cli::tools_json());
+    let out = run(&["call", "run-sql", "--args", r#"{"sql": "select 'a|b' as x, 2 as y"}"#]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("| x | y |") && stdout.contains("| a\\|b | 2 |"), "{stdout}");
+    let out = run(&["call", "run-sql", "--args", r#"{"sql": "select 1; select 2"}"#, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["isError"], true);
+    let out = run(&["call", "run-sql", "--args", "not json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run(&["--version"]).stdout).starts_with("data-engineer-mcp "));
+    let help = String::from_utf8_lossy(&run(&["--help"]).stdout).into_owned();
+    for word in ["serve", "tools", "call", "--database-url", "--mode", "--config"] {
+        assert!(help.contains(word), "--help lacks {word}");
+    }
+}
+
+#[tokio::test]
+async fn bad_arguments_are_tool_errors_with_a_next_step() {
+    let mcp = Mcp::spawn(&["--database-url", "sqlite::memory:"], &[]).await;
+    let e = mcp.err("run-sql", json!({"statement": "select 1"})).await;
+    assert!(e.contains("missing field `sql`") && e.contains("next:"), "{e}");
+    let e = mcp.err("run-sql", json!({"sql": "select 1", "database": "nope"})).await;
+    assert!(e.contains("unknown database \"nope\"") && e.contains("next:"), "{e}");
+    let e = mcp.err("list-objects", json!({"cursor": "abc"})).await;
+    assert!(e.contains("cursor"), "{e}");
+    let r = mcp.call("run-mongo", json!({"collection": "x"})).await;
+    assert!(text(&r).contains("use run-sql"));
+    mcp.close().await;
+}

@@ -1,0 +1,187 @@
+//! The test bed: real servers from `scripts/testbed` (URLs in DE_TEST_*_URL), a fresh database
+//! per test, and an MCP client that spawns the built binary over stdio.
+
+use std::{
+    process::Stdio,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+
+use rmcp::{
+    ClientHandler, RoleClient, ServiceExt,
+    model::*,
+    service::RunningService,
+    transport::{ConfigureCommandExt, TokioChildProcess},
+};
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, Connection};
+use tokio::io::AsyncReadExt;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_data-engineer-mcp");
+
+/// A server URL from the test bed. Missing is a failure, never a skip.
+pub fn server_url(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the suite with scripts/test, which starts PostgreSQL, MariaDB and SecantusDB")
+    })
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Replace the database (path) part of a URL.
+fn with_database(url: &str, db: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
+    format!("{scheme}://{}/{db}{query}", &rest[..host_end])
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    Postgres,
+    Mysql,
+    Sqlite,
+    Mongo,
+}
+
+/// A fresh, empty database on a real server (or a fresh SQLite file).
+pub struct TestDb {
+    pub kind: Kind,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(kind: Kind) -> TestDb {
+        match kind {
+            Kind::Postgres => {
+                let admin = server_url("DE_TEST_PG_URL");
+                let name = unique("de_t");
+                let mut c = sqlx::PgConnection::connect(&admin).await.expect("connect to test PostgreSQL");
+                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.unwrap();
+                TestDb { kind, url: with_database(&admin, &name), _dir: None }
+            }
+            Kind::Mysql => {
+                let admin = server_url("DE_TEST_MYSQL_URL");
+                let name = unique("de_t");
+                let mut c = sqlx::MySqlConnection::connect(&admin).await.expect("connect to test MariaDB");
+                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.unwrap();
+                TestDb { kind, url: with_database(&admin, &name), _dir: None }
+            }
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+                TestDb { kind, url, _dir: Some(dir) }
+            }
+            Kind::Mongo => {
+                let base = server_url("DE_TEST_MONGO_URL");
+                TestDb { kind, url: with_database(&base, &unique("de_t")), _dir: None }
+            }
+        }
+    }
+
+    /// Run setup SQL directly (not through the server under test).
+    pub async fn exec(&self, sql: &str) {
+        let sql = AssertSqlSafe(sql.to_string());
+        match self.kind {
+            Kind::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+            }
+            Kind::Mysql => {
+                let mut c = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+            }
+            Kind::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+            }
+            Kind::Mongo => panic!("use mongo_insert for MongoDB"),
+        }
+    }
+
+    pub async fn mongo_insert(&self, collection: &str, docs: Vec<mongodb::bson::Document>) {
+        let client = mongodb::Client::with_uri_str(&self.url).await.unwrap();
+        let db = client.default_database().unwrap();
+        db.collection::<mongodb::bson::Document>(collection).insert_many(docs).await.unwrap();
+    }
+
+    pub async fn serve(&self, mode: &str) -> Mcp {
+        Mcp::spawn(&["--database-url", &self.url, "--mode", mode], &[]).await
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Client;
+
+impl ClientHandler for Client {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(ClientCapabilities::default(), Implementation::new("it", "0"))
+    }
+}
+
+/// A running server binary and an MCP client speaking to it over stdio.
+pub struct Mcp {
+    pub client: RunningService<RoleClient, Client>,
+    stderr: Option<tokio::process::ChildStderr>,
+}
+
+impl Mcp {
+    pub async fn spawn(args: &[&str], env: &[(&str, &str)]) -> Mcp {
+        Self::spawn_in(args, env, None).await
+    }
+
+    pub async fn spawn_in(args: &[&str], env: &[(&str, &str)], cwd: Option<&std::path::Path>) -> Mcp {
+        let cmd = tokio::process::Command::new(BIN).configure(|c| {
+            c.args(args).env_remove("DATABASE_URL").env("DATA_ENGINEER_LOG", "warn");
+            for (k, v) in env {
+                c.env(k, v);
+            }
+            if let Some(dir) = cwd {
+                c.current_dir(dir);
+            }
+        });
+        let (transport, stderr) = TokioChildProcess::builder(cmd).stderr(Stdio::piped()).spawn().unwrap();
+        let client = Client.serve(transport).await.expect("MCP initialize");
+        Mcp { client, stderr }
+    }
+
+    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        let args = args.as_object().cloned().unwrap_or_default();
+        self.client
+            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
+            .await
+            .unwrap_or_else(|e| panic!("{tool}: protocol error {e}"))
+    }
+
+    /// A call that must succeed; returns its structured content.
+    pub async fn ok(&self, tool: &str, args: Value) -> Value {
+        let r = self.call(tool, args.clone()).await;
+        assert_ne!(r.is_error, Some(true), "{tool} {args} failed:\n{}", text(&r));
+        r.structured_content.unwrap_or_else(|| panic!("{tool}: no structured content"))
+    }
+
+    /// A call that must fail; returns its text.
+    pub async fn err(&self, tool: &str, args: Value) -> String {
+        let r = self.call(tool, args.clone()).await;
+        assert_eq!(r.is_error, Some(true), "{tool} {args} should fail:\n{}", text(&r));
+        assert!(r.structured_content.is_none());
+        text(&r)
+    }
+
+    /// Close the session and return everything the server wrote to stderr.
+    pub async fn close(mut self) -> String {
+        let _ = self.client.cancel().await;
+        let mut out = String::new();
+        if let Some(mut e) = self.stderr.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), e.read_to_string(&mut out)).await;
+        }
+        out
+    }
+}
+
+pub fn text(r: &CallToolResult) -> String {
+    r.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n")
+}
