@@ -19,8 +19,9 @@ use crate::{
 #[derive(Debug, Parser)]
 #[command(name = "data-engineer-mcp", version, about = "An MCP server that makes an LLM agent a careful senior data engineer", long_about = None)]
 pub struct Cli {
-    /// One database to use (postgres://, mysql://, mariadb://, sqlite://, mongodb://).
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    /// One database to use (postgres://, mysql://, mariadb://, sqlite://, mongodb://). Without it,
+    /// DATABASE_URL is used unless --config is given (then DATABASE_URL is only for interpolation).
+    #[arg(long, global = true)]
     database_url: Option<String>,
     /// Access mode for --database-url (default: read-only; the embedded SQLite file is read-write).
     #[arg(long, value_enum, global = true)]
@@ -53,7 +54,11 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let request = ConfigRequest { database_url: cli.database_url.clone(), mode: cli.mode, config_file: cli.config.clone() };
+    // An explicit --config wins over the DATABASE_URL environment variable, which it may interpolate.
+    let database_url = cli.database_url.clone().or_else(|| {
+        if cli.config.is_some() { None } else { std::env::var("DATABASE_URL").ok() }
+    });
+    let request = ConfigRequest { database_url, mode: cli.mode, config_file: cli.config.clone() };
     let loaded = Config::load(&request, &|name| std::env::var(name).ok());
     let redactor = Arc::new(match &loaded {
         Ok(config) => Redactor::new(&config.secrets),

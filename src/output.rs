@@ -299,7 +299,7 @@ fn scalar(v: &Value) -> String {
 fn table(out: &mut String, pad: &str, columns: &[String], rows: Vec<Vec<Value>>) {
     const MAX_CELL: usize = 80;
     let cell = |v: &Value| {
-        let s = scalar(v).replace('|', "\\|");
+        let s = if v.is_null() { String::new() } else { scalar(v).replace('|', "\\|") };
         if s.chars().count() > MAX_CELL { format!("{}…", s.chars().take(MAX_CELL - 1).collect::<String>()) } else { s }
     };
     let _ = writeln!(out, "{pad}| {} |", columns.join(" | "));

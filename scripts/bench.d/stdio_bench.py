@@ -86,7 +86,10 @@ class Server:
             except BlockingIOError:
                 continue
             if not chunk:
-                code = self.proc.poll()
+                try:
+                    code = self.proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    code = None
                 raise BenchError(f"the server closed stdout (exit code {code})")
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
@@ -144,8 +147,7 @@ def summary(samples_ms):
 
 def cmd_cold(args):
     samples = []
-    workdir = tempfile.mkdtemp(prefix="de-bench-cold-")
-    with open(args.stderr_log, "ab") as log:
+    with tempfile.TemporaryDirectory(prefix="de-bench-cold-") as workdir, open(args.stderr_log, "ab") as log:
         # One unrecorded run first so every recorded run finds the binary in the page cache.
         for i in range(args.runs + 1):
             started = time.perf_counter()
@@ -180,8 +182,8 @@ def cmd_session(args):
     url = os.environ.get(args.url_env) if args.url_env else None
     if args.url_env and not url:
         raise BenchError(f"{args.url_env} is not set")
-    workdir = args.cwd or tempfile.mkdtemp(prefix=f"de-bench-{args.label}-")
-    with open(args.stderr_log, "ab") as log:
+    with tempfile.TemporaryDirectory(prefix=f"de-bench-{args.label}-") as scratch, open(args.stderr_log, "ab") as log:
+        workdir = args.cwd or scratch
         server = Server(args.bin, workdir, child_env(url), log)
         try:
             server.send(INITIALIZE)

@@ -1,6 +1,33 @@
 //! The closed set of engines. Tools talk to a [`Database`] and ask its [`Capabilities`]; only
 //! this module matches on the engine, and dialect SQL lives in `.sql` files beside each engine.
 
+#[macro_use]
+mod rows {
+    /// Run one statement on an executor, keeping at most `cap + 1` rows (the extra one tells the
+    /// result was cut) and summing rows affected. The parser has checked it is one statement,
+    /// so fetch_many's multi-statement caveat does not apply.
+    macro_rules! read_rows {
+        ($executor:expr, $sql:expr, $cap:expr, $stop_early:expr) => {{
+            use futures::TryStreamExt as _;
+            let mut rows = Vec::new();
+            let mut affected: u64 = 0;
+            {
+                #[allow(deprecated)]
+                let mut stream = sqlx::query(sqlx::AssertSqlSafe($sql)).persistent(false).fetch_many($executor);
+                while let Some(item) = stream.try_next().await? {
+                    match item {
+                        sqlx::Either::Left(done) => affected += done.rows_affected(),
+                        sqlx::Either::Right(row) if rows.len() <= $cap => rows.push(row),
+                        sqlx::Either::Right(_) if $stop_early => break,
+                        sqlx::Either::Right(_) => {}
+                    }
+                }
+            }
+            (rows, affected)
+        }};
+    }
+}
+
 mod mongo;
 mod mysql;
 mod postgres;
@@ -98,8 +125,8 @@ pub struct SqlCall<'a> {
     pub cap: usize,
     /// The statement timeout for this call.
     pub timeout_ms: u64,
-    /// The call asked for a timeout other than the database's configured one.
-    pub custom_timeout: bool,
+    /// The database's configured timeout, which its connections carry by default.
+    pub default_timeout_ms: u64,
 }
 
 /// A find or aggregate on a document collection.
@@ -283,6 +310,8 @@ impl Database {
             Pool::Mongo(m) => m.health(&self.config).await,
         };
         match health {
+            // An engine may report a failed connection as a check rather than an error.
+            Ok(h) if h.checks.iter().any(|c| c.check == "connectivity" && c.status == CheckStatus::Fail) => (None, h),
             Ok(h) => (Some(started.elapsed().as_secs_f64() * 1000.0), h),
             Err(e) => {
                 let e = self.db_error(e);
@@ -298,6 +327,47 @@ impl Database {
             engine: self.config.engine,
             hint: "this is a document database: use run-mongo with a filter or an aggregation pipeline".into(),
         }
+    }
+}
+
+/// Decode rows into a [`RowSet`]: column names and types from the first row, at most `cap`
+/// rows, and whether more were read.
+fn row_set<R: sqlx::Row>(
+    rows: &[R],
+    cap: usize,
+    cell: fn(&R, usize) -> Result<Value, sqlx::Error>,
+    type_name: fn(&R, usize) -> String,
+) -> Result<RowSet, sqlx::Error> {
+    use sqlx::Column as _;
+    let mut out = RowSet::default();
+    if let Some(first) = rows.first() {
+        out.columns = first
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Column { name: c.name().to_string(), type_name: type_name(first, i) })
+            .collect();
+    }
+    out.more = rows.len() > cap;
+    for row in rows.iter().take(cap) {
+        out.rows.push((0..row.len()).map(|i| cell(row, i)).collect::<Result<_, _>>()?);
+    }
+    Ok(out)
+}
+
+/// The declared type name of a result column.
+fn declared_type<R: sqlx::Row>(row: &R, i: usize) -> String {
+    use sqlx::{Column as _, TypeInfo as _};
+    row.columns()[i].type_info().name().to_string()
+}
+
+/// A connection-level failure before anything ran: safe to retry on a fresh connection.
+fn is_connection_error(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        // PostgreSQL's goodbye on a terminated session (57P01-57P03) and connection exceptions (08).
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("57P0") || c.starts_with("08")),
+        _ => false,
     }
 }
 

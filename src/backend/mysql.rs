@@ -3,10 +3,9 @@
 
 use std::{str::FromStr, time::Duration};
 
-use futures::TryStreamExt;
 use serde_json::{Map, Value, json};
 use sqlx::{
-    AssertSqlSafe, Column as _, Either, Executor, MySqlPool, Row, TypeInfo, ValueRef,
+    AssertSqlSafe, Executor, MySqlPool, Row, TypeInfo, ValueRef,
     mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow},
     types::{
         Decimal,
@@ -14,7 +13,7 @@ use sqlx::{
     },
 };
 
-use super::{Check, Column, Health, ObjectPage, ObjectQuery, RowSet, SqlCall, b64, objects};
+use super::{Check, Health, ObjectPage, ObjectQuery, RowSet, SqlCall, b64, objects};
 use crate::{
     config::{DatabaseConfig, Mode},
     safety::StatementKind,
@@ -53,17 +52,19 @@ fn set_timeout_sql(mariadb: bool, ms: u64) -> String {
 }
 
 pub(super) async fn run(pool: &MySqlPool, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {
+    // The pool pings before handing out a connection and replaces dead ones (server restarts).
     let mut conn = pool.acquire().await?;
-    if call.custom_timeout {
-        if conn.execute(AssertSqlSafe(set_timeout_sql(true, call.timeout_ms))).await.is_err() {
-            conn.execute(AssertSqlSafe(set_timeout_sql(false, call.timeout_ms))).await?;
-        }
+    let custom_timeout = call.timeout_ms != call.default_timeout_ms;
+    if custom_timeout && conn.execute(AssertSqlSafe(set_timeout_sql(true, call.timeout_ms))).await.is_err() {
+        conn.execute(AssertSqlSafe(set_timeout_sql(false, call.timeout_ms))).await?;
     }
     let result = run_in_transaction(&mut conn, call).await;
-    if call.custom_timeout {
+    if custom_timeout {
         // Pooled connections go back with the database's own timeout.
-        let _ = conn.execute("SET SESSION max_statement_time = DEFAULT").await;
-        let _ = conn.execute("SET SESSION max_execution_time = DEFAULT").await;
+        let restore = call.default_timeout_ms;
+        if conn.execute(AssertSqlSafe(set_timeout_sql(true, restore))).await.is_err() {
+            let _ = conn.execute(AssertSqlSafe(set_timeout_sql(false, restore))).await;
+        }
     }
     result
 }
@@ -74,41 +75,17 @@ async fn run_in_transaction(conn: &mut sqlx::MySqlConnection, call: &SqlCall<'_>
         if call.mode == Mode::ReadOnly { "START TRANSACTION READ ONLY" } else { "START TRANSACTION" },
     )
     .await?;
-    let sql = call.checked.capped_sql.as_deref().unwrap_or(call.sql);
-    let mut rows = Vec::new();
-    let mut affected = 0;
-    {
-        // One statement (checked by the parser): fetch_many's multi-statement caveat does not apply.
-        #[allow(deprecated)]
-        let mut stream = sqlx::query(AssertSqlSafe(sql.to_string())).persistent(false).fetch_many(&mut *tx);
-        while let Some(item) = stream.try_next().await? {
-            match item {
-                Either::Left(done) => affected += done.rows_affected(),
-                Either::Right(row) if rows.len() <= call.cap => rows.push(row),
-                Either::Right(_) => {}
-            }
-        }
-    }
-    let mut out = RowSet::default();
-    if let Some(first) = rows.first() {
-        out.columns = first
-            .columns()
-            .iter()
-            .map(|c| Column { name: c.name().to_string(), type_name: c.type_info().name().to_string() })
-            .collect();
-    }
-    out.more = rows.len() > call.cap;
-    for row in rows.iter().take(call.cap) {
-        out.rows.push((0..row.len()).map(|i| cell(row, i)).collect::<Result<_, _>>()?);
-    }
+    let sql = call.checked.capped_sql.clone().unwrap_or_else(|| call.sql.to_string());
+    let (rows, affected) = read_rows!(&mut *tx, sql, call.cap, false);
+    let mut out = super::row_set(&rows, call.cap, cell, super::declared_type)?;
     if matches!(call.checked.kind, StatementKind::Dml | StatementKind::Ddl) {
         out.rows_affected = Some(affected);
     }
     if call.mode == Mode::ReadWrite {
         tx.commit().await?;
-    } else {
-        tx.rollback().await?;
     }
+    // A read-only transaction is dropped: its ROLLBACK is queued and sent with the next use or
+    // the pool's release ping, off the caller's path.
     Ok(out)
 }
 

@@ -2,10 +2,9 @@
 
 use std::{str::FromStr, time::Duration};
 
-use futures::TryStreamExt;
 use serde_json::{Value, json};
 use sqlx::{
-    AssertSqlSafe, Column as _, SqlSafeStr, Either, Executor, PgPool, Row, TypeInfo, ValueRef,
+    AssertSqlSafe, Column as _, Executor, SqlSafeStr, PgPool, Row, TypeInfo, ValueRef,
     postgres::{PgConnectOptions, PgPoolOptions, PgRow},
     types::{
         Decimal, Uuid,
@@ -35,6 +34,8 @@ pub(super) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
         .options(settings);
     Ok(PgPoolOptions::new()
         .max_connections(4)
+        // Connections are pinged when released; a dead one is replaced in begin().
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
         .connect_lazy_with(options))
@@ -42,71 +43,64 @@ pub(super) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
 
 const CURSOR: &str = "__data_engineer_rows";
 
-pub(super) async fn run(pool: &PgPool, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {
-    let mut tx = pool.begin_with(if call.mode == Mode::ReadOnly { "BEGIN READ ONLY" } else { "BEGIN" }).await?;
-    if call.custom_timeout {
-        tx.execute(AssertSqlSafe(format!("SET LOCAL statement_timeout = {}", call.timeout_ms))).await?;
-    }
-    let mut out = RowSet::default();
-    if call.checked.kind == StatementKind::Query {
-        // A cursor stops the server after cap + 1 rows whatever the query, without rewriting it.
-        tx.execute(sqlx::query(AssertSqlSafe(format!("DECLARE {CURSOR} NO SCROLL CURSOR FOR {}", call.sql))).persistent(false))
-            .await?;
-        // Not cached: the same FETCH text returns different columns from call to call.
-        let rows = sqlx::query(AssertSqlSafe(format!("FETCH FORWARD {} FROM {CURSOR}", call.cap + 1)))
-            .persistent(false)
-            .fetch_all(&mut *tx)
-            .await?;
-        collect(&mut out, &rows, call.cap)?;
-        if rows.is_empty() {
-            // No row to read column types from: ask the server to describe the statement.
-            let prepared = (&mut *tx).prepare(AssertSqlSafe(call.sql.to_string()).into_sql_str()).await?;
-            out.columns = sqlx::Statement::columns(&prepared)
-                .iter()
-                .map(|c| Column { name: c.name().to_string(), type_name: c.type_info().name().to_string() })
-                .collect();
-        }
-    } else {
-        let mut rows = Vec::new();
-        let mut affected = 0;
-        {
-            // One statement (checked by the parser): fetch_many's multi-statement caveat does not apply.
-        #[allow(deprecated)]
-        let mut stream = sqlx::query(AssertSqlSafe(call.sql.to_string())).persistent(false).fetch_many(&mut *tx);
-            while let Some(item) = stream.try_next().await? {
-                match item {
-                    Either::Left(done) => affected += done.rows_affected(),
-                    Either::Right(row) if rows.len() <= call.cap => rows.push(row),
-                    Either::Right(_) => {}
-                }
-            }
-        }
-        collect(&mut out, &rows, call.cap)?;
-        if call.checked.kind != StatementKind::Inspect {
-            out.rows_affected = Some(affected);
+/// Begin on a pooled connection; a connection that died while idle (the server restarted) is
+/// replaced, which is safe because nothing has run yet.
+async fn begin(pool: &PgPool, mode: Mode) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let statement = if mode == Mode::ReadOnly { "BEGIN READ ONLY" } else { "BEGIN" };
+    let mut attempt = 0;
+    loop {
+        match pool.begin_with(statement).await {
+            Err(e) if super::is_connection_error(&e) && attempt < pool.options().get_max_connections() => attempt += 1,
+            other => return other,
         }
     }
-    if call.mode == Mode::ReadWrite {
-        tx.commit().await?;
-    } else {
-        tx.rollback().await?;
-    }
-    Ok(out)
 }
 
-fn collect(out: &mut RowSet, rows: &[PgRow], cap: usize) -> Result<(), sqlx::Error> {
-    if let Some(first) = rows.first() {
-        out.columns = first
-            .columns()
+pub(super) async fn run(pool: &PgPool, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {
+    let mut tx = begin(pool, call.mode).await?;
+    if call.timeout_ms != call.default_timeout_ms {
+        tx.execute(AssertSqlSafe(format!("SET LOCAL statement_timeout = {}", call.timeout_ms))).await?;
+    }
+    let mut out = match (&call.checked.capped_sql, call.checked.kind) {
+        // The query itself stops at cap + 1 rows.
+        (Some(capped), _) => {
+            let (rows, _) = read_rows!(&mut *tx, capped.clone(), call.cap, true);
+            super::row_set(&rows, call.cap, cell, super::declared_type)?
+        }
+        // A query whose LIMIT could not be rewritten: a cursor stops the server instead.
+        (None, StatementKind::Query) => {
+            tx.execute(sqlx::query(AssertSqlSafe(format!("DECLARE {CURSOR} NO SCROLL CURSOR FOR {}", call.sql))).persistent(false))
+                .await?;
+            // Not cached: the same FETCH text returns different columns from call to call.
+            let rows = sqlx::query(AssertSqlSafe(format!("FETCH FORWARD {} FROM {CURSOR}", call.cap + 1)))
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await?;
+            super::row_set(&rows, call.cap, cell, super::declared_type)?
+        }
+        (None, kind) => {
+            let (rows, affected) = read_rows!(&mut *tx, call.sql.to_string(), call.cap, false);
+            let mut out = super::row_set(&rows, call.cap, cell, super::declared_type)?;
+            if kind != StatementKind::Inspect {
+                out.rows_affected = Some(affected);
+            }
+            out
+        }
+    };
+    if out.columns.is_empty() && call.checked.kind == StatementKind::Query {
+        // No row to read column types from: ask the server to describe the statement.
+        let prepared = (&mut *tx).prepare(AssertSqlSafe(call.sql.to_string()).into_sql_str()).await?;
+        out.columns = sqlx::Statement::columns(&prepared)
             .iter()
             .map(|c| Column { name: c.name().to_string(), type_name: c.type_info().name().to_string() })
             .collect();
     }
-    out.more = rows.len() > cap;
-    for row in rows.iter().take(cap) {
-        out.rows.push((0..row.len()).map(|i| cell(row, i)).collect::<Result<_, _>>()?);
+    if call.mode == Mode::ReadWrite {
+        tx.commit().await?;
     }
-    Ok(())
+    // A read-only transaction is dropped: its ROLLBACK is queued and flushed when the pool
+    // takes the connection back, off the caller's path.
+    Ok(out)
 }
 
 /// Decode one value by its declared type; PostgreSQL decoding is strict about widths.

@@ -6,14 +6,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::TryStreamExt;
 use serde_json::{Value, json};
 use sqlx::{
-    AssertSqlSafe, Column as _, Either, Row, SqlitePool, TypeInfo, ValueRef,
+    AssertSqlSafe, Column as _, Row, SqlitePool, TypeInfo, ValueRef,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow},
 };
 
-use super::{Check, Column, Health, ObjectPage, ObjectQuery, RowSet, SqlCall, b64};
+use super::{Check, Health, ObjectPage, ObjectQuery, RowSet, SqlCall, b64};
 use crate::{
     config::{DatabaseConfig, Mode},
     safety::StatementKind,
@@ -47,35 +46,10 @@ pub(super) async fn run(pool: &SqlitePool, call: &SqlCall<'_>) -> Result<RowSet,
 
 async fn run_in_transaction(conn: &mut sqlx::SqliteConnection, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {
     let mut tx = sqlx::Connection::begin(conn).await?;
-    let sql = call.checked.capped_sql.as_deref().unwrap_or(call.sql);
-    let mut rows = Vec::new();
-    let mut affected = 0;
-    {
-        // One statement (checked by the parser): fetch_many's multi-statement caveat does not apply.
-        #[allow(deprecated)]
-        let mut stream = sqlx::query(AssertSqlSafe(sql.to_string())).persistent(false).fetch_many(&mut *tx);
-        while let Some(item) = stream.try_next().await? {
-            match item {
-                Either::Left(done) => affected += done.rows_affected(),
-                Either::Right(row) if rows.len() <= call.cap => rows.push(row),
-                // SQLite runs in-process: stopping early costs nothing.
-                Either::Right(_) => break,
-            }
-        }
-    }
-    let mut out = RowSet::default();
-    if let Some(first) = rows.first() {
-        out.columns = (0..first.len())
-            .map(|i| Column {
-                name: first.columns()[i].name().to_string(),
-                type_name: storage_class(first, i),
-            })
-            .collect();
-    }
-    out.more = rows.len() > call.cap;
-    for row in rows.iter().take(call.cap) {
-        out.rows.push((0..row.len()).map(|i| cell(row, i)).collect::<Result<_, _>>()?);
-    }
+    let sql = call.checked.capped_sql.clone().unwrap_or_else(|| call.sql.to_string());
+    // SQLite runs in-process: stopping at the cap costs nothing.
+    let (rows, affected) = read_rows!(&mut *tx, sql, call.cap, true);
+    let mut out = super::row_set(&rows, call.cap, cell, storage_class)?;
     if matches!(call.checked.kind, StatementKind::Dml | StatementKind::Ddl) {
         out.rows_affected = Some(affected);
     }

@@ -140,7 +140,7 @@ impl Server {
                 mode: cfg.mode,
                 cap,
                 timeout_ms,
-                custom_timeout: timeout_ms != cfg.statement_timeout_ms,
+                default_timeout_ms: cfg.statement_timeout_ms,
             })
             .await?;
         let mut notes = Vec::new();

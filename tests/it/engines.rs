@@ -88,6 +88,28 @@ async fn postgres_end_to_end() {
     assert_eq!(o["columns"].as_array().unwrap().len(), 8);
     assert_eq!(o["row_level_security"]["enabled"], false);
 
+    // The row cap is pushed into the query's own LIMIT: PostgreSQL syntax must survive it.
+    for sql in [
+        "select o.id, o.total::text, o.meta->>'a' as a, o.meta @> '{\"a\": [1]}' as has from orders o where o.tags && array['x'] order by o.placed_at desc nulls last",
+        "select distinct on (customer_id) customer_id, total from orders order by customer_id, placed_at desc",
+        "select c.email, x.n from customers c cross join lateral (select count(*) as n from orders o where o.customer_id = c.id) x",
+        "select customer_id, sum(total) filter (where total > 0) over (partition by customer_id) from orders",
+        "with recursive t(n) as (select 1 union all select n + 1 from t where n < 5) select * from t",
+        "select 'it''s' as quoted, E'a\\nb' as escaped, $$dollar$$ as d, 'orders'::regclass::text as rel, interval '1 day' + now() > now() as later",
+        "select n from generate_series(1, 3) g(n) where n = any(array[1, 2]) and n is distinct from 3",
+        "select email collate \"C\" from customers order by 1",
+        "values (1, 'a'), (2, 'b')",
+        "select grouping(customer_id), customer_id, count(*) from orders group by rollup (customer_id)",
+        "select json_build_object('k', 1)::jsonb #>> '{k}' as k, now() at time zone 'UTC' as utc",
+        "select x from unnest(array[3, 1, 2]) x order by x limit 2 offset 0",
+    ] {
+        ro.ok("run-sql", json!({ "sql": sql })).await;
+    }
+    let e = ro.err("run-sql", json!({"sql": "select * from customers for share"})).await;
+    assert!(e.contains("25006"), "row locks need a read-write transaction: {e}");
+    let v = ro.ok("run-sql", json!({"sql": "select n from generate_series(1, 50) n order by n desc", "max_rows": 3})).await;
+    assert_eq!(v["rows"], json!([[50], [49], [48]]));
+
     // Caps: rows, then bytes, each saying so.
     let v = ro.ok("run-sql", json!({"sql": "select n from generate_series(1, 1000) n", "max_rows": 10})).await;
     assert_eq!(v["rows"].as_array().unwrap().len(), 10);
@@ -227,7 +249,7 @@ async fn sqlite_end_to_end() {
     .unwrap();
     let database = Database::new(cfg.databases[0].clone());
     let sneaky = Checked { kind: StatementKind::Query, capped_sql: None };
-    let call = SqlCall { sql: "insert into customers (email) values ('evil@example.com')", checked: &sneaky, mode: Mode::ReadOnly, cap: 10, timeout_ms: 1000, custom_timeout: false };
+    let call = SqlCall { sql: "insert into customers (email) values ('evil@example.com')", checked: &sneaky, mode: Mode::ReadOnly, cap: 10, timeout_ms: 1000, default_timeout_ms: 1000 };
     let e = database.run_sql(&call).await.unwrap_err().to_string();
     assert!(e.contains("readonly"), "{e}");
 }
@@ -303,7 +325,12 @@ async fn several_named_databases_from_one_config_file() {
         ),
     )
     .unwrap();
-    let mcp = crate::support::Mcp::spawn(&["--config", config.to_str().unwrap()], &[("DE_IT_PG", &pg.url)]).await;
+    // An explicit --config wins over a DATABASE_URL in the environment.
+    let mcp = crate::support::Mcp::spawn(
+        &["--config", config.to_str().unwrap()],
+        &[("DE_IT_PG", &pg.url), ("DATABASE_URL", "postgres://ignored@127.0.0.1:1/none")],
+    )
+    .await;
     let env = mcp.ok("env-check", json!({})).await;
     let names: Vec<&str> = env["databases"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["pg", "my", "lite", "docs"]);
