@@ -7,13 +7,16 @@ mod rows {
     /// result was cut) and summing rows affected. The parser has checked it is one statement,
     /// so fetch_many's multi-statement caveat does not apply.
     macro_rules! read_rows {
-        ($executor:expr, $sql:expr, $cap:expr, $stop_early:expr) => {{
+        ($executor:expr, $sql:expr, $cap:expr, $stop_early:expr) => {
+            read_rows!($executor, $sql, $cap, $stop_early, false)
+        };
+        ($executor:expr, $sql:expr, $cap:expr, $stop_early:expr, $persistent:expr) => {{
             use futures::TryStreamExt as _;
             let mut rows = Vec::new();
             let mut affected: u64 = 0;
             {
                 #[allow(deprecated)]
-                let mut stream = sqlx::query(sqlx::AssertSqlSafe($sql)).persistent(false).fetch_many($executor);
+                let mut stream = sqlx::query(sqlx::AssertSqlSafe($sql)).persistent($persistent).fetch_many($executor);
                 while let Some(item) = stream.try_next().await? {
                     match item {
                         sqlx::Either::Left(done) => affected += done.rows_affected(),

@@ -43,43 +43,89 @@ pub(super) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
 
 const CURSOR: &str = "__data_engineer_rows";
 
-/// Begin on a pooled connection; a connection that died while idle (the server restarted) is
-/// replaced, which is safe because nothing has run yet.
-async fn begin(pool: &PgPool, mode: Mode) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+/// A pooled connection; one that died while idle (the server restarted) is replaced, which is
+/// safe because nothing has run on it yet.
+async fn acquire(pool: &PgPool, mode: Mode) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error> {
     let statement = if mode == Mode::ReadOnly { "BEGIN READ ONLY" } else { "BEGIN" };
     let mut attempt = 0;
     loop {
-        match pool.begin_with(statement).await {
-            Err(e) if super::is_connection_error(&e) && attempt < pool.options().get_max_connections() => attempt += 1,
-            other => return other,
+        let mut conn = pool.acquire().await?;
+        match conn.execute(statement).await {
+            Err(e) if super::is_connection_error(&e) && attempt < pool.options().get_max_connections() => {
+                attempt += 1;
+                conn.close_on_drop();
+            }
+            Err(e) => return Err(e),
+            Ok(_) => return Ok(conn),
         }
     }
 }
 
+/// "cached plan must not change result type": a cached statement outlived a schema change.
+fn is_stale_statement(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("0A000") && d.message().contains("cached plan"))
+}
+
+fn begin_sql(mode: Mode) -> &'static str {
+    if mode == Mode::ReadOnly { "BEGIN READ ONLY" } else { "BEGIN" }
+}
+
 pub(super) async fn run(pool: &PgPool, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {
-    let mut tx = begin(pool, call.mode).await?;
+    let mut conn = acquire(pool, call.mode).await?;
+    let result = match statement(&mut conn, call, true).await {
+        // Queries are cached as prepared statements (one round trip when repeated). A schema
+        // change can invalidate one: drop the cache and run the statement once more, uncached.
+        Err(e) if is_stale_statement(&e) => {
+            conn.execute("ROLLBACK").await?;
+            sqlx::Connection::clear_cached_statements(&mut *conn).await?;
+            conn.execute(begin_sql(call.mode)).await?;
+            statement(&mut conn, call, false).await
+        }
+        other => other,
+    };
+    match result {
+        Ok(rows) if call.mode == Mode::ReadWrite => {
+            conn.execute("COMMIT").await?;
+            Ok(rows)
+        }
+        other => {
+            // Nothing to keep: roll back off the caller's path; the connection returns to the
+            // pool when it is done.
+            tokio::spawn(async move {
+                if conn.execute("ROLLBACK").await.is_err() {
+                    conn.close_on_drop();
+                }
+            });
+            other
+        }
+    }
+}
+
+/// Run the statement inside the open transaction.
+async fn statement(conn: &mut sqlx::PgConnection, call: &SqlCall<'_>, cache: bool) -> Result<RowSet, sqlx::Error> {
     if call.timeout_ms != call.default_timeout_ms {
-        tx.execute(AssertSqlSafe(format!("SET LOCAL statement_timeout = {}", call.timeout_ms))).await?;
+        conn.execute(AssertSqlSafe(format!("SET LOCAL statement_timeout = {}", call.timeout_ms))).await?;
     }
     let mut out = match (&call.checked.capped_sql, call.checked.kind) {
         // The query itself stops at cap + 1 rows.
         (Some(capped), _) => {
-            let (rows, _) = read_rows!(&mut *tx, capped.clone(), call.cap, true);
+            let (rows, _) = read_rows!(&mut *conn, capped.clone(), call.cap, true, cache);
             super::row_set(&rows, call.cap, cell, super::declared_type)?
         }
         // A query whose LIMIT could not be rewritten: a cursor stops the server instead.
         (None, StatementKind::Query) => {
-            tx.execute(sqlx::query(AssertSqlSafe(format!("DECLARE {CURSOR} NO SCROLL CURSOR FOR {}", call.sql))).persistent(false))
+            conn.execute(sqlx::query(AssertSqlSafe(format!("DECLARE {CURSOR} NO SCROLL CURSOR FOR {}", call.sql))).persistent(false))
                 .await?;
             // Not cached: the same FETCH text returns different columns from call to call.
             let rows = sqlx::query(AssertSqlSafe(format!("FETCH FORWARD {} FROM {CURSOR}", call.cap + 1)))
                 .persistent(false)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut *conn)
                 .await?;
+            conn.execute(AssertSqlSafe(format!("CLOSE {CURSOR}"))).await?;
             super::row_set(&rows, call.cap, cell, super::declared_type)?
         }
         (None, kind) => {
-            let (rows, affected) = read_rows!(&mut *tx, call.sql.to_string(), call.cap, false);
+            let (rows, affected) = read_rows!(&mut *conn, call.sql.to_string(), call.cap, false);
             let mut out = super::row_set(&rows, call.cap, cell, super::declared_type)?;
             if kind != StatementKind::Inspect {
                 out.rows_affected = Some(affected);
@@ -89,17 +135,12 @@ pub(super) async fn run(pool: &PgPool, call: &SqlCall<'_>) -> Result<RowSet, sql
     };
     if out.columns.is_empty() && call.checked.kind == StatementKind::Query {
         // No row to read column types from: ask the server to describe the statement.
-        let prepared = (&mut *tx).prepare(AssertSqlSafe(call.sql.to_string()).into_sql_str()).await?;
+        let prepared = (&mut *conn).prepare(AssertSqlSafe(call.sql.to_string()).into_sql_str()).await?;
         out.columns = sqlx::Statement::columns(&prepared)
             .iter()
             .map(|c| Column { name: c.name().to_string(), type_name: c.type_info().name().to_string() })
             .collect();
     }
-    if call.mode == Mode::ReadWrite {
-        tx.commit().await?;
-    }
-    // A read-only transaction is dropped: its ROLLBACK is queued and flushed when the pool
-    // takes the connection back, off the caller's path.
     Ok(out)
 }
 

@@ -11,6 +11,17 @@ fn column<'a>(v: &'a Value, name: &str) -> &'a Value {
     &v["rows"][0][i]
 }
 
+/// The text a model reads, with what changes from run to run replaced.
+fn normalized_text(r: &rmcp::model::CallToolResult) -> String {
+    let text = crate::support::text(r);
+    let fence = text.split("<data ").nth(1).and_then(|s| s.split('>').next()).unwrap_or("").to_string();
+    text.lines()
+        .map(|l| if l.starts_with("elapsed_ms:") { "elapsed_ms: [varies]".to_string() } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(&fence, "FENCE")
+}
+
 async fn count(mcp: &crate::support::Mcp, sql: &str) -> i64 {
     let v = mcp.ok("run-sql", json!({ "sql": sql })).await;
     let n = &v["rows"][0][0];
@@ -216,6 +227,8 @@ async fn sqlite_end_to_end() {
     rw.close().await;
 
     let ro = db.serve("read-only").await;
+    let r = ro.call("run-sql", json!({"sql": "select id, email, secret_key from customers order by id"})).await;
+    insta::assert_snapshot!("sqlite_run_sql_text", normalized_text(&r));
     let v = ro.ok("run-sql", json!({"sql": "select * from orders"})).await;
     assert_eq!(column(&v, "total"), 12.5);
     assert_eq!(column(&v, "raw"), "3q2+7w==");
@@ -307,6 +320,23 @@ async fn mongodb_end_to_end() {
     let objects = rw.ok("list-objects", json!({"filter": "small*"})).await;
     assert_eq!(objects["objects"][0]["row_estimate"], 5);
     rw.close().await;
+}
+
+#[tokio::test]
+async fn listing_stays_small_on_a_database_with_500_tables() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec("do $$ begin for i in 1..500 loop execute format('create table t%s (id int primary key, name text)', i); end loop; end $$").await;
+    let mcp = db.serve("read-only").await;
+    let r = mcp.call("list-objects", json!({})).await;
+    let v = r.structured_content.clone().unwrap();
+    assert_eq!(v["total"], 500);
+    assert_eq!(v["objects"].as_array().unwrap().len(), 100);
+    assert_eq!(v["next_cursor"], "100");
+    let bytes = serde_json::to_vec(&r).unwrap().len();
+    assert!(bytes < 24 * 1024, "one page is {bytes} bytes");
+    let filtered = mcp.ok("list-objects", json!({"filter": "t49*"})).await;
+    assert_eq!(filtered["total"], 11);
+    mcp.close().await;
 }
 
 #[tokio::test]

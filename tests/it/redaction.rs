@@ -10,6 +10,8 @@ const PASSWORD: &str = "KnownPW-7f3e91x";
 async fn a_known_password_appears_nowhere_on_stdout_or_stderr() {
     let pg = TestDb::new(Kind::Postgres).await;
     let mysql = TestDb::new(Kind::Mysql).await;
+    let mongo = TestDb::new(Kind::Mongo).await;
+    mongo.mongo_insert("notes", vec![mongodb::bson::doc! {"body": format!("pw {PASSWORD}"), "token": PASSWORD}]).await;
     // The test bed trusts local logins, so PostgreSQL accepts any password: ours rides along in the URL.
     let pg_url = pg.url.replacen("postgres@", &format!("postgres:{PASSWORD}@"), 1);
     assert!(pg_url.contains(PASSWORD));
@@ -22,9 +24,11 @@ async fn a_known_password_appears_nowhere_on_stdout_or_stderr() {
             "[databases.pg]\nurl = \"${{DE_IT_SECRET_URL}}\"\nmode = \"read-write\"\n\
              [databases.my]\nurl = \"{}\"\n\
              [databases.down]\nurl = \"postgres://app:{PASSWORD}@127.0.0.1:1/none\"\n\
-             [databases.denied]\nurl = \"{}\"\n",
+             [databases.denied]\nurl = \"{}\"\n\
+             [databases.docs]\nurl = \"{}\"\n",
             mysql.url,
             mysql.url.replacen(&format!(":{mysql_password}@"), &format!(":{PASSWORD}@"), 1),
+            mongo.url,
         ),
     )
     .unwrap();
@@ -50,6 +54,11 @@ async fn a_known_password_appears_nowhere_on_stdout_or_stderr() {
         ("describe", json!({"name": "vault"})),
         ("describe", json!({"name": PASSWORD})),
         ("run-mongo", json!({"collection": PASSWORD})),
+        ("run-mongo", json!({"database": "docs", "collection": "notes"})),
+        ("run-mongo", json!({"database": "docs", "collection": "notes", "filter": {"$where": PASSWORD}})),
+        ("list-objects", json!({"database": "docs"})),
+        ("describe", json!({"database": "docs", "name": "notes"})),
+        ("env-check", json!({"database": "docs"})),
     ];
     let mut seen = String::new();
     for (tool, args) in calls {

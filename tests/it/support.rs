@@ -125,7 +125,8 @@ impl ClientHandler for Client {
 /// A running server binary and an MCP client speaking to it over stdio.
 pub struct Mcp {
     pub client: RunningService<RoleClient, Client>,
-    stderr: Option<tokio::process::ChildStderr>,
+    /// Everything the server writes to stderr, drained as it comes so the pipe never fills.
+    stderr: tokio::task::JoinHandle<String>,
 }
 
 impl Mcp {
@@ -144,6 +145,13 @@ impl Mcp {
             }
         });
         let (transport, stderr) = TokioChildProcess::builder(cmd).stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = tokio::spawn(async move {
+            let mut out = String::new();
+            if let Some(mut e) = stderr {
+                let _ = e.read_to_string(&mut out).await;
+            }
+            out
+        });
         let client = Client.serve(transport).await.expect("MCP initialize");
         Mcp { client, stderr }
     }
@@ -172,13 +180,12 @@ impl Mcp {
     }
 
     /// Close the session and return everything the server wrote to stderr.
-    pub async fn close(mut self) -> String {
+    pub async fn close(self) -> String {
         let _ = self.client.cancel().await;
-        let mut out = String::new();
-        if let Some(mut e) = self.stderr.take() {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), e.read_to_string(&mut out)).await;
+        match tokio::time::timeout(std::time::Duration::from_secs(10), self.stderr).await {
+            Ok(Ok(out)) => out,
+            _ => String::new(),
         }
-        out
     }
 }
 
