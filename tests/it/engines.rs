@@ -50,6 +50,17 @@ async fn postgres_end_to_end() {
     rw.err("run-sql", json!({"sql": "insert into customers (email) values ('c@example.com'), (null)"})).await;
     assert_eq!(count(&rw, "select count(*) from customers").await, 2);
 
+    // Queries are cached as prepared statements on every pooled connection; a schema change
+    // must not break them.
+    for _ in 0..8 {
+        rw.ok("run-sql", json!({"sql": "select * from customers"})).await;
+    }
+    rw.ok("run-sql", json!({"sql": "alter table customers add column nickname text"})).await;
+    for _ in 0..8 {
+        let v = rw.ok("run-sql", json!({"sql": "select * from customers"})).await;
+        assert_eq!(v["columns"].as_array().unwrap().len(), 5, "{v}");
+    }
+
     let ro = db.serve("read-only").await;
     let env = ro.ok("env-check", json!({})).await;
     assert_eq!(env["databases"][0]["reachable"], true);
@@ -371,4 +382,27 @@ async fn several_named_databases_from_one_config_file() {
     let v = mcp.ok("run-sql", json!({"database": "my", "sql": "select version() like '%MariaDB%' as maria"})).await;
     assert_eq!(v["rows"], json!([[1]]));
     mcp.close().await;
+}
+
+#[tokio::test]
+async fn every_engine_serves_2026_07_28_clients() {
+    use rmcp::model::ProtocolVersion;
+    for kind in [Kind::Postgres, Kind::Mysql, Kind::Sqlite, Kind::Mongo] {
+        let db = TestDb::new(kind).await;
+        let mcp = crate::support::Mcp::spawn_discover(&["--database-url", &db.url, "--mode", "read-write"]).await;
+        assert_eq!(mcp.client.peer_info().unwrap().protocol_version, ProtocolVersion::V_2026_07_28);
+        let env = mcp.ok("env-check", json!({})).await;
+        assert_eq!(env["databases"][0]["reachable"], true, "{kind:?}: {env}");
+        if kind == Kind::Mongo {
+            db.mongo_insert("era", vec![mongodb::bson::doc! {"n": 1}]).await;
+            let v = mcp.ok("run-mongo", json!({"collection": "era", "projection": {"_id": 0}})).await;
+            assert_eq!(v["documents"], json!([{"n": 1}]));
+        } else {
+            mcp.ok("run-sql", json!({"sql": "create table era (id int primary key)"})).await;
+            let v = mcp.ok("run-sql", json!({"sql": "select count(*) as n from era"})).await;
+            assert_eq!(v["rows"][0][0], 0, "{kind:?}");
+        }
+        mcp.ok("list-objects", json!({})).await;
+        mcp.close().await;
+    }
 }

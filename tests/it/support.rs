@@ -135,6 +135,15 @@ impl Mcp {
     }
 
     pub async fn spawn_in(args: &[&str], env: &[(&str, &str)], cwd: Option<&std::path::Path>) -> Mcp {
+        Self::spawn_era(args, env, cwd, false).await
+    }
+
+    /// A client of the 2026-07-28 era: `server/discover`, no initialize handshake.
+    pub async fn spawn_discover(args: &[&str]) -> Mcp {
+        Self::spawn_era(args, &[], None, true).await
+    }
+
+    async fn spawn_era(args: &[&str], env: &[(&str, &str)], cwd: Option<&std::path::Path>, discover: bool) -> Mcp {
         let cmd = tokio::process::Command::new(BIN).configure(|c| {
             c.args(args).env_remove("DATABASE_URL").env("DATA_ENGINEER_LOG", "warn");
             for (k, v) in env {
@@ -152,7 +161,13 @@ impl Mcp {
             }
             out
         });
-        let client = Client.serve(transport).await.expect("MCP initialize");
+        let client = if discover {
+            use rmcp::{ClientLifecycleMode, ClientServiceExt};
+            let mode = ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] };
+            Client.serve_with_lifecycle(transport, mode).await.expect("MCP server/discover")
+        } else {
+            Client.serve(transport).await.expect("MCP initialize")
+        };
         Mcp { client, stderr }
     }
 
