@@ -5,6 +5,8 @@
 //! family) → `safety` (the parser check) → `backend` (one file per engine) → `output` (the one
 //! place results leave) → `redact`.
 
+#![deny(clippy::print_stdout)] // stdout is the protocol channel while serving
+
 pub mod backend;
 pub mod cli;
 pub mod config;

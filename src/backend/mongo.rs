@@ -277,8 +277,8 @@ fn type_name(v: &Bson) -> &'static str {
     }
 }
 
-fn walk_fields<'a>(
-    d: &'a Document,
+fn walk_fields(
+    d: &Document,
     prefix: &str,
     depth: usize,
     out: &mut BTreeMap<String, (BTreeMap<&'static str, usize>, usize)>,
