@@ -1,0 +1,181 @@
+//! One plan model for every engine, and the findings read off it. Engines translate their
+//! native plans (PostgreSQL and MariaDB JSON, SQLite's query plan, MongoDB's explain) into
+//! [`PlanNode`]s; the rules in `rules/` (one per file, each with a stable code) look only at
+//! that model, so each rule serves every engine.
+
+mod rules;
+
+use serde::Serialize;
+
+use crate::config::Engine;
+
+/// How a node reads its relation, in engine-neutral terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    /// Every row or document is read (Seq Scan, ALL, SCAN, COLLSCAN).
+    FullScan,
+    /// An index narrows what is read.
+    Index,
+    /// The index alone answers (Index Only Scan, covering index).
+    IndexOnly,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct PlanNode {
+    /// The engine's own name for the step (Seq Scan, Hash Join, COLLSCAN, SEARCH, ...).
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+    /// Table or collection read by this step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    /// Filter, index or join condition, as the engine prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// Rows the planner expected per loop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_rows: Option<f64>,
+    /// Rows actually produced per loop (analyzed plans).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual_rows: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loops: Option<f64>,
+    /// Inclusive time of this step across loops, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_ms: Option<f64>,
+    /// Rows or documents read before filtering, across loops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub examined: Option<f64>,
+    /// Buffer pages found in cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_hits: Option<i64>,
+    /// Buffer pages read from disk or the OS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_reads: Option<i64>,
+    /// Work that did not fit in memory (sort to disk, hash in batches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spilled: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<PlanNode>,
+}
+
+impl PlanNode {
+    /// Rows produced across all loops.
+    pub fn total_rows(&self) -> Option<f64> {
+        self.actual_rows.map(|r| r * self.loops.unwrap_or(1.0))
+    }
+
+    /// Depth-first walk with each node's path (`0.1.0`).
+    pub fn walk<'a>(&'a self, path: String, visit: &mut dyn FnMut(&'a PlanNode, &str)) {
+        visit(self, &path);
+        for (i, child) in self.children.iter().enumerate() {
+            child.walk(if path.is_empty() { i.to_string() } else { format!("{path}.{i}") }, visit);
+        }
+    }
+
+    /// A short label: `Seq Scan on orders using idx`.
+    pub fn label(&self) -> String {
+        let mut s = self.kind.clone();
+        if let Some(r) = &self.relation {
+            s.push_str(" on ");
+            s.push_str(r);
+        }
+        if let Some(i) = &self.index {
+            s.push_str(" using ");
+            s.push_str(i);
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// Something in a plan worth fixing, with the evidence and the fix.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Finding {
+    /// Stable rule code, e.g. `full-scan-selective`.
+    pub code: &'static str,
+    pub severity: Severity,
+    /// The plan step it is about (its label).
+    pub node: String,
+    /// What in the plan shows it.
+    pub evidence: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+/// What a rule may know besides the plan.
+pub struct Context {
+    pub engine: Engine,
+    /// Whether the plan holds run-time numbers.
+    pub analyzed: bool,
+}
+
+/// Run every rule over the plan; findings come most severe first.
+pub fn findings(plan: &PlanNode, cx: &Context) -> Vec<Finding> {
+    let mut out = Vec::new();
+    plan.walk(String::new(), &mut |node, _| {
+        for rule in rules::ALL {
+            if let Some(f) = (rule.check)(node, cx) {
+                out.push(f);
+            }
+        }
+    });
+    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out
+}
+
+/// The codes and one-line descriptions of every rule, for docs.
+pub fn rule_codes() -> Vec<(&'static str, &'static str)> {
+    rules::ALL.iter().map(|r| (r.code, r.summary)).collect()
+}
+
+/// A compact text tree of the plan for models that read text.
+pub fn text_tree(plan: &PlanNode) -> String {
+    fn go(node: &PlanNode, depth: usize, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{}{}", "  ".repeat(depth), node.label());
+        let mut facts = Vec::new();
+        match (node.estimated_rows, node.actual_rows) {
+            (Some(e), Some(a)) => facts.push(format!("rows {a} (est {e})")),
+            (Some(e), None) => facts.push(format!("est rows {e}")),
+            (None, Some(a)) => facts.push(format!("rows {a}")),
+            _ => {}
+        }
+        if let Some(l) = node.loops.filter(|l| *l > 1.0) {
+            facts.push(format!("loops {l}"));
+        }
+        if let Some(t) = node.time_ms {
+            facts.push(format!("{t:.3} ms"));
+        }
+        if let Some(x) = node.examined {
+            facts.push(format!("examined {x}"));
+        }
+        if let Some(s) = &node.spilled {
+            facts.push(s.clone());
+        }
+        if !facts.is_empty() {
+            let _ = write!(out, "  [{}]", facts.join(", "));
+        }
+        if let Some(c) = &node.condition {
+            let _ = write!(out, "  {c}");
+        }
+        out.push('\n');
+        for child in &node.children {
+            go(child, depth + 1, out);
+        }
+    }
+    let mut out = String::new();
+    go(plan, 0, &mut out);
+    out.trim_end().to_string()
+}
