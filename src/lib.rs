@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod output;
+pub mod plan;
 pub mod prompts;
 pub mod redact;
 pub mod safety;

@@ -220,6 +220,10 @@ fn render_object(out: &mut String, map: &Map<String, Value>, indent: usize, fenc
         if key == "columns" && map.get("rows").is_some_and(Value::is_array) {
             continue;
         }
+        // The plan tree is rendered once, as its text.
+        if key == "plan" && map.contains_key("plan_text") {
+            continue;
+        }
         match v {
             Value::Null => {}
             Value::Array(items) if ROW_FIELDS.contains(&key.as_str()) && items.is_empty() => {
@@ -270,6 +274,12 @@ fn render_object(out: &mut String, map: &Map<String, Value>, indent: usize, fenc
             Value::Object(inner) => {
                 let _ = writeln!(out, "{pad}{key}:");
                 render_object(out, inner, indent + 1, fence);
+            }
+            Value::String(text) if text.contains('\n') => {
+                let _ = writeln!(out, "{pad}{key}:");
+                for line in text.lines() {
+                    let _ = writeln!(out, "{pad}  {line}");
+                }
             }
             other => {
                 let _ = writeln!(out, "{pad}{key}: {}", scalar(other));

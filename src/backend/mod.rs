@@ -143,6 +143,35 @@ pub struct DocumentCall {
     pub timeout_ms: u64,
 }
 
+/// A statement to explain. Whatever it is, it runs inside a transaction that is rolled back.
+pub struct ExplainCall<'a> {
+    pub sql: &'a str,
+    pub kind: crate::safety::StatementKind,
+    pub mode: Mode,
+    /// Run it and measure (true), or only plan it.
+    pub analyze: bool,
+    pub timeout_ms: u64,
+}
+
+/// A find or pipeline to explain.
+pub struct DocumentExplainCall {
+    pub collection: String,
+    pub filter: mongodb::bson::Document,
+    pub sort: Option<mongodb::bson::Document>,
+    pub pipeline: Option<Vec<mongodb::bson::Document>>,
+    pub analyze: bool,
+    pub timeout_ms: u64,
+}
+
+/// A plan in the common model plus the engine's own output.
+pub struct Explained {
+    pub plan: crate::plan::PlanNode,
+    pub raw: Value,
+    pub planning_ms: Option<f64>,
+    pub execution_ms: Option<f64>,
+    pub notes: Vec<String>,
+}
+
 /// Filter and page for listing objects.
 pub struct ObjectQuery {
     pub schema: Option<String>,
@@ -259,6 +288,32 @@ impl Database {
                 what: "document queries".into(),
                 engine: self.config.engine,
                 hint: "this is a SQL database: use run-sql".into(),
+            }),
+        }
+    }
+
+    /// Explain (and with `analyze`, run and roll back) one checked statement.
+    pub async fn explain(&self, call: &ExplainCall<'_>) -> Result<Explained, ToolError> {
+        let result = match self.pool().await? {
+            Pool::Postgres(p) => postgres::explain(p, call).await,
+            Pool::Mysql(p) => mysql::explain(p, call).await,
+            Pool::Sqlite(p) => sqlite::explain(p, call).await,
+            Pool::Mongo(_) => return Err(self.needs_sql("explain-analyze of SQL")),
+        };
+        result.map_err(|e| match self.db_error(e) {
+            ToolError::Timeout { .. } => ToolError::Timeout { timeout_ms: call.timeout_ms },
+            other => other,
+        })
+    }
+
+    /// Explain a find or pipeline with MongoDB's explain command.
+    pub async fn explain_documents(&self, call: DocumentExplainCall) -> Result<Explained, ToolError> {
+        match self.pool().await? {
+            Pool::Mongo(m) => m.explain(call, self.config.mode).await,
+            _ => Err(ToolError::Unsupported {
+                what: "explaining document queries".into(),
+                engine: self.config.engine,
+                hint: "this is a SQL database: pass `sql`".into(),
             }),
         }
     }

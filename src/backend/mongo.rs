@@ -123,6 +123,75 @@ impl Mongo {
         Ok(DocumentSet { documents, more })
     }
 
+    /// The explain command; with analyze, `executionStats` runs the query (reads only: stages
+    /// that write are refused here whatever the mode).
+    pub(super) async fn explain(&self, call: super::DocumentExplainCall, mode: Mode) -> Result<super::Explained, ToolError> {
+        let mut pipeline = call.pipeline.clone().unwrap_or_default();
+        if pipeline.iter().any(|stage| stage.keys().any(|k| WRITING_STAGES.contains(&k.as_str()))) {
+            return Err(ToolError::refused(
+                "explaining a pipeline with $out or $merge could write",
+                "explain the pipeline without its $out/$merge stage",
+            ));
+        }
+        if mode == Mode::ReadOnly {
+            let mut found = None;
+            for part in std::iter::once(&call.filter).chain(pipeline.iter()) {
+                found = found.or_else(|| find_operator(&Bson::Document(part.clone()), JAVASCRIPT_OPERATORS));
+            }
+            if let Some(op) = found {
+                return Err(ToolError::refused(format!("{op} runs JavaScript on the server"), "use query operators instead"));
+            }
+        }
+        let command = if call.pipeline.is_some() {
+            if !call.filter.is_empty() {
+                pipeline.insert(0, doc! { "$match": call.filter.clone() });
+            }
+            doc! { "aggregate": &call.collection, "pipeline": pipeline, "cursor": {} }
+        } else {
+            let mut find = doc! { "find": &call.collection, "filter": call.filter.clone() };
+            if let Some(sort) = &call.sort {
+                find.insert("sort", sort.clone());
+            }
+            find
+        };
+        let verbosity = if call.analyze { "executionStats" } else { "queryPlanner" };
+        let reply = self
+            .db
+            .run_command(doc! { "explain": command, "verbosity": verbosity, "maxTimeMS": call.timeout_ms as i64 })
+            .await
+            .map_err(|e| self.error(e, call.timeout_ms))?;
+        let raw = Bson::Document(reply).into_relaxed_extjson();
+        let planner = find_key(&raw, "queryPlanner").cloned().unwrap_or(Value::Null);
+        let stats = find_key(&raw, "executionStats").cloned();
+        let tree = match &stats {
+            Some(s) if !s["executionStages"].is_null() => s["executionStages"].clone(),
+            _ => {
+                let winning = &planner["winningPlan"];
+                if winning.get("queryPlan").is_some() { winning["queryPlan"].clone() } else { winning.clone() }
+            }
+        };
+        let filter_json = Bson::Document(call.filter.clone()).into_relaxed_extjson().to_string();
+        let mut plan = stage_node(&tree, &call.collection, &filter_json);
+        if let Some(s) = &stats {
+            plan.actual_rows = plan.actual_rows.or(s["nReturned"].as_f64());
+            // Some servers count examined documents and keys only for the whole query.
+            fill_examined(&mut plan, crate::plan::Access::FullScan, s["totalDocsExamined"].as_f64());
+            fill_examined(&mut plan, crate::plan::Access::Index, s["totalKeysExamined"].as_f64());
+        }
+        let notes = if stats.is_none() && call.analyze {
+            vec!["the server returned no executionStats: the plan holds no run-time numbers".into()]
+        } else {
+            vec![]
+        };
+        Ok(super::Explained {
+            plan,
+            planning_ms: None,
+            execution_ms: stats.as_ref().and_then(|s| s["executionTimeMillis"].as_f64()),
+            raw,
+            notes,
+        })
+    }
+
     async fn collections(&self, filter: Document) -> Result<Vec<Document>, mongodb::error::Error> {
         let reply = self.db.run_command(doc! { "listCollections": 1, "filter": filter }).await?;
         Ok(first_batch(&reply))
@@ -235,6 +304,72 @@ impl Mongo {
             checks.push(Check::ok("mode", "read-only: $out, $merge and server-side JavaScript are refused"));
         }
         Ok(Health { version, checks })
+    }
+}
+
+/// The first value under `key` anywhere in a JSON tree (explain output nests differently for
+/// finds, pushed-down pipelines and `$cursor` stages).
+fn find_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    match v {
+        Value::Object(map) => map.get(key).or_else(|| map.values().find_map(|inner| find_key(inner, key))),
+        Value::Array(items) => items.iter().find_map(|inner| find_key(inner, key)),
+        _ => None,
+    }
+}
+
+/// Give the only scan of a kind the query's total, when the stage itself has no count.
+fn fill_examined(plan: &mut crate::plan::PlanNode, access: crate::plan::Access, total: Option<f64>) {
+    fn scans<'a>(node: &'a mut crate::plan::PlanNode, access: crate::plan::Access, out: &mut Vec<&'a mut crate::plan::PlanNode>) {
+        if node.access == Some(access) {
+            out.push(node);
+            return;
+        }
+        for child in node.children.iter_mut() {
+            scans(child, access, out);
+        }
+    }
+    let mut found = Vec::new();
+    scans(plan, access, &mut found);
+    if let ([only], Some(total)) = (found.as_mut_slice(), total) {
+        only.examined = only.examined.or(Some(total));
+    }
+}
+
+/// A MongoDB plan stage in the common model.
+fn stage_node(v: &Value, collection: &str, filter: &str) -> crate::plan::PlanNode {
+    use crate::plan::{Access, PlanNode};
+    let stage = v["stage"].as_str().unwrap_or("?").to_string();
+    let access = match stage.as_str() {
+        "COLLSCAN" => Some(Access::FullScan),
+        "IXSCAN" | "IDHACK" | "EXPRESS_IXSCAN" | "EXPRESS_CLUSTERED_IXSCAN" => Some(Access::Index),
+        _ => None,
+    };
+    let mut children: Vec<PlanNode> = Vec::new();
+    if v.get("inputStage").is_some() {
+        children.push(stage_node(&v["inputStage"], collection, filter));
+    }
+    for inner in v["inputStages"].as_array().into_iter().flatten() {
+        children.push(stage_node(inner, collection, filter));
+    }
+    let examined = match access {
+        Some(Access::FullScan) => v["docsExamined"].as_f64(),
+        Some(_) => v["keysExamined"].as_f64(),
+        None => None,
+    };
+    PlanNode {
+        kind: stage,
+        access,
+        relation: access.map(|_| collection.to_string()),
+        index: v["indexName"].as_str().map(str::to_string),
+        condition: match access {
+            Some(Access::FullScan) if filter != "{}" => Some(filter.to_string()),
+            _ => v.get("filter").map(|f| f.to_string()),
+        },
+        actual_rows: v["nReturned"].as_f64(),
+        time_ms: v["executionTimeMillisEstimate"].as_f64(),
+        examined,
+        children,
+        ..Default::default()
     }
 }
 

@@ -248,3 +248,113 @@ pub(super) async fn health(pool: &MySqlPool, cfg: &DatabaseConfig) -> Result<Hea
     };
     Ok(Health { version, checks })
 }
+
+/// MariaDB's `ANALYZE FORMAT=JSON` runs the statement and reports real rows and times; MySQL
+/// gets `EXPLAIN FORMAT=JSON`. Either way inside a transaction that is always rolled back.
+pub(super) async fn explain(pool: &MySqlPool, call: &super::ExplainCall<'_>) -> Result<super::Explained, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    conn.execute("SET SESSION innodb_lock_wait_timeout = 2").await?;
+    let begin = if call.mode == Mode::ReadOnly { "START TRANSACTION READ ONLY" } else { "START TRANSACTION" };
+    conn.execute(begin).await?;
+    let mut notes = Vec::new();
+    let result = async {
+        if call.analyze {
+            let analyzed: Result<String, _> =
+                sqlx::query_scalar(AssertSqlSafe(format!("ANALYZE FORMAT=JSON {}", call.sql))).persistent(false).fetch_one(&mut *conn).await;
+            match analyzed {
+                Ok(text) => return Ok((text, true)),
+                // MySQL has no ANALYZE FORMAT=JSON (its EXPLAIN ANALYZE prints text): plan only.
+                Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42000") => {
+                    notes.push("this server has no ANALYZE FORMAT=JSON (MySQL): the plan holds estimates only".to_string());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let text: String =
+            sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN FORMAT=JSON {}", call.sql))).persistent(false).fetch_one(&mut *conn).await?;
+        Ok((text, false))
+    }
+    .await;
+    conn.execute("ROLLBACK").await?;
+    let _ = conn.execute("SET SESSION innodb_lock_wait_timeout = DEFAULT").await;
+    let (text, analyzed) = result?;
+    let raw: Value = serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let block = &raw["query_block"];
+    Ok(super::Explained {
+        plan: block_node(block),
+        planning_ms: None,
+        execution_ms: if analyzed { block["r_total_time_ms"].as_f64() } else { None },
+        raw,
+        notes,
+    })
+}
+
+/// MySQL / MariaDB JSON plans nest tables under query blocks, nested loops, sorts and
+/// temporary tables; each becomes a node of the common model.
+fn block_node(v: &Value) -> crate::plan::PlanNode {
+    use crate::plan::PlanNode;
+    let mut node = PlanNode { kind: "query_block".into(), ..Default::default() };
+    node.time_ms = v["r_total_time_ms"].as_f64();
+    node.children = children(v);
+    node
+}
+
+fn children(v: &Value) -> Vec<crate::plan::PlanNode> {
+    use crate::plan::PlanNode;
+    let mut out = Vec::new();
+    let Some(map) = v.as_object() else { return out };
+    for (key, inner) in map {
+        match key.as_str() {
+            "table" => out.push(table_node(inner)),
+            "nested_loop" => {
+                let tables: Vec<PlanNode> = inner.as_array().into_iter().flatten().flat_map(children).collect();
+                out.push(PlanNode { kind: "nested_loop".into(), children: tables, ..Default::default() });
+            }
+            "filesort" | "temporary_table" | "read_sorted_file" | "duplicates_removal" | "ordering_operation" | "grouping_operation" => {
+                let mut node = PlanNode { kind: key.clone(), children: children(inner), ..Default::default() };
+                if inner.get("r_used_priority_queue") == Some(&Value::Bool(false)) && key == "filesort" {
+                    node.spilled = inner.get("r_sort_mode").and_then(Value::as_str).map(|m| format!("filesort ({m})"));
+                }
+                out.push(node);
+            }
+            "query_block" | "union_result" | "subqueries" | "materialized" | "query_specifications" => {
+                out.extend(match inner {
+                    Value::Array(items) => items.iter().flat_map(children).collect::<Vec<_>>(),
+                    other => children(other),
+                });
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn table_node(t: &Value) -> crate::plan::PlanNode {
+    use crate::plan::{Access, PlanNode};
+    let access_type = t["access_type"].as_str().unwrap_or("?").to_string();
+    let covering = t["using_index"] == json!(true);
+    let access = match access_type.as_str() {
+        "ALL" | "index" => Some(Access::FullScan),
+        _ if covering => Some(Access::IndexOnly),
+        "?" => None,
+        _ => Some(Access::Index),
+    };
+    let loops = t["r_loops"].as_f64();
+    // r_rows is what the access read per loop; r_filtered the share the condition kept.
+    let read = t["r_rows"].as_f64();
+    let kept = read.map(|r| r * t["r_filtered"].as_f64().unwrap_or(100.0) / 100.0);
+    let estimated = t["rows"].as_f64().map(|r| r * t["filtered"].as_f64().unwrap_or(100.0) / 100.0);
+    PlanNode {
+        kind: format!("{access_type} access"),
+        access,
+        relation: t["table_name"].as_str().map(str::to_string),
+        index: t["key"].as_str().map(str::to_string),
+        condition: t["attached_condition"].as_str().map(str::to_string),
+        estimated_rows: estimated,
+        actual_rows: kept,
+        loops,
+        time_ms: t["r_total_time_ms"].as_f64(),
+        examined: read.map(|r| r * loops.unwrap_or(1.0)),
+        ..Default::default()
+    }
+}

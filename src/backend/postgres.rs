@@ -293,3 +293,86 @@ pub(super) async fn health(pool: &PgPool, cfg: &DatabaseConfig) -> Result<Health
     }
     Ok(Health { version: v["version"].as_str().map(str::to_string), checks })
 }
+
+/// EXPLAIN in a transaction that is always rolled back, with lock and statement timeouts: an
+/// analyzed DELETE deletes nothing.
+pub(super) async fn explain(pool: &PgPool, call: &super::ExplainCall<'_>) -> Result<super::Explained, sqlx::Error> {
+    let mut conn = acquire(pool, call.mode).await?;
+    let result = async {
+        conn.execute(AssertSqlSafe(format!(
+            "SET LOCAL lock_timeout = 2000; SET LOCAL statement_timeout = {}",
+            call.timeout_ms
+        )))
+        .await?;
+        let options = if call.analyze { "ANALYZE, BUFFERS, SETTINGS, FORMAT JSON" } else { "SETTINGS, FORMAT JSON" };
+        let raw: Value = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN ({options}) {}", call.sql)))
+            .persistent(false)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok::<_, sqlx::Error>(raw)
+    }
+    .await;
+    // Awaited, not queued: the rollback is the point.
+    conn.execute("ROLLBACK").await?;
+    let raw = result?;
+    let top = raw.get(0).cloned().unwrap_or(Value::Null);
+    let mut notes = Vec::new();
+    if let Some(settings) = top.get("Settings").and_then(Value::as_object).filter(|s| !s.is_empty()) {
+        notes.push(format!(
+            "non-default planner settings: {}",
+            settings.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(super::Explained {
+        plan: plan_node(&top["Plan"]),
+        planning_ms: top["Planning Time"].as_f64(),
+        execution_ms: top["Execution Time"].as_f64(),
+        raw,
+        notes,
+    })
+}
+
+/// PostgreSQL's JSON plan node in the common model.
+fn plan_node(v: &Value) -> crate::plan::PlanNode {
+    use crate::plan::{Access, PlanNode};
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let f = |k: &str| v.get(k).and_then(Value::as_f64);
+    let node_type = s("Node Type").unwrap_or_default();
+    let kind = match (s("Join Type"), node_type.as_str()) {
+        (Some(j), "Nested Loop" | "Hash Join" | "Merge Join") if j != "Inner" => format!("{node_type} ({j})"),
+        _ => node_type.clone(),
+    };
+    let access = match node_type.as_str() {
+        "Seq Scan" | "Parallel Seq Scan" => Some(Access::FullScan),
+        "Index Scan" | "Bitmap Heap Scan" | "Bitmap Index Scan" => Some(Access::Index),
+        "Index Only Scan" => Some(Access::IndexOnly),
+        _ => None,
+    };
+    let loops = f("Actual Loops");
+    let actual = f("Actual Rows");
+    let examined = match (access, actual) {
+        (Some(_), Some(rows)) => Some((rows + f("Rows Removed by Filter").unwrap_or(0.0)) * loops.unwrap_or(1.0)),
+        _ => None,
+    };
+    let spilled = if s("Sort Space Type").as_deref() == Some("Disk") {
+        Some(format!("sort on disk: {} kB ({})", f("Sort Space Used").unwrap_or(0.0), s("Sort Method").unwrap_or_default()))
+    } else {
+        f("Hash Batches").filter(|b| *b > 1.0).map(|b| format!("hash in {b} batches (did not fit in work_mem)"))
+    };
+    PlanNode {
+        kind,
+        access,
+        relation: s("Relation Name"),
+        index: s("Index Name"),
+        condition: ["Filter", "Index Cond", "Hash Cond", "Merge Cond", "Join Filter", "Recheck Cond"].iter().find_map(|k| s(k)),
+        estimated_rows: f("Plan Rows"),
+        actual_rows: actual,
+        loops,
+        time_ms: f("Actual Total Time").map(|t| (t * loops.unwrap_or(1.0) * 1000.0).round() / 1000.0),
+        examined,
+        cache_hits: v.get("Shared Hit Blocks").and_then(Value::as_i64),
+        disk_reads: v.get("Shared Read Blocks").and_then(Value::as_i64),
+        spilled,
+        children: v.get("Plans").and_then(Value::as_array).map(|c| c.iter().map(plan_node).collect()).unwrap_or_default(),
+    }
+}

@@ -95,7 +95,7 @@ pub struct RunMongoOutput {
     pub truncation: Truncation,
 }
 
-fn bson_document(argument: &str, map: serde_json::Map<String, Value>) -> Result<Document, ToolError> {
+pub(super) fn bson_document(argument: &str, map: serde_json::Map<String, Value>) -> Result<Document, ToolError> {
     match Bson::try_from(Value::Object(map)) {
         Ok(Bson::Document(d)) => Ok(d),
         Ok(_) => Err(ToolError::invalid(argument, "must be a JSON object")),

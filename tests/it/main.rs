@@ -2,6 +2,7 @@
 
 mod engines;
 mod manifest;
+mod performance;
 mod protocol;
 mod redaction;
 mod support;

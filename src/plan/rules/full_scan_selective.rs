@@ -18,7 +18,8 @@ fn check(node: &PlanNode, cx: &Context) -> Option<Finding> {
     let condition = node.condition.as_deref()?;
     let examined = node.examined?;
     let kept = node.total_rows().or(node.estimated_rows)?;
-    if examined < LARGE || kept > examined * 0.1 {
+    // A function or wildcard on the column needs another kind of index: unusable-index says which.
+    if examined < LARGE || kept > examined * 0.1 || super::unusable_index::check(node, cx).is_some() {
         return None;
     }
     let columns = columns_in(condition, cx.engine);

@@ -35,7 +35,7 @@ fn leading_wildcard(pattern: &Expr) -> bool {
     matches!(strip(pattern), Expr::Value(v) if matches!(&v.value, Value::SingleQuotedString(s) if s.starts_with('%')))
 }
 
-fn check(node: &PlanNode, cx: &Context) -> Option<Finding> {
+pub(super) fn check(node: &PlanNode, cx: &Context) -> Option<Finding> {
     if node.access != Some(Access::FullScan) {
         return None;
     }

@@ -1,0 +1,132 @@
+//! explain-analyze on every engine: the missing index is named, an analyzed DELETE deletes
+//! nothing, and once the index exists the finding is gone.
+
+use serde_json::{Value, json};
+
+use crate::support::{Kind, Mcp, TestDb};
+
+fn codes(v: &Value) -> Vec<String> {
+    v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_string()).collect()
+}
+
+fn finding<'a>(v: &'a Value, code: &str) -> &'a Value {
+    v["findings"].as_array().unwrap().iter().find(|f| f["code"] == code).unwrap_or_else(|| panic!("no {code} in {v}"))
+}
+
+async fn count_orders(mcp: &Mcp) -> Value {
+    mcp.ok("run-sql", json!({"sql": "select count(*) as n from orders"})).await["rows"][0][0].clone()
+}
+
+/// The same story on each SQL engine: fixture, finding, rolled-back DELETE, index, no finding.
+async fn sql_story(kind: Kind, fill: &[&str], create_index: &str, plans_writes_read_only: bool) {
+    let db = TestDb::new(kind).await;
+    for sql in fill {
+        db.exec(sql).await;
+    }
+    let rw = db.serve("read-write").await;
+    let query = json!({"sql": "select * from orders where customer_id = 42"});
+    let v = rw.ok("explain-analyze", query.clone()).await;
+    assert_eq!(v["analyzed"], true);
+    let f = finding(&v, "full-scan-selective");
+    assert!(f["fix"].as_str().unwrap().contains("(customer_id)"), "{kind:?}: {f}");
+    assert!(f["evidence"].as_str().unwrap().contains("orders"), "{kind:?}: {f}");
+    assert!(v["plan_text"].as_str().unwrap().contains("orders"));
+
+    let before = count_orders(&rw).await;
+    let v = rw.ok("explain-analyze", json!({"sql": "delete from orders where customer_id < 1000"})).await;
+    assert_eq!(v["rolled_back"], true);
+    assert_eq!(count_orders(&rw).await, before, "{kind:?}: an analyzed DELETE must delete nothing");
+
+    rw.ok("run-sql", json!({ "sql": create_index })).await;
+    let v = rw.ok("explain-analyze", query.clone()).await;
+    assert!(!codes(&v).contains(&"full-scan-selective".to_string()), "{kind:?}: still flagged after the index: {v}");
+    rw.close().await;
+
+    let ro = db.serve("read-only").await;
+    let e = ro.err("explain-analyze", json!({"sql": "delete from orders"})).await;
+    assert!(e.contains("only reads are analyzed"), "{e}");
+    let plan_only = json!({"sql": "delete from orders", "analyze": false});
+    if plans_writes_read_only {
+        let v = ro.ok("explain-analyze", plan_only).await;
+        assert_eq!(v["analyzed"], false);
+    } else {
+        // MariaDB will not even plan a write inside a read-only transaction.
+        let e = ro.err("explain-analyze", plan_only).await;
+        assert!(e.contains("READ ONLY"), "{e}");
+    }
+    let v = ro.ok("explain-analyze", json!({"sql": "select count(*) from orders", "raw": true})).await;
+    assert!(!v["raw_plan"].is_null());
+    assert_eq!(count_orders(&ro).await, before);
+    ro.close().await;
+}
+
+#[tokio::test]
+async fn postgres_explain_names_the_missing_index() {
+    sql_story(
+        Kind::Postgres,
+        &[
+            "create table customers (id bigint primary key, email text not null)",
+            "insert into customers select g, 'u' || g || '@example.com' from generate_series(1, 5000) g",
+            "create table orders (id bigserial primary key, customer_id bigint not null references customers(id), total numeric not null)",
+            "insert into orders (customer_id, total) select (g % 5000) + 1, g from generate_series(1, 60000) g",
+            "analyze customers; analyze orders",
+        ],
+        "create index orders_customer_id_idx on orders (customer_id)",
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn mysql_explain_names_the_missing_index() {
+    sql_story(
+        Kind::Mysql,
+        &[
+            "create table customers (id bigint primary key, email varchar(100) not null)",
+            "insert into customers select seq, concat('u', seq, '@example.com') from seq_1_to_5000",
+            "create table orders (id bigint auto_increment primary key, customer_id bigint not null, total decimal(12, 2) not null)",
+            "insert into orders (customer_id, total) select (seq % 5000) + 1, seq from seq_1_to_60000",
+        ],
+        "create index orders_customer_id_idx on orders (customer_id)",
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_explain_names_the_missing_index() {
+    sql_story(
+        Kind::Sqlite,
+        &[
+            "create table customers (id integer primary key, email text not null)",
+            "create table orders (id integer primary key, customer_id integer not null references customers(id), total real not null)",
+            "insert into customers (id, email) with recursive g(n) as (select 1 union all select n + 1 from g where n < 5000) select n, 'u' || n from g",
+            "insert into orders (customer_id, total) with recursive g(n) as (select 1 union all select n + 1 from g where n < 60000) select (n % 5000) + 1, n from g",
+        ],
+        "create index orders_customer_id_idx on orders (customer_id)",
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn mongodb_explain_flags_a_collection_scan_until_indexed() {
+    use mongodb::bson::doc;
+    let db = TestDb::new(Kind::Mongo).await;
+    db.mongo_insert("orders", (0..20_000).map(|i| doc! {"customer": i % 2000, "total": i}).collect()).await;
+    let mcp = db.serve("read-only").await;
+    let args = json!({"collection": "orders", "filter": {"customer": 42}});
+    let v = mcp.ok("explain-analyze", args.clone()).await;
+    let f = finding(&v, "full-scan-selective");
+    assert_eq!(f["fix"], r#"db.orders.createIndex({ "customer": 1 })"#, "{v}");
+    let e = mcp.err("explain-analyze", json!({"collection": "orders", "pipeline": [{"$out": "x"}]})).await;
+    assert!(e.contains("$out"), "{e}");
+
+    let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+    let coll = client.default_database().unwrap().collection::<mongodb::bson::Document>("orders");
+    coll.create_index(mongodb::IndexModel::builder().keys(doc! {"customer": 1}).build()).await.unwrap();
+    let v = mcp.ok("explain-analyze", args).await;
+    assert!(!codes(&v).contains(&"full-scan-selective".to_string()), "{v}");
+    assert!(v["plan_text"].as_str().unwrap().contains("IXSCAN"), "{v}");
+    mcp.close().await;
+}
