@@ -170,9 +170,22 @@ pub(super) async fn explain(pool: &SqlitePool, call: &super::ExplainCall<'_>) ->
         let steps: Vec<(i64, i64, String)> = steps.into_iter().map(|(id, parent, _, detail)| (id, parent, detail)).collect();
         let mut measured = None;
         if call.analyze {
+            use futures::TryStreamExt as _;
             let started = Instant::now();
-            let (rows, affected) = read_rows!(&mut *tx, call.sql.to_string(), usize::MAX - 1, false);
-            measured = Some((started.elapsed().as_secs_f64() * 1000.0, rows.len() as f64, affected));
+            // Count the rows without keeping them: the result can be any size.
+            let mut rows = 0_usize;
+            let mut affected = 0;
+            {
+                #[allow(deprecated)] // one statement, checked by the parser
+                let mut stream = sqlx::query(AssertSqlSafe(call.sql.to_string())).persistent(false).fetch_many(&mut *tx);
+                while let Some(item) = stream.try_next().await? {
+                    match item {
+                        sqlx::Either::Left(done) => affected += done.rows_affected(),
+                        sqlx::Either::Right(_) => rows += 1,
+                    }
+                }
+            }
+            measured = Some((started.elapsed().as_secs_f64() * 1000.0, rows as f64, affected));
         }
         tx.rollback().await?;
         Ok::<_, sqlx::Error>((steps, measured))

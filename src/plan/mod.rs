@@ -131,7 +131,7 @@ pub fn findings(plan: &PlanNode, cx: &Context) -> Vec<Finding> {
             }
         }
     });
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 
