@@ -20,7 +20,7 @@ use crate::{
 #[command(name = "data-engineer-mcp", version, about = "An MCP server that makes an LLM agent a careful senior data engineer", long_about = None)]
 pub struct Cli {
     /// One database to use (postgres://, mysql://, mariadb://, sqlite://, mongodb://). Without it,
-    /// DATABASE_URL is used unless --config is given (then DATABASE_URL is only for interpolation).
+    /// DATABASE_URL is used unless a config file is (then DATABASE_URL is only for interpolation).
     #[arg(long, global = true)]
     database_url: Option<String>,
     /// Access mode for --database-url (default: read-only; the embedded SQLite file is read-write).
@@ -54,10 +54,10 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // An explicit --config wins over the DATABASE_URL environment variable, which it may interpolate.
-    let database_url = cli.database_url.clone().or_else(|| {
-        if cli.config.is_some() { None } else { std::env::var("DATABASE_URL").ok() }
-    });
+    // A config file (given, or ./data-engineer.toml) wins over the DATABASE_URL environment
+    // variable, which it may interpolate; only the --database-url flag beats a file.
+    let has_file = cli.config.is_some() || std::path::Path::new(crate::config::DEFAULT_CONFIG_FILE).exists();
+    let database_url = cli.database_url.clone().or_else(|| if has_file { None } else { std::env::var("DATABASE_URL").ok() });
     let request = ConfigRequest { database_url, mode: cli.mode, config_file: cli.config.clone() };
     let loaded = Config::load(&request, &|name| std::env::var(name).ok());
     let redactor = Arc::new(match &loaded {

@@ -108,6 +108,16 @@ async fn with_nothing_configured_the_embedded_sqlite_file_is_used_read_write() {
 }
 
 #[tokio::test]
+async fn the_default_config_file_beats_a_database_url_in_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data-engineer.toml"), "[databases.filed]\nurl = \"sqlite://f.db?mode=rwc\"\nmode = \"read-write\"\n").unwrap();
+    let mcp = Mcp::spawn_in(&[], &[("DATABASE_URL", "postgres://ignored@127.0.0.1:1/none")], Some(dir.path())).await;
+    let env = mcp.ok("env-check", json!({})).await;
+    assert_eq!(env["databases"][0]["name"], "filed");
+    mcp.close().await;
+}
+
+#[tokio::test]
 async fn a_broken_config_still_starts_and_every_tool_explains_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("data-engineer.toml"), "[databases.main]\nurl = \"${DE_TEST_UNSET_VAR}\"\n").unwrap();
