@@ -261,9 +261,13 @@ impl Database {
             .await
     }
 
-    /// Turn a driver error into a tool error the model can act on.
-    fn db_error(&self, e: sqlx::Error) -> ToolError {
-        sql_error(&self.config, e)
+    /// Turn a driver error into a tool error the model can act on; a timeout names the limit
+    /// the call ran under.
+    fn db_error(&self, e: sqlx::Error, timeout_ms: u64) -> ToolError {
+        match sql_error(&self.config, e) {
+            ToolError::Timeout { .. } => ToolError::Timeout { timeout_ms },
+            other => other,
+        }
     }
 
     /// Run one checked SQL statement in its own transaction.
@@ -274,21 +278,14 @@ impl Database {
             Pool::Sqlite(p) => sqlite::run(p, call).await,
             Pool::Mongo(_) => return Err(self.needs_sql("run-sql")),
         };
-        result.map_err(|e| match self.db_error(e) {
-            ToolError::Timeout { .. } => ToolError::Timeout { timeout_ms: call.timeout_ms },
-            other => other,
-        })
+        result.map_err(|e| self.db_error(e, call.timeout_ms))
     }
 
     /// Run a find or aggregate on a collection.
     pub async fn run_documents(&self, call: DocumentCall) -> Result<DocumentSet, ToolError> {
         match self.pool().await? {
             Pool::Mongo(m) => m.run(call, self.config.mode).await,
-            _ => Err(ToolError::Unsupported {
-                what: "document queries".into(),
-                engine: self.config.engine,
-                hint: "this is a SQL database: use run-sql".into(),
-            }),
+            _ => Err(self.needs_documents("document queries")),
         }
     }
 
@@ -300,21 +297,14 @@ impl Database {
             Pool::Sqlite(p) => sqlite::explain(p, call).await,
             Pool::Mongo(_) => return Err(self.needs_sql("explain-analyze of SQL")),
         };
-        result.map_err(|e| match self.db_error(e) {
-            ToolError::Timeout { .. } => ToolError::Timeout { timeout_ms: call.timeout_ms },
-            other => other,
-        })
+        result.map_err(|e| self.db_error(e, call.timeout_ms))
     }
 
     /// Explain a find or pipeline with MongoDB's explain command.
     pub async fn explain_documents(&self, call: DocumentExplainCall) -> Result<Explained, ToolError> {
         match self.pool().await? {
             Pool::Mongo(m) => m.explain(call, self.config.mode).await,
-            _ => Err(ToolError::Unsupported {
-                what: "explaining document queries".into(),
-                engine: self.config.engine,
-                hint: "this is a SQL database: pass `sql`".into(),
-            }),
+            _ => Err(self.needs_documents("explaining document queries")),
         }
     }
 
@@ -325,7 +315,7 @@ impl Database {
             Pool::Sqlite(p) => sqlite::list_objects(p, q).await,
             Pool::Mongo(m) => return m.list_objects(q).await,
         };
-        result.map_err(|e| self.db_error(e))
+        result.map_err(|e| self.db_error(e, self.config.statement_timeout_ms))
     }
 
     /// Describe one table, view or collection; `None` when it does not exist.
@@ -336,7 +326,7 @@ impl Database {
             Pool::Sqlite(p) => sqlite::describe(p, name).await,
             Pool::Mongo(m) => return m.describe(name, sample).await,
         };
-        result.map_err(|e| self.db_error(e))
+        result.map_err(|e| self.db_error(e, self.config.statement_timeout_ms))
     }
 
     /// Names of tables or collections, for argument completion.
@@ -372,18 +362,28 @@ impl Database {
             Ok(h) if h.checks.iter().any(|c| c.check == "connectivity" && c.status == CheckStatus::Fail) => (None, h),
             Ok(h) => (Some(started.elapsed().as_secs_f64() * 1000.0), h),
             Err(e) => {
-                let e = self.db_error(e);
+                let e = self.db_error(e, self.config.statement_timeout_ms);
                 let fix = e.hint().unwrap_or_default();
                 (None, Health { version: None, checks: vec![Check::fail("connectivity", e.to_string(), fix)] })
             }
         }
     }
 
-    fn needs_sql(&self, tool: &str) -> ToolError {
+    /// The error for SQL asked of a document database.
+    pub(crate) fn needs_sql(&self, what: &str) -> ToolError {
         ToolError::Unsupported {
-            what: tool.into(),
+            what: what.into(),
             engine: self.config.engine,
-            hint: "this is a document database: use run-mongo with a filter or an aggregation pipeline".into(),
+            hint: "this is a document database: use run-mongo (or explain-analyze with a collection) with a filter or an aggregation pipeline".into(),
+        }
+    }
+
+    /// The error for a document query asked of a SQL database.
+    pub(crate) fn needs_documents(&self, what: &str) -> ToolError {
+        ToolError::Unsupported {
+            what: what.into(),
+            engine: self.config.engine,
+            hint: "this is a SQL database: use run-sql (or explain-analyze with `sql`)".into(),
         }
     }
 }

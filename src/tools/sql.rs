@@ -122,11 +122,7 @@ impl Server {
         let db = self.database(p.database.as_deref())?;
         let cfg = &db.config;
         if !db.capabilities().sql {
-            return Err(ToolError::Unsupported {
-                what: "SQL".into(),
-                engine: cfg.engine,
-                hint: "this is a document database: use run-mongo with a filter or an aggregation pipeline".into(),
-            });
+            return Err(db.needs_sql("SQL"));
         }
         let cap = p.max_rows.map_or(cfg.max_rows, |n| (n as usize).clamp(1, cfg.max_rows));
         let timeout_ms = p.timeout_ms.map_or(cfg.statement_timeout_ms, |t| t.clamp(1, cfg.statement_timeout_ms));
@@ -174,11 +170,7 @@ impl Server {
         let db = self.database(p.database.as_deref())?;
         let cfg = &db.config;
         if !db.capabilities().documents {
-            return Err(ToolError::Unsupported {
-                what: "document queries".into(),
-                engine: cfg.engine,
-                hint: "this is a SQL database: use run-sql".into(),
-            });
+            return Err(db.needs_documents("document queries"));
         }
         if p.collection.trim().is_empty() {
             return Err(ToolError::invalid("collection", "give the collection name (list-objects shows them)"));
