@@ -61,6 +61,8 @@ pub struct Capabilities {
     pub schemas: bool,
     /// Has row level security policies.
     pub row_level_security: bool,
+    /// Indexes can be tried without building them (PostgreSQL with HypoPG).
+    pub hypothetical_indexes: bool,
     /// DDL takes part in transactions (a failed change leaves nothing behind).
     pub transactional_ddl: bool,
 }
@@ -73,6 +75,7 @@ impl Engine {
                 documents: false,
                 schemas: true,
                 row_level_security: true,
+                hypothetical_indexes: true,
                 transactional_ddl: true,
             },
             Engine::Mysql => Capabilities {
@@ -80,6 +83,7 @@ impl Engine {
                 documents: false,
                 schemas: false,
                 row_level_security: false,
+                hypothetical_indexes: false,
                 transactional_ddl: false,
             },
             Engine::Sqlite => Capabilities {
@@ -87,6 +91,7 @@ impl Engine {
                 documents: false,
                 schemas: false,
                 row_level_security: false,
+                hypothetical_indexes: false,
                 transactional_ddl: true,
             },
             Engine::Mongodb => Capabilities {
@@ -94,6 +99,7 @@ impl Engine {
                 documents: true,
                 schemas: false,
                 row_level_security: false,
+                hypothetical_indexes: false,
                 transactional_ddl: false,
             },
         }
@@ -170,6 +176,20 @@ pub struct Explained {
     pub planning_ms: Option<f64>,
     pub execution_ms: Option<f64>,
     pub notes: Vec<String>,
+}
+
+/// Hypothetical indexes tried against one statement's plan.
+pub struct Hypothetical {
+    pub cost_before: f64,
+    /// One per candidate, in the order given.
+    pub tried: Vec<HypotheticalIndex>,
+}
+
+pub struct HypotheticalIndex {
+    pub cost_after: f64,
+    pub bytes: i64,
+    /// The planner chose it.
+    pub used: bool,
 }
 
 /// Filter and page for listing objects.
@@ -305,6 +325,28 @@ impl Database {
         match self.pool().await? {
             Pool::Mongo(m) => m.explain(call, self.config.mode).await,
             _ => Err(self.needs_documents("explaining document queries")),
+        }
+    }
+
+    /// Cost each candidate (CREATE INDEX statements) as a hypothetical index; `None` when the
+    /// engine or database cannot.
+    pub async fn hypothetical_indexes(&self, sql: &str, candidates: &[String]) -> Result<Option<Hypothetical>, ToolError> {
+        match self.pool().await? {
+            Pool::Postgres(p) => postgres::hypothetical(p, sql, self.config.mode, candidates)
+                .await
+                .map_err(|e| self.db_error(e, self.config.statement_timeout_ms)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Unused and duplicate indexes and unindexed foreign keys, where the engine can tell.
+    pub async fn index_problems(&self) -> Result<Option<Value>, ToolError> {
+        match self.pool().await? {
+            Pool::Postgres(p) => postgres::index_problems(p)
+                .await
+                .map(Some)
+                .map_err(|e| self.db_error(e, self.config.statement_timeout_ms)),
+            _ => Ok(None),
         }
     }
 

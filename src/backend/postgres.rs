@@ -376,3 +376,44 @@ fn plan_node(v: &Value) -> crate::plan::PlanNode {
         children: v.get("Plans").and_then(Value::as_array).map(|c| c.iter().map(plan_node).collect()).unwrap_or_default(),
     }
 }
+
+/// Try each candidate as a HypoPG hypothetical index: the planner's cost before and after, the
+/// index's estimated size, and whether the plan used it. `None` when HypoPG is not installed.
+pub(super) async fn hypothetical(
+    pool: &PgPool,
+    sql: &str,
+    mode: Mode,
+    candidates: &[String],
+) -> Result<Option<super::Hypothetical>, sqlx::Error> {
+    let mut conn = acquire(pool, mode).await?;
+    let result = async {
+        let installed: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg')").fetch_one(&mut *conn).await?;
+        if !installed {
+            return Ok(None);
+        }
+        let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
+        let plan: Value = sqlx::query_scalar(AssertSqlSafe(explain.clone())).persistent(false).fetch_one(&mut *conn).await?;
+        let cost_of = |plan: &Value| plan[0]["Plan"]["Total Cost"].as_f64().unwrap_or(f64::NAN);
+        let before = cost_of(&plan);
+        let mut tried = Vec::new();
+        for statement in candidates {
+            let (oid, name): (sqlx::postgres::types::Oid, String) =
+                sqlx::query_as("SELECT indexrelid, indexname FROM hypopg_create_index($1)").bind(statement).fetch_one(&mut *conn).await?;
+            let plan: Value = sqlx::query_scalar(AssertSqlSafe(explain.clone())).persistent(false).fetch_one(&mut *conn).await?;
+            let bytes: i64 = sqlx::query_scalar("SELECT hypopg_relation_size($1)").bind(oid).fetch_one(&mut *conn).await?;
+            sqlx::query("SELECT hypopg_drop_index($1)").bind(oid).execute(&mut *conn).await?;
+            tried.push(super::HypotheticalIndex { cost_after: cost_of(&plan), bytes, used: plan.to_string().contains(&name) });
+        }
+        Ok(Some(super::Hypothetical { cost_before: before, tried }))
+    }
+    .await;
+    let _ = sqlx::query("SELECT hypopg_reset()").execute(&mut *conn).await;
+    conn.execute("ROLLBACK").await?;
+    result
+}
+
+pub(super) async fn index_problems(pool: &PgPool) -> Result<Value, sqlx::Error> {
+    let text: Option<String> = sqlx::query_scalar(include_str!("postgres/index_problems.sql")).fetch_one(pool).await?;
+    Ok(parse_json(text)?.unwrap_or(Value::Null))
+}

@@ -3,6 +3,7 @@
 //! [`PlanNode`]s; the rules in `rules/` (one per file, each with a stable code) look only at
 //! that model, so each rule serves every engine.
 
+pub mod indexes;
 mod rules;
 
 use serde::Serialize;

@@ -150,3 +150,251 @@ impl Server {
         }))
     }
 }
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct DesignIndexesParams {
+    /// Configured database name (default: the first one).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// The query (or UPDATE / DELETE) to design indexes for.
+    #[serde(default)]
+    pub sql: Option<String>,
+    /// MongoDB: the collection of the find to design indexes for.
+    #[serde(default)]
+    pub collection: Option<String>,
+    /// MongoDB: the find filter.
+    #[serde(default)]
+    pub filter: Option<serde_json::Map<String, Value>>,
+    /// MongoDB: the find sort.
+    #[serde(default)]
+    pub sort: Option<serde_json::Map<String, Value>>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct IndexRecommendation {
+    pub table: String,
+    pub columns: Vec<String>,
+    /// The statement to run through a migration (never run by this tool).
+    pub statement: String,
+    /// Why these columns.
+    pub reason: String,
+    /// Planner cost of the statement with this index (HypoPG).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_after: Option<f64>,
+    /// Cost saved, in percent of the cost without it (HypoPG).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub improvement_pct: Option<f64>,
+    /// Estimated size of the index in bytes (HypoPG).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_bytes: Option<i64>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct IndexProblem {
+    /// unused, duplicate or fk-without-index.
+    pub kind: String,
+    pub table: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    pub detail: String,
+    /// What to run about it (through a migration).
+    pub statement: String,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct DesignIndexesOutput {
+    pub database: String,
+    pub engine: Engine,
+    /// Each candidate was tried as a hypothetical index and costed by the planner (PostgreSQL with HypoPG).
+    pub hypothetical_costing: bool,
+    /// Planner cost of the statement as it is now (HypoPG).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_before: Option<f64>,
+    /// Indexes to create, the most useful first.
+    pub recommendations: Vec<IndexRecommendation>,
+    /// Candidates an existing index already serves, or that the planner would not use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_recommended: Vec<String>,
+    /// Existing indexes that cost writes for nothing, and foreign keys no index serves.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub existing_index_problems: Vec<IndexProblem>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Leading column names of each index on a described object (MySQL prefixes like `name(10)` lose
+/// their length; MongoDB keys keep their order).
+fn index_columns(object: &serde_json::Map<String, Value>) -> Vec<Vec<String>> {
+    object
+        .get("indexes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|ix| match (ix.get("columns"), ix.get("key")) {
+            (Some(Value::Array(cols)), _) => cols
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|c| c.split('(').next().unwrap_or(c).to_string())
+                .collect(),
+            (_, Some(Value::Object(key))) => key.keys().cloned().collect(),
+            _ => vec![],
+        })
+        .collect()
+}
+
+fn problems_from(v: &Value, engine: Engine) -> Vec<IndexProblem> {
+    let s = |o: &Value, k: &str| o[k].as_str().unwrap_or("?").to_string();
+    let mut out = Vec::new();
+    for u in v["unused"].as_array().into_iter().flatten() {
+        out.push(IndexProblem {
+            kind: "unused".into(),
+            table: s(u, "table"),
+            index: Some(s(u, "index")),
+            detail: format!("never scanned since statistics were reset; {} bytes kept up to date on every write", u["bytes"]),
+            statement: format!("DROP INDEX CONCURRENTLY {}.{};", s(u, "schema"), s(u, "index")),
+        });
+    }
+    for d in v["duplicates"].as_array().into_iter().flatten() {
+        out.push(IndexProblem {
+            kind: "duplicate".into(),
+            table: s(d, "table"),
+            index: Some(s(d, "index")),
+            detail: format!("same columns as {}", s(d, "same_as")),
+            statement: format!("DROP INDEX CONCURRENTLY {}.{};", s(d, "schema"), s(d, "index")),
+        });
+    }
+    for f in v["fk_without_index"].as_array().into_iter().flatten() {
+        let columns: Vec<String> = f["columns"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+        out.push(IndexProblem {
+            kind: "fk-without-index".into(),
+            table: s(f, "table"),
+            index: None,
+            detail: format!(
+                "foreign key {} ({}) to {} has no index: joins and every delete or key update on {} scan {}",
+                s(f, "constraint"),
+                columns.join(", "),
+                s(f, "references"),
+                s(f, "references"),
+                s(f, "table")
+            ),
+            statement: plan::indexes::create_index(engine, &s(f, "table"), &columns),
+        });
+    }
+    out
+}
+
+#[tool_router(router = design_router, vis = "pub(crate)")]
+impl Server {
+    #[tool(
+        name = "design-indexes",
+        description = "Propose indexes for one statement (or MongoDB find): candidates from its equality and range \
+            predicates, joins and ORDER BY, minus what existing indexes already serve. On PostgreSQL with HypoPG each \
+            candidate is tried as a hypothetical index and ranked by the planner's cost before and after, with its \
+            estimated size. Also reports unused and duplicate indexes and foreign keys without an index. Never \
+            creates an index: apply the statements through a migration.",
+        annotations(title = "Design indexes", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn design_indexes(&self, Parameters(p): Parameters<DesignIndexesParams>) -> Result<Json<DesignIndexesOutput>, ToolError> {
+        let db = self.database(p.database.as_deref())?;
+        let cfg = &db.config;
+        let mut notes = Vec::new();
+        let (candidates, sql) = match (&p.sql, &p.collection) {
+            (Some(sql), _) if db.capabilities().sql => {
+                let sql = sql.trim().trim_end_matches(';');
+                let checked = safety::check(sql, cfg.engine, Mode::ReadWrite, 1)?;
+                if !matches!(checked.kind, StatementKind::Query | StatementKind::Dml) {
+                    return Err(ToolError::invalid("sql", "design-indexes takes a query or an UPDATE / DELETE"));
+                }
+                (plan::indexes::sql_candidates(sql, cfg.engine), Some(sql.to_string()))
+            }
+            (_, Some(collection)) if db.capabilities().documents => {
+                let filter = Value::Object(p.filter.clone().unwrap_or_default());
+                let sort = p.sort.clone().map(Value::Object);
+                (plan::indexes::document_candidates(collection, &filter, sort.as_ref()), None)
+            }
+            _ if db.capabilities().documents => {
+                return Err(ToolError::invalid("collection", "give the collection and the find's filter (and sort)"));
+            }
+            _ => return Err(ToolError::invalid("sql", "give the statement to design indexes for")),
+        };
+
+        // Drop what an existing index already serves.
+        let mut fresh = Vec::new();
+        let mut not_recommended = Vec::new();
+        for candidate in candidates {
+            let existing = match db.describe(None, &candidate.table, 1).await? {
+                Some(Value::Object(object)) => index_columns(&object),
+                _ => vec![],
+            };
+            if plan::indexes::covered(&candidate, &existing) {
+                not_recommended.push(format!("{} ({}): an existing index already starts with these columns", candidate.table, candidate.columns.join(", ")));
+            } else {
+                fresh.push(candidate);
+            }
+        }
+
+        let mut hypothetical_costing = false;
+        let mut cost_before = None;
+        let mut recommendations: Vec<IndexRecommendation> = fresh
+            .iter()
+            .map(|c| IndexRecommendation {
+                table: c.table.clone(),
+                columns: c.columns.clone(),
+                statement: plan::indexes::create_index(cfg.engine, &c.table, &c.columns),
+                reason: c.reason.clone(),
+                cost_after: None,
+                improvement_pct: None,
+                estimated_bytes: None,
+            })
+            .collect();
+        if let Some(sql) = &sql
+            && db.capabilities().hypothetical_indexes
+            && !fresh.is_empty()
+        {
+            let statements: Vec<String> =
+                fresh.iter().map(|c| format!("CREATE INDEX ON {} ({})", c.table, c.columns.join(", "))).collect();
+            match db.hypothetical_indexes(sql, &statements).await? {
+                Some(h) => {
+                    hypothetical_costing = true;
+                    cost_before = Some(h.cost_before);
+                    for (r, tried) in recommendations.iter_mut().zip(&h.tried) {
+                        r.cost_after = Some(tried.cost_after);
+                        r.estimated_bytes = Some(tried.bytes);
+                        r.improvement_pct = Some(((h.cost_before - tried.cost_after) * 1000.0 / h.cost_before.max(f64::MIN_POSITIVE)).round() / 10.0);
+                        if !tried.used {
+                            r.improvement_pct = Some(0.0);
+                        }
+                    }
+                    let (keep, drop): (Vec<_>, Vec<_>) =
+                        recommendations.into_iter().partition(|r| r.improvement_pct.is_some_and(|p| p >= 1.0));
+                    not_recommended.extend(drop.into_iter().map(|r| {
+                        format!("{} ({}): the planner would not use it or gains under 1%", r.table, r.columns.join(", "))
+                    }));
+                    recommendations = keep;
+                    recommendations.sort_by(|a, b| b.improvement_pct.partial_cmp(&a.improvement_pct).unwrap_or(std::cmp::Ordering::Equal));
+                }
+                None => notes.push(
+                    "HypoPG is not installed in this database, so candidates are ranked by heuristics: CREATE EXTENSION hypopg \
+                     (Debian package postgresql-<version>-hypopg) to have the planner cost each one"
+                        .into(),
+                ),
+            }
+        } else if !db.capabilities().hypothetical_indexes {
+            notes.push(format!("{} cannot try hypothetical indexes: candidates come from the statement's predicates, joins and ordering", cfg.engine));
+        }
+        let existing_index_problems = match db.index_problems().await? {
+            Some(v) => problems_from(&v, cfg.engine),
+            None => vec![],
+        };
+        Ok(Json(DesignIndexesOutput {
+            database: cfg.name.clone(),
+            engine: cfg.engine,
+            hypothetical_costing,
+            cost_before,
+            recommendations,
+            not_recommended,
+            existing_index_problems,
+            notes,
+        }))
+    }
+}

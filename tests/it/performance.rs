@@ -18,6 +18,10 @@ async fn count_orders(mcp: &Mcp) -> Value {
 }
 
 /// The same story on each SQL engine: fixture, finding, rolled-back DELETE, index, no finding.
+fn recommended(v: &Value, table: &str, first_column: &str) -> bool {
+    v["recommendations"].as_array().unwrap().iter().any(|r| r["table"] == table && r["columns"][0] == first_column)
+}
+
 async fn sql_story(kind: Kind, fill: &[&str], create_index: &str, plans_writes_read_only: bool) {
     let db = TestDb::new(kind).await;
     for sql in fill {
@@ -37,7 +41,23 @@ async fn sql_story(kind: Kind, fill: &[&str], create_index: &str, plans_writes_r
     assert_eq!(v["rolled_back"], true);
     assert_eq!(count_orders(&rw).await, before, "{kind:?}: an analyzed DELETE must delete nothing");
 
+    // design-indexes proposes the same index, costed by the planner where HypoPG is there.
+    let design = rw.ok("design-indexes", query.clone()).await;
+    assert!(recommended(&design, "orders", "customer_id"), "{kind:?}: {design}");
+    let statement = design["recommendations"][0]["statement"].as_str().unwrap();
+    assert!(statement.contains("orders") && statement.contains("(customer_id)"), "{statement}");
+    if kind == Kind::Postgres {
+        assert_eq!(design["hypothetical_costing"], true, "HypoPG must be installed by the test bed: {design}");
+        let r = &design["recommendations"][0];
+        assert!(r["improvement_pct"].as_f64().unwrap() > 50.0 && r["estimated_bytes"].as_i64().unwrap() > 0, "{r}");
+        assert!(statement.starts_with("CREATE INDEX CONCURRENTLY"), "{statement}");
+        let problems = serde_json::to_string(&design["existing_index_problems"]).unwrap();
+        assert!(problems.contains("fk-without-index") && problems.contains("orders_customer_id_fkey"), "{problems}");
+    }
+
     rw.ok("run-sql", json!({ "sql": create_index })).await;
+    let design = rw.ok("design-indexes", query.clone()).await;
+    assert!(!recommended(&design, "orders", "customer_id"), "{kind:?}: proposed again after creation: {design}");
     let v = rw.ok("explain-analyze", query.clone()).await;
     assert!(!codes(&v).contains(&"full-scan-selective".to_string()), "{kind:?}: still flagged after the index: {v}");
     rw.close().await;
@@ -70,6 +90,7 @@ async fn postgres_explain_names_the_missing_index() {
             "create table orders (id bigserial primary key, customer_id bigint not null references customers(id), total numeric not null)",
             "insert into orders (customer_id, total) select (g % 5000) + 1, g from generate_series(1, 60000) g",
             "analyze customers; analyze orders",
+            "create extension hypopg",
         ],
         "create index orders_customer_id_idx on orders (customer_id)",
         true,
@@ -116,6 +137,8 @@ async fn mongodb_explain_flags_a_collection_scan_until_indexed() {
     db.mongo_insert("orders", (0..20_000).map(|i| doc! {"customer": i % 2000, "total": i}).collect()).await;
     let mcp = db.serve("read-only").await;
     let args = json!({"collection": "orders", "filter": {"customer": 42}});
+    let design = mcp.ok("design-indexes", args.clone()).await;
+    assert_eq!(design["recommendations"][0]["statement"], r#"db.orders.createIndex({ "customer": 1 })"#, "{design}");
     let v = mcp.ok("explain-analyze", args.clone()).await;
     let f = finding(&v, "full-scan-selective");
     assert_eq!(f["fix"], r#"db.orders.createIndex({ "customer": 1 })"#, "{v}");
@@ -125,6 +148,8 @@ async fn mongodb_explain_flags_a_collection_scan_until_indexed() {
     let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
     let coll = client.default_database().unwrap().collection::<mongodb::bson::Document>("orders");
     coll.create_index(mongodb::IndexModel::builder().keys(doc! {"customer": 1}).build()).await.unwrap();
+    let design = mcp.ok("design-indexes", args.clone()).await;
+    assert!(design["recommendations"].as_array().unwrap().is_empty(), "{design}");
     let v = mcp.ok("explain-analyze", args).await;
     assert!(!codes(&v).contains(&"full-scan-selective".to_string()), "{v}");
     assert!(v["plan_text"].as_str().unwrap().contains("IXSCAN"), "{v}");

@@ -58,7 +58,10 @@ SELECT json_build_object(
             'unique', i.indisunique,
             'primary', i.indisprimary,
             'valid', i.indisvalid,
-            'bytes', pg_relation_size(i.indexrelid)
+            'bytes', pg_relation_size(i.indexrelid),
+            'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
+                        FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
         ) ORDER BY ic.relname), '[]'::json)
         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = rel.oid
     ),

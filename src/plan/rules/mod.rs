@@ -16,7 +16,7 @@ use sqlparser::{
     parser::Parser,
 };
 
-use super::{Context, Finding, PlanNode};
+use super::{Context, Finding, PlanNode, indexes::create_index};
 use crate::config::Engine;
 
 pub struct Rule {
@@ -87,20 +87,6 @@ fn columns_in(condition: &str, engine: Engine) -> Vec<String> {
         });
     }
     out
-}
-
-/// The statement that creates an index on `columns` of `relation`, in the engine's terms.
-fn create_index(engine: Engine, relation: &str, columns: &[String]) -> String {
-    let name = format!("{}_{}_idx", relation.rsplit('.').next().unwrap_or(relation), columns.join("_"));
-    match engine {
-        Engine::Postgres => format!("CREATE INDEX CONCURRENTLY {name} ON {relation} ({});", columns.join(", ")),
-        Engine::Mysql => format!("CREATE INDEX {name} ON {relation} ({}) ALGORITHM=INPLACE LOCK=NONE;", columns.join(", ")),
-        Engine::Sqlite => format!("CREATE INDEX {name} ON {relation} ({});", columns.join(", ")),
-        Engine::Mongodb => format!(
-            "db.{relation}.createIndex({{ {} }})",
-            columns.iter().map(|c| format!("\"{c}\": 1")).collect::<Vec<_>>().join(", ")
-        ),
-    }
 }
 
 fn thousands(n: f64) -> String {
