@@ -192,6 +192,14 @@ pub struct HypotheticalIndex {
     pub used: bool,
 }
 
+/// The busiest statements and what runs now.
+pub struct Hotpaths {
+    /// Set when statement statistics are off: exactly how to turn them on.
+    pub how_to_enable: Option<String>,
+    pub statements: Value,
+    pub activity: Value,
+}
+
 /// Filter and page for listing objects.
 pub struct ObjectQuery {
     pub schema: Option<String>,
@@ -347,6 +355,44 @@ impl Database {
                 .map(Some)
                 .map_err(|e| self.db_error(e, self.config.statement_timeout_ms)),
             _ => Ok(None),
+        }
+    }
+
+    /// Size, rows, dead rows, last analyze / vacuum and scan counts of these tables.
+    pub async fn table_stats(&self, tables: &[String]) -> Result<Value, ToolError> {
+        let t = self.config.statement_timeout_ms;
+        match self.pool().await? {
+            Pool::Postgres(p) => postgres::table_stats(p, tables).await.map_err(|e| self.db_error(e, t)),
+            Pool::Mysql(p) => mysql::table_stats(p, tables).await.map_err(|e| self.db_error(e, t)),
+            Pool::Sqlite(_) => {
+                let mut out = Vec::new();
+                for table in tables {
+                    if let Some(d) = self.describe(None, table, 1).await? {
+                        out.push(serde_json::json!({ "table": table, "live_rows": d["row_estimate"] }));
+                    }
+                }
+                Ok(Value::Array(out))
+            }
+            Pool::Mongo(m) => Ok(m.table_stats(tables).await),
+        }
+    }
+
+    /// The busiest statements (by `order`) and the sessions running now.
+    pub async fn hotpaths(&self, order: &str, limit: i64) -> Result<Hotpaths, ToolError> {
+        let t = self.config.statement_timeout_ms;
+        match self.pool().await? {
+            Pool::Postgres(p) => postgres::hotpaths(p, order, limit).await.map_err(|e| self.db_error(e, t)),
+            Pool::Mysql(p) => mysql::hotpaths(p, order, limit).await.map_err(|e| self.db_error(e, t)),
+            Pool::Sqlite(_) => Ok(Hotpaths {
+                how_to_enable: Some(
+                    "SQLite keeps no statement statistics and serves one process: time the queries your application runs with \
+                     explain-analyze instead"
+                        .into(),
+                ),
+                statements: Value::Array(vec![]),
+                activity: Value::Array(vec![]),
+            }),
+            Pool::Mongo(m) => Ok(m.hotpaths(limit).await),
         }
     }
 

@@ -192,6 +192,82 @@ impl Mongo {
         })
     }
 
+    /// collStats per collection: documents, sizes, indexes.
+    pub(super) async fn table_stats(&self, collections: &[String]) -> Value {
+        let mut out = Vec::new();
+        for name in collections {
+            match self.db.run_command(doc! { "collStats": name }).await {
+                Ok(s) => {
+                    let v = Bson::Document(s).into_relaxed_extjson();
+                    out.push(json!({
+                        "table": name, "live_rows": v["count"], "total_bytes": v["size"],
+                        "storage_bytes": v["storageSize"], "index_bytes": v["totalIndexSize"], "indexes": v["nindexes"],
+                    }));
+                }
+                Err(_) => {
+                    let estimate = self.db.collection::<Document>(name).estimated_document_count().await.ok();
+                    out.push(json!({ "table": name, "live_rows": estimate }));
+                }
+            }
+        }
+        Value::Array(out)
+    }
+
+    /// The slowest profiled operations, or how to turn the profiler on; and current operations.
+    pub(super) async fn hotpaths(&self, limit: i64) -> super::Hotpaths {
+        let activity = match self.client.database("admin").run_command(doc! { "currentOp": 1, "active": true }).await {
+            Ok(reply) => {
+                let v = Bson::Document(reply).into_relaxed_extjson();
+                Value::Array(
+                    v["inprog"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|op| op["ns"].as_str().is_some_and(|ns| ns.starts_with(&format!("{}.", self.name))))
+                        .map(|op| json!({"opid": op["opid"], "op": op["op"], "ns": op["ns"], "running_ms": op["microsecs_running"].as_f64().map(|m| m / 1000.0), "command": op["command"].to_string().chars().take(300).collect::<String>()}))
+                        .collect(),
+                )
+            }
+            Err(_) => Value::Array(vec![]),
+        };
+        let enable = format!(
+            "turn the profiler on for this database: db.getSiblingDB(\"{}\").setProfilingLevel(1, {{ slowms: 100 }}) \
+             (it records operations slower than slowms in system.profile; level 2 records all and costs more)",
+            self.name
+        );
+        let level = match self.db.run_command(doc! { "profile": -1 }).await {
+            Ok(reply) => reply.get("was").and_then(Bson::as_i32).unwrap_or(0),
+            Err(e) => {
+                return super::Hotpaths {
+                    how_to_enable: Some(format!("this server does not answer the profile command ({e}); {enable}")),
+                    statements: Value::Array(vec![]),
+                    activity,
+                };
+            }
+        };
+        if level == 0 {
+            return super::Hotpaths { how_to_enable: Some(enable), statements: Value::Array(vec![]), activity };
+        }
+        let profile = self.db.collection::<Document>("system.profile");
+        let statements = match profile.find(doc! {}).sort(doc! { "millis": -1 }).limit(limit).await {
+            Ok(cursor) => {
+                let docs: Vec<Document> = cursor.try_collect().await.unwrap_or_default();
+                Value::Array(
+                    docs.into_iter()
+                        .map(|d| {
+                            let v = Bson::Document(d).into_relaxed_extjson();
+                            json!({"op": v["op"], "ns": v["ns"], "total_ms": v["millis"], "docs_examined": v["docsExamined"],
+                                   "returned": v["nreturned"], "plan": v["planSummary"],
+                                   "query": v["command"].to_string().chars().take(500).collect::<String>()})
+                        })
+                        .collect(),
+                )
+            }
+            Err(_) => Value::Array(vec![]),
+        };
+        super::Hotpaths { how_to_enable: None, statements, activity }
+    }
+
     async fn collections(&self, filter: Document) -> Result<Vec<Document>, mongodb::error::Error> {
         let reply = self.db.run_command(doc! { "listCollections": 1, "filter": filter }).await?;
         Ok(first_batch(&reply))

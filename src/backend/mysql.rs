@@ -358,3 +358,27 @@ fn table_node(t: &Value) -> crate::plan::PlanNode {
         ..Default::default()
     }
 }
+
+pub(super) async fn table_stats(pool: &MySqlPool, tables: &[String]) -> Result<Value, sqlx::Error> {
+    let rows = sqlx::query(include_str!("mysql/table_stats.sql")).bind(tables.join(",")).fetch_all(pool).await?;
+    Ok(Value::Array(objects(&rows, cell)?))
+}
+
+/// Top statement digests from performance_schema, or how to enable it; and current activity.
+pub(super) async fn hotpaths(pool: &MySqlPool, order: &str, limit: i64) -> Result<super::Hotpaths, sqlx::Error> {
+    let activity = Value::Array(objects(&sqlx::query(include_str!("mysql/activity.sql")).fetch_all(pool).await?, cell)?);
+    let enabled: i64 = sqlx::query_scalar("SELECT @@performance_schema + 0").fetch_one(pool).await?;
+    if enabled == 0 {
+        return Ok(super::Hotpaths {
+            how_to_enable: Some(
+                "set performance_schema = ON in the server's config ([mysqld] section) and restart; statement digests are then \
+                 collected by default (it costs a few percent of throughput and some memory)"
+                    .into(),
+            ),
+            statements: Value::Array(vec![]),
+            activity,
+        });
+    }
+    let rows = sqlx::query(include_str!("mysql/hotpaths.sql")).bind(order).bind(limit).fetch_all(pool).await?;
+    Ok(super::Hotpaths { how_to_enable: None, statements: Value::Array(objects(&rows, cell)?), activity })
+}

@@ -417,3 +417,34 @@ pub(super) async fn index_problems(pool: &PgPool) -> Result<Value, sqlx::Error> 
     let text: Option<String> = sqlx::query_scalar(include_str!("postgres/index_problems.sql")).fetch_one(pool).await?;
     Ok(parse_json(text)?.unwrap_or(Value::Null))
 }
+
+pub(super) async fn table_stats(pool: &PgPool, tables: &[String]) -> Result<Value, sqlx::Error> {
+    let text: Option<String> = sqlx::query_scalar(include_str!("postgres/table_stats.sql")).bind(tables).fetch_one(pool).await?;
+    Ok(parse_json(text)?.unwrap_or(Value::Null))
+}
+
+/// Top statements from pg_stat_statements, or how to enable it; and current activity.
+pub(super) async fn hotpaths(pool: &PgPool, order: &str, limit: i64) -> Result<super::Hotpaths, sqlx::Error> {
+    let activity: Option<String> = sqlx::query_scalar(include_str!("postgres/activity.sql")).fetch_one(pool).await?;
+    let activity = parse_json(activity)?.unwrap_or(Value::Null);
+    let installed: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')").fetch_one(pool).await?;
+    let preload: String = sqlx::query_scalar("SELECT current_setting('shared_preload_libraries')").fetch_one(pool).await?;
+    let how_to = match (preload.contains("pg_stat_statements"), installed) {
+        (true, true) => None,
+        (true, false) => Some("CREATE EXTENSION pg_stat_statements; (the library is already preloaded; it costs a few percent of throughput)".to_string()),
+        (false, _) => Some(
+            "add pg_stat_statements to shared_preload_libraries in postgresql.conf, restart the server, then CREATE EXTENSION pg_stat_statements; \
+             (it records every statement's normalized text and timings, at a few percent of throughput)"
+                .to_string(),
+        ),
+    };
+    let statements = if how_to.is_none() {
+        let text: Option<String> =
+            sqlx::query_scalar(include_str!("postgres/hotpaths.sql")).bind(order).bind(limit).fetch_one(pool).await?;
+        parse_json(text)?.unwrap_or(Value::Null)
+    } else {
+        Value::Array(vec![])
+    };
+    Ok(super::Hotpaths { how_to_enable: how_to, statements, activity })
+}

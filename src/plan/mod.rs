@@ -113,6 +113,9 @@ pub struct Finding {
     pub evidence: String,
     /// What to do about it.
     pub fix: String,
+    /// Time spent in that step, across loops: the finding's weight when ranking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_ms: Option<f64>,
 }
 
 /// What a rule may know besides the plan.
@@ -122,17 +125,21 @@ pub struct Context {
     pub analyzed: bool,
 }
 
-/// Run every rule over the plan; findings come most severe first.
+/// Run every rule over the plan; findings come most severe first, then by the time their step
+/// took.
 pub fn findings(plan: &PlanNode, cx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     plan.walk(String::new(), &mut |node, _| {
         for rule in rules::ALL {
-            if let Some(f) = (rule.check)(node, cx) {
+            if let Some(mut f) = (rule.check)(node, cx) {
+                f.step_ms = node.time_ms;
                 out.push(f);
             }
         }
     });
-    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    out.sort_by(|a, b| {
+        b.severity.cmp(&a.severity).then(b.step_ms.unwrap_or(0.0).total_cmp(&a.step_ms.unwrap_or(0.0)))
+    });
     out
 }
 

@@ -398,3 +398,150 @@ impl Server {
         }))
     }
 }
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PerformanceMode {
+    /// One statement: its plan, findings ranked by impact, and its tables' statistics.
+    #[default]
+    Query,
+    /// The workload: the busiest statements, and what runs or waits right now.
+    Hotpaths,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HotpathOrder {
+    #[default]
+    TotalTime,
+    MeanTime,
+    Calls,
+    Rows,
+    Io,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct AnalyzePerformanceParams {
+    /// Configured database name (default: the first one).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// query (default) or hotpaths.
+    #[serde(default)]
+    pub mode: PerformanceMode,
+    /// query mode: the statement to analyze.
+    #[serde(default)]
+    pub sql: Option<String>,
+    /// query mode, MongoDB: the collection, with `filter` and `sort` or `pipeline`.
+    #[serde(default)]
+    pub collection: Option<String>,
+    #[serde(default)]
+    pub filter: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    pub sort: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    pub pipeline: Option<Vec<serde_json::Map<String, Value>>>,
+    /// hotpaths mode: rank statements by total_time (default), mean_time, calls, rows or io.
+    #[serde(default)]
+    pub order_by: HotpathOrder,
+    /// hotpaths mode: how many statements (default 10, at most 50).
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct AnalyzePerformanceOutput {
+    pub database: String,
+    pub engine: Engine,
+    pub mode: PerformanceMode,
+    /// query mode: findings, most severe and most expensive first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<Finding>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_text: Option<String>,
+    /// query mode: size, live and dead rows, last analyze and vacuum, scan counts of the tables in the plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_stats: Option<Value>,
+    /// hotpaths mode: set when statement statistics are off, saying exactly how to enable them and what it costs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub how_to_enable: Option<String>,
+    /// hotpaths mode: the busiest statements (normalized text, calls, total and mean time, rows, I/O).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statements: Option<Value>,
+    /// hotpaths mode: sessions running or waiting now, longest first, with the sessions blocking them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[tool_router(router = analyze_router, vis = "pub(crate)")]
+impl Server {
+    #[tool(
+        name = "analyze-performance",
+        description = "Find what is slow. mode=query: explain-analyze of one statement (rolled back) with findings ranked \
+            by impact and its tables' statistics (size, dead rows, last analyze and vacuum, scans). mode=hotpaths: the \
+            busiest statements by total time, mean time, calls, rows or I/O (pg_stat_statements, performance_schema, \
+            the MongoDB profiler; when off, exactly how to enable it), plus sessions running or blocked now.",
+        annotations(title = "Analyze performance", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn analyze_performance(
+        &self,
+        Parameters(p): Parameters<AnalyzePerformanceParams>,
+    ) -> Result<Json<AnalyzePerformanceOutput>, ToolError> {
+        let db = self.database(p.database.as_deref())?;
+        let cfg = &db.config;
+        let mut out = AnalyzePerformanceOutput {
+            database: cfg.name.clone(),
+            engine: cfg.engine,
+            mode: p.mode,
+            findings: None,
+            execution_ms: None,
+            plan_text: None,
+            table_stats: None,
+            how_to_enable: None,
+            statements: None,
+            activity: None,
+            notes: vec![],
+        };
+        match p.mode {
+            PerformanceMode::Hotpaths => {
+                let order = serde_json::to_value(p.order_by).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                let h = db.hotpaths(&order, p.limit.unwrap_or(10).clamp(1, 50) as i64).await?;
+                out.how_to_enable = h.how_to_enable;
+                out.statements = Some(h.statements);
+                out.activity = Some(h.activity);
+            }
+            PerformanceMode::Query => {
+                let Json(explained) = self
+                    .explain_analyze(Parameters(ExplainParams {
+                        database: p.database.clone(),
+                        sql: p.sql,
+                        collection: p.collection,
+                        filter: p.filter,
+                        sort: p.sort,
+                        pipeline: p.pipeline,
+                        analyze: None,
+                        raw: None,
+                        timeout_ms: None,
+                    }))
+                    .await?;
+                let mut tables: Vec<String> = Vec::new();
+                explained.plan.walk(String::new(), &mut |node, _| {
+                    if let Some(r) = &node.relation
+                        && !tables.contains(r)
+                    {
+                        tables.push(r.clone());
+                    }
+                });
+                out.table_stats = Some(db.table_stats(&tables).await?);
+                out.findings = Some(explained.findings);
+                out.execution_ms = explained.execution_ms;
+                out.plan_text = Some(explained.plan_text);
+                out.notes = explained.notes;
+            }
+        }
+        Ok(Json(out))
+    }
+}

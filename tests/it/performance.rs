@@ -155,3 +155,73 @@ async fn mongodb_explain_flags_a_collection_scan_until_indexed() {
     assert!(v["plan_text"].as_str().unwrap().contains("IXSCAN"), "{v}");
     mcp.close().await;
 }
+
+#[tokio::test]
+async fn analyze_performance_ranks_findings_and_reads_the_workload() {
+    use sqlx::Connection;
+    let db = TestDb::new(Kind::Postgres).await;
+    for sql in [
+        "create table customers (id bigint primary key, email text not null)",
+        "insert into customers select g, 'u' || g from generate_series(1, 3000) g",
+        "create table orders (id bigserial primary key, customer_id bigint not null references customers(id), total numeric)",
+        "insert into orders (customer_id, total) select (g % 3000) + 1, g from generate_series(1, 30000) g",
+        "analyze customers; analyze orders",
+    ] {
+        db.exec(sql).await;
+    }
+    let mcp = db.serve("read-only").await;
+    let v = mcp.ok("analyze-performance", json!({"sql": "select * from orders where customer_id = 7"})).await;
+    assert_eq!(v["findings"][0]["code"], "full-scan-selective", "{v}");
+    let stats = &v["table_stats"][0];
+    assert_eq!(stats["table"], "orders");
+    assert_eq!(stats["live_rows"], 30000, "{stats}");
+
+    // Without pg_stat_statements in this database: exactly how to enable it.
+    let v = mcp.ok("analyze-performance", json!({"mode": "hotpaths"})).await;
+    assert!(v["how_to_enable"].as_str().unwrap().contains("CREATE EXTENSION pg_stat_statements"), "{v}");
+
+    db.exec("create extension pg_stat_statements").await;
+    for _ in 0..3 {
+        mcp.ok("run-sql", json!({"sql": "select count(*) from orders where total > 100"})).await;
+    }
+    // A session holding a row lock and one waiting for it.
+    let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql("begin; update customers set email = 'held' where id = 1").execute(&mut holder).await.unwrap();
+    let url = db.url.clone();
+    let waiter = tokio::spawn(async move {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        let _ = sqlx::raw_sql("set lock_timeout = '5s'; update customers set email = 'waiting' where id = 1").execute(&mut c).await;
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let v = mcp.ok("analyze-performance", json!({"mode": "hotpaths", "order_by": "calls", "limit": 20})).await;
+    assert!(v.get("how_to_enable").is_none(), "{v}");
+    let statements = serde_json::to_string(&v["statements"]).unwrap().to_lowercase();
+    assert!(statements.contains("from orders where total >"), "{statements}");
+    let blocked = v["activity"].as_array().unwrap().iter().find(|a| a["blocked_by"].as_array().is_some_and(|b| !b.is_empty()));
+    assert!(blocked.is_some_and(|b| b["query"].as_str().unwrap().contains("waiting")), "{v}");
+    sqlx::raw_sql("rollback").execute(&mut holder).await.unwrap();
+    waiter.await.unwrap();
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn hotpaths_says_how_to_enable_statistics_elsewhere() {
+    for (kind, phrase) in [
+        (Kind::Mysql, "performance_schema = ON"),
+        (Kind::Sqlite, "SQLite keeps no statement statistics"),
+    ] {
+        let db = TestDb::new(kind).await;
+        let mcp = db.serve("read-only").await;
+        let v = mcp.ok("analyze-performance", json!({"mode": "hotpaths"})).await;
+        assert!(v["how_to_enable"].as_str().unwrap_or("").contains(phrase), "{kind:?}: {v}");
+        mcp.close().await;
+    }
+    let db = TestDb::new(Kind::Mongo).await;
+    db.mongo_insert("orders", vec![mongodb::bson::doc! {"customer": 1}]).await;
+    let mcp = db.serve("read-only").await;
+    let v = mcp.ok("analyze-performance", json!({"mode": "hotpaths"})).await;
+    assert!(v["how_to_enable"].is_string() || v["statements"].is_array(), "{v}");
+    let v = mcp.ok("analyze-performance", json!({"collection": "orders", "filter": {"customer": 1}})).await;
+    assert_eq!(v["table_stats"][0]["table"], "orders", "{v}");
+    mcp.close().await;
+}

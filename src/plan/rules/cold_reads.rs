@@ -17,8 +17,7 @@ fn check(node: &PlanNode, _cx: &Context) -> Option<Finding> {
         severity: Severity::Info,
         node: node.label(),
         evidence: format!("{} pages read from disk, {} from cache", thousands(reads as f64), thousands(hits as f64)),
-        fix: "read fewer pages (a selective index, fewer columns) or give the cache more memory (shared_buffers); run it again to tell a cold cache from a working set that does not fit".into(),
-    })
+        fix: "read fewer pages (a selective index, fewer columns) or give the cache more memory (shared_buffers); run it again to tell a cold cache from a working set that does not fit".into(), step_ms: None })
 }
 
 #[cfg(test)]

@@ -38,8 +38,7 @@ fn check(node: &PlanNode, cx: &Context) -> Option<Finding> {
             thousands(kept),
             kept * 100.0 / examined.max(1.0)
         ),
-        fix,
-    })
+        fix, step_ms: None })
 }
 
 #[cfg(test)]

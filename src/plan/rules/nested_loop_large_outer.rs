@@ -28,8 +28,7 @@ fn check(node: &PlanNode, _cx: &Context) -> Option<Finding> {
         severity: if inner.access == Some(Access::FullScan) { Severity::Critical } else { Severity::Warning },
         node: node.label(),
         evidence: format!("the inner side ({}) runs for each of {} outer rows", inner.label(), thousands(outer_rows)),
-        fix,
-    })
+        fix, step_ms: None })
 }
 
 #[cfg(test)]

@@ -41,8 +41,7 @@ fn check(node: &PlanNode, cx: &Context) -> Option<Finding> {
         severity: if off >= 1000.0 { Severity::Critical } else { Severity::Warning },
         node: node.label(),
         evidence: format!("estimated {} rows per loop, got {}", thousands(estimated), thousands(actual)),
-        fix,
-    })
+        fix, step_ms: None })
 }
 
 #[cfg(test)]

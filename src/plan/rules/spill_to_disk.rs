@@ -15,7 +15,7 @@ fn check(node: &PlanNode, cx: &Context) -> Option<Finding> {
         Engine::Mysql => "raise sort_buffer_size / tmp_table_size for the session, or add an index that yields the order".to_string(),
         _ => "add an index that yields the order, or sort fewer rows".to_string(),
     };
-    Some(Finding { code: RULE.code, severity: Severity::Warning, node: node.label(), evidence: spilled.to_string(), fix })
+    Some(Finding { code: RULE.code, severity: Severity::Warning, node: node.label(), evidence: spilled.to_string(), fix, step_ms: None })
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub(super) fn check(node: &PlanNode, cx: &Context) -> Option<Finding> {
         if found.is_some() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     });
     let (evidence, fix) = found?;
-    Some(Finding { code: RULE.code, severity: Severity::Warning, node: node.label(), evidence, fix })
+    Some(Finding { code: RULE.code, severity: Severity::Warning, node: node.label(), evidence, fix, step_ms: None })
 }
 
 fn wildcard_fix() -> String {

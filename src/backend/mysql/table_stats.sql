@@ -1,0 +1,4 @@
+SELECT TABLE_NAME AS `table`, TABLE_ROWS AS live_rows, DATA_LENGTH + INDEX_LENGTH AS total_bytes,
+       DATA_FREE AS free_bytes, UPDATE_TIME AS last_update
+FROM information_schema.TABLES
+WHERE TABLE_SCHEMA = DATABASE() AND FIND_IN_SET(TABLE_NAME, ?)
