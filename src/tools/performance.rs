@@ -168,6 +168,10 @@ pub struct DesignIndexesParams {
     /// MongoDB: the find sort.
     #[serde(default)]
     pub sort: Option<serde_json::Map<String, Value>>,
+    /// `hotpaths`: design for the workload instead, from the busiest statements (pg_stat_statements,
+    /// performance_schema); candidates are ranked by the time of the statements they serve.
+    #[serde(default)]
+    pub from: Option<String>,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -187,6 +191,9 @@ pub struct IndexRecommendation {
     /// Estimated size of the index in bytes (HypoPG).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_bytes: Option<i64>,
+    /// Workload mode: total time of the busy statements this index would serve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload_ms: Option<f64>,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -298,7 +305,32 @@ impl Server {
         let db = self.database(p.database.as_deref())?;
         let cfg = &db.config;
         let mut notes = Vec::new();
+        // Workload mode: every busy statement contributes candidates, weighted by its time.
+        let mut workload: Vec<(plan::indexes::Candidate, f64)> = Vec::new();
+        if p.from.as_deref() == Some("hotpaths") {
+            if !db.capabilities().sql {
+                return Err(db.needs_sql("design-indexes from hotpaths"));
+            }
+            let h = db.hotpaths("total_time", 20).await?;
+            if let Some(how) = h.how_to_enable {
+                return Err(ToolError::refused("statement statistics are not enabled, so there is no workload to read", how));
+            }
+            for s in h.statements.as_array().into_iter().flatten() {
+                let (Some(text), ms) = (s["query"].as_str(), s["total_ms"].as_f64().unwrap_or(0.0)) else { continue };
+                for c in plan::indexes::sql_candidates(text, cfg.engine) {
+                    match workload.iter_mut().find(|(w, _)| w.table == c.table && w.columns == c.columns) {
+                        Some((_, total)) => *total += ms,
+                        None => workload.push((c, ms)),
+                    }
+                }
+            }
+            workload.sort_by(|a, b| b.1.total_cmp(&a.1));
+            notes.push("workload mode: statements carry parameters, so candidates are ranked by the time of the statements they serve, not costed".into());
+        } else if p.from.is_some() {
+            return Err(ToolError::invalid("from", "the only source is \"hotpaths\""));
+        }
         let (candidates, sql) = match (&p.sql, &p.collection) {
+            _ if !workload.is_empty() || p.from.is_some() => (workload.iter().map(|(c, _)| c.clone()).collect(), None),
             (Some(sql), _) if db.capabilities().sql => {
                 let sql = sql.trim().trim_end_matches(';');
                 let checked = safety::check(sql, cfg.engine, Mode::ReadWrite, 1)?;
@@ -345,6 +377,10 @@ impl Server {
                 cost_after: None,
                 improvement_pct: None,
                 estimated_bytes: None,
+                workload_ms: workload
+                    .iter()
+                    .find(|(w, _)| w.table == c.table && w.columns == c.columns)
+                    .map(|(_, ms)| (ms * 1000.0).round() / 1000.0),
             })
             .collect();
         if let Some(sql) = &sql

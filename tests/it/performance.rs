@@ -201,6 +201,11 @@ async fn analyze_performance_ranks_findings_and_reads_the_workload() {
     assert!(blocked.is_some_and(|b| b["query"].as_str().unwrap().contains("waiting")), "{v}");
     sqlx::raw_sql("rollback").execute(&mut holder).await.unwrap();
     waiter.await.unwrap();
+
+    // Designing for the workload: the busy statement's filter column is proposed.
+    let v = mcp.ok("design-indexes", json!({"from": "hotpaths"})).await;
+    let r = v["recommendations"].as_array().unwrap().iter().find(|r| r["table"] == "orders" && r["columns"][0] == "total");
+    assert!(r.is_some_and(|r| r["workload_ms"].as_f64().unwrap() > 0.0), "{v}");
     mcp.close().await;
 }
 
