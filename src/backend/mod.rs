@@ -347,14 +347,33 @@ impl Database {
         }
     }
 
-    /// Unused and duplicate indexes and unindexed foreign keys, where the engine can tell.
+    /// Unused and duplicate indexes and unindexed foreign keys, where the engine can tell:
+    /// `{"unused": [...], "duplicates": [...], "fk_without_index": [...]}`.
     pub async fn index_problems(&self) -> Result<Option<Value>, ToolError> {
+        let t = self.config.statement_timeout_ms;
+        let listed = |rows: Vec<Value>| {
+            let indexes = rows
+                .iter()
+                .map(|r| IndexShape {
+                    table: r["table"].as_str().unwrap_or_default().to_string(),
+                    name: r["index"].as_str().unwrap_or_default().to_string(),
+                    unique: r["is_unique"] == serde_json::json!(1) || r["is_unique"] == serde_json::json!(true),
+                    columns: r["columns"].as_str().unwrap_or_default().split(',').map(str::to_string).collect(),
+                })
+                .collect::<Vec<_>>();
+            serde_json::json!({ "unused": [], "duplicates": redundant(&indexes), "fk_without_index": [] })
+        };
         match self.pool().await? {
-            Pool::Postgres(p) => postgres::index_problems(p)
-                .await
-                .map(Some)
-                .map_err(|e| self.db_error(e, self.config.statement_timeout_ms)),
-            _ => Ok(None),
+            Pool::Postgres(p) => postgres::index_problems(p).await.map(Some).map_err(|e| self.db_error(e, t)),
+            Pool::Mysql(p) => {
+                let rows = sqlx::query(include_str!("mysql/indexes.sql")).fetch_all(p).await.map_err(|e| self.db_error(e, t))?;
+                Ok(Some(listed(objects(&rows, mysql::cell).map_err(|e| self.db_error(e, t))?)))
+            }
+            Pool::Sqlite(p) => {
+                let rows = sqlx::query(include_str!("sqlite/indexes.sql")).fetch_all(p).await.map_err(|e| self.db_error(e, t))?;
+                Ok(Some(listed(objects(&rows, sqlite::cell).map_err(|e| self.db_error(e, t))?)))
+            }
+            Pool::Mongo(m) => Ok(Some(m.index_problems().await)),
         }
     }
 
@@ -515,6 +534,34 @@ fn is_connection_error(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("57P0") || c.starts_with("08")),
         _ => false,
     }
+}
+
+/// An index's table, name, uniqueness and columns in order.
+pub(crate) struct IndexShape {
+    pub table: String,
+    pub name: String,
+    pub unique: bool,
+    pub columns: Vec<String>,
+}
+
+/// Non-unique indexes whose columns lead another index on the same table: the other one serves
+/// every lookup they do.
+pub(crate) fn redundant(indexes: &[IndexShape]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for a in indexes.iter().filter(|a| !a.unique && a.name != "PRIMARY" && a.name != "_id_") {
+        let wider = indexes.iter().find(|b| {
+            b.table == a.table
+                && b.name != a.name
+                && b.columns.len() >= a.columns.len()
+                && b.columns.iter().zip(&a.columns).all(|(x, y)| x == y)
+                // Of two identical indexes, report only one.
+                && (b.columns.len() > a.columns.len() || b.unique || b.name < a.name)
+        });
+        if let Some(b) = wider {
+            out.push(serde_json::json!({ "table": a.table, "index": a.name, "same_as": b.name }));
+        }
+    }
+    out
 }
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

@@ -268,6 +268,41 @@ impl Mongo {
         super::Hotpaths { how_to_enable: None, statements, activity }
     }
 
+    /// Indexes never used since the server started ($indexStats) and indexes another one leads.
+    pub(super) async fn index_problems(&self) -> Value {
+        let mut shapes = Vec::new();
+        let mut unused = Vec::new();
+        let names: Vec<String> = self.collections(doc! {}).await.unwrap_or_default().iter()
+            .filter(|c| c.get_str("type").unwrap_or("collection") == "collection")
+            .filter_map(|c| c.get_str("name").ok().map(str::to_string))
+            .filter(|n| !n.starts_with("system."))
+            .collect();
+        for name in names {
+            let Ok(reply) = self.db.run_command(doc! { "listIndexes": &name }).await else { continue };
+            for ix in first_batch(&reply) {
+                let index = ix.get_str("name").unwrap_or_default().to_string();
+                shapes.push(super::IndexShape {
+                    table: name.clone(),
+                    unique: ix.get_bool("unique").unwrap_or(false),
+                    columns: ix.get_document("key").map(|k| k.keys().cloned().collect()).unwrap_or_default(),
+                    name: index,
+                });
+            }
+            let stats = self.db.collection::<Document>(&name).aggregate([doc! { "$indexStats": {} }]).await;
+            if let Ok(cursor) = stats {
+                let docs: Vec<Document> = cursor.try_collect().await.unwrap_or_default();
+                for d in docs {
+                    let ops = d.get_document("accesses").ok().and_then(|a| a.get("ops")).and_then(|o| o.as_i64().or(o.as_i32().map(i64::from)));
+                    let index = d.get_str("name").unwrap_or_default();
+                    if ops == Some(0) && index != "_id_" {
+                        unused.push(json!({ "table": name, "index": index }));
+                    }
+                }
+            }
+        }
+        json!({ "unused": unused, "duplicates": super::redundant(&shapes), "fk_without_index": [] })
+    }
+
     async fn collections(&self, filter: Document) -> Result<Vec<Document>, mongodb::error::Error> {
         let reply = self.db.run_command(doc! { "listCollections": 1, "filter": filter }).await?;
         Ok(first_batch(&reply))

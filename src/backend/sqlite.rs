@@ -71,7 +71,7 @@ fn storage_class(row: &SqliteRow, i: usize) -> String {
 }
 
 /// SQLite is dynamically typed: decode by the value's storage class, not the declared type.
-fn cell(row: &SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
+pub(super) fn cell(row: &SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
         return Ok(Value::Null);

@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, ops::ControlFlow};
 use serde_json::Value;
 use sqlparser::{
     ast::{
-        BinaryOperator, Expr, OrderByKind, SetExpr, Statement, TableFactor, Value as SqlValue, visit_expressions,
+        BinaryOperator, Expr, GroupByExpr, OrderByKind, SetExpr, Statement, TableFactor, Value as SqlValue, visit_expressions,
     },
     dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect},
     parser::Parser,
@@ -78,9 +78,14 @@ pub fn sql_candidates(sql: &str, engine: Engine) -> Vec<Candidate> {
                         add_factor(&join.relation, &mut tables);
                     }
                 }
+                // Grouping reads rows in key order when an index has it, like ORDER BY.
+                if let GroupByExpr::Expressions(exprs, _) = &select.group_by {
+                    order_by.extend(exprs.iter().cloned());
+                }
             }
             if let Some(ob) = &q.order_by
                 && let OrderByKind::Expressions(exprs) = &ob.kind
+                && order_by.is_empty()
             {
                 order_by = exprs.iter().map(|o| o.expr.clone()).collect();
             }
@@ -171,7 +176,7 @@ pub fn sql_candidates(sql: &str, engine: Engine) -> Vec<Candidate> {
             reason.push(format!("range on {range}"));
         } else if !u.order.is_empty() && u.order.iter().all(|c| !columns.contains(c)) {
             columns.extend(u.order.iter().cloned());
-            reason.push(format!("ORDER BY {}", u.order.join(", ")));
+            reason.push(format!("ORDER BY / GROUP BY {}", u.order.join(", ")));
         }
         if !columns.is_empty() {
             out.push(Candidate { table: table.clone(), columns, reason: reason.join(", then ") });
@@ -268,6 +273,12 @@ mod tests {
         assert_eq!(cols(&c), ["orders(customer_id,placed_at)"]);
         let c = sql_candidates("select * from orders where status = 'open' order by placed_at desc limit 10", Engine::Postgres);
         assert_eq!(cols(&c), ["orders(status,placed_at)"]);
+    }
+
+    #[test]
+    fn group_by_counts_like_order_by() {
+        let c = sql_candidates("select status, count(*) from orders where customer_id = 3 group by status", Engine::Postgres);
+        assert_eq!(cols(&c), ["orders(customer_id,status)"]);
     }
 
     #[test]

@@ -123,6 +123,16 @@ pub struct Context {
     pub engine: Engine,
     /// Whether the plan holds run-time numbers.
     pub analyzed: bool,
+    /// Foreign keys that no index starts with (from the catalog, where the engine can tell).
+    pub unindexed_foreign_keys: Vec<ForeignKey>,
+}
+
+/// A foreign key of `table` on `columns`, pointing at `references`.
+#[derive(Debug, Clone)]
+pub struct ForeignKey {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub references: String,
 }
 
 /// Run every rule over the plan; findings come most severe first, then by the time their step

@@ -134,7 +134,20 @@ impl Server {
             }
             _ => return Err(ToolError::invalid("sql", "give the SQL statement to explain")),
         };
-        let cx = plan::Context { engine: cfg.engine, analyzed: analyze };
+        let unindexed_foreign_keys = match db.index_problems().await? {
+            Some(v) => v["fk_without_index"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| plan::ForeignKey {
+                    table: f["table"].as_str().unwrap_or_default().to_string(),
+                    columns: f["columns"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect(),
+                    references: f["references"].as_str().unwrap_or_default().to_string(),
+                })
+                .collect(),
+            None => vec![],
+        };
+        let cx = plan::Context { engine: cfg.engine, analyzed: analyze, unindexed_foreign_keys };
         Ok(Json(ExplainOutput {
             database: cfg.name.clone(),
             engine: cfg.engine,
@@ -251,14 +264,23 @@ fn index_columns(object: &serde_json::Map<String, Value>) -> Vec<Vec<String>> {
 
 fn problems_from(v: &Value, engine: Engine) -> Vec<IndexProblem> {
     let s = |o: &Value, k: &str| o[k].as_str().unwrap_or("?").to_string();
+    let drop = |o: &Value| match engine {
+        Engine::Postgres => format!("DROP INDEX CONCURRENTLY {}.{};", s(o, "schema"), s(o, "index")),
+        Engine::Mysql => format!("ALTER TABLE {} DROP INDEX {}, ALGORITHM=INPLACE, LOCK=NONE;", s(o, "table"), s(o, "index")),
+        Engine::Sqlite => format!("DROP INDEX {};", s(o, "index")),
+        Engine::Mongodb => format!("db.{}.dropIndex(\"{}\")", s(o, "table"), s(o, "index")),
+    };
     let mut out = Vec::new();
     for u in v["unused"].as_array().into_iter().flatten() {
         out.push(IndexProblem {
             kind: "unused".into(),
             table: s(u, "table"),
             index: Some(s(u, "index")),
-            detail: format!("never scanned since statistics were reset; {} bytes kept up to date on every write", u["bytes"]),
-            statement: format!("DROP INDEX CONCURRENTLY {}.{};", s(u, "schema"), s(u, "index")),
+            detail: match u["bytes"].as_i64() {
+                Some(bytes) => format!("never scanned since statistics were reset; {bytes} bytes kept up to date on every write"),
+                None => "never used since the server started; still kept up to date on every write".to_string(),
+            },
+            statement: drop(u),
         });
     }
     for d in v["duplicates"].as_array().into_iter().flatten() {
@@ -266,8 +288,8 @@ fn problems_from(v: &Value, engine: Engine) -> Vec<IndexProblem> {
             kind: "duplicate".into(),
             table: s(d, "table"),
             index: Some(s(d, "index")),
-            detail: format!("same columns as {}", s(d, "same_as")),
-            statement: format!("DROP INDEX CONCURRENTLY {}.{};", s(d, "schema"), s(d, "index")),
+            detail: format!("{} leads with the same columns and serves every lookup this one does", s(d, "same_as")),
+            statement: drop(d),
         });
     }
     for f in v["fk_without_index"].as_array().into_iter().flatten() {

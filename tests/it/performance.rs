@@ -53,11 +53,20 @@ async fn sql_story(kind: Kind, fill: &[&str], create_index: &str, plans_writes_r
         assert!(statement.starts_with("CREATE INDEX CONCURRENTLY"), "{statement}");
         let problems = serde_json::to_string(&design["existing_index_problems"]).unwrap();
         assert!(problems.contains("fk-without-index") && problems.contains("orders_customer_id_fkey"), "{problems}");
+        let join = json!({"sql": "select c.email, o.total from customers c join orders o on o.customer_id = c.id where c.email = 'u7@example.com'"});
+        let v = rw.ok("explain-analyze", join).await;
+        let f = finding(&v, "fk-join-without-index");
+        assert!(f["evidence"].as_str().unwrap().contains("orders.customer_id"), "{f}");
     }
 
     rw.ok("run-sql", json!({ "sql": create_index })).await;
     let design = rw.ok("design-indexes", query.clone()).await;
     assert!(!recommended(&design, "orders", "customer_id"), "{kind:?}: proposed again after creation: {design}");
+    // An identical second index is reported as a duplicate, with the statement that drops it.
+    rw.ok("run-sql", json!({ "sql": create_index.replace("orders_customer_id_idx", "orders_customer_id_again") })).await;
+    let design = rw.ok("design-indexes", query.clone()).await;
+    let problems = serde_json::to_string(&design["existing_index_problems"]).unwrap();
+    assert!(problems.contains("\"duplicate\"") && problems.contains("orders_customer_id_again"), "{kind:?}: {problems}");
     let v = rw.ok("explain-analyze", query.clone()).await;
     assert!(!codes(&v).contains(&"full-scan-selective".to_string()), "{kind:?}: still flagged after the index: {v}");
     rw.close().await;
@@ -148,8 +157,11 @@ async fn mongodb_explain_flags_a_collection_scan_until_indexed() {
     let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
     let coll = client.default_database().unwrap().collection::<mongodb::bson::Document>("orders");
     coll.create_index(mongodb::IndexModel::builder().keys(doc! {"customer": 1}).build()).await.unwrap();
+    coll.create_index(mongodb::IndexModel::builder().keys(doc! {"customer": 1, "total": 1}).build()).await.unwrap();
     let design = mcp.ok("design-indexes", args.clone()).await;
     assert!(design["recommendations"].as_array().unwrap().is_empty(), "{design}");
+    let problems = serde_json::to_string(&design["existing_index_problems"]).unwrap();
+    assert!(problems.contains("customer_1_total_1") && problems.contains("dropIndex(\\\"customer_1\\\")"), "{problems}");
     let v = mcp.ok("explain-analyze", args).await;
     assert!(!codes(&v).contains(&"full-scan-selective".to_string()), "{v}");
     assert!(v["plan_text"].as_str().unwrap().contains("IXSCAN"), "{v}");

@@ -2,6 +2,7 @@
 //! ok/err tests. Add a rule by adding a file and listing it in [`ALL`].
 
 mod cold_reads;
+mod fk_join_without_index;
 mod full_scan_selective;
 mod nested_loop_large_outer;
 mod row_misestimate;
@@ -27,6 +28,7 @@ pub struct Rule {
 
 pub const ALL: &[Rule] = &[
     full_scan_selective::RULE,
+    fk_join_without_index::RULE,
     unusable_index::RULE,
     row_misestimate::RULE,
     nested_loop_large_outer::RULE,
@@ -108,7 +110,7 @@ pub(super) mod test_support {
     use crate::plan::Access;
 
     pub fn cx(engine: Engine) -> Context {
-        Context { engine, analyzed: true }
+        Context { engine, analyzed: true, unindexed_foreign_keys: vec![] }
     }
 
     pub fn scan(relation: &str, condition: &str, returned: f64, examined: f64) -> PlanNode {
