@@ -57,7 +57,8 @@ pub fn main() -> ExitCode {
     // A config file (given, or ./data-engineer.toml) wins over the DATABASE_URL environment
     // variable, which it may interpolate; only the --database-url flag beats a file.
     let has_file = cli.config.is_some() || std::path::Path::new(crate::config::DEFAULT_CONFIG_FILE).exists();
-    let database_url = cli.database_url.clone().or_else(|| if has_file { None } else { std::env::var("DATABASE_URL").ok() });
+    let database_url =
+        cli.database_url.clone().or_else(|| if has_file { None } else { std::env::var("DATABASE_URL").ok() });
     let request = ConfigRequest { database_url, mode: cli.mode, config_file: cli.config.clone() };
     let loaded = Config::load(&request, &|name| std::env::var(name).ok());
     let redactor = Arc::new(match &loaded {

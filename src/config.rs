@@ -230,8 +230,8 @@ impl Config {
             None => Path::new(DEFAULT_CONFIG_FILE).exists().then(|| DEFAULT_CONFIG_FILE.to_string()),
         };
         if let Some(path) = file {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
             return Config::from_toml(&text, &path, env);
         }
         let db = DatabaseConfig {
@@ -256,12 +256,10 @@ impl Config {
         let mut secrets = Vec::new();
         let mut databases = Vec::new();
         for (name, value) in parsed.databases {
-            let raw: FileDatabase = value
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    path: path.into(),
-                    message: format!("[databases.{name}]: {}", e.message()),
-                })?;
+            let raw: FileDatabase = value.try_into().map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: path.into(),
+                message: format!("[databases.{name}]: {}", e.message()),
+            })?;
             let url = interpolate(&raw.url, &format!("databases.{name}.url"), env, &mut secrets)?;
             let db = database(&name, &url, raw.mode, raw.statement_timeout_ms, raw.max_rows)?;
             secrets.extend(db.url.password());

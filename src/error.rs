@@ -54,7 +54,8 @@ impl ToolError {
             ToolError::Parse { .. } => Some("send exactly one complete SQL statement in the engine's dialect".into()),
             ToolError::Database { hint, .. } => hint.clone(),
             ToolError::Timeout { .. } => Some(
-                "narrow the query (filters, LIMIT), check its plan with explain-analyze, or pass a larger timeout_ms".into(),
+                "narrow the query (filters, LIMIT), check its plan with explain-analyze, or pass a larger timeout_ms"
+                    .into(),
             ),
             ToolError::InvalidArgument { .. } => Some("correct the argument and call again".into()),
             ToolError::Cancelled => None,

@@ -79,7 +79,9 @@ impl Output {
     fn finish_result(&self, result: CallToolResult) -> CallToolResult {
         if result.is_error == Some(true) || result.structured_content.is_none() {
             let text: String = result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.as_str())).collect();
-            return CallToolResult::error(vec![ContentBlock::text(self.redactor.redact(&render_error(&text)).into_owned())]);
+            return CallToolResult::error(vec![ContentBlock::text(
+                self.redactor.redact(&render_error(&text)).into_owned(),
+            )]);
         }
         let mut value = result.structured_content.unwrap_or(Value::Null);
         if self.config.mask_secret_columns {
@@ -98,7 +100,8 @@ fn render_error(text: &str) -> String {
     match serde_json::from_str::<Value>(text) {
         Ok(v) if v.get("error").is_some() => {
             let e = &v["error"];
-            let mut out = format!("error ({}): {}", e["kind"].as_str().unwrap_or("tool"), e["message"].as_str().unwrap_or(""));
+            let mut out =
+                format!("error ({}): {}", e["kind"].as_str().unwrap_or("tool"), e["message"].as_str().unwrap_or(""));
             if let Some(hint) = e["hint"].as_str() {
                 let _ = write!(out, "\nnext: {hint}");
             }
@@ -106,7 +109,9 @@ fn render_error(text: &str) -> String {
         }
         // rmcp's own argument errors ("failed to deserialize parameters: ...").
         _ if text.contains("deserialize parameters") => {
-            format!("error (invalid-arguments): {text}\nnext: check the arguments against the tool's inputSchema and call again")
+            format!(
+                "error (invalid-arguments): {text}\nnext: check the arguments against the tool's inputSchema and call again"
+            )
         }
         _ => text.to_string(),
     }
@@ -235,9 +240,16 @@ fn render_object(out: &mut String, map: &Map<String, Value>, indent: usize, fenc
                     let columns: Vec<String> = map
                         .get("columns")
                         .and_then(Value::as_array)
-                        .map(|c| c.iter().map(|c| c.get("name").and_then(Value::as_str).unwrap_or("?").to_string()).collect())
+                        .map(|c| {
+                            c.iter().map(|c| c.get("name").and_then(Value::as_str).unwrap_or("?").to_string()).collect()
+                        })
                         .unwrap_or_default();
-                    table(out, &pad, &columns, items.iter().map(|r| r.as_array().cloned().unwrap_or_default()).collect());
+                    table(
+                        out,
+                        &pad,
+                        &columns,
+                        items.iter().map(|r| r.as_array().cloned().unwrap_or_default()).collect(),
+                    );
                 } else {
                     for item in items {
                         let _ = writeln!(out, "{pad}{item}");
@@ -258,7 +270,10 @@ fn render_object(out: &mut String, map: &Map<String, Value>, indent: usize, fenc
                         }
                     }
                 }
-                let rows = items.iter().map(|i| columns.iter().map(|c| i.get(c).cloned().unwrap_or(Value::Null)).collect()).collect();
+                let rows = items
+                    .iter()
+                    .map(|i| columns.iter().map(|c| i.get(c).cloned().unwrap_or(Value::Null)).collect())
+                    .collect();
                 table(out, &pad, &columns, rows);
             }
             Value::Array(items) if items.iter().all(Value::is_object) => {
@@ -310,7 +325,11 @@ fn table(out: &mut String, pad: &str, columns: &[String], rows: Vec<Vec<Value>>)
     const MAX_CELL: usize = 80;
     let cell = |v: &Value| {
         let s = if v.is_null() { String::new() } else { scalar(v).replace('|', "\\|") };
-        if s.chars().count() > MAX_CELL { format!("{}…", s.chars().take(MAX_CELL - 1).collect::<String>()) } else { s }
+        if s.chars().count() > MAX_CELL {
+            format!("{}…", s.chars().take(MAX_CELL - 1).collect::<String>())
+        } else {
+            s
+        }
     };
     let _ = writeln!(out, "{pad}| {} |", columns.join(" | "));
     let _ = writeln!(out, "{pad}|{}|", columns.iter().map(|_| "---").collect::<Vec<_>>().join("|"));

@@ -57,8 +57,8 @@ pub fn parse(file: &str, text: &str) -> Result<PromptFile, PromptError> {
     let no_front = || PromptError::NoFrontMatter { file: file.into() };
     let rest = text.strip_prefix("+++\n").ok_or_else(no_front)?;
     let (front, body) = rest.split_once("\n+++\n").ok_or_else(no_front)?;
-    let front: FrontMatter =
-        toml::from_str(front).map_err(|e| PromptError::FrontMatter { file: file.into(), message: e.message().into() })?;
+    let front: FrontMatter = toml::from_str(front)
+        .map_err(|e| PromptError::FrontMatter { file: file.into(), message: e.message().into() })?;
     Ok(PromptFile { front, body: body.trim().to_string() })
 }
 
@@ -109,7 +109,8 @@ pub fn get(name: &str, args: &serde_json::Map<String, serde_json::Value>) -> Res
         };
         text = text.replace(&format!("{{{{{}}}}}", spec.name), &value);
     }
-    Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]).with_description(&prompt.front.description))
+    Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
+        .with_description(&prompt.front.description))
 }
 
 /// The persona in brief, sent as the server's instructions to clients that never open prompts.
@@ -137,7 +138,8 @@ mod tests {
             for a in &p.front.arguments {
                 assert!(p.body.contains(&format!("{{{{{}}}}}", a.name)), "{file} never uses {{{{{}}}}}", a.name);
             }
-            let filled = get(&p.front.name, &p.front.arguments.iter().map(|a| (a.name.clone(), "X".into())).collect()).unwrap();
+            let filled =
+                get(&p.front.name, &p.front.arguments.iter().map(|a| (a.name.clone(), "X".into())).collect()).unwrap();
             let json = serde_json::to_string(&filled).unwrap();
             assert!(!json.contains("{{"), "{file} has a placeholder that is not an argument");
         }

@@ -43,9 +43,7 @@ impl fmt::Debug for Redactor {
             Known::Matcher(ac) => ac.patterns_len(),
             Known::Naive(v) => v.len(),
         };
-        f.debug_struct("Redactor")
-            .field("known_variants", &n)
-            .finish()
+        f.debug_struct("Redactor").field("known_variants", &n).finish()
     }
 }
 
@@ -81,10 +79,7 @@ impl Redactor {
         if variants.is_empty() {
             return Self::patterns_only();
         }
-        let known = match AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&variants)
-        {
+        let known = match AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&variants) {
             Ok(ac) => Known::Matcher(ac),
             Err(_) => {
                 let mut v: Vec<String> = variants.into_iter().collect();
@@ -97,9 +92,7 @@ impl Redactor {
 
     /// A redactor that knows no literal secrets (patterns only).
     pub fn patterns_only() -> Self {
-        Self {
-            known: Known::Empty,
-        }
+        Self { known: Known::Empty }
     }
 
     /// Redact one string. Returns Cow::Borrowed when nothing matched (fast path: must be cheap on clean text).
@@ -115,22 +108,17 @@ impl Redactor {
             return out;
         }
         for rule in &rules.rules {
-            let replaced = match rule.re.replace_all(&out, |c: &Captures<'_>| {
-                (rule.fix)(c).unwrap_or_else(|| c[0].to_owned())
-            }) {
-                Cow::Owned(s) => Some(s),
-                Cow::Borrowed(_) => None,
-            };
+            let replaced =
+                match rule.re.replace_all(&out, |c: &Captures<'_>| (rule.fix)(c).unwrap_or_else(|| c[0].to_owned())) {
+                    Cow::Owned(s) => Some(s),
+                    Cow::Borrowed(_) => None,
+                };
             if let Some(s) = replaced {
                 out = Cow::Owned(s);
             }
         }
         // Fix-ups may decline every match (e.g. `password: YES`); keep the borrow then.
-        if out == text {
-            Cow::Borrowed(text)
-        } else {
-            out
-        }
+        if out == text { Cow::Borrowed(text) } else { out }
     }
 
     /// Redact every string (object keys are left alone, values recursively) in a JSON value in place.
@@ -206,10 +194,7 @@ const PATTERNS: &[(&str, Fix)] = &[
     ),
     // URL userinfo. The password may hold `:` and raw `@`; greedy matching picks the
     // last `@` before the path/query, i.e. the host separator.
-    (
-        r#"(?P<p>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@"'<>\\]*:)(?P<s>[^\s/?#"'<>\\]+)@"#,
-        mask_group,
-    ),
+    (r#"(?P<p>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@"'<>\\]*:)(?P<s>[^\s/?#"'<>\\]+)@"#, mask_group),
     // Authorization headers: keep the scheme word, mask the credential.
     (
         r#"(?i)(?P<p>(?-u:\b)(?:proxy-)?authorization(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["'])?(?:(?:bearer|basic|token|digest|negotiate|ntlm|apikey|aws4-hmac-sha256)[ \t]+)?)(?P<s>[^\s"'\\,;]+)"#,
@@ -242,20 +227,11 @@ const PATTERNS: &[(&str, Fix)] = &[
         mask_group,
     ),
     // Bare bearer tokens (header name already stripped by a driver or logger).
-    (
-        r"(?P<p>(?-u:\b)(?:Bearer|bearer|BEARER)[ \t]+)(?P<s>[A-Za-z0-9._~+/-]+=*)",
-        fix_bearer,
-    ),
+    (r"(?P<p>(?-u:\b)(?:Bearer|bearer|BEARER)[ \t]+)(?P<s>[A-Za-z0-9._~+/-]+=*)", fix_bearer),
     // Bare HTTP Basic credentials; `t` catches identifier chars that prove it is a word.
-    (
-        r"(?P<p>(?-u:\b)(?:Basic|BASIC)[ \t]+)(?P<s>[A-Za-z0-9+/]+={0,2})(?P<t>[_.-]?)",
-        fix_basic,
-    ),
+    (r"(?P<p>(?-u:\b)(?:Basic|BASIC)[ \t]+)(?P<s>[A-Za-z0-9+/]+={0,2})(?P<t>[_.-]?)", fix_basic),
     // JWT / JWS (3 segments) and JWE (5 segments).
-    (
-        r"(?P<s>(?-u:\b)eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){1,3})",
-        mask_group,
-    ),
+    (r"(?P<s>(?-u:\b)eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){1,3})", mask_group),
     // Vendor keys recognisable by prefix.
     (
         concat!(
@@ -285,13 +261,7 @@ const PATTERNS: &[(&str, Fix)] = &[
 
 static RULES: LazyLock<Rules> = LazyLock::new(|| Rules {
     set: RegexSet::new(PATTERNS.iter().map(|(p, _)| *p)).expect("valid regex"),
-    rules: PATTERNS
-        .iter()
-        .map(|(p, fix)| Rule {
-            re: Regex::new(p).expect("valid regex"),
-            fix: *fix,
-        })
-        .collect(),
+    rules: PATTERNS.iter().map(|(p, fix)| Rule { re: Regex::new(p).expect("valid regex"), fix: *fix }).collect(),
 });
 
 /// Replace group `s` with the mask, keeping the rest of the match.
@@ -309,9 +279,7 @@ fn fix_kv(c: &Captures<'_>) -> Option<String> {
     let v = c.name("v")?.as_str();
     let (open, inner, close) = split_quotes(v);
     // `PWD=/home/x` in an environment dump is the working directory.
-    let cwd = key.len() >= 3
-        && key[key.len() - 3..].eq_ignore_ascii_case(b"pwd")
-        && inner.starts_with(['/', '~']);
+    let cwd = key.len() >= 3 && key[key.len() - 3..].eq_ignore_ascii_case(b"pwd") && inner.starts_with(['/', '~']);
     if cwd || is_not_a_secret(inner) {
         return None;
     }
@@ -332,47 +300,32 @@ fn split_quotes(v: &str) -> (&str, &str, &str) {
 /// Values that are visibly not secrets: `password: YES` (MySQL), `null`, placeholders.
 fn is_not_a_secret(v: &str) -> bool {
     const WORDS: &[&str] = &[
-        "yes", "no", "true", "false", "null", "none", "nil", "empty", "unset", "required",
-        "missing", "invalid", "expired", "redacted", "hidden", "masked",
+        "yes", "no", "true", "false", "null", "none", "nil", "empty", "unset", "required", "missing", "invalid",
+        "expired", "redacted", "hidden", "masked",
     ];
-    v.is_empty()
-        || v.bytes().all(|b| b == b'*')
-        || WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
-        || is_placeholder(v)
+    v.is_empty() || v.bytes().all(|b| b == b'*') || WORDS.iter().any(|w| v.eq_ignore_ascii_case(w)) || is_placeholder(v)
 }
 
 /// Bind parameters and env references (`$1`, `?`, `%s`, `${DB_PASSWORD}`, `$DB_PASSWORD`).
 fn is_placeholder(v: &str) -> bool {
-    let ident =
-        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    let env_or_pos = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-    };
+    let ident = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let env_or_pos =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
     v == "?"
         || v == "%s"
-        || v.strip_prefix("${")
-            .and_then(|r| r.strip_suffix('}'))
-            .is_some_and(ident)
+        || v.strip_prefix("${").and_then(|r| r.strip_suffix('}')).is_some_and(ident)
         || v.strip_prefix('$').is_some_and(env_or_pos)
-        || v.strip_prefix("%(")
-            .and_then(|r| r.strip_suffix(")s"))
-            .is_some_and(ident)
+        || v.strip_prefix("%(").and_then(|r| r.strip_suffix(")s")).is_some_and(ident)
 }
 
 fn fix_bearer(c: &Captures<'_>) -> Option<String> {
-    looks_like_token(c.name("s")?.as_str())
-        .then(|| mask_group(c))
-        .flatten()
+    looks_like_token(c.name("s")?.as_str()).then(|| mask_group(c)).flatten()
 }
 
 fn fix_basic(c: &Captures<'_>) -> Option<String> {
     let s = c.name("s")?.as_str();
     // Real Basic credentials are padded base64; the suffix check rejects `Basic foo_bar`.
-    let ok = c.name("t").is_none_or(|t| t.as_str().is_empty())
-        && s.len() % 4 == 0
-        && looks_like_token(s);
+    let ok = c.name("t").is_none_or(|t| t.as_str().is_empty()) && s.len() % 4 == 0 && looks_like_token(s);
     ok.then(|| mask_group(c)).flatten()
 }
 
@@ -381,8 +334,7 @@ fn fix_prefixed(c: &Captures<'_>) -> Option<String> {
     // `sk-` also starts hyphenated words (`sk-learn-...`); real keys are mixed-case random.
     if let Some(tail) = s.strip_prefix("sk-") {
         let has = |f: fn(&u8) -> bool| tail.as_bytes().iter().any(f);
-        if !(has(u8::is_ascii_digit) && has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase))
-        {
+        if !(has(u8::is_ascii_digit) && has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase)) {
             return None;
         }
     }
@@ -441,10 +393,7 @@ fn percent_decode(s: &str) -> Option<String> {
     while i < b.len() {
         let hex = |x: u8| char::from(x).to_digit(16);
         if b[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                b.get(i + 1).copied().and_then(hex),
-                b.get(i + 2).copied().and_then(hex),
-            )
+            && let (Some(h), Some(l)) = (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex))
         {
             // Both digits are < 16, so this fits in a byte.
             out.push(u8::try_from(h * 16 + l).ok()?);
@@ -455,11 +404,7 @@ fn percent_decode(s: &str) -> Option<String> {
             i += 1;
         }
     }
-    if any {
-        String::from_utf8(out).ok()
-    } else {
-        None
-    }
+    if any { String::from_utf8(out).ok() } else { None }
 }
 
 // ---------------------------------------------------------------------------
@@ -557,9 +502,7 @@ const VALUE_SUFFIXES: &[&str] = &[
 ];
 
 /// Leading components that make the column a flag about a secret, not the secret.
-const FLAG_PREFIXES: &[&str] = &[
-    "is", "has", "was", "needs", "requires", "require", "uses", "use",
-];
+const FLAG_PREFIXES: &[&str] = &["is", "has", "was", "needs", "requires", "require", "uses", "use"];
 
 /// True when a column/field name denotes a secret whose VALUES should be masked in query results:
 /// password, passwd, pwd, secret, token, api_key, apikey, access_key, private_key, client_secret, ssn,
@@ -574,11 +517,7 @@ pub fn is_secret_name(name: &str) -> bool {
     }
     // The secret word must end the name, possibly followed by value suffixes only:
     // `password_hash` yes, `token_count` / `password_updated_at` no.
-    while comps.len() > 1
-        && comps
-            .last()
-            .is_some_and(|c| VALUE_SUFFIXES.contains(&c.as_str()))
-    {
+    while comps.len() > 1 && comps.last().is_some_and(|c| VALUE_SUFFIXES.contains(&c.as_str())) {
         comps.pop();
     }
     let Some(last) = comps.last().map(String::as_str) else {
@@ -649,47 +588,27 @@ mod tests {
     /// flag these fixtures.
     const POSITIVE: &[(&str, &str, &str)] = &[
         // URL userinfo
-        (
-            "postgres://app:hunter2pw@db:5432/x",
-            "postgres://app:***@db:5432/x",
-            "hunter2pw",
-        ),
-        (
-            "mysql://root:p%40ss:w0rd@10.0.0.5/db",
-            "mysql://root:***@10.0.0.5/db",
-            "p%40ss:w0rd",
-        ),
+        ("postgres://app:hunter2pw@db:5432/x", "postgres://app:***@db:5432/x", "hunter2pw"),
+        ("mysql://root:p%40ss:w0rd@10.0.0.5/db", "mysql://root:***@10.0.0.5/db", "p%40ss:w0rd"),
         (
             "mongodb+srv://svc:p@ss@word9@cluster0.example.net/?retryWrites=true",
             "mongodb+srv://svc:***@cluster0.example.net/?retryWrites=true",
             "ss@word9",
         ),
-        (
-            "redis://:r3disPass@cache:6379/0",
-            "redis://:***@cache:6379/0",
-            "r3disPass",
-        ),
+        ("redis://:r3disPass@cache:6379/0", "redis://:***@cache:6379/0", "r3disPass"),
         (
             "error connecting to postgresql://etl:Tr0ub4dor@warehouse.internal/analytics: timeout",
             "error connecting to postgresql://etl:***@warehouse.internal/analytics: timeout",
             "Tr0ub4dor",
         ),
-        (
-            "jdbc:mysql://rep:Jd8c!pw@h1:3306,h2:3306/db",
-            "jdbc:mysql://rep:***@h1:3306,h2:3306/db",
-            "Jd8c!pw",
-        ),
+        ("jdbc:mysql://rep:Jd8c!pw@h1:3306,h2:3306/db", "jdbc:mysql://rep:***@h1:3306,h2:3306/db", "Jd8c!pw"),
         // key=value DSN secrets
         (
             "host=db port=5432 user=app password=s3cretPw dbname=x",
             "host=db port=5432 user=app password=*** dbname=x",
             "s3cretPw",
         ),
-        (
-            "host=db password='a b c' user=app",
-            "host=db password='***' user=app",
-            "a b c",
-        ),
+        ("host=db password='a b c' user=app", "host=db password='***' user=app", "a b c"),
         (
             "postgres://db/x?sslpassword=keyPw1&password=qPw2&sslmode=require",
             "postgres://db/x?sslpassword=***&password=***&sslmode=require",
@@ -700,22 +619,10 @@ mod tests {
             "Driver={ODBC 18};Server=s;Uid=sa;Pwd=***;Encrypt=yes",
             "Odbc!Pass1",
         ),
-        (
-            "Server=s;PWD={semi;colon};",
-            "Server=s;PWD={***};",
-            "semi;colon",
-        ),
+        ("Server=s;PWD={semi;colon};", "Server=s;PWD={***};", "semi;colon"),
         ("passwd=plainpw99", "passwd=***", "plainpw99"),
-        (
-            "client_secret=abcXYZ123 next",
-            "client_secret=*** next",
-            "abcXYZ123",
-        ),
-        (
-            "GET /cb?access_token=tok123abc&page=2",
-            "GET /cb?access_token=***&page=2",
-            "tok123abc",
-        ),
+        ("client_secret=abcXYZ123 next", "client_secret=*** next", "abcXYZ123"),
+        ("GET /cb?access_token=tok123abc&page=2", "GET /cb?access_token=***&page=2", "tok123abc"),
         ("api_key=k3y-value", "api_key=***", "k3y-value"),
         (
             "https://api.example.com/v1?apikey=0123456789abcdef",
@@ -723,82 +630,30 @@ mod tests {
             "0123456789abcdef",
         ),
         ("access_key: AbCdEf123", "access_key: ***", "AbCdEf123"),
-        (
-            r#"{"password": "hun\"ter2!", "host": "db"}"#,
-            r#"{"password": "***", "host": "db"}"#,
-            "ter2!",
-        ),
+        (r#"{"password": "hun\"ter2!", "host": "db"}"#, r#"{"password": "***", "host": "db"}"#, "ter2!"),
         ("PASSWORD: yamlPw123", "PASSWORD: ***", "yamlPw123"),
-        (
-            r#"body={\"token\":\"abc123def\"}"#,
-            r#"body={\"token\":\"***\"}"#,
-            "abc123def",
-        ),
-        (
-            "run --password=cliPw7 --verbose",
-            "run --password=*** --verbose",
-            "cliPw7",
-        ),
+        (r#"body={\"token\":\"abc123def\"}"#, r#"body={\"token\":\"***\"}"#, "abc123def"),
+        ("run --password=cliPw7 --verbose", "run --password=*** --verbose", "cliPw7"),
         ("failed: password=oops9.", "failed: password=***.", "oops9"),
         ("v_password := 'plpgPw'", "v_password := '***'", "plpgPw"),
         ("secret='it''s mine'", "secret='***'", "s mine"),
-        (
-            "{'password': 'py!repr', 'user': 'u'}",
-            "{'password': '***', 'user': 'u'}",
-            "py!repr",
-        ),
-        (
-            "<ns:Password>xmlPw9</ns:Password>",
-            "<ns:Password>***</ns:Password>",
-            "xmlPw9",
-        ),
-        (
-            "Cookie: session=abc123; csrftoken=xyz789",
-            "Cookie: ***",
-            "abc123",
-        ),
-        (
-            r#"{"set-cookie": "sid=Zm9v; Path=/"}"#,
-            r#"{"set-cookie": "***"}"#,
-            "Zm9v",
-        ),
+        ("{'password': 'py!repr', 'user': 'u'}", "{'password': '***', 'user': 'u'}", "py!repr"),
+        ("<ns:Password>xmlPw9</ns:Password>", "<ns:Password>***</ns:Password>", "xmlPw9"),
+        ("Cookie: session=abc123; csrftoken=xyz789", "Cookie: ***", "abc123"),
+        (r#"{"set-cookie": "sid=Zm9v; Path=/"}"#, r#"{"set-cookie": "***"}"#, "Zm9v"),
         // SQL DDL
-        (
-            "ALTER ROLE app WITH PASSWORD 'n3w''Pass'",
-            "ALTER ROLE app WITH PASSWORD '***'",
-            "Pass",
-        ),
+        ("ALTER ROLE app WITH PASSWORD 'n3w''Pass'", "ALTER ROLE app WITH PASSWORD '***'", "Pass"),
         (
             "CREATE USER u IDENTIFIED WITH mysql_native_password BY 'myPw1'",
             "CREATE USER u IDENTIFIED WITH mysql_native_password BY '***'",
             "myPw1",
         ),
         // Authorization
-        (
-            "Authorization: Bearer abc.def-123_XYZ",
-            "Authorization: Bearer ***",
-            "abc.def-123",
-        ),
-        (
-            "authorization: token 0123abcdef",
-            "authorization: token ***",
-            "0123abcdef",
-        ),
-        (
-            r#"{"Authorization": "Basic YWRtaW46c2VjcmV0"}"#,
-            r#"{"Authorization": "Basic ***"}"#,
-            "YWRtaW46c2VjcmV0",
-        ),
-        (
-            "sent header bearer 9f8e7d6c5b4a3",
-            "sent header bearer ***",
-            "9f8e7d6c5b4a3",
-        ),
-        (
-            "proxy sent Basic dXNlcjpwYXNz",
-            "proxy sent Basic ***",
-            "dXNlcjpwYXNz",
-        ),
+        ("Authorization: Bearer abc.def-123_XYZ", "Authorization: Bearer ***", "abc.def-123"),
+        ("authorization: token 0123abcdef", "authorization: token ***", "0123abcdef"),
+        (r#"{"Authorization": "Basic YWRtaW46c2VjcmV0"}"#, r#"{"Authorization": "Basic ***"}"#, "YWRtaW46c2VjcmV0"),
+        ("sent header bearer 9f8e7d6c5b4a3", "sent header bearer ***", "9f8e7d6c5b4a3"),
+        ("proxy sent Basic dXNlcjpwYXNz", "proxy sent Basic ***", "dXNlcjpwYXNz"),
         // JWT
         (
             concat!(
@@ -809,16 +664,8 @@ mod tests {
             "dozjgNryP4J3",
         ),
         // AWS
-        (
-            "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
-            "aws_access_key_id = ***",
-            "AKIAIOSFODNN7EXAMPLE",
-        ),
-        (
-            "temp creds ASIAY34FZKBOKMUTVV7A ok",
-            "temp creds *** ok",
-            "ASIAY34FZKBOKMUTVV7A",
-        ),
+        ("aws_access_key_id = AKIAIOSFODNN7EXAMPLE", "aws_access_key_id = ***", "AKIAIOSFODNN7EXAMPLE"),
+        ("temp creds ASIAY34FZKBOKMUTVV7A ok", "temp creds *** ok", "ASIAY34FZKBOKMUTVV7A"),
         (
             "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             "aws_secret_access_key = ***",
@@ -861,11 +708,7 @@ mod tests {
             "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=***",
             "q1W2e3R4",
         ),
-        (
-            "AZURE_CLIENT_SECRET=Abc8Q~xyz.123",
-            "AZURE_CLIENT_SECRET=***",
-            "Abc8Q~xyz",
-        ),
+        ("AZURE_CLIENT_SECRET=Abc8Q~xyz.123", "AZURE_CLIENT_SECRET=***", "Abc8Q~xyz"),
         // PEM
         (
             "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\nabcd\n-----END RSA PRIVATE KEY-----\nnext",
@@ -882,121 +725,40 @@ mod tests {
             "a *** b",
             "MIIFHzBJBgkqhkiG",
         ),
-        (
-            "truncated: -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBb",
-            "truncated: ***",
-            "MHcCAQEEIBb",
-        ),
+        ("truncated: -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBb", "truncated: ***", "MHcCAQEEIBb"),
         // Vendor prefixes
+        (concat!("tok gh", "p_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 end"), "tok *** end", "aBcDeFgHiJkL"),
+        (concat!("gh", "o_16C7e42F292c6912E7710c838347Ae178B4a"), "***", "16C7e42F292c"),
         (
-            concat!("tok gh", "p_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 end"),
-            "tok *** end",
-            "aBcDeFgHiJkL",
-        ),
-        (
-            concat!("gh", "o_16C7e42F292c6912E7710c838347Ae178B4a"),
-            "***",
-            "16C7e42F292c",
-        ),
-        (
-            concat!(
-                "gith",
-                "ub_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
-            ),
+            concat!("gith", "ub_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"),
             "***",
             "11ABCDEFG0123456789",
         ),
+        (concat!("slack xo", "xb-123456789012-1234567890123-AbCdEfGhIjKl"), "slack ***", "AbCdEfGhIjKl"),
+        (concat!("xo", "xp-1111-2222-3333-abcdef"), "***", "3333-abcdef"),
+        (concat!("sk_l", "ive_51HxYzAbCdEfGhIjKlMnOp"), "***", "51HxYzAbCdEf"),
+        (concat!("key sk_t", "est_4eC39HqLyjWDarjtT1zdp7dc"), "key ***", "4eC39HqLyjWD"),
+        (concat!("rk_l", "ive_51HxYzAbCdEfGhIjKlMnOp"), "***", "51HxYzAbCdEf"),
+        (concat!("OPENAI_API_KEY=s", "k-proj-Ab12Cd34Ef56Gh78Ij90KlMnOpQrSt"), "OPENAI_API_KEY=***", "Ab12Cd34Ef56"),
+        (concat!("using s", "k-Ab12Cd34Ef56Gh78Ij90KlMn for chat"), "using *** for chat", "Ab12Cd34Ef56"),
+        (concat!("s", "k-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1-AA"), "***", "Zx9Yw8Vu7Ts6"),
+        (concat!("gl", "pat-xYz123AbC456dEf789gHi"), "***", "xYz123AbC456"),
+        (concat!("np", "m_abcdefghijklmnopqrstuvwxyz0123456789"), "***", "abcdefghijklmnop"),
+        (concat!("pyp", "i-AgEIcHlwaS5vcmcCJDAwMDAwMDAwLTAwMDAtMDAwMC0wMDAw"), "***", "AgEIcHlwaS5vcmc"),
         (
-            concat!("slack xo", "xb-123456789012-1234567890123-AbCdEfGhIjKl"),
-            "slack ***",
-            "AbCdEfGhIjKl",
-        ),
-        (
-            concat!("xo", "xp-1111-2222-3333-abcdef"),
-            "***",
-            "3333-abcdef",
-        ),
-        (
-            concat!("sk_l", "ive_51HxYzAbCdEfGhIjKlMnOp"),
-            "***",
-            "51HxYzAbCdEf",
-        ),
-        (
-            concat!("key sk_t", "est_4eC39HqLyjWDarjtT1zdp7dc"),
-            "key ***",
-            "4eC39HqLyjWD",
-        ),
-        (
-            concat!("rk_l", "ive_51HxYzAbCdEfGhIjKlMnOp"),
-            "***",
-            "51HxYzAbCdEf",
-        ),
-        (
-            concat!("OPENAI_API_KEY=s", "k-proj-Ab12Cd34Ef56Gh78Ij90KlMnOpQrSt"),
-            "OPENAI_API_KEY=***",
-            "Ab12Cd34Ef56",
-        ),
-        (
-            concat!("using s", "k-Ab12Cd34Ef56Gh78Ij90KlMn for chat"),
-            "using *** for chat",
-            "Ab12Cd34Ef56",
-        ),
-        (
-            concat!("s", "k-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1-AA"),
-            "***",
-            "Zx9Yw8Vu7Ts6",
-        ),
-        (
-            concat!("gl", "pat-xYz123AbC456dEf789gHi"),
-            "***",
-            "xYz123AbC456",
-        ),
-        (
-            concat!("np", "m_abcdefghijklmnopqrstuvwxyz0123456789"),
-            "***",
-            "abcdefghijklmnop",
-        ),
-        (
-            concat!("pyp", "i-AgEIcHlwaS5vcmcCJDAwMDAwMDAwLTAwMDAtMDAwMC0wMDAw"),
-            "***",
-            "AgEIcHlwaS5vcmc",
-        ),
-        (
-            concat!(
-                "S",
-                "G.ngeVfQFYQlKU0ufo8x5d1A.TwL2iGABf9DHoTf-09kqeF8tAmbihYzrnopKc-1s5cr"
-            ),
+            concat!("S", "G.ngeVfQFYQlKU0ufo8x5d1A.TwL2iGABf9DHoTf-09kqeF8tAmbihYzrnopKc-1s5cr"),
             "***",
             "ngeVfQFYQlKU0ufo8x5d1A",
         ),
+        (concat!("twilio S", "K0123456789abcdef0123456789abcdef."), "twilio ***.", "0123456789abcdef"),
+        (concat!("y", "a29.a0AfH6SMBx3yZ_0123456789abcdef"), "***", "a0AfH6SMBx3y"),
+        (concat!("h", "f_AbCdEfGhIjKlMnOpQrStUvWxYz01234567"), "***", "AbCdEfGhIjKl"),
         (
-            concat!("twilio S", "K0123456789abcdef0123456789abcdef."),
-            "twilio ***.",
-            "0123456789abcdef",
-        ),
-        (
-            concat!("y", "a29.a0AfH6SMBx3yZ_0123456789abcdef"),
-            "***",
-            "a0AfH6SMBx3y",
-        ),
-        (
-            concat!("h", "f_AbCdEfGhIjKlMnOpQrStUvWxYz01234567"),
-            "***",
-            "AbCdEfGhIjKl",
-        ),
-        (
-            concat!(
-                "d",
-                "op_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-            ),
+            concat!("d", "op_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
             "***",
             "0123456789abcdef0123",
         ),
-        (
-            concat!("sh", "pat_0123456789abcdef0123456789abcdef"),
-            "***",
-            "0123456789abcdef",
-        ),
+        (concat!("sh", "pat_0123456789abcdef0123456789abcdef"), "***", "0123456789abcdef"),
     ];
 
     /// Ordinary text that must come back unchanged (and borrowed).
@@ -1056,10 +818,7 @@ mod tests {
         for &input in NEGATIVE {
             let out = red.redact(input);
             assert_eq!(out, input);
-            assert!(
-                matches!(out, Cow::Borrowed(_)),
-                "allocated for clean {input:?}"
-            );
+            assert!(matches!(out, Cow::Borrowed(_)), "allocated for clean {input:?}");
         }
     }
 
@@ -1080,28 +839,18 @@ mod tests {
         // in a driver error (the URL rule alone would also catch this one)
         let msg = r#"password authentication failed for user "app" (dsn postgres://app:S3cr%40t%2Fpw@h/db)"#;
         let out = red.redact(msg);
-        assert_eq!(
-            out,
-            r#"password authentication failed for user "app" (dsn postgres://app:***@h/db)"#
-        );
+        assert_eq!(out, r#"password authentication failed for user "app" (dsn postgres://app:***@h/db)"#);
         // where no pattern applies, only the known list protects
-        assert_eq!(
-            red.redact("login with S3cr@t/pw failed"),
-            "login with *** failed"
-        );
+        assert_eq!(red.redact("login with S3cr@t/pw failed"), "login with *** failed");
     }
 
     #[test]
     fn known_secret_in_spec_error_message() {
         let red = Redactor::new(["S3cr@t"]);
-        let msg =
-            r#"password authentication failed for user "app" (dsn postgres://app:S3cr%40t@h/db)"#;
+        let msg = r#"password authentication failed for user "app" (dsn postgres://app:S3cr%40t@h/db)"#;
         let out = red.redact(msg);
         assert!(!out.contains("S3cr"));
-        assert_eq!(
-            out,
-            r#"password authentication failed for user "app" (dsn postgres://app:***@h/db)"#
-        );
+        assert_eq!(out, r#"password authentication failed for user "app" (dsn postgres://app:***@h/db)"#);
         // JSON-escaped form of a secret with a quote
         let red = Redactor::new([r#"qu"ote"#]);
         assert_eq!(red.redact(r#"{"v":"qu\"ote"}"#), r#"{"v":"***"}"#);
@@ -1160,10 +909,7 @@ mod tests {
             })
         );
         // preserve_order: key order unchanged
-        let keys: Vec<_> = v
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
+        let keys: Vec<_> = v.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
         assert_eq!(keys, ["rows", "password=keysAreLeftAlone", "count"]);
     }
 
@@ -1294,10 +1040,7 @@ mod tests {
     #[test]
     fn name_splitting() {
         assert_eq!(name_components("APIKeyID"), ["api", "key", "id"]);
-        assert_eq!(
-            name_components("user-Password2.hash"),
-            ["user", "password", "hash"]
-        );
+        assert_eq!(name_components("user-Password2.hash"), ["user", "password", "hash"]);
         assert_eq!(name_components("OAuthToken"), ["o", "auth", "token"]);
     }
 
@@ -1307,9 +1050,6 @@ mod tests {
         assert_eq!(percent_decode("plain"), None);
         assert_eq!(percent_decode("bad%zzx%4"), None);
         assert_eq!(percent_decode("%FF%FE"), None);
-        assert_eq!(
-            percent_encode("a b@é", is_unreserved, true),
-            "a%20b%40%C3%A9"
-        );
+        assert_eq!(percent_encode("a b@é", is_unreserved, true), "a%20b%40%C3%A9");
     }
 }

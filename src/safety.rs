@@ -115,7 +115,8 @@ fn dialect(engine: Engine) -> Box<dyn Dialect> {
 /// Parse one statement and decide whether it may run. `cap` is the row cap to push down.
 pub fn check(sql: &str, engine: Engine, mode: Mode, cap: usize) -> Result<Checked, ToolError> {
     let dialect = dialect(engine);
-    let statements = Parser::parse_sql(dialect.as_ref(), sql).map_err(|e| ToolError::Parse { message: e.to_string() })?;
+    let statements =
+        Parser::parse_sql(dialect.as_ref(), sql).map_err(|e| ToolError::Parse { message: e.to_string() })?;
     let statement = match statements.as_slice() {
         [] => return Err(ToolError::invalid("sql", "no statement given")),
         [one] => one,
@@ -137,7 +138,9 @@ pub fn check(sql: &str, engine: Engine, mode: Mode, cap: usize) -> Result<Checke
         }
         // A plain EXPLAIN only plans, whatever it plans.
         let plans_only = matches!(statement, Statement::Explain { .. });
-        if !matches!(kind, StatementKind::Query | StatementKind::Inspect) || (!plans_only && has_nested_write(statement)) {
+        if !matches!(kind, StatementKind::Query | StatementKind::Inspect)
+            || (!plans_only && has_nested_write(statement))
+        {
             return Err(ToolError::refused(
                 "this database is read-only and the statement would change data or schema",
                 "run a read query, or configure the database with mode = \"read-write\" (and plan changes with the migration tools)",
@@ -159,9 +162,9 @@ fn refuse_session_control(statement: &Statement) -> Result<(), ToolError> {
         Statement::Set(_) | Statement::Reset(_) | Statement::AlterSession { .. } => "changing session settings",
         Statement::Discard { .. } => "DISCARD",
         Statement::Use(_) => "USE (switching the connection's database)",
-        Statement::AttachDatabase { .. } | Statement::AttachDuckDBDatabase { .. } | Statement::DetachDuckDBDatabase { .. } => {
-            "attaching database files"
-        }
+        Statement::AttachDatabase { .. }
+        | Statement::AttachDuckDBDatabase { .. }
+        | Statement::DetachDuckDBDatabase { .. } => "attaching database files",
         Statement::Copy { .. } | Statement::LoadData { .. } | Statement::Unload { .. } | Statement::ExportData(_) => {
             "COPY / LOAD DATA (file and program access)"
         }
@@ -171,7 +174,9 @@ fn refuse_session_control(statement: &Statement) -> Result<(), ToolError> {
         Statement::Lock(_) | Statement::LockTables { .. } | Statement::UnlockTables => "explicit locks",
         Statement::Kill { .. } => "KILL",
         Statement::Declare { .. } | Statement::Fetch { .. } | Statement::Close { .. } | Statement::Open(_) => "cursors",
-        Statement::Pragma { name, value: Some(_), is_eq } if *is_eq || !is_reading_pragma(name) => "changing SQLite pragmas",
+        Statement::Pragma { name, value: Some(_), is_eq } if *is_eq || !is_reading_pragma(name) => {
+            "changing SQLite pragmas"
+        }
         _ => return Ok(()),
     };
     Err(ToolError::refused(
@@ -297,10 +302,12 @@ fn cap_rows(statement: &Statement, cap: usize) -> Option<String> {
     let mut capped = query.clone();
     match &mut capped.limit_clause {
         None => {
-            capped.limit_clause = Some(LimitClause::LimitOffset { limit: Some(cap_expr), offset: None, limit_by: vec![] });
+            capped.limit_clause =
+                Some(LimitClause::LimitOffset { limit: Some(cap_expr), offset: None, limit_by: vec![] });
         }
         Some(LimitClause::LimitOffset { limit, .. }) => match limit {
-            Some(Expr::Value(v)) if matches!(&v.value, Value::Number(n, _) if n.parse::<usize>().is_ok_and(|n| n <= cap)) => {
+            Some(Expr::Value(v)) if matches!(&v.value, Value::Number(n, _) if n.parse::<usize>().is_ok_and(|n| n <= cap)) =>
+            {
                 return None;
             }
             Some(Expr::Value(v)) if matches!(&v.value, Value::Number(..)) => *limit = Some(cap_expr),
@@ -332,27 +339,95 @@ mod tests {
             ("SELECT 1", Postgres, "ok Query SELECT 1 LIMIT 11"),
             ("select * from t order by a limit 5", Mysql, "ok Query -"),
             ("select * from t limit 500", Sqlite, "ok Query SELECT * FROM t LIMIT 11"),
-            ("SELECT 1; DROP TABLE t", Postgres, "err refused: refused: 2 statements given; exactly one statement per call is allowed"),
-            ("DELETE FROM t", Postgres, "err refused: refused: this database is read-only and the statement would change data or schema"),
-            ("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", Postgres, "err refused: refused: this database is read-only and the statement would change data or schema"),
-            ("SET transaction_read_only = off", Postgres, "err refused: refused: changing session settings is not allowed: the server manages the transaction and session itself"),
-            ("SET ROLE postgres", Postgres, "err refused: refused: changing session settings is not allowed: the server manages the transaction and session itself"),
-            ("BEGIN", Postgres, "err refused: refused: transaction control is not allowed: the server manages the transaction and session itself"),
-            ("COMMIT", Mysql, "err refused: refused: transaction control is not allowed: the server manages the transaction and session itself"),
-            ("PRAGMA query_only = 0", Sqlite, "err refused: refused: changing SQLite pragmas is not allowed: the server manages the transaction and session itself"),
+            (
+                "SELECT 1; DROP TABLE t",
+                Postgres,
+                "err refused: refused: 2 statements given; exactly one statement per call is allowed",
+            ),
+            (
+                "DELETE FROM t",
+                Postgres,
+                "err refused: refused: this database is read-only and the statement would change data or schema",
+            ),
+            (
+                "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+                Postgres,
+                "err refused: refused: this database is read-only and the statement would change data or schema",
+            ),
+            (
+                "SET transaction_read_only = off",
+                Postgres,
+                "err refused: refused: changing session settings is not allowed: the server manages the transaction and session itself",
+            ),
+            (
+                "SET ROLE postgres",
+                Postgres,
+                "err refused: refused: changing session settings is not allowed: the server manages the transaction and session itself",
+            ),
+            (
+                "BEGIN",
+                Postgres,
+                "err refused: refused: transaction control is not allowed: the server manages the transaction and session itself",
+            ),
+            (
+                "COMMIT",
+                Mysql,
+                "err refused: refused: transaction control is not allowed: the server manages the transaction and session itself",
+            ),
+            (
+                "PRAGMA query_only = 0",
+                Sqlite,
+                "err refused: refused: changing SQLite pragmas is not allowed: the server manages the transaction and session itself",
+            ),
             ("PRAGMA table_info('t')", Sqlite, "ok Inspect -"),
-            ("EXPLAIN (ANALYZE, BUFFERS) SELECT 1", Postgres, "err refused: refused: EXPLAIN ANALYZE runs the statement"),
+            (
+                "EXPLAIN (ANALYZE, BUFFERS) SELECT 1",
+                Postgres,
+                "err refused: refused: EXPLAIN ANALYZE runs the statement",
+            ),
             ("EXPLAIN DELETE FROM t", Postgres, "ok Inspect -"),
-            ("SELECT pg_read_file('/etc/passwd')", Postgres, "err refused: refused: function pg_read_file() is not allowed: it has side effects or reaches files, programs or the network"),
-            ("SELECT * FROM pg_ls_dir('.')", Postgres, "err refused: refused: function pg_ls_dir() is not allowed: it has side effects or reaches files, programs or the network"),
-            ("SELECT nextval('s')", Postgres, "err refused: refused: function nextval() is not allowed: it has side effects or reaches files, programs or the network"),
-            ("SELECT LOAD_FILE('/etc/passwd')", Mysql, "err refused: refused: function load_file() is not allowed: it has side effects or reaches files, programs or the network"),
-            ("SELECT load_extension('x')", Sqlite, "err refused: refused: function load_extension() is not allowed: it has side effects or reaches files, programs or the network"),
-            ("ATTACH DATABASE 'x.db' AS x", Sqlite, "err refused: refused: attaching database files is not allowed: the server manages the transaction and session itself"),
-            ("COPY t TO PROGRAM 'rm -rf /'", Postgres, "err refused: refused: COPY / LOAD DATA (file and program access) is not allowed: the server manages the transaction and session itself"),
+            (
+                "SELECT pg_read_file('/etc/passwd')",
+                Postgres,
+                "err refused: refused: function pg_read_file() is not allowed: it has side effects or reaches files, programs or the network",
+            ),
+            (
+                "SELECT * FROM pg_ls_dir('.')",
+                Postgres,
+                "err refused: refused: function pg_ls_dir() is not allowed: it has side effects or reaches files, programs or the network",
+            ),
+            (
+                "SELECT nextval('s')",
+                Postgres,
+                "err refused: refused: function nextval() is not allowed: it has side effects or reaches files, programs or the network",
+            ),
+            (
+                "SELECT LOAD_FILE('/etc/passwd')",
+                Mysql,
+                "err refused: refused: function load_file() is not allowed: it has side effects or reaches files, programs or the network",
+            ),
+            (
+                "SELECT load_extension('x')",
+                Sqlite,
+                "err refused: refused: function load_extension() is not allowed: it has side effects or reaches files, programs or the network",
+            ),
+            (
+                "ATTACH DATABASE 'x.db' AS x",
+                Sqlite,
+                "err refused: refused: attaching database files is not allowed: the server manages the transaction and session itself",
+            ),
+            (
+                "COPY t TO PROGRAM 'rm -rf /'",
+                Postgres,
+                "err refused: refused: COPY / LOAD DATA (file and program access) is not allowed: the server manages the transaction and session itself",
+            ),
             ("EXPLAIN ANALYZE DELETE FROM t", Postgres, "err refused: refused: EXPLAIN ANALYZE runs the statement"),
             ("SHOW TABLES", Mysql, "ok Inspect -"),
-            ("SELEC 1", Postgres, "err parse: cannot parse the statement: sql parser error: Expected: an SQL statement, found: SELEC at Line: 1, Column: 1"),
+            (
+                "SELEC 1",
+                Postgres,
+                "err parse: cannot parse the statement: sql parser error: Expected: an SQL statement, found: SELEC at Line: 1, Column: 1",
+            ),
             ("", Postgres, "err invalid-argument: invalid argument sql: no statement given"),
         ];
         let mut failures = vec![];

@@ -38,7 +38,12 @@ impl Server {
     /// Build the server. Nothing here touches a database.
     pub fn new(config: Config) -> Self {
         let redactor = Redactor::new(&config.secrets);
-        Self::build(config.databases.into_iter().map(Database::new).collect(), Output::new(redactor, config.output), config.source, None)
+        Self::build(
+            config.databases.into_iter().map(Database::new).collect(),
+            Output::new(redactor, config.output),
+            config.source,
+            None,
+        )
     }
 
     /// A server whose configuration failed to load; every tool reports the problem.
@@ -97,7 +102,10 @@ impl Server {
         let database = req.context.as_ref().and_then(|c| c.arguments.as_ref()).and_then(|a| a.get("database")).cloned();
         let candidates: Vec<String> = match req.argument.name.as_str() {
             "database" => self.inner.databases.iter().map(|d| d.config.name.clone()).collect(),
-            "engine" => [Engine::Postgres, Engine::Mysql, Engine::Sqlite, Engine::Mongodb].iter().map(|e| e.to_string()).collect(),
+            "engine" => [Engine::Postgres, Engine::Mysql, Engine::Sqlite, Engine::Mongodb]
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
             "checklist" => vec!["predeploy".into(), "rollback".into(), "design".into()],
             "strategy" => vec!["kiss".into(), "granular".into()],
             "table" => match self.database(database.as_deref()) {

@@ -338,7 +338,11 @@ impl Database {
 
     /// Cost each candidate (CREATE INDEX statements) as a hypothetical index; `None` when the
     /// engine or database cannot.
-    pub async fn hypothetical_indexes(&self, sql: &str, candidates: &[String]) -> Result<Option<Hypothetical>, ToolError> {
+    pub async fn hypothetical_indexes(
+        &self,
+        sql: &str,
+        candidates: &[String],
+    ) -> Result<Option<Hypothetical>, ToolError> {
         match self.pool().await? {
             Pool::Postgres(p) => postgres::hypothetical(p, sql, self.config.mode, candidates)
                 .await
@@ -366,11 +370,17 @@ impl Database {
         match self.pool().await? {
             Pool::Postgres(p) => postgres::index_problems(p).await.map(Some).map_err(|e| self.db_error(e, t)),
             Pool::Mysql(p) => {
-                let rows = sqlx::query(include_str!("mysql/indexes.sql")).fetch_all(p).await.map_err(|e| self.db_error(e, t))?;
+                let rows = sqlx::query(include_str!("mysql/indexes.sql"))
+                    .fetch_all(p)
+                    .await
+                    .map_err(|e| self.db_error(e, t))?;
                 Ok(Some(listed(objects(&rows, mysql::cell).map_err(|e| self.db_error(e, t))?)))
             }
             Pool::Sqlite(p) => {
-                let rows = sqlx::query(include_str!("sqlite/indexes.sql")).fetch_all(p).await.map_err(|e| self.db_error(e, t))?;
+                let rows = sqlx::query(include_str!("sqlite/indexes.sql"))
+                    .fetch_all(p)
+                    .await
+                    .map_err(|e| self.db_error(e, t))?;
                 Ok(Some(listed(objects(&rows, sqlite::cell).map_err(|e| self.db_error(e, t))?)))
             }
             Pool::Mongo(m) => Ok(Some(m.index_problems().await)),
@@ -455,7 +465,10 @@ impl Database {
         let pool = match self.pool().await {
             Ok(p) => p,
             Err(e) => {
-                return (None, Health { version: None, checks: vec![Check::fail("config", e.to_string(), "fix the URL")] });
+                return (
+                    None,
+                    Health { version: None, checks: vec![Check::fail("config", e.to_string(), "fix the URL")] },
+                );
             }
         };
         let health = match pool {
@@ -627,7 +640,10 @@ fn is_local(cfg: &DatabaseConfig) -> bool {
 }
 
 /// Rows as JSON objects keyed by column name, decoded with the engine's cell decoder.
-fn objects<R: sqlx::Row>(rows: &[R], cell: fn(&R, usize) -> Result<Value, sqlx::Error>) -> Result<Vec<Value>, sqlx::Error> {
+fn objects<R: sqlx::Row>(
+    rows: &[R],
+    cell: fn(&R, usize) -> Result<Value, sqlx::Error>,
+) -> Result<Vec<Value>, sqlx::Error> {
     use sqlx::Column as _;
     rows.iter()
         .map(|row| {

@@ -59,11 +59,9 @@ impl Mongo {
                 message: e.to_string(),
             },
             ErrorKind::Command(ref c) if c.code == 50 => ToolError::Timeout { timeout_ms },
-            ErrorKind::Command(ref c) => ToolError::Database {
-                code: Some(c.code_name.clone()),
-                message: c.message.clone(),
-                hint: None,
-            },
+            ErrorKind::Command(ref c) => {
+                ToolError::Database { code: Some(c.code_name.clone()), message: c.message.clone(), hint: None }
+            }
             _ => ToolError::Database { code: None, message: e.to_string(), hint: None },
         }
     }
@@ -125,7 +123,11 @@ impl Mongo {
 
     /// The explain command; with analyze, `executionStats` runs the query (reads only: stages
     /// that write are refused here whatever the mode).
-    pub(super) async fn explain(&self, call: super::DocumentExplainCall, mode: Mode) -> Result<super::Explained, ToolError> {
+    pub(super) async fn explain(
+        &self,
+        call: super::DocumentExplainCall,
+        mode: Mode,
+    ) -> Result<super::Explained, ToolError> {
         let mut pipeline = call.pipeline.clone().unwrap_or_default();
         if pipeline.iter().any(|stage| stage.keys().any(|k| WRITING_STAGES.contains(&k.as_str()))) {
             return Err(ToolError::refused(
@@ -139,7 +141,10 @@ impl Mongo {
                 found = found.or_else(|| find_operator(&Bson::Document(part.clone()), JAVASCRIPT_OPERATORS));
             }
             if let Some(op) = found {
-                return Err(ToolError::refused(format!("{op} runs JavaScript on the server"), "use query operators instead"));
+                return Err(ToolError::refused(
+                    format!("{op} runs JavaScript on the server"),
+                    "use query operators instead",
+                ));
             }
         }
         let command = if call.pipeline.is_some() {
@@ -272,7 +277,11 @@ impl Mongo {
     pub(super) async fn index_problems(&self) -> Value {
         let mut shapes = Vec::new();
         let mut unused = Vec::new();
-        let names: Vec<String> = self.collections(doc! {}).await.unwrap_or_default().iter()
+        let names: Vec<String> = self
+            .collections(doc! {})
+            .await
+            .unwrap_or_default()
+            .iter()
             .filter(|c| c.get_str("type").unwrap_or("collection") == "collection")
             .filter_map(|c| c.get_str("name").ok().map(str::to_string))
             .filter(|n| !n.starts_with("system."))
@@ -292,7 +301,11 @@ impl Mongo {
             if let Ok(cursor) = stats {
                 let docs: Vec<Document> = cursor.try_collect().await.unwrap_or_default();
                 for d in docs {
-                    let ops = d.get_document("accesses").ok().and_then(|a| a.get("ops")).and_then(|o| o.as_i64().or(o.as_i32().map(i64::from)));
+                    let ops = d
+                        .get_document("accesses")
+                        .ok()
+                        .and_then(|a| a.get("ops"))
+                        .and_then(|o| o.as_i64().or(o.as_i32().map(i64::from)));
                     let index = d.get_str("name").unwrap_or_default();
                     if ops == Some(0) && index != "_id_" {
                         unused.push(json!({ "table": name, "index": index }));
@@ -382,7 +395,10 @@ impl Mongo {
         let admin = self.client.database("admin");
         let fail = |e: mongodb::error::Error| {
             let e = self.error(e, 0);
-            Health { version: None, checks: vec![Check::fail("connectivity", e.to_string(), e.hint().unwrap_or_default())] }
+            Health {
+                version: None,
+                checks: vec![Check::fail("connectivity", e.to_string(), e.hint().unwrap_or_default())],
+            }
         };
         if let Err(e) = admin.run_command(doc! { "ping": 1 }).await {
             return Ok(fail(e));
@@ -402,14 +418,26 @@ impl Mongo {
         });
         match admin.run_command(doc! { "connectionStatus": 1 }).await {
             Ok(status) => {
-                let users = status.get_document("authInfo").ok().and_then(|a| a.get_array("authenticatedUsers").ok()).map_or(0, |u| u.len());
+                let users = status
+                    .get_document("authInfo")
+                    .ok()
+                    .and_then(|a| a.get_array("authenticatedUsers").ok())
+                    .map_or(0, |u| u.len());
                 checks.push(if users == 0 && !super::is_local(cfg) {
-                    Check::warn("authentication", "connected without authenticating", "create a user with only the roles the work needs and put it in the URL")
+                    Check::warn(
+                        "authentication",
+                        "connected without authenticating",
+                        "create a user with only the roles the work needs and put it in the URL",
+                    )
                 } else {
                     Check::ok("authentication", format!("{users} authenticated user(s)"))
                 });
             }
-            Err(e) => checks.push(Check::warn("authentication", format!("connectionStatus failed: {e}"), "check the user's roles")),
+            Err(e) => checks.push(Check::warn(
+                "authentication",
+                format!("connectionStatus failed: {e}"),
+                "check the user's roles",
+            )),
         }
         if cfg.mode == Mode::ReadOnly {
             checks.push(Check::ok("mode", "read-only: $out, $merge and server-side JavaScript are refused"));
@@ -430,7 +458,11 @@ fn find_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
 
 /// Give the only scan of a kind the query's total, when the stage itself has no count.
 fn fill_examined(plan: &mut crate::plan::PlanNode, access: crate::plan::Access, total: Option<f64>) {
-    fn scans<'a>(node: &'a mut crate::plan::PlanNode, access: crate::plan::Access, out: &mut Vec<&'a mut crate::plan::PlanNode>) {
+    fn scans<'a>(
+        node: &'a mut crate::plan::PlanNode,
+        access: crate::plan::Access,
+        out: &mut Vec<&'a mut crate::plan::PlanNode>,
+    ) {
         if node.access == Some(access) {
             out.push(node);
             return;

@@ -156,7 +156,10 @@ pub(super) async fn describe(pool: &MySqlPool, schema: Option<&str>, name: &str)
     let fetch = |sql: &'static str| sqlx::query(sql).bind(schema).bind(name).fetch_all(pool);
     let table = objects(&fetch(include_str!("mysql/describe_table.sql")).await?, cell)?;
     let Some(Value::Object(mut detail)) = table.into_iter().next() else { return Ok(None) };
-    detail.insert("columns".into(), Value::Array(objects(&fetch(include_str!("mysql/describe_columns.sql")).await?, cell)?));
+    detail.insert(
+        "columns".into(),
+        Value::Array(objects(&fetch(include_str!("mysql/describe_columns.sql")).await?, cell)?),
+    );
 
     let mut indexes: Vec<Map<String, Value>> = Vec::new();
     for row in objects(&fetch(include_str!("mysql/describe_indexes.sql")).await?, cell)? {
@@ -183,7 +186,10 @@ pub(super) async fn describe(pool: &MySqlPool, schema: Option<&str>, name: &str)
         match foreign_keys.last_mut().filter(|fk| fk["name"] == row["name"]) {
             Some(fk) => {
                 fk["columns"].as_array_mut().into_iter().for_each(|c| c.push(row["column_name"].clone()));
-                fk["referenced_columns"].as_array_mut().into_iter().for_each(|c| c.push(row["referenced_column"].clone()));
+                fk["referenced_columns"]
+                    .as_array_mut()
+                    .into_iter()
+                    .for_each(|c| c.push(row["referenced_column"].clone()));
             }
             None => foreign_keys.push(Map::from_iter([
                 ("name".to_string(), row["name"].clone()),
@@ -260,18 +266,25 @@ pub(super) async fn explain(pool: &MySqlPool, call: &super::ExplainCall<'_>) -> 
     let result = async {
         if call.analyze {
             let analyzed: Result<String, _> =
-                sqlx::query_scalar(AssertSqlSafe(format!("ANALYZE FORMAT=JSON {}", call.sql))).persistent(false).fetch_one(&mut *conn).await;
+                sqlx::query_scalar(AssertSqlSafe(format!("ANALYZE FORMAT=JSON {}", call.sql)))
+                    .persistent(false)
+                    .fetch_one(&mut *conn)
+                    .await;
             match analyzed {
                 Ok(text) => return Ok((text, true)),
                 // MySQL has no ANALYZE FORMAT=JSON (its EXPLAIN ANALYZE prints text): plan only.
                 Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42000") => {
-                    notes.push("this server has no ANALYZE FORMAT=JSON (MySQL): the plan holds estimates only".to_string());
+                    notes.push(
+                        "this server has no ANALYZE FORMAT=JSON (MySQL): the plan holds estimates only".to_string(),
+                    );
                 }
                 Err(e) => return Err(e),
             }
         }
-        let text: String =
-            sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN FORMAT=JSON {}", call.sql))).persistent(false).fetch_one(&mut *conn).await?;
+        let text: String = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN FORMAT=JSON {}", call.sql)))
+            .persistent(false)
+            .fetch_one(&mut *conn)
+            .await?;
         Ok((text, false))
     }
     .await;
@@ -310,7 +323,8 @@ fn children(v: &Value) -> Vec<crate::plan::PlanNode> {
                 let tables: Vec<PlanNode> = inner.as_array().into_iter().flatten().flat_map(children).collect();
                 out.push(PlanNode { kind: "nested_loop".into(), children: tables, ..Default::default() });
             }
-            "filesort" | "temporary_table" | "read_sorted_file" | "duplicates_removal" | "ordering_operation" | "grouping_operation" => {
+            "filesort" | "temporary_table" | "read_sorted_file" | "duplicates_removal" | "ordering_operation"
+            | "grouping_operation" => {
                 let mut node = PlanNode { kind: key.clone(), children: children(inner), ..Default::default() };
                 if inner.get("r_used_priority_queue") == Some(&Value::Bool(false)) && key == "filesort" {
                     node.spilled = inner.get("r_sort_mode").and_then(Value::as_str).map(|m| format!("filesort ({m})"));
@@ -366,7 +380,8 @@ pub(super) async fn table_stats(pool: &MySqlPool, tables: &[String]) -> Result<V
 
 /// Top statement digests from performance_schema, or how to enable it; and current activity.
 pub(super) async fn hotpaths(pool: &MySqlPool, order: &str, limit: i64) -> Result<super::Hotpaths, sqlx::Error> {
-    let activity = Value::Array(objects(&sqlx::query(include_str!("mysql/activity.sql")).fetch_all(pool).await?, cell)?);
+    let activity =
+        Value::Array(objects(&sqlx::query(include_str!("mysql/activity.sql")).fetch_all(pool).await?, cell)?);
     let enabled: i64 = sqlx::query_scalar("SELECT @@performance_schema + 0").fetch_one(pool).await?;
     if enabled == 0 {
         return Ok(super::Hotpaths {

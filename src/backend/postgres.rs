@@ -4,7 +4,7 @@ use std::{str::FromStr, time::Duration};
 
 use serde_json::{Value, json};
 use sqlx::{
-    AssertSqlSafe, Column as _, Executor, SqlSafeStr, PgPool, Row, TypeInfo, ValueRef,
+    AssertSqlSafe, Column as _, Executor, PgPool, Row, SqlSafeStr, TypeInfo, ValueRef,
     postgres::{PgConnectOptions, PgPoolOptions, PgRow},
     types::{
         Decimal, Uuid,
@@ -114,8 +114,11 @@ async fn statement(conn: &mut sqlx::PgConnection, call: &SqlCall<'_>, cache: boo
         }
         // A query whose LIMIT could not be rewritten: a cursor stops the server instead.
         (None, StatementKind::Query) => {
-            conn.execute(sqlx::query(AssertSqlSafe(format!("DECLARE {CURSOR} NO SCROLL CURSOR FOR {}", call.sql))).persistent(false))
-                .await?;
+            conn.execute(
+                sqlx::query(AssertSqlSafe(format!("DECLARE {CURSOR} NO SCROLL CURSOR FOR {}", call.sql)))
+                    .persistent(false),
+            )
+            .await?;
             // Not cached: the same FETCH text returns different columns from call to call.
             let rows = sqlx::query(AssertSqlSafe(format!("FETCH FORWARD {} FROM {CURSOR}", call.cap + 1)))
                 .persistent(false)
@@ -173,7 +176,9 @@ fn cell(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
         }
         "UUID" => json!(row.try_get::<Uuid, _>(i)?.to_string()),
         "JSON" | "JSONB" => row.try_get::<Value, _>(i)?,
-        "TIMESTAMPTZ" => json!(row.try_get::<DateTime<Utc>, _>(i)?.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        "TIMESTAMPTZ" => {
+            json!(row.try_get::<DateTime<Utc>, _>(i)?.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        }
         "TIMESTAMP" => json!(row.try_get::<NaiveDateTime, _>(i)?.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
         "DATE" => json!(row.try_get::<NaiveDate, _>(i)?.to_string()),
         "TIME" => json!(row.try_get::<NaiveTime, _>(i)?.to_string()),
@@ -194,7 +199,9 @@ fn cell(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
 /// Enums, domains over text and citext share text's binary form; other types are named, not guessed.
 fn text_of(row: &PgRow, i: usize, ty: &str) -> Value {
     match row.try_get_unchecked::<String, _>(i) {
-        Ok(s) if !s.contains('\0') && !s.is_empty() && s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t') => json!(s),
+        Ok(s) if !s.contains('\0') && !s.is_empty() && s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t') => {
+            json!(s)
+        }
         _ => json!(format!("<{ty} value: cast it to text in the query to see it>")),
     }
 }
@@ -279,7 +286,9 @@ pub(super) async fn health(pool: &PgPool, cfg: &DatabaseConfig) -> Result<Health
                 ),
             ),
             (_, Some(ver)) => Check::ok(&check, format!("installed ({ver})")),
-            (_, None) => Check::ok(&check, format!("available ({}), not installed", ext["available"].as_str().unwrap_or("?"))),
+            (_, None) => {
+                Check::ok(&check, format!("available ({}), not installed", ext["available"].as_str().unwrap_or("?")))
+            }
         });
     }
     for missing in ["pg_stat_statements", "hypopg"] {
@@ -287,7 +296,10 @@ pub(super) async fn health(pool: &PgPool, cfg: &DatabaseConfig) -> Result<Health
             checks.push(Check::warn(
                 &format!("extension {missing}"),
                 "not available on this server",
-                format!("install the package that provides it (on Debian: postgresql-<version>-{})", if missing == "hypopg" { "hypopg" } else { "contrib" }),
+                format!(
+                    "install the package that provides it (on Debian: postgresql-<version>-{})",
+                    if missing == "hypopg" { "hypopg" } else { "contrib" }
+                ),
             ));
         }
     }
@@ -355,7 +367,11 @@ fn plan_node(v: &Value) -> crate::plan::PlanNode {
         _ => None,
     };
     let spilled = if s("Sort Space Type").as_deref() == Some("Disk") {
-        Some(format!("sort on disk: {} kB ({})", f("Sort Space Used").unwrap_or(0.0), s("Sort Method").unwrap_or_default()))
+        Some(format!(
+            "sort on disk: {} kB ({})",
+            f("Sort Space Used").unwrap_or(0.0),
+            s("Sort Method").unwrap_or_default()
+        ))
     } else {
         f("Hash Batches").filter(|b| *b > 1.0).map(|b| format!("hash in {b} batches (did not fit in work_mem)"))
     };
@@ -364,7 +380,9 @@ fn plan_node(v: &Value) -> crate::plan::PlanNode {
         access,
         relation: s("Relation Name"),
         index: s("Index Name"),
-        condition: ["Filter", "Index Cond", "Hash Cond", "Merge Cond", "Join Filter", "Recheck Cond"].iter().find_map(|k| s(k)),
+        condition: ["Filter", "Index Cond", "Hash Cond", "Merge Cond", "Join Filter", "Recheck Cond"]
+            .iter()
+            .find_map(|k| s(k)),
         estimated_rows: f("Plan Rows"),
         actual_rows: actual,
         loops,
@@ -373,7 +391,11 @@ fn plan_node(v: &Value) -> crate::plan::PlanNode {
         cache_hits: v.get("Shared Hit Blocks").and_then(Value::as_i64),
         disk_reads: v.get("Shared Read Blocks").and_then(Value::as_i64),
         spilled,
-        children: v.get("Plans").and_then(Value::as_array).map(|c| c.iter().map(plan_node).collect()).unwrap_or_default(),
+        children: v
+            .get("Plans")
+            .and_then(Value::as_array)
+            .map(|c| c.iter().map(plan_node).collect())
+            .unwrap_or_default(),
     }
 }
 
@@ -387,23 +409,34 @@ pub(super) async fn hypothetical(
 ) -> Result<Option<super::Hypothetical>, sqlx::Error> {
     let mut conn = acquire(pool, mode).await?;
     let result = async {
-        let installed: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg')").fetch_one(&mut *conn).await?;
+        let installed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg')")
+            .fetch_one(&mut *conn)
+            .await?;
         if !installed {
             return Ok(None);
         }
         let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
-        let plan: Value = sqlx::query_scalar(AssertSqlSafe(explain.clone())).persistent(false).fetch_one(&mut *conn).await?;
+        let plan: Value =
+            sqlx::query_scalar(AssertSqlSafe(explain.clone())).persistent(false).fetch_one(&mut *conn).await?;
         let cost_of = |plan: &Value| plan[0]["Plan"]["Total Cost"].as_f64().unwrap_or(f64::NAN);
         let before = cost_of(&plan);
         let mut tried = Vec::new();
         for statement in candidates {
             let (oid, name): (sqlx::postgres::types::Oid, String) =
-                sqlx::query_as("SELECT indexrelid, indexname FROM hypopg_create_index($1)").bind(statement).fetch_one(&mut *conn).await?;
-            let plan: Value = sqlx::query_scalar(AssertSqlSafe(explain.clone())).persistent(false).fetch_one(&mut *conn).await?;
-            let bytes: i64 = sqlx::query_scalar("SELECT hypopg_relation_size($1)").bind(oid).fetch_one(&mut *conn).await?;
+                sqlx::query_as("SELECT indexrelid, indexname FROM hypopg_create_index($1)")
+                    .bind(statement)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let plan: Value =
+                sqlx::query_scalar(AssertSqlSafe(explain.clone())).persistent(false).fetch_one(&mut *conn).await?;
+            let bytes: i64 =
+                sqlx::query_scalar("SELECT hypopg_relation_size($1)").bind(oid).fetch_one(&mut *conn).await?;
             sqlx::query("SELECT hypopg_drop_index($1)").bind(oid).execute(&mut *conn).await?;
-            tried.push(super::HypotheticalIndex { cost_after: cost_of(&plan), bytes, used: plan.to_string().contains(&name) });
+            tried.push(super::HypotheticalIndex {
+                cost_after: cost_of(&plan),
+                bytes,
+                used: plan.to_string().contains(&name),
+            });
         }
         Ok(Some(super::Hypothetical { cost_before: before, tried }))
     }
@@ -419,7 +452,8 @@ pub(super) async fn index_problems(pool: &PgPool) -> Result<Value, sqlx::Error> 
 }
 
 pub(super) async fn table_stats(pool: &PgPool, tables: &[String]) -> Result<Value, sqlx::Error> {
-    let text: Option<String> = sqlx::query_scalar(include_str!("postgres/table_stats.sql")).bind(tables).fetch_one(pool).await?;
+    let text: Option<String> =
+        sqlx::query_scalar(include_str!("postgres/table_stats.sql")).bind(tables).fetch_one(pool).await?;
     Ok(parse_json(text)?.unwrap_or(Value::Null))
 }
 
@@ -428,8 +462,11 @@ pub(super) async fn hotpaths(pool: &PgPool, order: &str, limit: i64) -> Result<s
     let activity: Option<String> = sqlx::query_scalar(include_str!("postgres/activity.sql")).fetch_one(pool).await?;
     let activity = parse_json(activity)?.unwrap_or(Value::Null);
     let installed: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')").fetch_one(pool).await?;
-    let preload: String = sqlx::query_scalar("SELECT current_setting('shared_preload_libraries')").fetch_one(pool).await?;
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')")
+            .fetch_one(pool)
+            .await?;
+    let preload: String =
+        sqlx::query_scalar("SELECT current_setting('shared_preload_libraries')").fetch_one(pool).await?;
     let how_to = match (preload.contains("pg_stat_statements"), installed) {
         (true, true) => None,
         (true, false) => Some("CREATE EXTENSION pg_stat_statements; (the library is already preloaded; it costs a few percent of throughput)".to_string()),

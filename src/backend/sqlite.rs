@@ -163,11 +163,13 @@ pub(super) async fn explain(pool: &SqlitePool, call: &super::ExplainCall<'_>) ->
         // that has not read since another one created an index would plan without it.
         let _: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_schema").fetch_one(&mut *tx).await?;
         // Columns: id, parent, notused, detail.
-        let steps: Vec<(i64, i64, i64, String)> = sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", call.sql)))
-            .persistent(false)
-            .fetch_all(&mut *tx)
-            .await?;
-        let steps: Vec<(i64, i64, String)> = steps.into_iter().map(|(id, parent, _, detail)| (id, parent, detail)).collect();
+        let steps: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", call.sql)))
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await?;
+        let steps: Vec<(i64, i64, String)> =
+            steps.into_iter().map(|(id, parent, _, detail)| (id, parent, detail)).collect();
         let mut measured = None;
         if call.analyze {
             use futures::TryStreamExt as _;
@@ -177,7 +179,8 @@ pub(super) async fn explain(pool: &SqlitePool, call: &super::ExplainCall<'_>) ->
             let mut affected = 0;
             {
                 #[allow(deprecated)] // one statement, checked by the parser
-                let mut stream = sqlx::query(AssertSqlSafe(call.sql.to_string())).persistent(false).fetch_many(&mut *tx);
+                let mut stream =
+                    sqlx::query(AssertSqlSafe(call.sql.to_string())).persistent(false).fetch_many(&mut *tx);
                 while let Some(item) = stream.try_next().await? {
                     match item {
                         sqlx::Either::Left(done) => affected += done.rows_affected(),
@@ -211,7 +214,8 @@ pub(super) async fn explain(pool: &SqlitePool, call: &super::ExplainCall<'_>) ->
                     "SEARCH" => Some(Access::Index),
                     _ => None,
                 };
-                let index = detail.split(" INDEX ").nth(1).and_then(|r| r.split_whitespace().next()).map(str::to_string);
+                let index =
+                    detail.split(" INDEX ").nth(1).and_then(|r| r.split_whitespace().next()).map(str::to_string);
                 // "SCAN orders USING INDEX x" reads as kind SCAN, relation orders, index x.
                 let kind = if relation.is_some() { verb.to_string() } else { detail.clone() };
                 PlanNode { kind, access, relation, index, children: build(steps, *id), ..Default::default() }
@@ -219,8 +223,14 @@ pub(super) async fn explain(pool: &SqlitePool, call: &super::ExplainCall<'_>) ->
             .collect()
     }
     let mut root = PlanNode { kind: "QUERY PLAN".into(), children: build(&steps, 0), ..Default::default() };
-    let raw = json!(steps.iter().map(|(id, parent, detail)| json!({"id": id, "parent": parent, "detail": detail})).collect::<Vec<_>>());
-    let mut notes = vec!["SQLite reports no per-step row counts or times; the run's totals are on the root".to_string()];
+    let raw = json!(
+        steps
+            .iter()
+            .map(|(id, parent, detail)| json!({"id": id, "parent": parent, "detail": detail}))
+            .collect::<Vec<_>>()
+    );
+    let mut notes =
+        vec!["SQLite reports no per-step row counts or times; the run's totals are on the root".to_string()];
     if let Some((ms, rows, _)) = measured {
         root.time_ms = Some((ms * 1000.0).round() / 1000.0);
         root.actual_rows = Some(rows);
@@ -248,11 +258,17 @@ pub(super) async fn explain(pool: &SqlitePool, call: &super::ExplainCall<'_>) ->
 
 /// The WHERE clause of a single-table statement, as SQL text.
 fn where_clause(sql: &str) -> Option<String> {
-    use sqlparser::{ast::{SetExpr, Statement}, dialect::SQLiteDialect, parser::Parser};
+    use sqlparser::{
+        ast::{SetExpr, Statement},
+        dialect::SQLiteDialect,
+        parser::Parser,
+    };
     let statements = Parser::parse_sql(&SQLiteDialect {}, sql).ok()?;
     match statements.first()? {
         Statement::Query(q) => match q.body.as_ref() {
-            SetExpr::Select(s) if s.from.len() == 1 && s.from[0].joins.is_empty() => s.selection.as_ref().map(|e| e.to_string()),
+            SetExpr::Select(s) if s.from.len() == 1 && s.from[0].joins.is_empty() => {
+                s.selection.as_ref().map(|e| e.to_string())
+            }
             _ => None,
         },
         Statement::Delete(d) => d.selection.as_ref().map(|e| e.to_string()),

@@ -6,7 +6,8 @@ use std::{collections::BTreeMap, ops::ControlFlow};
 use serde_json::Value;
 use sqlparser::{
     ast::{
-        BinaryOperator, Expr, GroupByExpr, OrderByKind, SetExpr, Statement, TableFactor, Value as SqlValue, visit_expressions,
+        BinaryOperator, Expr, GroupByExpr, OrderByKind, SetExpr, Statement, TableFactor, Value as SqlValue,
+        visit_expressions,
     },
     dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect},
     parser::Parser,
@@ -129,16 +130,26 @@ pub fn sql_candidates(sql: &str, engine: Engine) -> Vec<Candidate> {
                         push(&mut uses.entry(lt).or_default().join, &lc);
                         push(&mut uses.entry(rt).or_default().join, &rc);
                     }
-                    (BinaryOperator::Eq, Some((t, c)), None) if is_constant(right) || matches!(right.as_ref(), Expr::Value(_)) => {
+                    (BinaryOperator::Eq, Some((t, c)), None)
+                        if is_constant(right) || matches!(right.as_ref(), Expr::Value(_)) =>
+                    {
                         push(&mut uses.entry(t).or_default().equality, &c);
                     }
                     (BinaryOperator::Eq, None, Some((t, c))) if is_constant(left) => {
                         push(&mut uses.entry(t).or_default().equality, &c);
                     }
-                    (BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq, Some((t, c)), None) => {
+                    (
+                        BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq,
+                        Some((t, c)),
+                        None,
+                    ) => {
                         push(&mut uses.entry(t).or_default().range, &c);
                     }
-                    (BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq, None, Some((t, c))) => {
+                    (
+                        BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq,
+                        None,
+                        Some((t, c)),
+                    ) => {
                         push(&mut uses.entry(t).or_default().range, &c);
                     }
                     _ => {}
@@ -182,7 +193,8 @@ pub fn sql_candidates(sql: &str, engine: Engine) -> Vec<Candidate> {
             out.push(Candidate { table: table.clone(), columns, reason: reason.join(", then ") });
         }
         for j in &u.join {
-            let candidate = Candidate { table: table.clone(), columns: vec![j.clone()], reason: format!("join on {j}") };
+            let candidate =
+                Candidate { table: table.clone(), columns: vec![j.clone()], reason: format!("join on {j}") };
             if !out.iter().any(|c| c.table == candidate.table && c.columns.first() == candidate.columns.first()) {
                 out.push(candidate);
             }
@@ -242,7 +254,9 @@ pub fn create_index(engine: Engine, relation: &str, columns: &[String]) -> Strin
     let name = format!("{}_{}_idx", relation.rsplit('.').next().unwrap_or(relation), columns.join("_"));
     match engine {
         Engine::Postgres => format!("CREATE INDEX CONCURRENTLY {name} ON {relation} ({});", columns.join(", ")),
-        Engine::Mysql => format!("CREATE INDEX {name} ON {relation} ({}) ALGORITHM=INPLACE LOCK=NONE;", columns.join(", ")),
+        Engine::Mysql => {
+            format!("CREATE INDEX {name} ON {relation} ({}) ALGORITHM=INPLACE LOCK=NONE;", columns.join(", "))
+        }
         Engine::Sqlite => format!("CREATE INDEX {name} ON {relation} ({});", columns.join(", ")),
         Engine::Mongodb => format!(
             "db.{relation}.createIndex({{ {} }})",
@@ -269,15 +283,24 @@ mod tests {
 
     #[test]
     fn equality_then_range_or_order() {
-        let c = sql_candidates("select * from orders where customer_id = 42 and placed_at > now() - interval '1 day'", Engine::Postgres);
+        let c = sql_candidates(
+            "select * from orders where customer_id = 42 and placed_at > now() - interval '1 day'",
+            Engine::Postgres,
+        );
         assert_eq!(cols(&c), ["orders(customer_id,placed_at)"]);
-        let c = sql_candidates("select * from orders where status = 'open' order by placed_at desc limit 10", Engine::Postgres);
+        let c = sql_candidates(
+            "select * from orders where status = 'open' order by placed_at desc limit 10",
+            Engine::Postgres,
+        );
         assert_eq!(cols(&c), ["orders(status,placed_at)"]);
     }
 
     #[test]
     fn group_by_counts_like_order_by() {
-        let c = sql_candidates("select status, count(*) from orders where customer_id = 3 group by status", Engine::Postgres);
+        let c = sql_candidates(
+            "select status, count(*) from orders where customer_id = 3 group by status",
+            Engine::Postgres,
+        );
         assert_eq!(cols(&c), ["orders(customer_id,status)"]);
     }
 
@@ -292,8 +315,15 @@ mod tests {
 
     #[test]
     fn deletes_and_documents() {
-        assert_eq!(cols(&sql_candidates("delete from orders where customer_id in (1, 2)", Engine::Mysql)), ["orders(customer_id)"]);
-        let c = document_candidates("orders", &serde_json::json!({"customer": 7, "at": {"$gte": 5}}), Some(&serde_json::json!({"total": -1})));
+        assert_eq!(
+            cols(&sql_candidates("delete from orders where customer_id in (1, 2)", Engine::Mysql)),
+            ["orders(customer_id)"]
+        );
+        let c = document_candidates(
+            "orders",
+            &serde_json::json!({"customer": 7, "at": {"$gte": 5}}),
+            Some(&serde_json::json!({"total": -1})),
+        );
         assert_eq!(cols(&c), ["orders(customer,total,at)"]);
     }
 

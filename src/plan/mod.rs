@@ -147,9 +147,7 @@ pub fn findings(plan: &PlanNode, cx: &Context) -> Vec<Finding> {
             }
         }
     });
-    out.sort_by(|a, b| {
-        b.severity.cmp(&a.severity).then(b.step_ms.unwrap_or(0.0).total_cmp(&a.step_ms.unwrap_or(0.0)))
-    });
+    out.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.step_ms.unwrap_or(0.0).total_cmp(&a.step_ms.unwrap_or(0.0))));
     out
 }
 

@@ -54,7 +54,13 @@ impl Server {
         description = "Check the configuration and every configured database: connectivity, server version, TLS, \
             useful extensions (pg_stat_statements, hypopg, pgvector), and what the connected role may do \
             (superuser, BYPASSRLS, CREATE). Each problem comes with a concrete fix. Run it first in a new session.",
-        annotations(title = "Check environment", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Check environment",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn env_check(&self, Parameters(p): Parameters<EnvCheckParams>) -> Result<Json<EnvCheckOutput>, ToolError> {
         let targets: Vec<_> = match &p.database {

@@ -113,9 +113,18 @@ impl Server {
         description = "List tables, views and collections with their kind, row estimate and comment (PostgreSQL also \
             shows row level security and policy counts). Filter by name (`order*`) and schema; results are paged \
             (next_cursor). Start here, then describe the objects that matter.",
-        annotations(title = "List tables and collections", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "List tables and collections",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn list_objects(&self, Parameters(p): Parameters<ListObjectsParams>) -> Result<Json<ListObjectsOutput>, ToolError> {
+    async fn list_objects(
+        &self,
+        Parameters(p): Parameters<ListObjectsParams>,
+    ) -> Result<Json<ListObjectsOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         let limit = p.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as i64;
         let offset = match p.cursor.as_deref() {
@@ -134,11 +143,8 @@ impl Server {
                 offset,
             })
             .await?;
-        let objects: Vec<ObjectSummary> = page
-            .objects
-            .into_iter()
-            .filter_map(|o| serde_json::from_value(o).ok())
-            .collect();
+        let objects: Vec<ObjectSummary> =
+            page.objects.into_iter().filter_map(|o| serde_json::from_value(o).ok()).collect();
         let next = offset + objects.len() as i64;
         Ok(Json(ListObjectsOutput {
             database: db.config.name.clone(),
@@ -154,7 +160,13 @@ impl Server {
         description = "Describe one table, view or collection: columns with types, nullability, defaults and \
             comments; primary and foreign keys; indexes; on PostgreSQL row level security (enabled, forced, \
             policies); on MongoDB indexes, validator and a schema inferred from sampled documents.",
-        annotations(title = "Describe a table or collection", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Describe a table or collection",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn describe(&self, Parameters(p): Parameters<DescribeParams>) -> Result<Json<DescribeOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
@@ -167,14 +179,16 @@ impl Server {
         }
         let sample = p.sample.unwrap_or(100).clamp(1, 1000) as i64;
         match db.describe(schema, name, sample).await? {
-            Some(Value::Object(object)) => Ok(Json(DescribeOutput {
-                database: db.config.name.clone(),
-                engine: db.config.engine,
-                object,
-            })),
+            Some(Value::Object(object)) => {
+                Ok(Json(DescribeOutput { database: db.config.name.clone(), engine: db.config.engine, object }))
+            }
             _ => Err(ToolError::invalid(
                 "name",
-                format!("no table, view or collection named {:?}{}", name, schema.map(|s| format!(" in {s}")).unwrap_or_default()),
+                format!(
+                    "no table, view or collection named {:?}{}",
+                    name,
+                    schema.map(|s| format!(" in {s}")).unwrap_or_default()
+                ),
             )),
         }
     }

@@ -11,7 +11,12 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use crate::server::Server;
 
 pub fn all() -> ToolRouter<Server> {
-    Server::env_router() + Server::introspect_router() + Server::sql_router() + Server::performance_router() + Server::design_router() + Server::analyze_router()
+    Server::env_router()
+        + Server::introspect_router()
+        + Server::sql_router()
+        + Server::performance_router()
+        + Server::design_router()
+        + Server::analyze_router()
 }
 
 /// Deserialize an optional argument that clients may send as a number or a numeric string.

@@ -87,9 +87,18 @@ impl Server {
             scans, functions or wildcards that defeat indexes, row misestimates, sorts spilling to disk, nested loops \
             over many rows, cold reads. The statement runs inside a transaction that is always rolled back; \
             analyze: false only plans it.",
-        annotations(title = "Explain a query's plan", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Explain a query's plan",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn explain_analyze(&self, Parameters(p): Parameters<ExplainParams>) -> Result<Json<ExplainOutput>, ToolError> {
+    async fn explain_analyze(
+        &self,
+        Parameters(p): Parameters<ExplainParams>,
+    ) -> Result<Json<ExplainOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         let cfg = &db.config;
         let analyze = p.analyze.unwrap_or(true);
@@ -101,7 +110,10 @@ impl Server {
                 // below only when it would run.
                 let checked = safety::check(sql, cfg.engine, Mode::ReadWrite, 1)?;
                 if !matches!(checked.kind, StatementKind::Query | StatementKind::Dml) {
-                    return Err(ToolError::invalid("sql", "explain-analyze takes a query or an INSERT / UPDATE / DELETE"));
+                    return Err(ToolError::invalid(
+                        "sql",
+                        "explain-analyze takes a query or an INSERT / UPDATE / DELETE",
+                    ));
                 }
                 if analyze && cfg.mode == Mode::ReadOnly {
                     if checked.kind == StatementKind::Dml {
@@ -117,7 +129,9 @@ impl Server {
             (_, Some(collection)) if db.capabilities().documents => {
                 let pipeline = p
                     .pipeline
-                    .map(|stages| stages.into_iter().map(|s| bson_document("pipeline", s)).collect::<Result<Vec<_>, _>>())
+                    .map(|stages| {
+                        stages.into_iter().map(|s| bson_document("pipeline", s)).collect::<Result<Vec<_>, _>>()
+                    })
                     .transpose()?;
                 db.explain_documents(DocumentExplainCall {
                     collection: collection.clone(),
@@ -130,7 +144,10 @@ impl Server {
                 .await?
             }
             _ if db.capabilities().documents => {
-                return Err(ToolError::invalid("collection", "give the collection (and a filter or pipeline) to explain"));
+                return Err(ToolError::invalid(
+                    "collection",
+                    "give the collection (and a filter or pipeline) to explain",
+                ));
             }
             _ => return Err(ToolError::invalid("sql", "give the SQL statement to explain")),
         };
@@ -141,7 +158,13 @@ impl Server {
                 .flatten()
                 .map(|f| plan::ForeignKey {
                     table: f["table"].as_str().unwrap_or_default().to_string(),
-                    columns: f["columns"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect(),
+                    columns: f["columns"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect(),
                     references: f["references"].as_str().unwrap_or_default().to_string(),
                 })
                 .collect(),
@@ -251,11 +274,9 @@ fn index_columns(object: &serde_json::Map<String, Value>) -> Vec<Vec<String>> {
         .into_iter()
         .flatten()
         .map(|ix| match (ix.get("columns"), ix.get("key")) {
-            (Some(Value::Array(cols)), _) => cols
-                .iter()
-                .filter_map(Value::as_str)
-                .map(|c| c.split('(').next().unwrap_or(c).to_string())
-                .collect(),
+            (Some(Value::Array(cols)), _) => {
+                cols.iter().filter_map(Value::as_str).map(|c| c.split('(').next().unwrap_or(c).to_string()).collect()
+            }
             (_, Some(Value::Object(key))) => key.keys().cloned().collect(),
             _ => vec![],
         })
@@ -266,7 +287,9 @@ fn problems_from(v: &Value, engine: Engine) -> Vec<IndexProblem> {
     let s = |o: &Value, k: &str| o[k].as_str().unwrap_or("?").to_string();
     let drop = |o: &Value| match engine {
         Engine::Postgres => format!("DROP INDEX CONCURRENTLY {}.{};", s(o, "schema"), s(o, "index")),
-        Engine::Mysql => format!("ALTER TABLE {} DROP INDEX {}, ALGORITHM=INPLACE, LOCK=NONE;", s(o, "table"), s(o, "index")),
+        Engine::Mysql => {
+            format!("ALTER TABLE {} DROP INDEX {}, ALGORITHM=INPLACE, LOCK=NONE;", s(o, "table"), s(o, "index"))
+        }
         Engine::Sqlite => format!("DROP INDEX {};", s(o, "index")),
         Engine::Mongodb => format!("db.{}.dropIndex(\"{}\")", s(o, "table"), s(o, "index")),
     };
@@ -277,7 +300,9 @@ fn problems_from(v: &Value, engine: Engine) -> Vec<IndexProblem> {
             table: s(u, "table"),
             index: Some(s(u, "index")),
             detail: match u["bytes"].as_i64() {
-                Some(bytes) => format!("never scanned since statistics were reset; {bytes} bytes kept up to date on every write"),
+                Some(bytes) => {
+                    format!("never scanned since statistics were reset; {bytes} bytes kept up to date on every write")
+                }
                 None => "never used since the server started; still kept up to date on every write".to_string(),
             },
             statement: drop(u),
@@ -293,7 +318,8 @@ fn problems_from(v: &Value, engine: Engine) -> Vec<IndexProblem> {
         });
     }
     for f in v["fk_without_index"].as_array().into_iter().flatten() {
-        let columns: Vec<String> = f["columns"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+        let columns: Vec<String> =
+            f["columns"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
         out.push(IndexProblem {
             kind: "fk-without-index".into(),
             table: s(f, "table"),
@@ -321,9 +347,18 @@ impl Server {
             candidate is tried as a hypothetical index and ranked by the planner's cost before and after, with its \
             estimated size. Also reports unused and duplicate indexes and foreign keys without an index. Never \
             creates an index: apply the statements through a migration.",
-        annotations(title = "Design indexes", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Design indexes",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn design_indexes(&self, Parameters(p): Parameters<DesignIndexesParams>) -> Result<Json<DesignIndexesOutput>, ToolError> {
+    async fn design_indexes(
+        &self,
+        Parameters(p): Parameters<DesignIndexesParams>,
+    ) -> Result<Json<DesignIndexesOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         let cfg = &db.config;
         let mut notes = Vec::new();
@@ -335,7 +370,10 @@ impl Server {
             }
             let h = db.hotpaths("total_time", 20).await?;
             if let Some(how) = h.how_to_enable {
-                return Err(ToolError::refused("statement statistics are not enabled, so there is no workload to read", how));
+                return Err(ToolError::refused(
+                    "statement statistics are not enabled, so there is no workload to read",
+                    how,
+                ));
             }
             for s in h.statements.as_array().into_iter().flatten() {
                 let (Some(text), ms) = (s["query"].as_str(), s["total_ms"].as_f64().unwrap_or(0.0)) else { continue };
@@ -381,7 +419,11 @@ impl Server {
                 _ => vec![],
             };
             if plan::indexes::covered(&candidate, &existing) {
-                not_recommended.push(format!("{} ({}): an existing index already starts with these columns", candidate.table, candidate.columns.join(", ")));
+                not_recommended.push(format!(
+                    "{} ({}): an existing index already starts with these columns",
+                    candidate.table,
+                    candidate.columns.join(", ")
+                ));
             } else {
                 fresh.push(candidate);
             }
@@ -542,7 +584,13 @@ impl Server {
             by impact and its tables' statistics (size, dead rows, last analyze and vacuum, scans). mode=hotpaths: the \
             busiest statements by total time, mean time, calls, rows or I/O (pg_stat_statements, performance_schema, \
             the MongoDB profiler; when off, exactly how to enable it), plus sessions running or blocked now.",
-        annotations(title = "Analyze performance", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Analyze performance",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn analyze_performance(
         &self,
@@ -565,7 +613,10 @@ impl Server {
         };
         match p.mode {
             PerformanceMode::Hotpaths => {
-                let order = serde_json::to_value(p.order_by).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                let order = serde_json::to_value(p.order_by)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
                 let h = db.hotpaths(&order, p.limit.unwrap_or(10).clamp(1, 50) as i64).await?;
                 out.how_to_enable = h.how_to_enable;
                 out.statements = Some(h.statements);

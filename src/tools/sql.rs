@@ -116,7 +116,13 @@ impl Server {
             database the statement commits only if it succeeds. Statements that manage transactions or session \
             settings are refused. Results are capped (max_rows, output size) and say when they were truncated. \
             For MongoDB use run-mongo.",
-        annotations(title = "Run one SQL statement", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+        annotations(
+            title = "Run one SQL statement",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn run_sql(&self, Parameters(p): Parameters<RunSqlParams>) -> Result<Json<RunSqlOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
@@ -164,7 +170,13 @@ impl Server {
         description = "Read a MongoDB collection with a find (filter, projection, sort) or an aggregation pipeline, \
             under a server-side time limit and a document cap. On read-only databases $out, $merge and server-side \
             JavaScript ($where, $function, $accumulator) are refused.",
-        annotations(title = "Query a MongoDB collection", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+        annotations(
+            title = "Query a MongoDB collection",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn run_mongo(&self, Parameters(p): Parameters<RunMongoParams>) -> Result<Json<RunMongoOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;

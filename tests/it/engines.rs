@@ -69,8 +69,11 @@ async fn postgres_end_to_end() {
     assert!(checks.contains("extension pg_stat_statements") && checks.contains("privileges"), "{checks}");
 
     let v = ro
-        .ok("run-sql", json!({"sql": "select o.*, 9007199254740993::int8 as big, 42::int4 as small, interval '1 day' as span, \
-              null::text as nothing from orders o"}))
+        .ok(
+            "run-sql",
+            json!({"sql": "select o.*, 9007199254740993::int8 as big, 42::int4 as small, interval '1 day' as span, \
+              null::text as nothing from orders o"}),
+        )
         .await;
     assert_eq!(column(&v, "total"), "123456789012.34");
     assert_eq!(column(&v, "placed_at"), "2024-01-02T03:04:05.123Z");
@@ -129,7 +132,8 @@ async fn postgres_end_to_end() {
     }
     let e = ro.err("run-sql", json!({"sql": "select * from customers for share"})).await;
     assert!(e.contains("25006"), "row locks need a read-write transaction: {e}");
-    let v = ro.ok("run-sql", json!({"sql": "select n from generate_series(1, 50) n order by n desc", "max_rows": 3})).await;
+    let v =
+        ro.ok("run-sql", json!({"sql": "select n from generate_series(1, 50) n order by n desc", "max_rows": 3})).await;
     assert_eq!(v["rows"], json!([[50], [49], [48]]));
 
     // Caps: rows, then bytes, each saying so.
@@ -273,7 +277,14 @@ async fn sqlite_end_to_end() {
     .unwrap();
     let database = Database::new(cfg.databases[0].clone());
     let sneaky = Checked { kind: StatementKind::Query, capped_sql: None };
-    let call = SqlCall { sql: "insert into customers (email) values ('evil@example.com')", checked: &sneaky, mode: Mode::ReadOnly, cap: 10, timeout_ms: 1000, default_timeout_ms: 1000 };
+    let call = SqlCall {
+        sql: "insert into customers (email) values ('evil@example.com')",
+        checked: &sneaky,
+        mode: Mode::ReadOnly,
+        cap: 10,
+        timeout_ms: 1000,
+        default_timeout_ms: 1000,
+    };
     let e = database.run_sql(&call).await.unwrap_err().to_string();
     assert!(e.contains("readonly"), "{e}");
 }
@@ -283,7 +294,11 @@ async fn mongodb_end_to_end() {
     use mongodb::bson::{DateTime, doc, oid::ObjectId};
     let db = TestDb::new(Kind::Mongo).await;
     let customer = ObjectId::new();
-    db.mongo_insert("customers", vec![doc! {"_id": customer, "email": "a@example.com", "api_key": "k-123", "tier": "gold"}]).await;
+    db.mongo_insert(
+        "customers",
+        vec![doc! {"_id": customer, "email": "a@example.com", "api_key": "k-123", "tier": "gold"}],
+    )
+    .await;
     db.mongo_insert(
         "orders",
         (0..30)
@@ -297,17 +312,24 @@ async fn mongodb_end_to_end() {
     assert_eq!(env["databases"][0]["reachable"], true, "{env}");
 
     let v = ro
-        .ok("run-mongo", json!({"collection": "orders", "filter": {"total": {"$gte": 100}}, "sort": {"total": -1},
-            "projection": {"_id": 0, "total": 1, "at": 1}, "max_rows": 3}))
+        .ok(
+            "run-mongo",
+            json!({"collection": "orders", "filter": {"total": {"$gte": 100}}, "sort": {"total": -1},
+            "projection": {"_id": 0, "total": 1, "at": 1}, "max_rows": 3}),
+        )
         .await;
     assert_eq!(v["documents"][0]["total"], 290);
     assert!(v["documents"][0]["at"]["$date"].is_string(), "{v}");
     assert_eq!(v["truncation"]["reason"], "max_rows");
-    let v = ro.ok("run-mongo", json!({"collection": "customers", "filter": {"_id": {"$oid": customer.to_hex()}}})).await;
+    let v =
+        ro.ok("run-mongo", json!({"collection": "customers", "filter": {"_id": {"$oid": customer.to_hex()}}})).await;
     assert_eq!(v["documents"][0]["email"], "a@example.com");
     assert_eq!(v["documents"][0]["api_key"], "[masked]");
     let v = ro
-        .ok("run-mongo", json!({"collection": "orders", "pipeline": [{"$group": {"_id": null, "sum": {"$sum": "$total"}}}]}))
+        .ok(
+            "run-mongo",
+            json!({"collection": "orders", "pipeline": [{"$group": {"_id": null, "sum": {"$sum": "$total"}}}]}),
+        )
         .await;
     assert_eq!(v["documents"][0]["sum"], 4350);
 
@@ -327,7 +349,11 @@ async fn mongodb_end_to_end() {
     ro.close().await;
 
     let rw = db.serve("read-write").await;
-    rw.ok("run-mongo", json!({"collection": "orders", "pipeline": [{"$match": {"total": {"$lt": 50}}}, {"$out": "small_orders"}]})).await;
+    rw.ok(
+        "run-mongo",
+        json!({"collection": "orders", "pipeline": [{"$match": {"total": {"$lt": 50}}}, {"$out": "small_orders"}]}),
+    )
+    .await;
     let objects = rw.ok("list-objects", json!({"filter": "small*"})).await;
     assert_eq!(objects["objects"][0]["row_estimate"], 5);
     rw.close().await;

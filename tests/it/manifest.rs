@@ -40,7 +40,8 @@ fn readme_tool_table_is_fresh() {
     let mut table = String::from("| tool | what it does | read-only | destructive |\n|---|---|---|---|\n");
     for tool in data_engineer_mcp::server::Server::tool_definitions() {
         let a = tool.annotations.clone().unwrap_or_default();
-        let first_sentence = tool.description.as_deref().unwrap_or("").split(". ").next().unwrap_or("").trim_end_matches('.');
+        let first_sentence =
+            tool.description.as_deref().unwrap_or("").split(". ").next().unwrap_or("").trim_end_matches('.');
         table.push_str(&format!(
             "| `{}` | {}. | {} | {} |\n",
             tool.name,
@@ -57,7 +58,9 @@ fn readme_tool_table_is_fresh() {
 fn every_tool_is_fully_declared_and_valid_per_the_mcp_schema() {
     let tools = data_engineer_mcp::cli::tools_json();
     let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/mcp-schema/2025-11-25/schema.json");
-    let spec: Value = serde_json::from_str(&std::fs::read_to_string(schema_path).expect("shared/mcp-schema is beside the repo")).unwrap();
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("shared/mcp-schema is beside the repo"))
+            .unwrap();
     // The spec's schema keeps its types under $defs (or definitions in older revisions).
     let defs_key = if spec.get("$defs").is_some() { "$defs" } else { "definitions" };
     let tool_schema = serde_json::json!({
@@ -104,8 +107,17 @@ async fn prompts_are_served_filled_and_completed() {
     mcp.ok("run-sql", serde_json::json!({"sql": "create table orders (id integer primary key)"})).await;
     let prompts = mcp.client.list_all_prompts().await.unwrap();
     let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
-    for want in ["data-engineer", "create-schema", "model-domain", "create-rls-policies", "design-indexes",
-                 "create-migration-plan", "research", "execute-checklist", "guide"] {
+    for want in [
+        "data-engineer",
+        "create-schema",
+        "model-domain",
+        "create-rls-policies",
+        "design-indexes",
+        "create-migration-plan",
+        "research",
+        "execute-checklist",
+        "guide",
+    ] {
         assert!(names.contains(&want), "prompt {want} missing from {names:?}");
     }
     let got = mcp

@@ -63,10 +63,14 @@ async fn sql_story(kind: Kind, fill: &[&str], create_index: &str, plans_writes_r
     let design = rw.ok("design-indexes", query.clone()).await;
     assert!(!recommended(&design, "orders", "customer_id"), "{kind:?}: proposed again after creation: {design}");
     // An identical second index is reported as a duplicate, with the statement that drops it.
-    rw.ok("run-sql", json!({ "sql": create_index.replace("orders_customer_id_idx", "orders_customer_id_again") })).await;
+    rw.ok("run-sql", json!({ "sql": create_index.replace("orders_customer_id_idx", "orders_customer_id_again") }))
+        .await;
     let design = rw.ok("design-indexes", query.clone()).await;
     let problems = serde_json::to_string(&design["existing_index_problems"]).unwrap();
-    assert!(problems.contains("\"duplicate\"") && problems.contains("orders_customer_id_again"), "{kind:?}: {problems}");
+    assert!(
+        problems.contains("\"duplicate\"") && problems.contains("orders_customer_id_again"),
+        "{kind:?}: {problems}"
+    );
     let v = rw.ok("explain-analyze", query.clone()).await;
     assert!(!codes(&v).contains(&"full-scan-selective".to_string()), "{kind:?}: still flagged after the index: {v}");
     rw.close().await;
@@ -161,7 +165,10 @@ async fn mongodb_explain_flags_a_collection_scan_until_indexed() {
     let design = mcp.ok("design-indexes", args.clone()).await;
     assert!(design["recommendations"].as_array().unwrap().is_empty(), "{design}");
     let problems = serde_json::to_string(&design["existing_index_problems"]).unwrap();
-    assert!(problems.contains("customer_1_total_1") && problems.contains("dropIndex(\\\"customer_1\\\")"), "{problems}");
+    assert!(
+        problems.contains("customer_1_total_1") && problems.contains("dropIndex(\\\"customer_1\\\")"),
+        "{problems}"
+    );
     let v = mcp.ok("explain-analyze", args).await;
     assert!(!codes(&v).contains(&"full-scan-selective".to_string()), "{v}");
     assert!(v["plan_text"].as_str().unwrap().contains("IXSCAN"), "{v}");
@@ -202,31 +209,34 @@ async fn analyze_performance_ranks_findings_and_reads_the_workload() {
     let url = db.url.clone();
     let waiter = tokio::spawn(async move {
         let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
-        let _ = sqlx::raw_sql("set lock_timeout = '5s'; update customers set email = 'waiting' where id = 1").execute(&mut c).await;
+        let _ = sqlx::raw_sql("set lock_timeout = '5s'; update customers set email = 'waiting' where id = 1")
+            .execute(&mut c)
+            .await;
     });
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let v = mcp.ok("analyze-performance", json!({"mode": "hotpaths", "order_by": "calls", "limit": 20})).await;
     assert!(v.get("how_to_enable").is_none(), "{v}");
     let statements = serde_json::to_string(&v["statements"]).unwrap().to_lowercase();
     assert!(statements.contains("from orders where total >"), "{statements}");
-    let blocked = v["activity"].as_array().unwrap().iter().find(|a| a["blocked_by"].as_array().is_some_and(|b| !b.is_empty()));
+    let blocked =
+        v["activity"].as_array().unwrap().iter().find(|a| a["blocked_by"].as_array().is_some_and(|b| !b.is_empty()));
     assert!(blocked.is_some_and(|b| b["query"].as_str().unwrap().contains("waiting")), "{v}");
     sqlx::raw_sql("rollback").execute(&mut holder).await.unwrap();
     waiter.await.unwrap();
 
     // Designing for the workload: the busy statement's filter column is proposed.
     let v = mcp.ok("design-indexes", json!({"from": "hotpaths"})).await;
-    let r = v["recommendations"].as_array().unwrap().iter().find(|r| r["table"] == "orders" && r["columns"][0] == "total");
+    let r =
+        v["recommendations"].as_array().unwrap().iter().find(|r| r["table"] == "orders" && r["columns"][0] == "total");
     assert!(r.is_some_and(|r| r["workload_ms"].as_f64().unwrap() > 0.0), "{v}");
     mcp.close().await;
 }
 
 #[tokio::test]
 async fn hotpaths_says_how_to_enable_statistics_elsewhere() {
-    for (kind, phrase) in [
-        (Kind::Mysql, "performance_schema = ON"),
-        (Kind::Sqlite, "SQLite keeps no statement statistics"),
-    ] {
+    for (kind, phrase) in
+        [(Kind::Mysql, "performance_schema = ON"), (Kind::Sqlite, "SQLite keeps no statement statistics")]
+    {
         let db = TestDb::new(kind).await;
         let mcp = db.serve("read-only").await;
         let v = mcp.ok("analyze-performance", json!({"mode": "hotpaths"})).await;

@@ -30,13 +30,18 @@ async fn discover_clients_on_2026_07_28_work_without_a_handshake() {
     cmd.current_dir(dir.path()).env_remove("DATABASE_URL");
     let transport = TokioChildProcess::new(cmd).unwrap();
     let client = Client
-        .serve_with_lifecycle(transport, ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] })
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] },
+        )
         .await
         .unwrap();
     assert_eq!(client.peer_info().unwrap().protocol_version, ProtocolVersion::V_2026_07_28);
     assert!(client.list_all_tools().await.unwrap().iter().any(|t| t.name == "run-sql"));
     let r = client
-        .call_tool(CallToolRequestParams::new("run-sql").with_arguments(rmcp::object!({"sql": "select 40 + 2 as answer"})))
+        .call_tool(
+            CallToolRequestParams::new("run-sql").with_arguments(rmcp::object!({"sql": "select 40 + 2 as answer"})),
+        )
         .await
         .unwrap();
     assert_eq!(r.structured_content.unwrap()["rows"], json!([[42]]));
@@ -69,8 +74,11 @@ fn unknown_methods_get_an_error_at_once_and_startup_never_waits_for_a_database()
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let started = Instant::now();
     let send = |stdin: &mut std::process::ChildStdin, v: Value| writeln!(stdin, "{v}").unwrap();
-    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}));
+    send(
+        &mut stdin,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}),
+    );
     let init = read_reply(&mut lines, 1);
     assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
     send(&mut stdin, json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
@@ -84,7 +92,10 @@ fn unknown_methods_get_an_error_at_once_and_startup_never_waits_for_a_database()
     assert_eq!(reply["error"]["code"], -32601, "{reply}");
     assert!(asked.elapsed() < Duration::from_secs(1));
 
-    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "run-sql", "arguments": {"sql": "select 1"}}}));
+    send(
+        &mut stdin,
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "run-sql", "arguments": {"sql": "select 1"}}}),
+    );
     let call = read_reply(&mut lines, 4);
     assert_eq!(call["result"]["isError"], true);
     let message = call["result"]["content"][0]["text"].as_str().unwrap();
@@ -110,7 +121,11 @@ async fn with_nothing_configured_the_embedded_sqlite_file_is_used_read_write() {
 #[tokio::test]
 async fn the_default_config_file_beats_a_database_url_in_the_environment() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("data-engineer.toml"), "[databases.filed]\nurl = \"sqlite://f.db?mode=rwc\"\nmode = \"read-write\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("data-engineer.toml"),
+        "[databases.filed]\nurl = \"sqlite://f.db?mode=rwc\"\nmode = \"read-write\"\n",
+    )
+    .unwrap();
     let mcp = Mcp::spawn_in(&[], &[("DATABASE_URL", "postgres://ignored@127.0.0.1:1/none")], Some(dir.path())).await;
     let env = mcp.ok("env-check", json!({})).await;
     assert_eq!(env["databases"][0]["name"], "filed");
@@ -120,7 +135,8 @@ async fn the_default_config_file_beats_a_database_url_in_the_environment() {
 #[tokio::test]
 async fn a_broken_config_still_starts_and_every_tool_explains_it() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("data-engineer.toml"), "[databases.main]\nurl = \"${DE_TEST_UNSET_VAR}\"\n").unwrap();
+    std::fs::write(dir.path().join("data-engineer.toml"), "[databases.main]\nurl = \"${DE_TEST_UNSET_VAR}\"\n")
+        .unwrap();
     let mcp = Mcp::spawn_in(&[], &[], Some(dir.path())).await;
     let e = mcp.err("env-check", json!({})).await;
     assert!(e.contains("DE_TEST_UNSET_VAR is not set"), "{e}");
@@ -132,7 +148,9 @@ async fn a_broken_config_still_starts_and_every_tool_explains_it() {
 #[test]
 fn cli_tools_call_version_and_help() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| Command::new(BIN).args(args).current_dir(dir.path()).env_remove("DATABASE_URL").output().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN).args(args).current_dir(dir.path()).env_remove("DATABASE_URL").output().unwrap()
+    };
     let tools: Value = serde_json::from_slice(&run(&["tools"]).stdout).unwrap();
     assert_eq!(tools, data_engineer_mcp::cli::tools_json());
     let out = run(&["call", "run-sql", "--args", r#"{"sql": "select 'a|b' as x, 2 as y"}"#]);

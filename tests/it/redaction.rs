@@ -15,7 +15,8 @@ async fn a_known_password_appears_nowhere_on_stdout_or_stderr() {
     // The test bed trusts local logins, so PostgreSQL accepts any password: ours rides along in the URL.
     let pg_url = pg.url.replacen("postgres@", &format!("postgres:{PASSWORD}@"), 1);
     assert!(pg_url.contains(PASSWORD));
-    let mysql_password = mysql.url.split("://").nth(1).unwrap().split('@').next().unwrap().split(':').nth(1).unwrap().to_string();
+    let mysql_password =
+        mysql.url.split("://").nth(1).unwrap().split('@').next().unwrap().split(':').nth(1).unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("secrets.toml");
     std::fs::write(
@@ -47,7 +48,10 @@ async fn a_known_password_appears_nowhere_on_stdout_or_stderr() {
         ("run-sql", json!({"sql": format!("select current_setting('{PASSWORD}')")})),
         ("run-sql", json!({"database": "down", "sql": "select 1"})),
         ("run-sql", json!({"database": "denied", "sql": "select 1"})),
-        ("run-sql", json!({"database": "my", "sql": format!("select '{PASSWORD}' as echo, '{mysql_password}' as other")})),
+        (
+            "run-sql",
+            json!({"database": "my", "sql": format!("select '{PASSWORD}' as echo, '{mysql_password}' as other")}),
+        ),
         ("list-objects", json!({})),
         ("list-objects", json!({"database": "down"})),
         ("list-objects", json!({"cursor": PASSWORD})),
@@ -67,7 +71,10 @@ async fn a_known_password_appears_nowhere_on_stdout_or_stderr() {
     }
     let stderr = mcp.close().await;
     assert!(seen.contains("***"), "redaction markers expected in {seen}");
-    assert!(stderr.contains("DEBUG") || stderr.contains("WARN") || !stderr.is_empty(), "the log must have run: {stderr}");
+    assert!(
+        stderr.contains("DEBUG") || stderr.contains("WARN") || !stderr.is_empty(),
+        "the log must have run: {stderr}"
+    );
     for secret in [PASSWORD, mysql_password.as_str()] {
         assert!(!seen.contains(secret), "{secret} leaked on stdout:\n{seen}");
         assert!(!stderr.contains(secret), "{secret} leaked on stderr:\n{stderr}");

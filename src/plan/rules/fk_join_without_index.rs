@@ -63,7 +63,11 @@ mod tests {
     };
 
     fn join() -> PlanNode {
-        let hash = PlanNode { kind: "Hash".into(), children: vec![scan("customers", "(email = 'x')", 1.0, 100.0)], ..Default::default() };
+        let hash = PlanNode {
+            kind: "Hash".into(),
+            children: vec![scan("customers", "(email = 'x')", 1.0, 100.0)],
+            ..Default::default()
+        };
         PlanNode {
             kind: "Hash Join".into(),
             condition: Some("(o.customer_id = c.id)".into()),
@@ -74,8 +78,11 @@ mod tests {
 
     fn with_fk() -> Context {
         let mut c = cx(Engine::Postgres);
-        c.unindexed_foreign_keys =
-            vec![ForeignKey { table: "orders".into(), columns: vec!["customer_id".into()], references: "customers".into() }];
+        c.unindexed_foreign_keys = vec![ForeignKey {
+            table: "orders".into(),
+            columns: vec!["customer_id".into()],
+            references: "customers".into(),
+        }];
         c
     }
 

@@ -38,7 +38,9 @@ fn check(node: &PlanNode, cx: &Context) -> Option<Finding> {
             thousands(kept),
             kept * 100.0 / examined.max(1.0)
         ),
-        fix, step_ms: None })
+        fix,
+        step_ms: None,
+    })
 }
 
 #[cfg(test)]

@@ -130,7 +130,10 @@ pub(super) mod test_support {
     #[test]
     fn columns_are_read_from_conditions() {
         assert_eq!(columns_in("(customer_id = 42)", Engine::Postgres), ["customer_id"]);
-        assert_eq!(columns_in("((o.status)::text = 'x'::text) AND (o.total > 5)", Engine::Postgres), ["status", "total"]);
+        assert_eq!(
+            columns_in("((o.status)::text = 'x'::text) AND (o.total > 5)", Engine::Postgres),
+            ["status", "total"]
+        );
         assert_eq!(columns_in(r#"{"customer": 1, "$and": [{"at": {"$gt": 5}}]}"#, Engine::Mongodb), ["customer", "at"]);
         assert_eq!(thousands(1234567.0), "1,234,567");
     }

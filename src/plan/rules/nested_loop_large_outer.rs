@@ -20,7 +20,9 @@ fn check(node: &PlanNode, _cx: &Context) -> Option<Finding> {
         return None;
     }
     let fix = match (&inner.relation, inner.access) {
-        (Some(r), Some(Access::FullScan)) => format!("index the join column of {r} so each loop is a lookup, or let the planner hash (check join conditions and statistics)"),
+        (Some(r), Some(Access::FullScan)) => format!(
+            "index the join column of {r} so each loop is a lookup, or let the planner hash (check join conditions and statistics)"
+        ),
         _ => "make the inner side an index lookup, or reduce the outer rows before the join".to_string(),
     };
     Some(Finding {
@@ -28,7 +30,9 @@ fn check(node: &PlanNode, _cx: &Context) -> Option<Finding> {
         severity: if inner.access == Some(Access::FullScan) { Severity::Critical } else { Severity::Warning },
         node: node.label(),
         evidence: format!("the inner side ({}) runs for each of {} outer rows", inner.label(), thousands(outer_rows)),
-        fix, step_ms: None })
+        fix,
+        step_ms: None,
+    })
 }
 
 #[cfg(test)]
@@ -37,12 +41,17 @@ mod tests {
     use crate::{config::Engine, plan::rules::test_support::*};
 
     fn join(outer_rows: f64, inner: PlanNode) -> PlanNode {
-        PlanNode { kind: "Nested Loop".into(), children: vec![scan("customers", "", outer_rows, outer_rows), inner], ..Default::default() }
+        PlanNode {
+            kind: "Nested Loop".into(),
+            children: vec![scan("customers", "", outer_rows, outer_rows), inner],
+            ..Default::default()
+        }
     }
 
     #[test]
     fn err_scan_inside_a_big_loop() {
-        let f = check(&join(50_000.0, scan("orders", "(o.customer_id = c.id)", 1.0, 10.0)), &cx(Engine::Postgres)).unwrap();
+        let f =
+            check(&join(50_000.0, scan("orders", "(o.customer_id = c.id)", 1.0, 10.0)), &cx(Engine::Postgres)).unwrap();
         assert_eq!(f.severity, Severity::Critical);
         assert!(f.evidence.contains("50,000 outer rows"));
     }

@@ -32,7 +32,9 @@ fn check(node: &PlanNode, cx: &Context) -> Option<Finding> {
         Engine::Postgres => format!(
             "ANALYZE {relation}; if the filter combines correlated columns, CREATE STATISTICS (dependencies, ndistinct, mcv) ON those columns FROM {relation} and ANALYZE again"
         ),
-        Engine::Mysql => format!("ANALYZE TABLE {relation} (and consider histograms: ANALYZE TABLE {relation} UPDATE HISTOGRAM ON <columns>)"),
+        Engine::Mysql => format!(
+            "ANALYZE TABLE {relation} (and consider histograms: ANALYZE TABLE {relation} UPDATE HISTOGRAM ON <columns>)"
+        ),
         Engine::Sqlite => "ANALYZE; (SQLite plans from sqlite_stat1, which only ANALYZE fills)".to_string(),
         Engine::Mongodb => "check the index bounds and the filter's selectivity".to_string(),
     };
@@ -41,7 +43,9 @@ fn check(node: &PlanNode, cx: &Context) -> Option<Finding> {
         severity: if off >= 1000.0 { Severity::Critical } else { Severity::Warning },
         node: node.label(),
         evidence: format!("estimated {} rows per loop, got {}", thousands(estimated), thousands(actual)),
-        fix, step_ms: None })
+        fix,
+        step_ms: None,
+    })
 }
 
 #[cfg(test)]
@@ -62,7 +66,13 @@ mod tests {
     fn ok_inherited_from_a_child() {
         let mut child = scan("orders", "(status = 'x')", 5000.0, 5000.0);
         child.estimated_rows = Some(50.0);
-        let parent = PlanNode { kind: "Sort".into(), estimated_rows: Some(50.0), actual_rows: Some(5000.0), children: vec![child], ..Default::default() };
+        let parent = PlanNode {
+            kind: "Sort".into(),
+            estimated_rows: Some(50.0),
+            actual_rows: Some(5000.0),
+            children: vec![child],
+            ..Default::default()
+        };
         assert!(check(&parent, &cx(Engine::Postgres)).is_none());
     }
 

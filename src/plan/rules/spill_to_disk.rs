@@ -15,7 +15,14 @@ fn check(node: &PlanNode, cx: &Context) -> Option<Finding> {
         Engine::Mysql => "raise sort_buffer_size / tmp_table_size for the session, or add an index that yields the order".to_string(),
         _ => "add an index that yields the order, or sort fewer rows".to_string(),
     };
-    Some(Finding { code: RULE.code, severity: Severity::Warning, node: node.label(), evidence: spilled.to_string(), fix, step_ms: None })
+    Some(Finding {
+        code: RULE.code,
+        severity: Severity::Warning,
+        node: node.label(),
+        evidence: spilled.to_string(),
+        fix,
+        step_ms: None,
+    })
 }
 
 #[cfg(test)]
@@ -25,7 +32,11 @@ mod tests {
 
     #[test]
     fn err_sort_on_disk() {
-        let n = PlanNode { kind: "Sort".into(), spilled: Some("sort on disk: 12 MB (external merge)".into()), ..Default::default() };
+        let n = PlanNode {
+            kind: "Sort".into(),
+            spilled: Some("sort on disk: 12 MB (external merge)".into()),
+            ..Default::default()
+        };
         assert!(check(&n, &cx(Engine::Postgres)).unwrap().fix.contains("work_mem"));
     }
 

@@ -3,9 +3,7 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Value, visit_expressions,
-};
+use sqlparser::ast::{BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Value, visit_expressions};
 
 use super::{Rule, condition_expr};
 use crate::plan::{Access, Context, Finding, PlanNode, Severity};
@@ -53,12 +51,15 @@ pub(super) fn check(node: &PlanNode, cx: &Context) -> Option<Finding> {
             {
                 Some((format!("{e} starts with a wildcard"), wildcard_fix()))
             }
-            Expr::Function(f) if matches!(&f.args, FunctionArguments::List(list) if list.args.iter().any(|a| matches!(a,
+            Expr::Function(f)
+                if matches!(&f.args, FunctionArguments::List(list) if list.args.iter().any(|a| matches!(a,
                 FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) if is_column(x)))) =>
             {
                 Some((
                     format!("{e} applies a function to the column"),
-                    format!("index the expression itself (CREATE INDEX ... ON <table> (({e}))) or compare the bare column"),
+                    format!(
+                        "index the expression itself (CREATE INDEX ... ON <table> (({e}))) or compare the bare column"
+                    ),
                 ))
             }
             _ => None,
