@@ -17,7 +17,8 @@ async fn count_orders(mcp: &Mcp) -> Value {
     mcp.ok("run-sql", json!({"sql": "select count(*) as n from orders"})).await["rows"][0][0].clone()
 }
 
-/// The same story on each SQL engine: fixture, finding, rolled-back DELETE, index, no finding.
+/// The same story on each SQL engine (customers 100k rows, orders 1M rows, no index on the
+/// foreign key): finding, rolled-back DELETE, design, index, no finding.
 fn recommended(v: &Value, table: &str, first_column: &str) -> bool {
     v["recommendations"].as_array().unwrap().iter().any(|r| r["table"] == table && r["columns"][0] == first_column)
 }
@@ -99,9 +100,9 @@ async fn postgres_explain_names_the_missing_index() {
         Kind::Postgres,
         &[
             "create table customers (id bigint primary key, email text not null)",
-            "insert into customers select g, 'u' || g || '@example.com' from generate_series(1, 5000) g",
+            "insert into customers select g, 'u' || g || '@example.com' from generate_series(1, 100000) g",
             "create table orders (id bigserial primary key, customer_id bigint not null references customers(id), total numeric not null)",
-            "insert into orders (customer_id, total) select (g % 5000) + 1, g from generate_series(1, 60000) g",
+            "insert into orders (customer_id, total) select (g % 100000) + 1, g from generate_series(1, 1000000) g",
             "analyze customers; analyze orders",
             "create extension hypopg",
         ],
@@ -117,9 +118,9 @@ async fn mysql_explain_names_the_missing_index() {
         Kind::Mysql,
         &[
             "create table customers (id bigint primary key, email varchar(100) not null)",
-            "insert into customers select seq, concat('u', seq, '@example.com') from seq_1_to_5000",
+            "insert into customers select seq, concat('u', seq, '@example.com') from seq_1_to_100000",
             "create table orders (id bigint auto_increment primary key, customer_id bigint not null, total decimal(12, 2) not null)",
-            "insert into orders (customer_id, total) select (seq % 5000) + 1, seq from seq_1_to_60000",
+            "insert into orders (customer_id, total) select (seq % 100000) + 1, seq from seq_1_to_1000000",
         ],
         "create index orders_customer_id_idx on orders (customer_id)",
         false,
@@ -134,8 +135,8 @@ async fn sqlite_explain_names_the_missing_index() {
         &[
             "create table customers (id integer primary key, email text not null)",
             "create table orders (id integer primary key, customer_id integer not null references customers(id), total real not null)",
-            "insert into customers (id, email) with recursive g(n) as (select 1 union all select n + 1 from g where n < 5000) select n, 'u' || n from g",
-            "insert into orders (customer_id, total) with recursive g(n) as (select 1 union all select n + 1 from g where n < 60000) select (n % 5000) + 1, n from g",
+            "insert into customers (id, email) with recursive g(n) as (select 1 union all select n + 1 from g where n < 100000) select n, 'u' || n from g",
+            "insert into orders (customer_id, total) with recursive g(n) as (select 1 union all select n + 1 from g where n < 1000000) select (n % 100000) + 1, n from g",
         ],
         "create index orders_customer_id_idx on orders (customer_id)",
         true,
