@@ -387,6 +387,22 @@ impl Database {
         }
     }
 
+    /// The planner's statistics of these columns and the table's row estimate, where the engine
+    /// keeps them (PostgreSQL's pg_stats).
+    pub async fn column_stats(
+        &self,
+        table: &str,
+        columns: &[String],
+    ) -> Result<Option<(Vec<crate::plan::indexes::ColumnStats>, f64)>, ToolError> {
+        match self.pool().await? {
+            Pool::Postgres(p) => postgres::column_stats(p, table, columns)
+                .await
+                .map(Some)
+                .map_err(|e| self.db_error(e, self.config.statement_timeout_ms)),
+            _ => Ok(None),
+        }
+    }
+
     /// Size, rows, dead rows, last analyze / vacuum and scan counts of these tables.
     pub async fn table_stats(&self, tables: &[String]) -> Result<Value, ToolError> {
         let t = self.config.statement_timeout_ms;

@@ -485,3 +485,22 @@ pub(super) async fn hotpaths(pool: &PgPool, order: &str, limit: i64) -> Result<s
     };
     Ok(super::Hotpaths { how_to_enable: how_to, statements, activity })
 }
+
+pub(super) async fn column_stats(
+    pool: &PgPool,
+    table: &str,
+    columns: &[String],
+) -> Result<(Vec<crate::plan::indexes::ColumnStats>, f64), sqlx::Error> {
+    let rows: Vec<(String, f64, Vec<String>, Vec<f32>, f64)> =
+        sqlx::query_as(include_str!("postgres/column_stats.sql")).bind(table).bind(columns).fetch_all(pool).await?;
+    let table_rows = rows.first().map(|r| r.4).unwrap_or(0.0);
+    let stats = rows
+        .into_iter()
+        .map(|(column, n_distinct, values, freqs, _)| crate::plan::indexes::ColumnStats {
+            column,
+            n_distinct,
+            common: values.into_iter().zip(freqs.into_iter().map(f64::from)).collect(),
+        })
+        .collect();
+    Ok((stats, table_rows))
+}

@@ -22,10 +22,15 @@ pub struct Candidate {
     pub columns: Vec<String>,
     /// Why these columns, in words.
     pub reason: String,
+    /// Constants the statement compares equality columns with (`status = 'open'`), as SQL text.
+    pub literals: Vec<(String, String)>,
+    /// A predicate for a partial index (`status = 'open'`), when one fits better than a column.
+    pub partial: Option<String>,
 }
 
 #[derive(Default)]
 struct TableUse {
+    literals: Vec<(String, String)>,
     equality: Vec<String>,
     range: Vec<String>,
     join: Vec<String>,
@@ -133,7 +138,13 @@ pub fn sql_candidates(sql: &str, engine: Engine) -> Vec<Candidate> {
                     (BinaryOperator::Eq, Some((t, c)), None)
                         if is_constant(right) || matches!(right.as_ref(), Expr::Value(_)) =>
                     {
-                        push(&mut uses.entry(t).or_default().equality, &c);
+                        let used = uses.entry(t).or_default();
+                        if let Expr::Value(v) = right.as_ref()
+                            && !matches!(v.value, SqlValue::Placeholder(_))
+                        {
+                            used.literals.push((c.clone(), right.to_string()));
+                        }
+                        push(&mut used.equality, &c);
                     }
                     (BinaryOperator::Eq, None, Some((t, c))) if is_constant(left) => {
                         push(&mut uses.entry(t).or_default().equality, &c);
@@ -190,11 +201,22 @@ pub fn sql_candidates(sql: &str, engine: Engine) -> Vec<Candidate> {
             reason.push(format!("ORDER BY / GROUP BY {}", u.order.join(", ")));
         }
         if !columns.is_empty() {
-            out.push(Candidate { table: table.clone(), columns, reason: reason.join(", then ") });
+            out.push(Candidate {
+                table: table.clone(),
+                columns,
+                reason: reason.join(", then "),
+                literals: u.literals.clone(),
+                partial: None,
+            });
         }
         for j in &u.join {
-            let candidate =
-                Candidate { table: table.clone(), columns: vec![j.clone()], reason: format!("join on {j}") };
+            let candidate = Candidate {
+                table: table.clone(),
+                columns: vec![j.clone()],
+                reason: format!("join on {j}"),
+                literals: vec![],
+                partial: None,
+            };
             if !out.iter().any(|c| c.table == candidate.table && c.columns.first() == candidate.columns.first()) {
                 out.push(candidate);
             }
@@ -245,19 +267,37 @@ pub fn document_candidates(collection: &str, filter: &Value, sort: Option<&Value
     if columns.is_empty() {
         return vec![];
     }
-    vec![Candidate { table: collection.to_string(), columns, reason: reason.join(", then ") }]
+    vec![Candidate {
+        table: collection.to_string(),
+        columns,
+        reason: reason.join(", then "),
+        literals: vec![],
+        partial: None,
+    }]
 }
 
 /// The statement that creates an index on `columns` of `relation`, in the engine's terms and
 /// without blocking writes where the engine can.
 pub fn create_index(engine: Engine, relation: &str, columns: &[String]) -> String {
-    let name = format!("{}_{}_idx", relation.rsplit('.').next().unwrap_or(relation), columns.join("_"));
+    create_partial_index(engine, relation, columns, None)
+}
+
+/// As [`create_index`], limited to the rows matching `partial` where the engine has partial
+/// indexes (PostgreSQL, SQLite).
+pub fn create_partial_index(engine: Engine, relation: &str, columns: &[String], partial: Option<&str>) -> String {
+    let name = format!(
+        "{}_{}{}_idx",
+        relation.rsplit('.').next().unwrap_or(relation),
+        columns.join("_"),
+        if partial.is_some() { "_partial" } else { "" }
+    );
+    let filter = partial.map(|p| format!(" WHERE {p}")).unwrap_or_default();
     match engine {
-        Engine::Postgres => format!("CREATE INDEX CONCURRENTLY {name} ON {relation} ({});", columns.join(", ")),
+        Engine::Postgres => format!("CREATE INDEX CONCURRENTLY {name} ON {relation} ({}){filter};", columns.join(", ")),
         Engine::Mysql => {
             format!("CREATE INDEX {name} ON {relation} ({}) ALGORITHM=INPLACE LOCK=NONE;", columns.join(", "))
         }
-        Engine::Sqlite => format!("CREATE INDEX {name} ON {relation} ({});", columns.join(", ")),
+        Engine::Sqlite => format!("CREATE INDEX {name} ON {relation} ({}){filter};", columns.join(", ")),
         Engine::Mongodb => format!(
             "db.{relation}.createIndex({{ {} }})",
             columns.iter().map(|c| format!("\"{c}\": 1")).collect::<Vec<_>>().join(", ")
@@ -329,8 +369,106 @@ mod tests {
 
     #[test]
     fn an_index_with_the_same_leading_columns_covers() {
-        let c = Candidate { table: "orders".into(), columns: vec!["customer_id".into()], reason: String::new() };
+        let c = Candidate {
+            table: "orders".into(),
+            columns: vec!["customer_id".into()],
+            reason: String::new(),
+            literals: vec![],
+            partial: None,
+        };
         assert!(covered(&c, &[vec!["customer_id".into(), "placed_at".into()]]));
         assert!(!covered(&c, &[vec!["placed_at".into(), "customer_id".into()]]));
+    }
+}
+
+/// What the planner's statistics say about one column.
+#[derive(Debug, Clone)]
+pub struct ColumnStats {
+    pub column: String,
+    /// Distinct values: positive is a count, negative a fraction of the rows (PostgreSQL's n_distinct).
+    pub n_distinct: f64,
+    /// The most common values (as SQL literals' text) and their frequencies.
+    pub common: Vec<(String, f64)>,
+}
+
+/// Reorder equality columns by selectivity (most distinct first), and turn an equality on a
+/// low-cardinality column compared with a rare value into a partial index.
+pub fn refine(candidate: &mut Candidate, stats: &[ColumnStats], rows: f64) {
+    let distinct = |c: &str| {
+        stats
+            .iter()
+            .find(|s| s.column == *c)
+            .map(|s| if s.n_distinct < 0.0 { -s.n_distinct * rows.max(1.0) } else { s.n_distinct })
+    };
+    let equality: Vec<String> = candidate.literals.iter().map(|(c, _)| c.clone()).collect();
+    let n_eq = candidate.columns.iter().take_while(|c| equality.contains(c)).count();
+    let (head, tail) = candidate.columns.split_at(n_eq);
+    let mut head = head.to_vec();
+    head.sort_by(|a, b| distinct(b).unwrap_or(f64::MAX).total_cmp(&distinct(a).unwrap_or(f64::MAX)));
+    let tail = tail.to_vec();
+    for (column, literal) in &candidate.literals {
+        let Some(stat) = stats.iter().find(|s| s.column == *column) else { continue };
+        let few_values = distinct(column).is_some_and(|d| d <= 10.0);
+        let bare = literal.trim_matches('\'');
+        let share = stat.common.iter().find(|(v, _)| v == bare).map(|(_, f)| *f);
+        if few_values && share.is_some_and(|f| f < 0.1) && candidate.partial.is_none() {
+            candidate.partial = Some(format!("{column} = {literal}"));
+            candidate.reason.push_str(&format!(
+                "; {column} has {} distinct values and {literal} is {:.1}% of rows: a partial index on those rows",
+                distinct(column).unwrap_or(0.0),
+                share.unwrap_or(0.0) * 100.0
+            ));
+            head.retain(|c| c != column);
+        }
+    }
+    let mut columns = head;
+    columns.extend(tail);
+    if columns.is_empty()
+        && let Some((column, _)) = candidate.literals.first()
+    {
+        columns.push(column.clone());
+    }
+    candidate.columns = columns;
+}
+
+#[cfg(test)]
+mod refine_tests {
+    use super::*;
+
+    #[test]
+    fn rare_value_of_a_few_valued_column_becomes_a_partial_index() {
+        let mut c = sql_candidates(
+            "select * from orders where status = 'open' and customer_id = 4 order by placed_at",
+            Engine::Postgres,
+        )
+        .remove(0);
+        let stats = vec![
+            ColumnStats {
+                column: "status".into(),
+                n_distinct: 2.0,
+                common: vec![("done".into(), 0.99), ("open".into(), 0.01)],
+            },
+            ColumnStats { column: "customer_id".into(), n_distinct: -0.1, common: vec![] },
+        ];
+        refine(&mut c, &stats, 1_000_000.0);
+        assert_eq!(c.columns, ["customer_id", "placed_at"]);
+        assert_eq!(c.partial.as_deref(), Some("status = 'open'"));
+        assert_eq!(
+            create_partial_index(Engine::Postgres, "orders", &c.columns, c.partial.as_deref()),
+            "CREATE INDEX CONCURRENTLY orders_customer_id_placed_at_partial_idx ON orders (customer_id, placed_at) WHERE status = 'open';"
+        );
+    }
+
+    #[test]
+    fn common_values_keep_the_column_and_selective_columns_go_first() {
+        let mut c = sql_candidates("select * from orders where status = 'done' and customer_id = 4", Engine::Postgres)
+            .remove(0);
+        let stats = vec![
+            ColumnStats { column: "status".into(), n_distinct: 2.0, common: vec![("done".into(), 0.99)] },
+            ColumnStats { column: "customer_id".into(), n_distinct: 100_000.0, common: vec![] },
+        ];
+        refine(&mut c, &stats, 1_000_000.0);
+        assert_eq!(c.columns, ["customer_id", "status"]);
+        assert!(c.partial.is_none());
     }
 }

@@ -429,6 +429,14 @@ impl Server {
             }
         }
 
+        // Statistics order the columns by selectivity and turn rare values into partial indexes.
+        for candidate in fresh.iter_mut().filter(|c| !c.literals.is_empty()) {
+            let columns: Vec<String> = candidate.literals.iter().map(|(c, _)| c.clone()).collect();
+            if let Some((stats, rows)) = db.column_stats(&candidate.table, &columns).await? {
+                plan::indexes::refine(candidate, &stats, rows);
+            }
+        }
+
         let mut hypothetical_costing = false;
         let mut cost_before = None;
         let mut recommendations: Vec<IndexRecommendation> = fresh
@@ -436,7 +444,7 @@ impl Server {
             .map(|c| IndexRecommendation {
                 table: c.table.clone(),
                 columns: c.columns.clone(),
-                statement: plan::indexes::create_index(cfg.engine, &c.table, &c.columns),
+                statement: plan::indexes::create_partial_index(cfg.engine, &c.table, &c.columns, c.partial.as_deref()),
                 reason: c.reason.clone(),
                 cost_after: None,
                 improvement_pct: None,
@@ -451,8 +459,13 @@ impl Server {
             && db.capabilities().hypothetical_indexes
             && !fresh.is_empty()
         {
-            let statements: Vec<String> =
-                fresh.iter().map(|c| format!("CREATE INDEX ON {} ({})", c.table, c.columns.join(", "))).collect();
+            let statements: Vec<String> = fresh
+                .iter()
+                .map(|c| {
+                    let filter = c.partial.as_ref().map(|p| format!(" WHERE {p}")).unwrap_or_default();
+                    format!("CREATE INDEX ON {} ({}){filter}", c.table, c.columns.join(", "))
+                })
+                .collect();
             match db.hypothetical_indexes(sql, &statements).await? {
                 Some(h) => {
                     hypothetical_costing = true;

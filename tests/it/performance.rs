@@ -253,3 +253,30 @@ async fn hotpaths_says_how_to_enable_statistics_elsewhere() {
     assert_eq!(v["table_stats"][0]["table"], "orders", "{v}");
     mcp.close().await;
 }
+
+#[tokio::test]
+async fn a_rare_value_gets_a_partial_index_costed_by_hypopg() {
+    let db = TestDb::new(Kind::Postgres).await;
+    for sql in [
+        "create extension hypopg",
+        "create table tickets (id bigserial primary key, status text not null, opened_at timestamptz not null)",
+        "insert into tickets (status, opened_at) select case when g % 100 = 0 then 'open' else 'closed' end, \
+         now() - g * interval '1 minute' from generate_series(1, 200000) g",
+        "analyze tickets",
+    ] {
+        db.exec(sql).await;
+    }
+    let mcp = db.serve("read-only").await;
+    let v = mcp
+        .ok("design-indexes", json!({"sql": "select * from tickets where status = 'open' order by opened_at"}))
+        .await;
+    let r = &v["recommendations"][0];
+    assert_eq!(
+        r["statement"],
+        "CREATE INDEX CONCURRENTLY tickets_opened_at_partial_idx ON tickets (opened_at) WHERE status = 'open';",
+        "{v}"
+    );
+    assert!(r["reason"].as_str().unwrap().contains("partial index"), "{r}");
+    assert!(r["improvement_pct"].as_f64().unwrap() > 50.0, "{r}");
+    mcp.close().await;
+}
