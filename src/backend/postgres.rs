@@ -491,7 +491,9 @@ pub(super) async fn column_stats(
     table: &str,
     columns: &[String],
 ) -> Result<(Vec<crate::plan::indexes::ColumnStats>, f64), sqlx::Error> {
-    let rows: Vec<(String, f64, Vec<String>, Vec<f32>, f64)> =
+    // column, n_distinct, most common values, their frequencies, the table's row estimate
+    type StatsRow = (String, f64, Vec<String>, Vec<f32>, f64);
+    let rows: Vec<StatsRow> =
         sqlx::query_as(include_str!("postgres/column_stats.sql")).bind(table).bind(columns).fetch_all(pool).await?;
     let table_rows = rows.first().map(|r| r.4).unwrap_or(0.0);
     let stats = rows
