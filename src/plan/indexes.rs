@@ -472,3 +472,16 @@ mod refine_tests {
         assert!(c.partial.is_none());
     }
 }
+
+#[cfg(test)]
+mod digest_tests {
+    use super::*;
+
+    #[test]
+    fn normalized_statement_texts_give_candidates() {
+        let mysql = sql_candidates("SELECT COUNT ( * ) FROM `items` WHERE `price` > ? LIMIT ?", Engine::Mysql);
+        assert_eq!(mysql.first().map(|c| c.columns.clone()), Some(vec!["price".to_string()]));
+        let pg = sql_candidates("SELECT count(*) FROM orders WHERE total > $1 LIMIT $2", Engine::Postgres);
+        assert_eq!(pg.first().map(|c| c.columns.clone()), Some(vec!["total".to_string()]));
+    }
+}
