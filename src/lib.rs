@@ -7,6 +7,7 @@
 
 #![deny(clippy::print_stdout)] // stdout is the protocol channel while serving
 
+pub mod audit;
 pub mod backend;
 pub mod cli;
 pub mod config;

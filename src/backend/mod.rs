@@ -63,6 +63,8 @@ pub struct Capabilities {
     pub row_level_security: bool,
     /// Indexes can be tried without building them (PostgreSQL with HypoPG).
     pub hypothetical_indexes: bool,
+    /// Has catalog audit rules (security-audit).
+    pub audit_rules: bool,
     /// DDL takes part in transactions (a failed change leaves nothing behind).
     pub transactional_ddl: bool,
 }
@@ -76,6 +78,7 @@ impl Engine {
                 schemas: true,
                 row_level_security: true,
                 hypothetical_indexes: true,
+                audit_rules: true,
                 transactional_ddl: true,
             },
             Engine::Mysql => Capabilities {
@@ -84,6 +87,7 @@ impl Engine {
                 schemas: false,
                 row_level_security: false,
                 hypothetical_indexes: false,
+                audit_rules: false,
                 transactional_ddl: false,
             },
             Engine::Sqlite => Capabilities {
@@ -92,6 +96,7 @@ impl Engine {
                 schemas: false,
                 row_level_security: false,
                 hypothetical_indexes: false,
+                audit_rules: false,
                 transactional_ddl: true,
             },
             Engine::Mongodb => Capabilities {
@@ -100,6 +105,7 @@ impl Engine {
                 schemas: false,
                 row_level_security: false,
                 hypothetical_indexes: false,
+                audit_rules: false,
                 transactional_ddl: false,
             },
         }
@@ -396,6 +402,20 @@ impl Database {
     ) -> Result<Option<(Vec<crate::plan::indexes::ColumnStats>, f64)>, ToolError> {
         match self.pool().await? {
             Pool::Postgres(p) => postgres::column_stats(p, table, columns)
+                .await
+                .map(Some)
+                .map_err(|e| self.db_error(e, self.config.statement_timeout_ms)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Run catalog audit rules; `None` where the engine has no rules yet.
+    pub async fn audit(
+        &self,
+        rules: &[&crate::audit::Rule],
+    ) -> Result<Option<Vec<crate::audit::AuditFinding>>, ToolError> {
+        match self.pool().await? {
+            Pool::Postgres(p) => postgres::audit(p, rules)
                 .await
                 .map(Some)
                 .map_err(|e| self.db_error(e, self.config.statement_timeout_ms)),

@@ -506,3 +506,34 @@ pub(super) async fn column_stats(
         .collect();
     Ok((stats, table_rows))
 }
+
+/// Run audit rules in one read-only transaction; each returns `(object, detail, fix)` rows.
+pub(super) async fn audit(
+    pool: &PgPool,
+    rules: &[&crate::audit::Rule],
+) -> Result<Vec<crate::audit::AuditFinding>, sqlx::Error> {
+    let mut conn = acquire(pool, Mode::ReadOnly).await?;
+    let mut out = Vec::new();
+    let mut failure = None;
+    for rule in rules {
+        match sqlx::query_as::<_, (String, Option<String>, Option<String>)>(rule.sql).fetch_all(&mut *conn).await {
+            Ok(rows) => out.extend(rows.into_iter().map(|(object, detail, fix)| crate::audit::AuditFinding {
+                code: rule.code.clone(),
+                severity: rule.severity,
+                object,
+                detail: detail.unwrap_or_default(),
+                why: rule.why.clone(),
+                fix: fix.unwrap_or_default(),
+            })),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    conn.execute("ROLLBACK").await?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}

@@ -4,6 +4,7 @@
 mod env;
 mod introspect;
 mod performance;
+mod security;
 mod sql;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -17,6 +18,7 @@ pub fn all() -> ToolRouter<Server> {
         + Server::performance_router()
         + Server::design_router()
         + Server::analyze_router()
+        + Server::security_router()
 }
 
 /// Deserialize an optional argument that clients may send as a number or a numeric string.

@@ -283,7 +283,7 @@ fn index_columns(object: &serde_json::Map<String, Value>) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn problems_from(v: &Value, engine: Engine) -> Vec<IndexProblem> {
+pub(super) fn problems_from(v: &Value, engine: Engine) -> Vec<IndexProblem> {
     let s = |o: &Value, k: &str| o[k].as_str().unwrap_or("?").to_string();
     let drop = |o: &Value| match engine {
         Engine::Postgres => format!("DROP INDEX CONCURRENTLY {}.{};", s(o, "schema"), s(o, "index")),

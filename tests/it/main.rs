@@ -1,5 +1,6 @@
 //! The one integration test binary: the real server binary over stdio against real databases.
 
+mod audit;
 mod engines;
 mod manifest;
 mod performance;

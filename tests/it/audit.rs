@@ -1,0 +1,107 @@
+//! security-audit on PostgreSQL: every rule fires on a fixture built to trigger it, and none
+//! fires on a fixture built right, read as an unprivileged application role.
+
+use serde_json::{Value, json};
+
+use crate::support::{Kind, Mcp, TestDb};
+
+/// Every rule's code and the object the bad fixture must report it on.
+const EXPECTED: &[(&str, &str)] = &[
+    ("rls-disabled-tenant-table", "public.tenant_notes"),
+    ("policies-without-rls", "public.half"),
+    ("rls-without-policy", "public.locked"),
+    ("permissive-true-write-policy", "public.leaky"),
+    ("multiple-permissive-policies", "public.leaky"),
+    ("identity-per-row", "public.leaky"),
+    ("view-bypasses-rls", "public.leaky_all"),
+    ("rls-not-forced", "public.locked"),
+    ("privileged-app-role", "postgres"),
+    ("app-role-password-never-expires", "postgres"),
+    ("security-definer-search-path", "public.definer()"),
+    ("security-definer-public-execute", "public.definer()"),
+    ("mutable-search-path", "public.plain()"),
+    ("table-without-primary-key", "public.nopk"),
+    ("extension-in-public", "pg_trgm"),
+    ("public-schema-create", "schema public"),
+    ("fk-without-index", "child"),
+    ("duplicate-index", "dup.dup_b"),
+    ("unused-index", "dup.dup_a"),
+];
+
+fn has(v: &Value, code: &str, object: &str) -> bool {
+    v["findings"].as_array().unwrap().iter().any(|f| f["code"] == code && f["object"] == object)
+}
+
+#[tokio::test]
+async fn every_rule_fires_on_its_fixture_and_not_on_a_sound_database() {
+    let bad = TestDb::new(Kind::Postgres).await;
+    bad.exec(
+        "create table tenant_notes (id bigint primary key, user_id bigint, body text);
+         create table half (id int primary key, owner_id int); create policy p_half on half using (true);
+         create table locked (id int primary key); alter table locked enable row level security;
+         create table leaky (id int primary key, user_id int);
+         alter table leaky enable row level security; alter table leaky force row level security;
+         create policy leaky_update on leaky for update using (true);
+         create policy leaky_sel_a on leaky for select using (user_id = (select current_setting('app.current_user_id', true)::int));
+         create policy leaky_sel_b on leaky for select using (user_id = current_setting('app.current_user_id', true)::int);
+         create view leaky_all as select * from leaky;
+         create function definer() returns int language sql security definer as 'select 1';
+         create function plain() returns int language plpgsql as 'begin return 1; end';
+         create table nopk (x int);
+         create extension pg_trgm;
+         grant create on schema public to public;
+         create table parent (id int primary key);
+         create table child (id int primary key, parent_id int references parent(id));
+         create table dup (id int primary key, v int); create index dup_a on dup (v); create index dup_b on dup (v);",
+    )
+    .await;
+    let mcp = bad.serve("read-only").await;
+    let v = mcp.ok("security-audit", json!({})).await;
+    let missing: Vec<_> = EXPECTED.iter().filter(|(code, object)| !has(&v, code, object)).collect();
+    assert!(missing.is_empty(), "not reported: {missing:?}\n{v}");
+    assert_eq!(v["rules_run"], EXPECTED.len(), "every rule has a fixture here");
+    assert_eq!(v["findings"][0]["severity"], "critical", "most severe first");
+    let fix = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "rls-disabled-tenant-table" && f["object"] == "public.tenant_notes")
+        .unwrap()["fix"]
+        .clone();
+    assert!(fix.as_str().unwrap().starts_with("ALTER TABLE public.tenant_notes ENABLE ROW LEVEL SECURITY;"), "{fix}");
+    // Scopes split the rules.
+    let rls = mcp.ok("security-audit", json!({"scope": "rls"})).await;
+    assert!(
+        has(&rls, "view-bypasses-rls", "public.leaky_all") && !has(&rls, "table-without-primary-key", "public.nopk")
+    );
+    mcp.close().await;
+
+    // A sound database, read as an application role that is neither superuser nor BYPASSRLS.
+    let good = TestDb::new(Kind::Postgres).await;
+    let role = format!("de_app_{}", std::process::id());
+    good.exec(&format!(
+        "create role {role} login valid until '2100-01-01';
+         create table notes (id bigint primary key, user_id bigint not null, body text);
+         alter table notes enable row level security; alter table notes force row level security;
+         create policy notes_owner on notes for all
+             using (user_id = (select current_setting('app.current_user_id', true)::bigint))
+             with check (user_id = (select current_setting('app.current_user_id', true)::bigint));
+         create function safe() returns int language plpgsql set search_path = public, pg_temp as 'begin return 1; end';
+         grant select, insert, update, delete on notes to {role};"
+    ))
+    .await;
+    let as_app = good.url.replacen("postgres@", &format!("{role}@"), 1);
+    let mcp = Mcp::spawn(&["--database-url", &as_app], &[]).await;
+    let v = mcp.ok("security-audit", json!({})).await;
+    assert_eq!(v["findings"], json!([]), "a sound database has no findings");
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn other_engines_say_what_covers_them_for_now() {
+    let db = TestDb::new(Kind::Sqlite).await;
+    let mcp = db.serve("read-only").await;
+    let e = mcp.err("security-audit", json!({})).await;
+    assert!(e.contains("not supported on sqlite") && e.contains("env-check"), "{e}");
+    mcp.close().await;
+}
