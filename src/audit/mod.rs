@@ -3,6 +3,8 @@
 //! `(object, detail, fix)` rows. Every rule has a fixture that triggers it and one that does
 //! not (tests/it/audit.rs).
 
+pub mod plaintext_secrets;
+
 use std::sync::LazyLock;
 
 use serde::Serialize;

@@ -409,6 +409,16 @@ impl Database {
         }
     }
 
+    /// Text columns named like secrets whose sampled values are not hashes.
+    pub async fn plaintext_secrets(&self) -> Result<Vec<crate::audit::AuditFinding>, ToolError> {
+        match self.pool().await? {
+            Pool::Postgres(p) => {
+                postgres::plaintext_secrets(p).await.map_err(|e| self.db_error(e, self.config.statement_timeout_ms))
+            }
+            _ => Ok(vec![]),
+        }
+    }
+
     /// Run catalog audit rules; `None` where the engine has no rules yet.
     pub async fn audit(
         &self,

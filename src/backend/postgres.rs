@@ -537,3 +537,42 @@ pub(super) async fn audit(
         None => Ok(out),
     }
 }
+
+/// Sample the values of text columns named like secrets and report those not hashed.
+pub(super) async fn plaintext_secrets(pool: &PgPool) -> Result<Vec<crate::audit::AuditFinding>, sqlx::Error> {
+    use crate::audit::plaintext_secrets as rule;
+    let mut conn = acquire(pool, Mode::ReadOnly).await?;
+    let result = async {
+        let columns: Vec<(String, String, String)> =
+            sqlx::query_as(include_str!("postgres/secret_columns.sql")).fetch_all(&mut *conn).await?;
+        let mut out = Vec::new();
+        for (schema, table, column) in columns.into_iter().filter(|(_, _, c)| crate::redact::is_secret_name(c)) {
+            let ident = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            let sql = format!(
+                "SELECT {col}::text FROM {}.{} WHERE {col} IS NOT NULL AND {col} <> '' LIMIT {}",
+                ident(&schema),
+                ident(&table),
+                rule::SAMPLE,
+                col = ident(&column)
+            );
+            let values: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql)).persistent(false).fetch_all(&mut *conn).await?;
+            if let Some(detail) = rule::judge(&values) {
+                out.push(crate::audit::AuditFinding {
+                    code: rule::CODE.into(),
+                    severity: rule::SEVERITY,
+                    object: format!("{schema}.{table}.{column}"),
+                    detail,
+                    why: rule::WHY.into(),
+                    fix: format!(
+                        "store a hash instead (e.g. crypt(value, gen_salt('bf')) from pgcrypto for passwords), or encrypt it \
+                         outside the database; then UPDATE {schema}.{table} to replace the plain values and rotate them"
+                    ),
+                });
+            }
+        }
+        Ok::<_, sqlx::Error>(out)
+    }
+    .await;
+    conn.execute("ROLLBACK").await?;
+    result
+}

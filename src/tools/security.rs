@@ -84,6 +84,10 @@ impl Server {
         let rules: Vec<_> = POSTGRES_RULES.iter().filter(|r| wanted(r.scope)).collect();
         let mut findings = db.audit(&rules).await?.unwrap_or_default();
         let mut rules_run = rules.len();
+        if wanted(Scope::Schema) {
+            rules_run += 1;
+            findings.extend(db.plaintext_secrets().await?);
+        }
         if wanted(Scope::Schema)
             && let Some(v) = db.index_problems().await?
         {

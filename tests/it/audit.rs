@@ -26,6 +26,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("fk-without-index", "child"),
     ("duplicate-index", "dup.dup_b"),
     ("unused-index", "dup.dup_a"),
+    ("plaintext-secret-columns", "public.accounts.password"),
 ];
 
 fn has(v: &Value, code: &str, object: &str) -> bool {
@@ -52,7 +53,9 @@ async fn every_rule_fires_on_its_fixture_and_not_on_a_sound_database() {
          grant create on schema public to public;
          create table parent (id int primary key);
          create table child (id int primary key, parent_id int references parent(id));
-         create table dup (id int primary key, v int); create index dup_a on dup (v); create index dup_b on dup (v);",
+         create table dup (id int primary key, v int); create index dup_a on dup (v); create index dup_b on dup (v);
+         create table accounts (id int primary key, password text, password_hash text);
+         insert into accounts values (1, 'hunter2-plain', '$2b$12$abcdefghijklmnopqrstuv');",
     )
     .await;
     let mcp = bad.serve("read-only").await;
@@ -60,6 +63,8 @@ async fn every_rule_fires_on_its_fixture_and_not_on_a_sound_database() {
     let missing: Vec<_> = EXPECTED.iter().filter(|(code, object)| !has(&v, code, object)).collect();
     assert!(missing.is_empty(), "not reported: {missing:?}\n{v}");
     assert_eq!(v["rules_run"], EXPECTED.len(), "every rule has a fixture here");
+    assert!(!has(&v, "plaintext-secret-columns", "public.accounts.password_hash"), "hashes are not plain text");
+    assert!(!serde_json::to_string(&v).unwrap().contains("hunter2-plain"), "sampled values never appear");
     assert_eq!(v["findings"][0]["severity"], "critical", "most severe first");
     let fix = v["findings"]
         .as_array()
@@ -87,7 +92,13 @@ async fn every_rule_fires_on_its_fixture_and_not_on_a_sound_database() {
              using (user_id = (select current_setting('app.current_user_id', true)::bigint))
              with check (user_id = (select current_setting('app.current_user_id', true)::bigint));
          create function safe() returns int language plpgsql set search_path = public, pg_temp as 'begin return 1; end';
-         grant select, insert, update, delete on notes to {role};"
+         create table vault (id bigint primary key, api_token text);
+         create table logins (id bigint primary key, password_hash text not null);
+         insert into logins values (1, '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA');
+         alter table logins enable row level security; alter table logins force row level security;
+         grant select, insert, update, delete on notes to {role};
+         create policy logins_none on logins for select using (false);
+         grant select on logins to {role};"
     ))
     .await;
     let as_app = good.url.replacen("postgres@", &format!("{role}@"), 1);
