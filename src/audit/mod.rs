@@ -34,13 +34,14 @@ pub struct Rule {
 }
 
 macro_rules! rule_files {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("postgres/", $name, ".sql")))),*]
+    ($engine:literal: $($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!($engine, "/", $name, ".sql")))),*]
     };
 }
 
 /// PostgreSQL rules, one file each.
 const POSTGRES: &[(&str, &str)] = rule_files![
+    "postgres":
     "rls_disabled_tenant_table",
     "policies_without_rls",
     "rls_without_policy",
@@ -76,9 +77,21 @@ fn parse(file: &str, text: &'static str) -> Rule {
     Rule { code: header("code"), severity, scope, why: header("why"), sql: text }
 }
 
+/// MySQL / MariaDB rules, one file each.
+const MYSQL: &[(&str, &str)] = rule_files![
+    "mysql":
+    "app_account_wildcard_host",
+    "app_account_global_privileges",
+    "table_without_primary_key",
+];
+
 /// Every PostgreSQL rule, parsed once.
 pub static POSTGRES_RULES: LazyLock<Vec<Rule>> =
     LazyLock::new(|| POSTGRES.iter().map(|(file, text)| parse(file, text)).collect());
+
+/// Every MySQL / MariaDB rule, parsed once.
+pub static MYSQL_RULES: LazyLock<Vec<Rule>> =
+    LazyLock::new(|| MYSQL.iter().map(|(file, text)| parse(file, text)).collect());
 
 /// One problem found.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -100,17 +113,19 @@ mod tests {
 
     #[test]
     fn every_rule_file_has_its_header_and_a_unique_code() {
-        let mut codes: Vec<&str> = POSTGRES_RULES.iter().map(|r| r.code.as_str()).collect();
-        assert_eq!(codes.len(), POSTGRES.len());
-        for (rule, (file, _)) in POSTGRES_RULES.iter().zip(POSTGRES) {
-            assert_eq!(rule.code.replace('-', "_"), *file, "the file is named after the code");
-            assert!(!rule.why.is_empty());
+        for (engine, files, rules) in [("postgres", POSTGRES, &*POSTGRES_RULES), ("mysql", MYSQL, &*MYSQL_RULES)] {
+            let mut codes: Vec<&str> = rules.iter().map(|r| r.code.as_str()).collect();
+            assert_eq!(codes.len(), files.len());
+            for (rule, (file, _)) in rules.iter().zip(files) {
+                assert_eq!(rule.code.replace('-', "_"), *file, "the file is named after the code");
+                assert!(!rule.why.is_empty());
+            }
+            codes.sort();
+            codes.dedup();
+            assert_eq!(codes.len(), files.len(), "codes are unique");
+            let dir = format!("{}/src/audit/{engine}", env!("CARGO_MANIFEST_DIR"));
+            let on_disk = std::fs::read_dir(&dir).unwrap().count();
+            assert_eq!(on_disk, files.len(), "every file in {dir} is listed");
         }
-        codes.sort();
-        codes.dedup();
-        assert_eq!(codes.len(), POSTGRES.len(), "codes are unique");
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/audit/postgres");
-        let on_disk = std::fs::read_dir(dir).unwrap().count();
-        assert_eq!(on_disk, POSTGRES.len(), "every file in {dir} is listed");
     }
 }

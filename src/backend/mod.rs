@@ -87,7 +87,7 @@ impl Engine {
                 schemas: false,
                 row_level_security: false,
                 hypothetical_indexes: false,
-                audit_rules: false,
+                audit_rules: true,
                 transactional_ddl: false,
             },
             Engine::Sqlite => Capabilities {
@@ -410,12 +410,13 @@ impl Database {
     }
 
     /// Text columns named like secrets whose sampled values are not hashes.
-    pub async fn plaintext_secrets(&self) -> Result<Vec<crate::audit::AuditFinding>, ToolError> {
+    pub async fn plaintext_secrets(&self) -> Result<Option<Vec<crate::audit::AuditFinding>>, ToolError> {
         match self.pool().await? {
-            Pool::Postgres(p) => {
-                postgres::plaintext_secrets(p).await.map_err(|e| self.db_error(e, self.config.statement_timeout_ms))
-            }
-            _ => Ok(vec![]),
+            Pool::Postgres(p) => postgres::plaintext_secrets(p)
+                .await
+                .map(Some)
+                .map_err(|e| self.db_error(e, self.config.statement_timeout_ms)),
+            _ => Ok(None),
         }
     }
 
@@ -424,12 +425,20 @@ impl Database {
         &self,
         rules: &[&crate::audit::Rule],
     ) -> Result<Option<Vec<crate::audit::AuditFinding>>, ToolError> {
+        let t = self.config.statement_timeout_ms;
         match self.pool().await? {
-            Pool::Postgres(p) => postgres::audit(p, rules)
-                .await
-                .map(Some)
-                .map_err(|e| self.db_error(e, self.config.statement_timeout_ms)),
+            Pool::Postgres(p) => postgres::audit(p, rules).await.map(Some).map_err(|e| self.db_error(e, t)),
+            Pool::Mysql(p) => mysql::audit(p, rules).await.map(Some).map_err(|e| self.db_error(e, t)),
             _ => Ok(None),
+        }
+    }
+
+    /// The catalog audit rules of this engine.
+    pub fn audit_rules(&self) -> &'static [crate::audit::Rule] {
+        match self.config.engine {
+            Engine::Postgres => &crate::audit::POSTGRES_RULES,
+            Engine::Mysql => &crate::audit::MYSQL_RULES,
+            _ => &[],
         }
     }
 

@@ -397,3 +397,26 @@ pub(super) async fn hotpaths(pool: &MySqlPool, order: &str, limit: i64) -> Resul
     let rows = sqlx::query(include_str!("mysql/hotpaths.sql")).bind(order).bind(limit).fetch_all(pool).await?;
     Ok(super::Hotpaths { how_to_enable: None, statements: Value::Array(objects(&rows, cell)?), activity })
 }
+
+/// Run audit rules in one read-only transaction; each returns `(object, detail, fix)` rows.
+pub(super) async fn audit(
+    pool: &MySqlPool,
+    rules: &[&crate::audit::Rule],
+) -> Result<Vec<crate::audit::AuditFinding>, sqlx::Error> {
+    let mut out = Vec::new();
+    for rule in rules {
+        let rows = sqlx::query(rule.sql).fetch_all(pool).await?;
+        for row in objects(&rows, cell)? {
+            let text = |k: &str| row[k].as_str().unwrap_or_default().to_string();
+            out.push(crate::audit::AuditFinding {
+                code: rule.code.clone(),
+                severity: rule.severity,
+                object: text("object"),
+                detail: text("detail"),
+                why: rule.why.clone(),
+                fix: text("fix"),
+            });
+        }
+    }
+    Ok(out)
+}

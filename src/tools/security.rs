@@ -5,7 +5,7 @@ use rmcp::{Json, handler::server::wrapper::Parameters, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    audit::{AuditFinding, POSTGRES_RULES, Scope},
+    audit::{AuditFinding, Scope},
     config::Engine,
     error::ToolError,
     plan::Severity,
@@ -51,11 +51,13 @@ pub struct SecurityAuditOutput {
 impl Server {
     #[tool(
         name = "security-audit",
-        description = "Audit a PostgreSQL database's security from its catalog: tables with per-user data and no row \
+        description = "Audit a database's security from its catalog. PostgreSQL: tables with per-user data and no row \
             level security, policies that are not enforced or let every row through (USING (true)), overlapping \
             permissive policies, identity functions evaluated per row, views that bypass policies, roles that bypass \
             them, SECURITY DEFINER functions without a fixed search_path or open to PUBLIC, CREATE on schema public, \
-            tables without a primary key, unindexed foreign keys, duplicate and unused indexes. Each finding has a \
+            tables without a primary key, unindexed foreign keys, duplicate and unused indexes, secrets stored in plain \
+            text. MySQL/MariaDB: an app account open to any host or holding global privileges, tables without a \
+            primary key, redundant indexes. Each finding has a \
             stable code, severity, the object, why it matters and the SQL that fixes it. Read-only.",
         annotations(
             title = "Audit database security",
@@ -75,18 +77,20 @@ impl Server {
             return Err(ToolError::Unsupported {
                 what: "security-audit".into(),
                 engine: cfg.engine,
-                hint: "its rules cover PostgreSQL so far; env-check reports this database's TLS, authentication and \
-                       privilege problems in the meantime"
+                hint: "its rules cover PostgreSQL and MySQL/MariaDB so far; env-check reports this database's TLS, \
+                       authentication and privilege problems in the meantime"
                     .into(),
             });
         }
         let wanted = |s: Scope| p.scope == Scope::Full || s == p.scope;
-        let rules: Vec<_> = POSTGRES_RULES.iter().filter(|r| wanted(r.scope)).collect();
+        let rules: Vec<_> = db.audit_rules().iter().filter(|r| wanted(r.scope)).collect();
         let mut findings = db.audit(&rules).await?.unwrap_or_default();
         let mut rules_run = rules.len();
-        if wanted(Scope::Schema) {
+        if wanted(Scope::Schema)
+            && let Some(found) = db.plaintext_secrets().await?
+        {
             rules_run += 1;
-            findings.extend(db.plaintext_secrets().await?);
+            findings.extend(found);
         }
         if wanted(Scope::Schema)
             && let Some(v) = db.index_problems().await?

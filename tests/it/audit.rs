@@ -116,3 +116,37 @@ async fn other_engines_say_what_covers_them_for_now() {
     assert!(e.contains("not supported on sqlite") && e.contains("env-check"), "{e}");
     mcp.close().await;
 }
+
+#[tokio::test]
+async fn mariadb_rules_fire_on_a_wide_account_and_not_on_a_narrow_one() {
+    let db = TestDb::new(Kind::Mysql).await;
+    let name = db.url.rsplit('/').next().unwrap().to_string();
+    let (wide, narrow) = (format!("wide_{}", std::process::id()), format!("narrow_{}", std::process::id()));
+    db.exec(&format!(
+        "create table nopk (x int);
+         create table good (id int primary key, v int);
+         create user '{wide}'@'%' identified by 'wide-pw-1';
+         grant all privileges on *.* to '{wide}'@'%' with grant option;
+         create user '{narrow}'@'127.0.0.1' identified by 'narrow-pw-1';
+         grant select on {name}.good to '{narrow}'@'127.0.0.1';"
+    ))
+    .await;
+    let host = db.url.split('@').nth(1).unwrap().to_string();
+    let as_wide = format!("mysql://{wide}:wide-pw-1@{host}");
+    let mcp = Mcp::spawn(&["--database-url", &as_wide], &[]).await;
+    let v = mcp.ok("security-audit", json!({})).await;
+    for (code, object) in [
+        ("app-account-wildcard-host", format!("{wide}@%")),
+        ("app-account-global-privileges", format!("{wide}@%")),
+        ("table-without-primary-key", format!("{name}.nopk")),
+    ] {
+        assert!(has(&v, code, &object), "{code} on {object} missing: {v}");
+    }
+    mcp.close().await;
+
+    let as_narrow = format!("mysql://{narrow}:narrow-pw-1@{host}");
+    let mcp = Mcp::spawn(&["--database-url", &as_narrow], &[]).await;
+    let v = mcp.ok("security-audit", json!({})).await;
+    assert_eq!(v["findings"], json!([]), "a narrow account on a sound table has no findings: {v}");
+    mcp.close().await;
+}
