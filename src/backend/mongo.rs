@@ -76,16 +76,7 @@ impl Mongo {
                     "drop the $out/$merge stage to read the results, or configure the database as read-write",
                 ));
             }
-            let mut found = None;
-            for part in std::iter::once(&call.filter).chain(pipeline.iter()) {
-                found = found.or_else(|| find_operator(&Bson::Document(part.clone()), JAVASCRIPT_OPERATORS));
-            }
-            if let Some(op) = found {
-                return Err(ToolError::refused(
-                    format!("{op} runs JavaScript on the server"),
-                    "express the condition with query operators ($expr, $regex, ...) instead",
-                ));
-            }
+            refuse_javascript(&call.filter, &pipeline)?;
         }
         let coll = self.db.collection::<Document>(&call.collection);
         let limit = call.cap as i64 + 1;
@@ -136,16 +127,7 @@ impl Mongo {
             ));
         }
         if mode == Mode::ReadOnly {
-            let mut found = None;
-            for part in std::iter::once(&call.filter).chain(pipeline.iter()) {
-                found = found.or_else(|| find_operator(&Bson::Document(part.clone()), JAVASCRIPT_OPERATORS));
-            }
-            if let Some(op) = found {
-                return Err(ToolError::refused(
-                    format!("{op} runs JavaScript on the server"),
-                    "use query operators instead",
-                ));
-            }
+            refuse_javascript(&call.filter, &pipeline)?;
         }
         let command = if call.pipeline.is_some() {
             if !call.filter.is_empty() {
@@ -443,6 +425,20 @@ impl Mongo {
             checks.push(Check::ok("mode", "read-only: $out, $merge and server-side JavaScript are refused"));
         }
         Ok(Health { version, checks })
+    }
+}
+
+/// Read-only databases refuse operators that run JavaScript on the server.
+fn refuse_javascript(filter: &Document, pipeline: &[Document]) -> Result<(), ToolError> {
+    let found = std::iter::once(filter)
+        .chain(pipeline)
+        .find_map(|part| find_operator(&Bson::Document(part.clone()), JAVASCRIPT_OPERATORS));
+    match found {
+        Some(op) => Err(ToolError::refused(
+            format!("{op} runs JavaScript on the server"),
+            "express the condition with query operators ($expr, $regex, ...) instead",
+        )),
+        None => Ok(()),
     }
 }
 

@@ -16,15 +16,16 @@ use crate::{
     server::Server,
 };
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct ExplainParams {
+/// What to look at: one SQL statement, or a MongoDB find (collection, filter, sort) or pipeline.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+pub struct Target {
     /// Configured database name (default: the first one).
     #[serde(default)]
     pub database: Option<String>,
     /// One SQL statement: a query, or INSERT / UPDATE / DELETE (analyzed writes are rolled back).
     #[serde(default)]
     pub sql: Option<String>,
-    /// MongoDB: the collection to explain a find or pipeline on.
+    /// MongoDB: the collection of the find or pipeline.
     #[serde(default)]
     pub collection: Option<String>,
     /// MongoDB: the find filter (Extended JSON).
@@ -33,9 +34,15 @@ pub struct ExplainParams {
     /// MongoDB: the find sort.
     #[serde(default)]
     pub sort: Option<serde_json::Map<String, Value>>,
-    /// MongoDB: an aggregation pipeline to explain instead of a find.
+    /// MongoDB: an aggregation pipeline instead of a find.
     #[serde(default)]
     pub pipeline: Option<Vec<serde_json::Map<String, Value>>>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ExplainParams {
+    #[serde(flatten)]
+    pub target: Target,
     /// Run the statement to measure real rows and times (default true). false: the estimated plan only.
     #[serde(default)]
     pub analyze: Option<bool>,
@@ -99,11 +106,11 @@ impl Server {
         &self,
         Parameters(p): Parameters<ExplainParams>,
     ) -> Result<Json<ExplainOutput>, ToolError> {
-        let db = self.database(p.database.as_deref())?;
+        let db = self.database(p.target.database.as_deref())?;
         let cfg = &db.config;
         let analyze = p.analyze.unwrap_or(true);
         let timeout_ms = p.timeout_ms.map_or(cfg.statement_timeout_ms, |t| t.clamp(1, cfg.statement_timeout_ms));
-        let explained = match (&p.sql, &p.collection) {
+        let explained = match (&p.target.sql, &p.target.collection) {
             (Some(sql), _) if db.capabilities().sql => {
                 let sql = sql.trim().trim_end_matches(';');
                 // Parsed as on a read-write database to learn its kind; the read-only rules apply
@@ -128,6 +135,7 @@ impl Server {
             }
             (_, Some(collection)) if db.capabilities().documents => {
                 let pipeline = p
+                    .target
                     .pipeline
                     .map(|stages| {
                         stages.into_iter().map(|s| bson_document("pipeline", s)).collect::<Result<Vec<_>, _>>()
@@ -135,8 +143,8 @@ impl Server {
                     .transpose()?;
                 db.explain_documents(DocumentExplainCall {
                     collection: collection.clone(),
-                    filter: p.filter.map(|f| bson_document("filter", f)).transpose()?.unwrap_or_default(),
-                    sort: p.sort.map(|s| bson_document("sort", s)).transpose()?,
+                    filter: p.target.filter.map(|f| bson_document("filter", f)).transpose()?.unwrap_or_default(),
+                    sort: p.target.sort.map(|s| bson_document("sort", s)).transpose()?,
                     pipeline,
                     analyze,
                     timeout_ms,
@@ -189,21 +197,8 @@ impl Server {
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct DesignIndexesParams {
-    /// Configured database name (default: the first one).
-    #[serde(default)]
-    pub database: Option<String>,
-    /// The query (or UPDATE / DELETE) to design indexes for.
-    #[serde(default)]
-    pub sql: Option<String>,
-    /// MongoDB: the collection of the find to design indexes for.
-    #[serde(default)]
-    pub collection: Option<String>,
-    /// MongoDB: the find filter.
-    #[serde(default)]
-    pub filter: Option<serde_json::Map<String, Value>>,
-    /// MongoDB: the find sort.
-    #[serde(default)]
-    pub sort: Option<serde_json::Map<String, Value>>,
+    #[serde(flatten)]
+    pub target: Target,
     /// `hotpaths`: design for the workload instead, from the busiest statements (pg_stat_statements,
     /// performance_schema); candidates are ranked by the time of the statements they serve.
     #[serde(default)]
@@ -359,7 +354,7 @@ impl Server {
         &self,
         Parameters(p): Parameters<DesignIndexesParams>,
     ) -> Result<Json<DesignIndexesOutput>, ToolError> {
-        let db = self.database(p.database.as_deref())?;
+        let db = self.database(p.target.database.as_deref())?;
         let cfg = &db.config;
         let mut notes = Vec::new();
         // Workload mode: every busy statement contributes candidates, weighted by its time.
@@ -389,7 +384,13 @@ impl Server {
         } else if p.from.is_some() {
             return Err(ToolError::invalid("from", "the only source is \"hotpaths\""));
         }
-        let (candidates, sql) = match (&p.sql, &p.collection) {
+        if p.target.pipeline.is_some() {
+            return Err(ToolError::invalid(
+                "pipeline",
+                "design-indexes reads a find's filter and sort: pass the pipeline's first $match as `filter` (and its $sort as `sort`)",
+            ));
+        }
+        let (candidates, sql) = match (&p.target.sql, &p.target.collection) {
             _ if !workload.is_empty() || p.from.is_some() => (workload.iter().map(|(c, _)| c.clone()).collect(), None),
             (Some(sql), _) if db.capabilities().sql => {
                 let sql = sql.trim().trim_end_matches(';');
@@ -400,8 +401,8 @@ impl Server {
                 (plan::indexes::sql_candidates(sql, cfg.engine), Some(sql.to_string()))
             }
             (_, Some(collection)) if db.capabilities().documents => {
-                let filter = Value::Object(p.filter.clone().unwrap_or_default());
-                let sort = p.sort.clone().map(Value::Object);
+                let filter = Value::Object(p.target.filter.clone().unwrap_or_default());
+                let sort = p.target.sort.clone().map(Value::Object);
                 (plan::indexes::document_candidates(collection, &filter, sort.as_ref()), None)
             }
             _ if db.capabilities().documents => {
@@ -535,24 +536,12 @@ pub enum HotpathOrder {
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct AnalyzePerformanceParams {
-    /// Configured database name (default: the first one).
-    #[serde(default)]
-    pub database: Option<String>,
     /// query (default) or hotpaths.
     #[serde(default)]
     pub mode: PerformanceMode,
-    /// query mode: the statement to analyze.
-    #[serde(default)]
-    pub sql: Option<String>,
-    /// query mode, MongoDB: the collection, with `filter` and `sort` or `pipeline`.
-    #[serde(default)]
-    pub collection: Option<String>,
-    #[serde(default)]
-    pub filter: Option<serde_json::Map<String, Value>>,
-    #[serde(default)]
-    pub sort: Option<serde_json::Map<String, Value>>,
-    #[serde(default)]
-    pub pipeline: Option<Vec<serde_json::Map<String, Value>>>,
+    /// query mode: the statement (or MongoDB find / pipeline) to analyze; hotpaths mode: only `database`.
+    #[serde(flatten)]
+    pub target: Target,
     /// hotpaths mode: rank statements by total_time (default), mean_time, calls, rows or io.
     #[serde(default)]
     pub order_by: HotpathOrder,
@@ -609,7 +598,7 @@ impl Server {
         &self,
         Parameters(p): Parameters<AnalyzePerformanceParams>,
     ) -> Result<Json<AnalyzePerformanceOutput>, ToolError> {
-        let db = self.database(p.database.as_deref())?;
+        let db = self.database(p.target.database.as_deref())?;
         let cfg = &db.config;
         let mut out = AnalyzePerformanceOutput {
             database: cfg.name.clone(),
@@ -638,12 +627,7 @@ impl Server {
             PerformanceMode::Query => {
                 let Json(explained) = self
                     .explain_analyze(Parameters(ExplainParams {
-                        database: p.database.clone(),
-                        sql: p.sql,
-                        collection: p.collection,
-                        filter: p.filter,
-                        sort: p.sort,
-                        pipeline: p.pipeline,
+                        target: p.target,
                         analyze: None,
                         raw: None,
                         timeout_ms: None,
