@@ -154,6 +154,18 @@ pub struct DatabaseConfig {
     pub max_rows: usize,
 }
 
+impl DatabaseConfig {
+    /// The row cap for a call: what it asked for, never above the configured one.
+    pub fn row_cap(&self, asked: Option<u64>) -> usize {
+        asked.map_or(self.max_rows, |n| (n as usize).clamp(1, self.max_rows))
+    }
+
+    /// The statement timeout for a call: what it asked for, never above the configured one.
+    pub fn timeout_ms(&self, asked: Option<u64>) -> u64 {
+        asked.map_or(self.statement_timeout_ms, |t| t.clamp(1, self.statement_timeout_ms))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OutputConfig {
     /// Largest serialized tool result; row sets are cut to fit and say so.

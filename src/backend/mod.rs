@@ -357,6 +357,32 @@ impl Database {
         }
     }
 
+    /// Foreign keys no index starts with, where the engine can tell (explain's fk-join rule needs
+    /// only these, not the whole index review).
+    pub async fn unindexed_foreign_keys(&self) -> Result<Vec<crate::plan::ForeignKey>, ToolError> {
+        let v = match self.pool().await? {
+            Pool::Postgres(p) => postgres::unindexed_foreign_keys(p)
+                .await
+                .map_err(|e| self.db_error(e, self.config.statement_timeout_ms))?,
+            _ => return Ok(vec![]),
+        };
+        Ok(v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| crate::plan::ForeignKey {
+                table: f["table"].as_str().unwrap_or_default().to_string(),
+                columns: f["columns"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                references: f["references"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
+
     /// Unused and duplicate indexes and unindexed foreign keys, where the engine can tell:
     /// `{"unused": [...], "duplicates": [...], "fk_without_index": [...]}`.
     pub async fn index_problems(&self) -> Result<Option<Value>, ToolError> {
@@ -668,6 +694,11 @@ fn sql_error(cfg: &DatabaseConfig, e: sqlx::Error) -> ToolError {
         }
         other => ToolError::Database { code: None, message: other.to_string(), hint: None },
     }
+}
+
+/// A catalog query's JSON text (NULL when nothing matched) as a value.
+fn parse_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
+    text.map(|t| serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
 }
 
 fn b64(bytes: &[u8]) -> Value {

@@ -30,10 +30,7 @@ pub(super) fn pool(cfg: &DatabaseConfig) -> Result<MySqlPool, String> {
         .idle_timeout(Duration::from_secs(300))
         .after_connect(move |conn, _| {
             Box::pin(async move {
-                // MariaDB names it max_statement_time (seconds), MySQL max_execution_time (ms).
-                if conn.execute(AssertSqlSafe(set_timeout_sql(true, timeout_ms))).await.is_err() {
-                    conn.execute(AssertSqlSafe(set_timeout_sql(false, timeout_ms))).await?;
-                }
+                set_session_timeout(conn, timeout_ms).await?;
                 if read_only {
                     conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
                 }
@@ -43,28 +40,27 @@ pub(super) fn pool(cfg: &DatabaseConfig) -> Result<MySqlPool, String> {
         .connect_lazy_with(options))
 }
 
-fn set_timeout_sql(mariadb: bool, ms: u64) -> String {
-    if mariadb {
-        format!("SET SESSION max_statement_time = {}", ms as f64 / 1000.0)
-    } else {
-        format!("SET SESSION max_execution_time = {ms}")
+/// MariaDB names it max_statement_time (seconds), MySQL max_execution_time (ms): try the first,
+/// fall back to the second.
+async fn set_session_timeout(conn: &mut sqlx::MySqlConnection, ms: u64) -> Result<(), sqlx::Error> {
+    let mariadb = format!("SET SESSION max_statement_time = {}", ms as f64 / 1000.0);
+    if conn.execute(AssertSqlSafe(mariadb)).await.is_err() {
+        conn.execute(AssertSqlSafe(format!("SET SESSION max_execution_time = {ms}"))).await?;
     }
+    Ok(())
 }
 
 pub(super) async fn run(pool: &MySqlPool, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {
     // The pool pings before handing out a connection and replaces dead ones (server restarts).
     let mut conn = pool.acquire().await?;
     let custom_timeout = call.timeout_ms != call.default_timeout_ms;
-    if custom_timeout && conn.execute(AssertSqlSafe(set_timeout_sql(true, call.timeout_ms))).await.is_err() {
-        conn.execute(AssertSqlSafe(set_timeout_sql(false, call.timeout_ms))).await?;
+    if custom_timeout {
+        set_session_timeout(&mut conn, call.timeout_ms).await?;
     }
     let result = run_in_transaction(&mut conn, call).await;
     if custom_timeout {
         // Pooled connections go back with the database's own timeout.
-        let restore = call.default_timeout_ms;
-        if conn.execute(AssertSqlSafe(set_timeout_sql(true, restore))).await.is_err() {
-            let _ = conn.execute(AssertSqlSafe(set_timeout_sql(false, restore))).await;
-        }
+        let _ = set_session_timeout(&mut conn, call.default_timeout_ms).await;
     }
     result
 }

@@ -206,10 +206,6 @@ fn text_of(row: &PgRow, i: usize, ty: &str) -> Value {
     }
 }
 
-fn parse_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
-    text.map(|t| serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
-}
-
 pub(super) async fn list_objects(pool: &PgPool, q: &ObjectQuery) -> Result<ObjectPage, sqlx::Error> {
     let text: Option<String> = sqlx::query_scalar(include_str!("postgres/list_objects.sql"))
         .bind(q.schema.as_deref())
@@ -218,18 +214,18 @@ pub(super) async fn list_objects(pool: &PgPool, q: &ObjectQuery) -> Result<Objec
         .bind(q.offset)
         .fetch_one(pool)
         .await?;
-    Ok(super::page(parse_json(text)?.unwrap_or(Value::Null)))
+    Ok(super::page(super::parse_json(text)?.unwrap_or(Value::Null)))
 }
 
 pub(super) async fn describe(pool: &PgPool, schema: Option<&str>, name: &str) -> Result<Option<Value>, sqlx::Error> {
     let text: Option<Option<String>> =
         sqlx::query_scalar(include_str!("postgres/describe.sql")).bind(schema).bind(name).fetch_optional(pool).await?;
-    parse_json(text.flatten())
+    super::parse_json(text.flatten())
 }
 
 pub(super) async fn health(pool: &PgPool, cfg: &DatabaseConfig) -> Result<Health, sqlx::Error> {
     let text: Option<String> = sqlx::query_scalar(include_str!("postgres/health.sql")).fetch_one(pool).await?;
-    let v = parse_json(text)?.unwrap_or(Value::Null);
+    let v = super::parse_json(text)?.unwrap_or(Value::Null);
     let flag = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
     let mut checks = vec![Check::ok("connectivity", format!("connected as {}", v["user"].as_str().unwrap_or("?")))];
     checks.push(if flag("ssl") {
@@ -448,19 +444,28 @@ pub(super) async fn hypothetical(
 
 pub(super) async fn index_problems(pool: &PgPool) -> Result<Value, sqlx::Error> {
     let text: Option<String> = sqlx::query_scalar(include_str!("postgres/index_problems.sql")).fetch_one(pool).await?;
-    Ok(parse_json(text)?.unwrap_or(Value::Null))
+    let mut problems = super::parse_json(text)?.unwrap_or(Value::Null);
+    problems["fk_without_index"] = unindexed_foreign_keys(pool).await?;
+    Ok(problems)
+}
+
+/// Foreign keys no index starts with, as a JSON array of {schema, table, constraint, columns, references}.
+pub(super) async fn unindexed_foreign_keys(pool: &PgPool) -> Result<Value, sqlx::Error> {
+    let text: Option<String> =
+        sqlx::query_scalar(include_str!("postgres/unindexed_foreign_keys.sql")).fetch_one(pool).await?;
+    Ok(super::parse_json(text)?.unwrap_or(Value::Array(vec![])))
 }
 
 pub(super) async fn table_stats(pool: &PgPool, tables: &[String]) -> Result<Value, sqlx::Error> {
     let text: Option<String> =
         sqlx::query_scalar(include_str!("postgres/table_stats.sql")).bind(tables).fetch_one(pool).await?;
-    Ok(parse_json(text)?.unwrap_or(Value::Null))
+    Ok(super::parse_json(text)?.unwrap_or(Value::Null))
 }
 
 /// Top statements from pg_stat_statements, or how to enable it; and current activity.
 pub(super) async fn hotpaths(pool: &PgPool, order: &str, limit: i64) -> Result<super::Hotpaths, sqlx::Error> {
     let activity: Option<String> = sqlx::query_scalar(include_str!("postgres/activity.sql")).fetch_one(pool).await?;
-    let activity = parse_json(activity)?.unwrap_or(Value::Null);
+    let activity = super::parse_json(activity)?.unwrap_or(Value::Null);
     let installed: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')")
             .fetch_one(pool)
@@ -479,7 +484,7 @@ pub(super) async fn hotpaths(pool: &PgPool, order: &str, limit: i64) -> Result<s
     let statements = if how_to.is_none() {
         let text: Option<String> =
             sqlx::query_scalar(include_str!("postgres/hotpaths.sql")).bind(order).bind(limit).fetch_one(pool).await?;
-        parse_json(text)?.unwrap_or(Value::Null)
+        super::parse_json(text)?.unwrap_or(Value::Null)
     } else {
         Value::Array(vec![])
     };

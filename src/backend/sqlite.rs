@@ -88,10 +88,6 @@ pub(super) fn cell(row: &SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
     })
 }
 
-fn parse_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
-    text.map(|t| serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
-}
-
 pub(super) async fn list_objects(pool: &SqlitePool, q: &ObjectQuery) -> Result<ObjectPage, sqlx::Error> {
     let text: Option<String> = sqlx::query_scalar(include_str!("sqlite/list_objects.sql"))
         .bind(q.pattern.as_deref())
@@ -99,13 +95,13 @@ pub(super) async fn list_objects(pool: &SqlitePool, q: &ObjectQuery) -> Result<O
         .bind(q.offset)
         .fetch_one(pool)
         .await?;
-    Ok(super::page(parse_json(text)?.unwrap_or(Value::Null)))
+    Ok(super::page(super::parse_json(text)?.unwrap_or(Value::Null)))
 }
 
 pub(super) async fn describe(pool: &SqlitePool, name: &str) -> Result<Option<Value>, sqlx::Error> {
     let text: Option<String> =
         sqlx::query_scalar(include_str!("sqlite/describe.sql")).bind(name).fetch_optional(pool).await?;
-    let Some(mut detail) = parse_json(text)? else { return Ok(None) };
+    let Some(mut detail) = super::parse_json(text)? else { return Ok(None) };
     if detail["kind"] == "table" {
         // max(rowid) walks one b-tree edge: a cheap estimate where count(*) would scan.
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
@@ -120,7 +116,7 @@ pub(super) async fn describe(pool: &SqlitePool, name: &str) -> Result<Option<Val
 
 pub(super) async fn health(pool: &SqlitePool, cfg: &DatabaseConfig) -> Result<Health, sqlx::Error> {
     let text: Option<String> = sqlx::query_scalar(include_str!("sqlite/health.sql")).fetch_one(pool).await?;
-    let v = parse_json(text)?.unwrap_or(Value::Null);
+    let v = super::parse_json(text)?.unwrap_or(Value::Null);
     let file = v["file"].as_str().unwrap_or("");
     let mut checks = vec![Check::ok(
         "connectivity",

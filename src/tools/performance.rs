@@ -109,7 +109,7 @@ impl Server {
         let db = self.database(p.target.database.as_deref())?;
         let cfg = &db.config;
         let analyze = p.analyze.unwrap_or(true);
-        let timeout_ms = p.timeout_ms.map_or(cfg.statement_timeout_ms, |t| t.clamp(1, cfg.statement_timeout_ms));
+        let timeout_ms = cfg.timeout_ms(p.timeout_ms);
         let explained = match (&p.target.sql, &p.target.collection) {
             (Some(sql), _) if db.capabilities().sql => {
                 let sql = sql.trim().trim_end_matches(';');
@@ -159,25 +159,7 @@ impl Server {
             }
             _ => return Err(ToolError::invalid("sql", "give the SQL statement to explain")),
         };
-        let unindexed_foreign_keys = match db.index_problems().await? {
-            Some(v) => v["fk_without_index"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|f| plan::ForeignKey {
-                    table: f["table"].as_str().unwrap_or_default().to_string(),
-                    columns: f["columns"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect(),
-                    references: f["references"].as_str().unwrap_or_default().to_string(),
-                })
-                .collect(),
-            None => vec![],
-        };
+        let unindexed_foreign_keys = db.unindexed_foreign_keys().await?;
         let cx = plan::Context { engine: cfg.engine, analyzed: analyze, unindexed_foreign_keys };
         Ok(Json(ExplainOutput {
             database: cfg.name.clone(),

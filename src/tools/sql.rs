@@ -130,8 +130,8 @@ impl Server {
         if !db.capabilities().sql {
             return Err(db.needs_sql("SQL"));
         }
-        let cap = p.max_rows.map_or(cfg.max_rows, |n| (n as usize).clamp(1, cfg.max_rows));
-        let timeout_ms = p.timeout_ms.map_or(cfg.statement_timeout_ms, |t| t.clamp(1, cfg.statement_timeout_ms));
+        let cap = cfg.row_cap(p.max_rows);
+        let timeout_ms = cfg.timeout_ms(p.timeout_ms);
         // One row past the cap tells whether the result was cut.
         let checked = safety::check(&p.sql, cfg.engine, cfg.mode, cap + 1)?;
         let started = Instant::now();
@@ -187,8 +187,8 @@ impl Server {
         if p.collection.trim().is_empty() {
             return Err(ToolError::invalid("collection", "give the collection name (list-objects shows them)"));
         }
-        let cap = p.max_rows.map_or(cfg.max_rows, |n| (n as usize).clamp(1, cfg.max_rows));
-        let timeout_ms = p.timeout_ms.map_or(cfg.statement_timeout_ms, |t| t.clamp(1, cfg.statement_timeout_ms));
+        let cap = cfg.row_cap(p.max_rows);
+        let timeout_ms = cfg.timeout_ms(p.timeout_ms);
         let pipeline = p
             .pipeline
             .map(|stages| stages.into_iter().map(|s| bson_document("pipeline", s)).collect::<Result<Vec<_>, _>>())

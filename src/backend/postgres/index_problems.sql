@@ -1,4 +1,4 @@
--- Unused and duplicate indexes, and foreign keys no index starts with, outside system schemas.
+-- Unused and duplicate indexes outside system schemas (foreign keys: unindexed_foreign_keys.sql).
 WITH idx AS (
     SELECT x.indexrelid, x.indrelid, i.relname AS index, t.relname AS "table", n.nspname AS schema,
            x.indisunique, x.indisprimary, x.indkey::text AS keys,
@@ -17,14 +17,5 @@ SELECT json_build_object(
     'duplicates', COALESCE((SELECT json_agg(json_build_object('schema', a.schema, 'table', a."table", 'index', a.index, 'same_as', b.index, 'bytes', a.bytes))
                             FROM idx a JOIN idx b ON a.indrelid = b.indrelid AND a.indexrelid <> b.indexrelid AND a.keys = b.keys
                              AND a.predicate IS NOT DISTINCT FROM b.predicate AND a.expressions IS NOT DISTINCT FROM b.expressions
-                             AND NOT a.indisprimary AND (b.indisprimary OR (a.indisunique = b.indisunique AND a.indexrelid > b.indexrelid) OR (b.indisunique AND NOT a.indisunique))), '[]'::json),
-    'fk_without_index', COALESCE((SELECT json_agg(json_build_object(
-                                      'schema', n.nspname, 'table', t.relname, 'constraint', c.conname,
-                                      'columns', (SELECT json_agg(a.attname ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
-                                                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum),
-                                      'references', c.confrelid::regclass::text))
-                                  FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-                                  WHERE c.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-                                    AND NOT EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.conrelid
-                                                    AND (string_to_array(x.indkey::text, ' ')::int2[])[1:array_length(c.conkey, 1)] = c.conkey)), '[]'::json)
+                             AND NOT a.indisprimary AND (b.indisprimary OR (a.indisunique = b.indisunique AND a.indexrelid > b.indexrelid) OR (b.indisunique AND NOT a.indisunique))), '[]'::json)
 )::text
