@@ -31,6 +31,7 @@ mod rows {
     }
 }
 
+pub mod load;
 mod mongo;
 mod mysql;
 mod postgres;
