@@ -706,13 +706,15 @@ async fn mysql_stage_and_merge(
                 .map(|c| format!("{q} = VALUES({q})", q = backtick(c)))
                 .collect();
             if updates.is_empty() {
-                updates.push(format!("{q} = {q}", q = backtick(&plan.key[0])));
+                updates.push(format!("{t}.{q} = {t}.{q}", t = plan.target.quoted, q = backtick(&plan.key[0])));
             }
             format!(" ON DUPLICATE KEY UPDATE {}", updates.join(", "))
         }
         // A no-op update keeps the stored row without INSERT IGNORE, which would also hide
         // every other error as a warning.
-        MergeMode::SkipDuplicates => format!(" ON DUPLICATE KEY UPDATE {q} = {q}", q = backtick(&plan.key[0])),
+        MergeMode::SkipDuplicates => {
+            format!(" ON DUPLICATE KEY UPDATE {t}.{q} = {t}.{q}", t = plan.target.quoted, q = backtick(&plan.key[0]))
+        }
     };
     conn.execute(AssertSqlSafe(format!(
         "INSERT INTO {} ({columns}) SELECT {columns} FROM {STAGE} ORDER BY __line{tail}",

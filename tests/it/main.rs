@@ -2,6 +2,7 @@
 
 mod audit;
 mod engines;
+mod load;
 mod manifest;
 mod performance;
 mod protocol;
