@@ -11,7 +11,6 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use futures::TryStreamExt as _;
 use mongodb::bson::{Bson, Document, doc};
 use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Row as _};
 use tokio::sync::mpsc;
@@ -203,41 +202,32 @@ impl Database {
                 .unwrap_or_default(),
             _ => String::new(),
         };
-        let hint = match code.as_deref() {
-            // Unique violations: PostgreSQL, MySQL/MariaDB, SQLite (primary key, unique).
-            Some("23505" | "23000" | "1555" | "2067")
-                if message.to_lowercase().contains("duplicate")
-                    || message.contains("UNIQUE")
-                    || code.as_deref() == Some("23505")
-                    || code.as_deref() == Some("1555")
-                    || code.as_deref() == Some("2067") =>
-            {
-                match plan.mode {
-                    MergeMode::Insert => {
-                        "a row's key already exists (in the table or earlier in the file): use mode \
-                                          upsert to update existing rows or skip-duplicates to keep them; nothing was \
-                                          loaded"
-                    }
-                    _ => {
-                        "a row conflicts on a unique key other than the merge key: pass `key` naming that unique key, \
-                          or fix the file; nothing was loaded"
-                    }
+        let lower = message.to_lowercase();
+        // PostgreSQL SQLSTATEs, MySQL/MariaDB's shared 23000 told apart by message, SQLite's
+        // extended result codes.
+        let unique = matches!(code.as_deref(), Some("23505" | "1555" | "2067"))
+            || (code.as_deref() == Some("23000") && lower.contains("duplicate"));
+        let foreign_key = matches!(code.as_deref(), Some("23503" | "787")) || lower.contains("foreign key constraint");
+        let hint = if unique && plan.mode == MergeMode::Insert {
+            "a row's key already exists (in the table or earlier in the file): use mode upsert to update existing rows \
+             or skip-duplicates to keep them; nothing was loaded"
+        } else if unique {
+            "a row conflicts on a unique key other than the merge key: pass `key` naming that unique key, or fix the \
+             file; nothing was loaded"
+        } else if foreign_key {
+            "a foreign key has no matching row: load the referenced table first; nothing was loaded"
+        } else {
+            match code.as_deref() {
+                Some("21000") => {
+                    "the file holds the same key more than once and upsert cannot apply two rows to one key in one \
+                     statement: remove the duplicates (or use skip-duplicates, first row wins); nothing was loaded"
                 }
+                Some("42P10") => {
+                    "the key columns have no unique index or primary key to merge on: create one, or pass `key` \
+                     naming a unique key; nothing was loaded"
+                }
+                _ => "nothing was loaded (the transaction was rolled back); check the values with preview: true",
             }
-            Some("21000") => {
-                "the file holds the same key more than once and upsert cannot apply two rows to one key \
-                              in one statement: remove the duplicates (or use skip-duplicates, first row wins); nothing \
-                              was loaded"
-            }
-            Some("42P10") => {
-                "the key columns have no unique index or primary key to merge on: create one, or pass \
-                              `key` naming a unique key; nothing was loaded"
-            }
-            Some("23503" | "1452" | "787") => {
-                "a foreign key has no matching row: load the referenced table first; \
-                                               nothing was loaded"
-            }
-            _ => "nothing was loaded (the transaction was rolled back); check the values with preview: true",
         };
         match self.db_error(e, timeout_ms) {
             ToolError::Database { code, message, .. } => {
@@ -851,8 +841,11 @@ async fn mongo_load(
     );
     let stage = database.collection::<Document>(&stage_name);
     let names = plan.names();
+    let target = database.collection::<Document>(&plan.target.name);
     let result: Result<Option<Merged>, ToolError> = async {
         let mut staged = 0u64;
+        // Rows of the file whose key the target already has, counted a batch at a time.
+        let mut existing = 0u64;
         let mut complete = false;
         loop {
             let item = tokio::select! {
@@ -873,6 +866,20 @@ async fn mongo_load(
                         })
                         .collect();
                     staged += docs.len() as u64;
+                    if plan.mode != MergeMode::Insert {
+                        let keys: Vec<Bson> = docs
+                            .iter()
+                            .map(|d| {
+                                Bson::Document(
+                                    plan.key
+                                        .iter()
+                                        .map(|k| (k.clone(), d.get(k).cloned().unwrap_or(Bson::Null)))
+                                        .collect(),
+                                )
+                            })
+                            .collect();
+                        existing += target.count_documents(doc! { "$or": keys }).await.map_err(mongo_error)?;
+                    }
                     stage.insert_many(docs).await.map_err(mongo_error)?;
                 }
                 Some(Feed::End) => {
@@ -885,23 +892,7 @@ async fn mongo_load(
         if !complete {
             return Ok(None);
         }
-        let target = database.collection::<Document>(&plan.target.name);
         let before = target.count_documents(doc! {}).await.map_err(mongo_error)?;
-        let existing = if plan.mode == MergeMode::Insert {
-            0
-        } else {
-            // Keys of the file that the target already has.
-            let keys: Vec<&String> = plan.key.iter().collect();
-            let mut n = 0u64;
-            let mut cursor = stage.find(doc! {}).projection(keys.iter().map(|k| (k.to_string(), Bson::Int32(1))).collect::<Document>()).await.map_err(mongo_error)?;
-            while let Some(d) = cursor.try_next().await.map_err(mongo_error)? {
-                let filter: Document = keys.iter().map(|k| (k.to_string(), d.get(k.as_str()).cloned().unwrap_or(Bson::Null))).collect();
-                if target.count_documents(filter).limit(1).await.map_err(mongo_error)? > 0 {
-                    n += 1;
-                }
-            }
-            n
-        };
         let when_matched = match plan.mode {
             MergeMode::Insert => "fail",
             MergeMode::Upsert => "merge",

@@ -457,7 +457,7 @@ async fn kill_during_the_load_leaves_the_target_unchanged(kind: Kind) {
     }
     let file = big_file(dir.path(), big_size(kind), key);
     let (client, handler) = spawn_progress_client(&db).await;
-    let _handle = client
+    let mut handle = client
         .send_cancellable_request(
             load_request(load_args(&file, json!({"mode": "upsert"}))),
             PeerRequestOptions::no_options(),
@@ -465,9 +465,12 @@ async fn kill_during_the_load_leaves_the_target_unchanged(kind: Kind) {
         .await
         .unwrap();
     // PostgreSQL and MariaDB: wait until the merge itself runs; elsewhere, until the load is under way.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     loop {
         assert!(tokio::time::Instant::now() < deadline, "the merge never started");
+        if let Ok(done) = handle.rx.try_recv() {
+            panic!("the load ended before it could be killed: {done:?}");
+        }
         match kind {
             Kind::Postgres | Kind::Mysql => {
                 let merging = |q: &String| q.starts_with("INSERT INTO `people`") || q.starts_with("WITH m AS");
@@ -517,5 +520,33 @@ async fn a_load_that_fails_at_the_merge_reports_the_constraint_and_loads_nothing
     let n: i64 =
         sqlx::query_scalar(AssertSqlSafe("select count(*) from members".to_string())).fetch_one(&mut c).await.unwrap();
     assert_eq!(n, 0);
+    // The same key twice in one file cannot be upserted in one statement: said so, nothing loaded.
+    let twice = write(dir.path(), "twice.csv", b"id,team_id,email\n5,1,e@x\n5,1,f@x\n");
+    let e = mcp.err("load-csv", json!({"table": "members", "file": twice, "mode": "upsert"})).await;
+    assert!(e.contains("same key more than once"), "{e}");
+    // A unique key other than the merge key.
+    db.exec("insert into members values (7, 1, 'taken@x')").await;
+    let clash = write(dir.path(), "clash.csv", b"id,team_id,email\n8,1,taken@x\n");
+    let e = mcp.err("load-csv", json!({"table": "members", "file": clash, "mode": "upsert"})).await;
+    assert!(e.contains("unique key other than the merge key") && e.contains("taken@x"), "{e}");
+    let n: i64 =
+        sqlx::query_scalar(AssertSqlSafe("select count(*) from members".to_string())).fetch_one(&mut c).await.unwrap();
+    assert_eq!(n, 1);
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn a_mariadb_foreign_key_failure_names_the_cause() {
+    let db = TestDb::new(Kind::Mysql).await;
+    db.exec(
+        "create table teams (id int primary key) engine=innodb;
+         create table members (id int primary key, team_id int not null, foreign key (team_id) references teams(id)) engine=innodb",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "m.csv", b"id,team_id\n1,9\n");
+    let mcp = db.serve("read-write").await;
+    let e = mcp.err("load-csv", json!({"table": "members", "file": file})).await;
+    assert!(e.contains("load the referenced table first"), "{e}");
     mcp.close().await;
 }
