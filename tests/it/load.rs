@@ -306,10 +306,13 @@ on_every_engine!(preview_guesses_and_proposes);
 on_every_engine!(cancel_mid_load_merges_nothing);
 on_every_engine!(kill_during_the_load_leaves_the_target_unchanged);
 
+/// Progress notifications received: (progress, message).
+type Received = Arc<Mutex<Vec<(f64, Option<String>)>>>;
+
 /// A client that records progress notifications.
 #[derive(Clone, Default)]
 struct ProgressClient {
-    progress: Arc<Mutex<Vec<(f64, Option<String>)>>>,
+    progress: Received,
 }
 
 impl ClientHandler for ProgressClient {
