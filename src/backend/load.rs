@@ -2,7 +2,7 @@
 //! the reader sends, in one transaction, cancellable on the server.
 //!
 //! PostgreSQL: a temporary table filled with `COPY FROM STDIN`, merged with `INSERT … SELECT`
-//! (`ON CONFLICT` for upserts). MySQL/MariaDB: a temporary table filled with multi-row inserts.
+//! (`ON CONFLICT` for upserts); insert mode copies straight into the target in the transaction. MySQL/MariaDB: a temporary table filled with multi-row inserts.
 //! SQLite: prepared multi-row inserts into a `temp` table. MongoDB: a staging collection, merged
 //! with `$merge` (no multi-document transaction: see [`Mongo`] below).
 
@@ -525,12 +525,21 @@ async fn pg_stage_and_merge(
     let columns = names.join(", ");
     conn.execute("BEGIN").await?;
     conn.execute(AssertSqlSafe(format!("SET LOCAL statement_timeout = {}", plan.timeout_ms))).await?;
-    conn.execute(AssertSqlSafe(format!(
-        "CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {columns}, 0::int8 AS __line FROM {} WITH NO DATA",
-        plan.target.quoted
-    )))
-    .await?;
-    let mut copy = conn.copy_in_raw(&format!("COPY {STAGE} ({columns}, __line) FROM STDIN WITH (FORMAT csv)")).await?;
+    // Insert mode copies straight into the target, inside the same transaction: a merge of a
+    // staging table would only write the same rows twice, and COPY is as atomic (a conflict or
+    // a bad value fails it whole, and the transaction with it).
+    let direct = plan.mode == MergeMode::Insert;
+    let into = if direct {
+        plan.target.quoted.clone()
+    } else {
+        conn.execute(AssertSqlSafe(format!(
+            "CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {columns} FROM {} WITH NO DATA",
+            plan.target.quoted
+        )))
+        .await?;
+        STAGE.to_string()
+    };
+    let mut copy = conn.copy_in_raw(&format!("COPY {into} ({columns}) FROM STDIN WITH (FORMAT csv)")).await?;
     let mut staged = 0u64;
     let mut buffer = Vec::with_capacity(1 << 20);
     let mut complete = false;
@@ -539,11 +548,12 @@ async fn pg_stage_and_merge(
             Feed::Rows(rows) => {
                 buffer.clear();
                 for row in &rows {
-                    for v in &row.values {
+                    for (i, v) in row.values.iter().enumerate() {
+                        if i > 0 {
+                            buffer.push(b',');
+                        }
                         copy_field(&mut buffer, v.as_deref());
-                        buffer.push(b',');
                     }
-                    buffer.extend_from_slice(row.line.to_string().as_bytes());
                     buffer.push(b'\n');
                 }
                 staged += rows.len() as u64;
@@ -559,6 +569,11 @@ async fn pg_stage_and_merge(
         copy.abort("load-csv: the file was refused").await.ok();
         conn.execute("ROLLBACK").await?;
         return Ok(None);
+    }
+    if direct {
+        let copied = copy.finish().await?;
+        conn.execute("COMMIT").await?;
+        return Ok(Some(Merged { staged, inserted: copied, updated: 0, skipped: 0 }));
     }
     copy.finish().await?;
     let merge = format!(
