@@ -57,17 +57,21 @@ pub fn check(kind: ValueKind, raw: &str) -> Result<Cow<'_, str>, String> {
 }
 
 /// A timestamp with or without an offset; for a column without a zone, an offset is applied
-/// (converted to UTC) rather than silently dropped.
+/// (converted to UTC) rather than silently dropped. A value with an offset for a column with a
+/// zone passes as written once it parses (the hot path of large loads).
 fn timestamp(v: &str, zone: bool) -> Option<Cow<'_, str>> {
-    if let Some(naive) = NAIVE_FORMATS.iter().find_map(|f| NaiveDateTime::parse_from_str(v, f).ok()) {
+    // An offset follows the time: `Z`, or a sign after the date's own dashes.
+    let has_offset = v.ends_with(['Z', 'z']) || v.get(10..).is_some_and(|t| t.contains(['+', '-']));
+    if !has_offset {
+        let naive = NAIVE_FORMATS.iter().find_map(|f| NaiveDateTime::parse_from_str(v, f).ok())?;
         return Some(Cow::Owned(naive.format("%Y-%m-%d %H:%M:%S%.f").to_string()));
     }
-    let with_offset = DateTime::parse_from_rfc3339(v)
-        .ok()
-        .or_else(|| DateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S%.f%:z").ok())
-        .or_else(|| DateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S%.f%#z").ok())?;
+    let with_offset = DateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S%.f%#z")
+        .or_else(|_| DateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f%#z"))
+        .or_else(|_| DateTime::parse_from_rfc3339(v))
+        .ok()?;
     if zone {
-        Some(Cow::Owned(with_offset.to_rfc3339()))
+        Some(Cow::Borrowed(v))
     } else {
         Some(Cow::Owned(with_offset.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string()))
     }
