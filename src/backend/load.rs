@@ -100,6 +100,11 @@ pub enum MergeMode {
 /// loadable. A channel that closes without `End` means: merge nothing.
 pub enum Feed {
     Rows(Vec<StagedRow>),
+    /// Rows already written as CSV for a database that takes CSV in bulk ([`Database::takes_csv`]).
+    Csv {
+        bytes: Vec<u8>,
+        rows: u64,
+    },
     End,
 }
 
@@ -137,6 +142,11 @@ impl LoadPlan {
 const STAGE: &str = "__load_stage";
 
 impl Database {
+    /// The database loads CSV text in bulk (PostgreSQL's COPY): the reader sends `Feed::Csv`.
+    pub fn takes_csv(&self) -> bool {
+        self.config.engine == Engine::Postgres
+    }
+
     /// The target's columns and key; `None` when no such table exists (a collection always exists).
     pub async fn load_target(&self, table: &str) -> Result<Option<TargetTable>, ToolError> {
         let t = self.config.statement_timeout_ms;
@@ -448,7 +458,7 @@ where
 
 /// One CSV field as PostgreSQL's COPY reads it: NULL is an unquoted empty field, every value is
 /// quoted so an empty string stays one.
-fn copy_field(out: &mut Vec<u8>, value: Option<&str>) {
+pub fn csv_field(out: &mut Vec<u8>, value: Option<&str>) {
     if let Some(v) = value {
         out.push(b'"');
         for b in v.bytes() {
@@ -552,12 +562,16 @@ async fn pg_stage_and_merge(
                         if i > 0 {
                             buffer.push(b',');
                         }
-                        copy_field(&mut buffer, v.as_deref());
+                        csv_field(&mut buffer, v.as_deref());
                     }
                     buffer.push(b'\n');
                 }
                 staged += rows.len() as u64;
                 copy.send(buffer.as_slice()).await?;
+            }
+            Feed::Csv { bytes, rows } => {
+                staged += rows;
+                copy.send(bytes.as_slice()).await?;
             }
             Feed::End => {
                 complete = true;
@@ -624,6 +638,9 @@ where
         let rows = match item {
             Feed::Rows(rows) => rows,
             Feed::End => return Ok(true),
+            Feed::Csv { .. } => {
+                return Err(sqlx::Error::Protocol("load-csv sent CSV to an engine that takes rows".into()));
+            }
         };
         for chunk in rows.chunks(per_statement) {
             let sql = format!("{insert_head} VALUES {}", vec![tuple.as_str(); chunk.len()].join(", "));
@@ -900,6 +917,9 @@ async fn mongo_load(
                 Some(Feed::End) => {
                     complete = true;
                     break;
+                }
+                Some(Feed::Csv { .. }) => {
+                    return Err(ToolError::invalid("file", "load-csv sent CSV to a collection (a bug: please report it)"));
                 }
                 None => break,
             }

@@ -497,6 +497,7 @@ impl Server {
             rejects_file: rejects_file.clone(),
             rows_read: rows_read.clone(),
             stop: stop.clone(),
+            csv: db.takes_csv(),
         };
         let reading = tokio::task::spawn_blocking(move || reader::run(job, feed));
         let progress = ctx.meta.get_progress_token().map(|token| {

@@ -3,6 +3,7 @@
 //! few batches, whatever the file's size.
 
 use std::{
+    borrow::Cow,
     fs::File,
     io::{BufRead, BufReader, Read},
     path::Path,
@@ -17,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::values;
 use crate::{
-    backend::load::{Feed, StagedRow, ValueKind},
+    backend::load::{Feed, StagedRow, ValueKind, csv_field},
     error::ToolError,
 };
 
@@ -177,10 +178,18 @@ pub struct ReadJob {
     pub rejects_file: Option<std::path::PathBuf>,
     pub rows_read: Arc<AtomicU64>,
     pub stop: Arc<AtomicBool>,
+    /// Send CSV text (`Feed::Csv`) rather than typed rows: the database loads CSV in bulk.
+    pub csv: bool,
 }
 
-/// Turn one record into a staged row, or say what is wrong with it.
-fn stage(record: &csv::ByteRecord, line: u64, width: usize, job: &ReadJob) -> Result<StagedRow, Reject> {
+/// One record's staged values (borrowed from the record where they need no rewriting), or what
+/// is wrong with it.
+fn judge<'r>(
+    record: &'r csv::ByteRecord,
+    line: u64,
+    width: usize,
+    job: &ReadJob,
+) -> Result<Vec<Option<Cow<'r, str>>>, Reject> {
     if record.len() != width {
         return Err(Reject {
             line,
@@ -191,9 +200,8 @@ fn stage(record: &csv::ByteRecord, line: u64, width: usize, job: &ReadJob) -> Re
     }
     let mut values = Vec::with_capacity(job.slots.len());
     for slot in &job.slots {
-        let bytes = &record[slot.field];
-        // Encoding problems were caught before; this is the same check, kept total.
-        let raw = std::str::from_utf8(bytes).unwrap_or_default();
+        // The whole record was checked to be UTF-8 before; this stays total all the same.
+        let raw = std::str::from_utf8(&record[slot.field]).unwrap_or_default();
         let is_null = match &job.format.null_values {
             Some(markers) => markers.iter().any(|m| m == raw),
             None => raw.is_empty() && !matches!(slot.kind, ValueKind::Text { .. }),
@@ -211,14 +219,59 @@ fn stage(record: &csv::ByteRecord, line: u64, width: usize, job: &ReadJob) -> Re
             continue;
         }
         match values::check(slot.kind, raw) {
-            Ok(v) => values.push(Some(v.into_owned())),
+            Ok(v) => values.push(Some(v)),
             Err(reason) => {
                 let value = if slot.secret { "[redacted]".to_string() } else { raw.chars().take(200).collect() };
                 return Err(Reject { line, column: Some(slot.name.clone()), value: Some(value), reason });
             }
         }
     }
-    Ok(StagedRow { line, values })
+    Ok(values)
+}
+
+/// Good rows gathered for the next send: typed rows, or CSV text ready for the database's bulk
+/// path (`ReadJob::csv`), encoded here, off the async side.
+struct Pending {
+    csv: bool,
+    rows: Vec<StagedRow>,
+    bytes: Vec<u8>,
+    count: usize,
+}
+
+impl Pending {
+    fn new(csv: bool) -> Self {
+        Pending { csv, rows: Vec::new(), bytes: Vec::new(), count: 0 }
+    }
+
+    fn push(&mut self, line: u64, values: Vec<Option<Cow<'_, str>>>) {
+        if self.csv {
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    self.bytes.push(b',');
+                }
+                csv_field(&mut self.bytes, v.as_deref());
+            }
+            self.bytes.push(b'\n');
+        } else {
+            self.rows.push(StagedRow { line, values: values.into_iter().map(|v| v.map(Cow::into_owned)).collect() });
+        }
+        self.count += 1;
+    }
+
+    fn take(&mut self) -> Feed {
+        let count = std::mem::take(&mut self.count);
+        if self.csv {
+            Feed::Csv { bytes: std::mem::replace(&mut self.bytes, Vec::with_capacity(1 << 20)), rows: count as u64 }
+        } else {
+            Feed::Rows(std::mem::replace(&mut self.rows, Vec::with_capacity(BATCH_ROWS)))
+        }
+    }
+
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.bytes.clear();
+        self.count = 0;
+    }
 }
 
 /// Read the whole file, sending good rows to `feed` and `Feed::End` when it may be merged.
@@ -237,7 +290,7 @@ pub fn run(mut job: ReadJob, feed: mpsc::Sender<Feed>) -> ReadSummary {
         let _ = w.write_record(["line", "column", "value", "reason"]);
     }
     let mut record = csv::ByteRecord::new();
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let mut pending = Pending::new(job.csv);
     let mut refused = false;
     loop {
         if job.stop.load(Ordering::Relaxed) {
@@ -259,24 +312,21 @@ pub fn run(mut job: ReadJob, feed: mpsc::Sender<Feed>) -> ReadSummary {
             }
         }
         let line = record.position().map_or(0, |p| p.line()) + offset;
-        if let Some(bad) = record.iter().position(|f| std::str::from_utf8(f).is_err()) {
-            let field = &record[bad];
-            let valid = std::str::from_utf8(field).err().map_or(0, |e| e.valid_up_to());
+        if std::str::from_utf8(record.as_slice()).is_err()
+            && let Some(bad) = record.iter().position(|f| std::str::from_utf8(f).is_err())
+        {
+            let valid = std::str::from_utf8(&record[bad]).err().map_or(0, |e| e.valid_up_to());
             let byte = record.position().map_or(0, |p| p.byte());
             let column = job.opened.fields.get(bad).cloned().unwrap_or_default();
-            summary.fatal = Some(not_utf8(line, byte, &format!("column {column:?}, {} bytes into the field", valid)));
+            summary.fatal = Some(not_utf8(line, byte, &format!("column {column:?}, {valid} bytes into the field")));
             return summary;
         }
         summary.rows_read += 1;
         job.rows_read.store(summary.rows_read, Ordering::Relaxed);
-        match stage(&record, line, width, &job) {
-            Ok(row) if !refused => {
-                batch.push(row);
-                if batch.len() == BATCH_ROWS
-                    && feed
-                        .blocking_send(Feed::Rows(std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS))))
-                        .is_err()
-                {
+        match judge(&record, line, width, &job) {
+            Ok(values) if !refused => {
+                pending.push(line, values);
+                if pending.count == BATCH_ROWS && feed.blocking_send(pending.take()).is_err() {
                     // The database side stopped (an error or a cancel): nothing more to do.
                     return summary;
                 }
@@ -298,7 +348,7 @@ pub fn run(mut job: ReadJob, feed: mpsc::Sender<Feed>) -> ReadSummary {
                 if !job.skip_bad_rows {
                     // Nothing will be merged; read on only to list the first few bad rows.
                     refused = true;
-                    batch.clear();
+                    pending.clear();
                     if summary.rejects.len() >= ABORT_REJECTS {
                         break;
                     }
@@ -315,7 +365,7 @@ pub fn run(mut job: ReadJob, feed: mpsc::Sender<Feed>) -> ReadSummary {
     if refused {
         return summary;
     }
-    if !batch.is_empty() && feed.blocking_send(Feed::Rows(batch)).is_err() {
+    if pending.count > 0 && feed.blocking_send(pending.take()).is_err() {
         return summary;
     }
     let _ = feed.blocking_send(Feed::End);
