@@ -456,19 +456,24 @@ where
     }))
 }
 
-/// One CSV field as PostgreSQL's COPY reads it: NULL is an unquoted empty field, every value is
-/// quoted so an empty string stays one.
+/// One CSV field as PostgreSQL's COPY reads it: NULL is an unquoted empty field. A value is
+/// quoted only when it must be: empty (else it would read as NULL), holding a delimiter, quote
+/// or line break, or starting with a backslash (`\.` alone on a line ends COPY data).
 pub fn csv_field(out: &mut Vec<u8>, value: Option<&str>) {
-    if let Some(v) = value {
-        out.push(b'"');
-        for b in v.bytes() {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
+    let Some(v) = value else { return };
+    let plain = !v.is_empty() && !v.starts_with('\\') && !v.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+    if plain {
+        out.extend_from_slice(v.as_bytes());
+        return;
     }
+    out.push(b'"');
+    for (i, part) in v.split('"').enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"\"\"");
+        }
+        out.extend_from_slice(part.as_bytes());
+    }
+    out.push(b'"');
 }
 
 /// The merge statement's tail for PostgreSQL and SQLite (`ON CONFLICT`).
@@ -1026,5 +1031,27 @@ fn column_type(engine: Engine, guess: Guess, max_chars: usize) -> String {
         (_, Guess::Date) => "DATE".into(),
         (_, Guess::Timestamp | Guess::Timestamptz) => "TIMESTAMP".into(),
         (_, Guess::Uuid | Guess::Text) => "TEXT".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    fn field(v: Option<&str>) -> String {
+        let mut out = Vec::new();
+        csv_field(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn copy_fields_are_quoted_only_when_they_must_be() {
+        assert_eq!(field(None), "");
+        assert_eq!(field(Some("")), "\"\"");
+        assert_eq!(field(Some("plain text")), "plain text");
+        assert_eq!(field(Some("a,b")), "\"a,b\"");
+        assert_eq!(field(Some("say \"hi\"")), "\"say \"\"hi\"\"\"");
+        assert_eq!(field(Some("two\nlines")), "\"two\nlines\"");
+        assert_eq!(field(Some("\\.")), "\"\\.\"");
     }
 }
