@@ -1,6 +1,7 @@
 //! Tool families, one file and one router each; `all()` adds them together. Handlers return
 //! typed results or a [`ToolError`](crate::error::ToolError); they never build MCP results.
 
+mod confirm;
 mod env;
 mod introspect;
 mod performance;
@@ -8,6 +9,10 @@ mod security;
 mod sql;
 
 use rmcp::handler::server::router::tool::ToolRouter;
+
+#[allow(unused_imports)] // used by the tools that change schemas
+pub(crate) use confirm::confirmed;
+pub use confirm::{Confirm, INPUT_KEY as CONFIRM_INPUT_KEY};
 
 use crate::server::Server;
 
