@@ -34,6 +34,7 @@ mod rows {
 mod mongo;
 mod mysql;
 mod postgres;
+mod rls;
 mod sqlite;
 
 pub use mongo::DocumentSet;

@@ -5,12 +5,12 @@ mod confirm;
 mod env;
 mod introspect;
 mod performance;
+mod rls;
 mod security;
 mod sql;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 
-#[allow(unused_imports)] // used by the tools that change schemas
 pub(crate) use confirm::confirmed;
 pub use confirm::{Confirm, INPUT_KEY as CONFIRM_INPUT_KEY};
 
@@ -24,6 +24,7 @@ pub fn all() -> ToolRouter<Server> {
         + Server::design_router()
         + Server::analyze_router()
         + Server::security_router()
+        + Server::rls_router()
 }
 
 /// Deserialize an optional argument that clients may send as a number or a numeric string.

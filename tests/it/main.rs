@@ -6,4 +6,5 @@ mod manifest;
 mod performance;
 mod protocol;
 mod redaction;
+mod rls;
 mod support;
