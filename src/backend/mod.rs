@@ -106,7 +106,7 @@ impl Engine {
                 schemas: false,
                 row_level_security: false,
                 hypothetical_indexes: false,
-                audit_rules: false,
+                audit_rules: true,
                 transactional_ddl: false,
             },
         }
@@ -456,6 +456,18 @@ impl Database {
         match self.pool().await? {
             Pool::Postgres(p) => postgres::audit(p, rules).await.map(Some).map_err(|e| self.db_error(e, t)),
             Pool::Mysql(p) => mysql::audit(p, rules).await.map(Some).map_err(|e| self.db_error(e, t)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Run the document-database audit rules `wanted` selects: how many ran and what they found;
+    /// `None` on SQL engines (their rules are catalog SQL, see [`Database::audit`]).
+    pub async fn audit_documents(
+        &self,
+        wanted: impl Fn(crate::audit::Scope) -> bool,
+    ) -> Result<Option<(usize, Vec<crate::audit::AuditFinding>)>, ToolError> {
+        match self.pool().await? {
+            Pool::Mongo(m) => Ok(Some(crate::audit::mongodb::run(&m.audit_facts().await?, wanted))),
             _ => Ok(None),
         }
     }
