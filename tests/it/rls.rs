@@ -263,3 +263,45 @@ async fn other_engines_explain_their_equivalent_and_read_only_databases_preview_
     assert!(text_of.contains("ENABLE ROW LEVEL SECURITY"), "{text_of}");
     mcp.close().await;
 }
+
+/// A Supabase-shaped database: auth.uid() from the JWT claims and the authenticated role; the
+/// owner column is found through its foreign key to auth.users.
+#[tokio::test]
+async fn supabase_identity_and_role_are_used_when_the_database_has_them() {
+    const ME: &str = "11111111-1111-1111-1111-111111111111";
+    const YOU: &str = "22222222-2222-2222-2222-222222222222";
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec(&format!(
+        r#"do $$ begin
+             if not exists (select 1 from pg_roles where rolname = 'authenticated') then create role authenticated nologin; end if;
+           end $$;
+           create schema auth;
+           grant usage on schema auth to authenticated;
+           create table auth.users (id uuid primary key);
+           create function auth.uid() returns uuid language sql stable
+             as $f$ select (nullif(current_setting('request.jwt.claims', true), '')::json ->> 'sub')::uuid $f$;
+           create table todos (id bigserial primary key, author uuid not null references auth.users (id), title text);
+           grant select, insert, update, delete on todos to authenticated;
+           grant usage on sequence todos_id_seq to authenticated;
+           insert into auth.users values ('{ME}'), ('{YOU}');
+           insert into todos (author, title) values ('{ME}', 'mine'), ('{YOU}', 'yours'), ('{YOU}', 'yours too');"#
+    ))
+    .await;
+    let mcp = db.serve("read-write").await;
+    let applied = mcp.ok("policy-apply", json!({"table": "todos", "confirm": true})).await;
+    assert_eq!(applied["owner_column"], "author");
+    assert_eq!(applied["owner_column_reason"], "foreign key to users");
+    assert_eq!(applied["identity"]["source"], "supabase");
+    let sql = applied["statements"].to_string();
+    assert!(sql.contains("TO authenticated USING (\\\"author\\\" = (SELECT auth.uid()))"), "{sql}");
+    assert!(applied["warnings"].as_array().unwrap().is_empty(), "Supabase sets the identity: {applied}");
+
+    let report = mcp.ok("test-as-user", json!({"user_id": ME})).await;
+    assert!(report["role"].as_str().unwrap().starts_with("authenticated"), "{report}");
+    assert!(report["identity"].as_str().unwrap().contains("request.jwt.claims"), "{report}");
+    assert_eq!(report["passed"], true, "{report}");
+    assert!(cell(&report, "public.todos", "select", "own").starts_with("allowed (1/1)"), "{report}");
+    assert!(cell(&report, "public.todos", "insert", "own").starts_with("allowed (1/1)"), "{report}");
+    assert!(cell(&report, "public.todos", "delete", "others").starts_with("denied (0/2)"), "{report}");
+    mcp.close().await;
+}
