@@ -407,7 +407,12 @@ impl Database {
                     .fetch_all(p)
                     .await
                     .map_err(|e| self.db_error(e, t))?;
-                Ok(Some(listed(objects(&rows, mysql::cell).map_err(|e| self.db_error(e, t))?)))
+                let mut problems = listed(objects(&rows, mysql::cell).map_err(|e| self.db_error(e, t))?);
+                // Usage counts need performance_schema: off or not readable means none to report.
+                if let Ok(rows) = sqlx::query(include_str!("mysql/unused_indexes.sql")).fetch_all(p).await {
+                    problems["unused"] = Value::Array(objects(&rows, mysql::cell).unwrap_or_default());
+                }
+                Ok(Some(problems))
             }
             Pool::Sqlite(p) => {
                 let rows = sqlx::query(include_str!("sqlite/indexes.sql"))

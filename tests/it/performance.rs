@@ -237,7 +237,7 @@ async fn analyze_performance_ranks_findings_and_reads_the_workload() {
 async fn hotpaths_on_mariadb_sqlite_and_mongodb() {
     // MariaDB: statement digests from performance_schema (the test bed turns it on).
     let db = TestDb::new(Kind::Mysql).await;
-    db.exec("create table items (id int primary key, price int)").await;
+    db.exec("create table items (id int primary key, price int, sku int, key items_sku_idx (sku))").await;
     // The application's workload, over the text protocol (MariaDB does not digest statements
     // run through the binary protocol of prepared statements).
     for _ in 0..3 {
@@ -249,6 +249,8 @@ async fn hotpaths_on_mariadb_sqlite_and_mongodb() {
     let statements = serde_json::to_string(&v["statements"]).unwrap().to_lowercase();
     assert!(statements.contains("items"), "{statements}");
     let design = mcp.ok("design-indexes", json!({"from": "hotpaths"})).await;
+    let unused = design.to_string();
+    assert!(unused.contains("\"unused\"") && unused.contains("items_sku_idx"), "an index no statement used: {design}");
     assert!(
         design["recommendations"]
             .as_array()
