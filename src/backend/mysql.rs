@@ -391,7 +391,19 @@ pub(super) async fn hotpaths(pool: &MySqlPool, order: &str, limit: i64) -> Resul
         });
     }
     let rows = sqlx::query(include_str!("mysql/hotpaths.sql")).bind(order).bind(limit).fetch_all(pool).await?;
-    Ok(super::Hotpaths { how_to_enable: None, statements: Value::Array(objects(&rows, cell)?), activity })
+    let counts_prepared: Option<String> = sqlx::query_scalar(
+        "SELECT ENABLED FROM performance_schema.setup_consumers WHERE NAME = 'events_statements_current'",
+    )
+    .fetch_optional(pool)
+    .await?;
+    let how_to_enable = (counts_prepared.as_deref() != Some("YES")).then(|| {
+        "statements run as prepared statements (the binary protocol most drivers use) are counted only with the \
+         events_statements_current consumer: set performance-schema-consumer-events-statements-current = ON in the \
+         server's config, or at runtime UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE NAME = \
+         'events_statements_current' (a small per-statement cost)"
+            .to_string()
+    });
+    Ok(super::Hotpaths { how_to_enable, statements: Value::Array(objects(&rows, cell)?), activity })
 }
 
 /// Run audit rules in one read-only transaction; each returns `(object, detail, fix)` rows.
