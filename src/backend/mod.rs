@@ -33,10 +33,14 @@ mod rows {
 
 mod mongo;
 mod mysql;
+mod ops;
 mod postgres;
 mod sqlite;
 
 pub use mongo::DocumentSet;
+pub use ops::{
+    QualityCheck, QualityKind, QualityResult, SeedFile, SeedOutcome, SeedReport, SmokeCheck, SmokeOptions, SmokeStatus,
+};
 
 use std::time::Instant;
 
