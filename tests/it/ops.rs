@@ -532,6 +532,16 @@ async fn seed_refuses_transaction_control_in_a_script() {
     let e = mcp.err("seed", json!({ "path": dir.path().to_str().unwrap() })).await;
     assert!(e.contains("transaction control"), "{e}");
     assert_eq!(count(&mcp, "select count(*) from t").await, 0);
+    // Columns are checked before anything is written.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.csv"), "id,nope\n1,2\n").unwrap();
+    let e = mcp.err("seed", json!({ "path": dir.path().to_str().unwrap() })).await;
+    assert!(e.contains("t.csv") && e.contains("has no column \"nope\""), "{e}");
+    std::fs::write(dir.path().join("t.csv"), "id\n1\n2,3\n").unwrap();
+    let e = mcp.err("seed", json!({ "path": dir.path().to_str().unwrap() })).await;
+    assert!(e.contains("line 3 has 2 fields"), "{e}");
+    assert_eq!(count(&mcp, "select count(*) from t").await, 0);
+    assert_eq!(count(&mcp, "select count(*) from data_engineer_seeds").await, 0);
 }
 
 #[tokio::test]

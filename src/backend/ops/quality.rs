@@ -17,24 +17,25 @@ use crate::{
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+// Plain comments: the `check` field's description already lists the kinds for the schema.
 pub enum QualityKind {
-    /// `column` has no NULL (MongoDB: no null or missing field).
+    // `column` has no NULL (MongoDB: no null or missing field).
     NotNull,
-    /// No two rows share a non-null `column`.
+    // No two rows share a non-null `column`.
     Unique,
-    /// Every non-null `column` is one of `values` (compared as text on SQL engines).
+    // Every non-null `column` is one of `values` (compared as text on SQL engines).
     AcceptedValues,
-    /// Every non-null `column` exists in `to_table`.`to_column` (referential integrity).
+    // Every non-null `column` exists in `to_table`.`to_column` (referential integrity).
     Relationships,
-    /// `column` lies within `min` and/or `max` (numbers).
+    // `column` lies within `min` and/or `max` (numbers).
     Range,
-    /// The row count lies within `min` and/or `max`.
+    // The row count lies within `min` and/or `max`.
     RowCount,
-    /// The newest `column` timestamp is at most `max_age_seconds` old.
+    // The newest `column` timestamp is at most `max_age_seconds` old.
     Freshness,
-    /// `sql` is a query returning the failing rows (SQL engines).
+    // `sql` is a query returning the failing rows (SQL engines).
     CustomSql,
-    /// `pipeline` is an aggregation returning the failing documents (MongoDB).
+    // `pipeline` is an aggregation returning the failing documents (MongoDB).
     CustomPipeline,
 }
 

@@ -233,7 +233,18 @@ impl Database {
                             ));
                         }
                         entry.table = Some(table.shown());
-                        Job::Rows { table, csv: format == Format::Csv }
+                        // Columns come from the CSV header or the JSON objects' keys; each must exist.
+                        let (keys, rows) = if format == Format::Csv {
+                            (csv_header(&f.path)?, None)
+                        } else {
+                            let rows = json_rows(&f.path)?;
+                            (json_keys(&rows), Some(rows))
+                        };
+                        let columns = keys
+                            .iter()
+                            .map(|k| table.column("path", k).map_err(|e| in_file(&f.name, e)))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Job::Rows { table, keys, columns, rows }
                     }
                 };
                 work.push((report.len(), f, job, upsert));
@@ -248,12 +259,11 @@ impl Database {
         for (at, f, job, upsert) in &work {
             let written = match job {
                 Job::Sql(sql) => conn.script(sql).await.map_err(err),
-                Job::Rows { table, csv } => {
-                    if *csv {
-                        self.csv_rows(&mut conn, d, table, &f.path, *upsert).await
-                    } else {
-                        let rows = json_rows(&f.path)?;
-                        insert_rows(&mut conn, d, table, &rows, *upsert).await.map_err(err)
+                Job::Rows { table, keys, columns, rows } => {
+                    let target = Target { d, table, keys, columns, upsert: *upsert };
+                    match rows {
+                        Some(rows) => insert_rows(&mut conn, &target, rows).await.map_err(err),
+                        None => self.csv_rows(&mut conn, &target, &f.path).await,
                     }
                 }
             };
@@ -295,25 +305,29 @@ impl Database {
     }
 
     /// Stream a CSV seed (header row = column names) into the table in batches.
-    async fn csv_rows(
-        &self,
-        conn: &mut Conn,
-        d: Dialect,
-        table: &Table,
-        path: &Path,
-        upsert: bool,
-    ) -> Result<u64, ToolError> {
+    async fn csv_rows(&self, conn: &mut Conn, target: &Target<'_>, path: &Path) -> Result<u64, ToolError> {
         let t = self.config.statement_timeout_ms;
         let file_error = |m: String| ToolError::invalid("path", format!("{}: {m}", path.display()));
         let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(std::io::BufReader::new(file));
+        // Flexible: a short or long row gets this function's error, with its line number.
+        let mut reader =
+            csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(std::io::BufReader::new(file));
         let header: Vec<String> =
             reader.headers().map_err(|e| file_error(e.to_string()))?.iter().map(str::to_string).collect();
         let batch_rows = (BIND_BUDGET / header.len().max(1)).max(1);
+        let line = |r: &csv::StringRecord| r.position().map_or(0, |p| p.line());
         let mut batch = Vec::new();
         let mut written = 0;
         for record in reader.records() {
             let record = record.map_err(|e| file_error(e.to_string()))?;
+            if record.len() != header.len() {
+                return Err(file_error(format!(
+                    "line {} has {} fields, the header {}",
+                    line(&record),
+                    record.len(),
+                    header.len()
+                )));
+            }
             // An empty field is NULL.
             let row: Map<String, Value> = header
                 .iter()
@@ -322,12 +336,12 @@ impl Database {
                 .collect();
             batch.push(row);
             if batch.len() == batch_rows {
-                written += insert_rows(conn, d, table, &batch, upsert).await.map_err(|e| self.db_error(e, t))?;
+                written += insert_rows(conn, target, &batch).await.map_err(|e| self.db_error(e, t))?;
                 batch.clear();
             }
         }
         if !batch.is_empty() {
-            written += insert_rows(conn, d, table, &batch, upsert).await.map_err(|e| self.db_error(e, t))?;
+            written += insert_rows(conn, target, &batch).await.map_err(|e| self.db_error(e, t))?;
         }
         Ok(written)
     }
@@ -335,7 +349,45 @@ impl Database {
 
 enum Job {
     Sql(String),
-    Rows { table: Table, csv: bool },
+    /// CSV rows are streamed at apply time; JSON rows were read while planning.
+    Rows {
+        table: Table,
+        keys: Vec<String>,
+        columns: Vec<String>,
+        rows: Option<Vec<Map<String, Value>>>,
+    },
+}
+
+/// Where rows go: the table, the file's keys and the columns they name (same order).
+struct Target<'a> {
+    d: Dialect,
+    table: &'a Table,
+    keys: &'a [String],
+    columns: &'a [String],
+    upsert: bool,
+}
+
+fn csv_header(path: &Path) -> Result<Vec<String>, ToolError> {
+    let file_error = |m: String| ToolError::invalid("path", format!("{}: {m}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(std::io::BufReader::new(file));
+    let header: Vec<String> =
+        reader.headers().map_err(|e| file_error(e.to_string()))?.iter().map(str::to_string).collect();
+    if header.iter().all(String::is_empty) {
+        return Err(file_error("the first line must name the columns".into()));
+    }
+    Ok(header)
+}
+
+/// Keys of JSON rows in first-seen order.
+fn json_keys(rows: &[Map<String, Value>]) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for k in rows.iter().flat_map(Map::keys) {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    keys
 }
 
 fn in_file(file: &str, e: ToolError) -> ToolError {
@@ -371,29 +423,11 @@ fn rolled_back(file: &str, e: ToolError) -> ToolError {
 }
 
 /// Insert (or upsert on the primary key) rows keyed by column name; returns rows written.
-async fn insert_rows(
-    conn: &mut Conn,
-    d: Dialect,
-    table: &Table,
-    rows: &[Map<String, Value>],
-    upsert: bool,
-) -> Result<u64, sqlx::Error> {
+async fn insert_rows(conn: &mut Conn, target: &Target<'_>, rows: &[Map<String, Value>]) -> Result<u64, sqlx::Error> {
     if rows.is_empty() {
         return Ok(0);
     }
-    // Columns in first-seen order; each must exist (matched case-insensitively).
-    let mut keys: Vec<&String> = Vec::new();
-    for row in rows {
-        for k in row.keys() {
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
-        }
-    }
-    let columns: Vec<String> = keys
-        .iter()
-        .map(|k| table.column("path", k).map_err(|e| sqlx::Error::Protocol(e.to_string())))
-        .collect::<Result<_, _>>()?;
+    let Target { d, table, keys, columns, upsert } = *target;
     let target = d.table(table);
     let list = columns.iter().map(|c| d.ident(c)).collect::<Vec<_>>().join(", ");
     let pk: Vec<String> = table.primary_key.iter().map(|c| d.ident(c)).collect();
@@ -415,8 +449,8 @@ async fn insert_rows(
             .map(|r| {
                 Value::Object(
                     keys.iter()
-                        .zip(&columns)
-                        .map(|(k, c)| (c.clone(), r.get(*k).cloned().unwrap_or(Value::Null)))
+                        .zip(columns)
+                        .map(|(k, c)| (c.clone(), r.get(k).cloned().unwrap_or(Value::Null)))
                         .collect(),
                 )
             })
@@ -441,7 +475,7 @@ async fn insert_rows(
         _ => conflict("excluded"),
     };
     let binds: Vec<Value> =
-        rows.iter().flat_map(|r| keys.iter().map(|k| r.get(*k).cloned().unwrap_or(Value::Null))).collect();
+        rows.iter().flat_map(|r| keys.iter().map(|k| r.get(k).cloned().unwrap_or(Value::Null))).collect();
     conn.execute(format!("INSERT INTO {target} ({list}) VALUES {values}{tail}"), &binds).await
 }
 
