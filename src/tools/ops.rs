@@ -176,10 +176,18 @@ impl Server {
         let db = self.database(p.database.as_deref())?;
         let mut checks = p.checks.unwrap_or_default();
         if let Some(file) = p.file.as_deref() {
+            if !file.ends_with(".toml") {
+                return Err(ToolError::invalid("file", "a .toml file of [[checks]] tables"));
+            }
             let text = std::fs::read_to_string(file)
                 .map_err(|e| ToolError::invalid("file", format!("cannot read {file}: {e}")))?;
             let parsed: ChecksFile = toml::from_str(&text).map_err(|e| {
-                ToolError::invalid("file", format!("{file} is not a TOML file of [[checks]] tables: {e}"))
+                // The message and line only: toml's full report quotes the file's text.
+                let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].lines().count().max(1));
+                ToolError::invalid(
+                    "file",
+                    format!("{file} line {line} is not a valid [[checks]] table: {}", e.message().trim()),
+                )
             })?;
             checks.extend(parsed.checks);
         }

@@ -145,6 +145,11 @@ async fn data_quality_reads_checks_from_a_toml_file_on_a_read_only_database() {
     assert_eq!(result(&v, "row_count app.items")["passed"], true);
     let bad = mcp.err("data-quality", json!({"file": "/nonexistent/checks.toml"})).await;
     assert!(bad.contains("cannot read"), "{bad}");
+    std::fs::write(&file, "[[checks]]\ncheck = \"nonsense-kind\"\nsecret = \"do-not-echo\"\n").unwrap();
+    let bad = mcp.err("data-quality", json!({"file": file.to_str().unwrap()})).await;
+    assert!(bad.contains("line ") && !bad.contains("do-not-echo"), "the file's text is not quoted back: {bad}");
+    let bad = mcp.err("data-quality", json!({"file": "/etc/passwd"})).await;
+    assert!(bad.contains(".toml"), "{bad}");
     let none = mcp.err("data-quality", json!({})).await;
     assert!(none.contains("at least one check"), "{none}");
 }
@@ -368,6 +373,9 @@ async fn smoke_test_fails_for_each_reason_on_mariadb() {
 #[tokio::test]
 async fn smoke_test_fails_for_each_reason_on_sqlite() {
     let db = TestDb::new(Kind::Sqlite).await;
+    db.exec("create table seedless (id integer primary key)").await;
+    let v = db.serve("read-only").await.ok("smoke-test", json!({"version": 1})).await;
+    assert_eq!(status(&v, "migrations"), "fail", "no ledger yet a version is expected: {v}");
     db.exec(&ledger_sql(Kind::Sqlite, &[(1, true)])).await;
     db.exec(
         "PRAGMA foreign_keys = OFF;
@@ -417,6 +425,10 @@ async fn smoke_test_checks_validators_on_mongodb() {
     assert_eq!(status(&v, "migrations"), "skip");
     let v = mcp.ok("smoke-test", json!({"validated_collections": ["guarded"]})).await;
     assert_eq!(v["passed"], true, "{v}");
+
+    let gone = Mcp::spawn(&["--database-url", "mongodb://127.0.0.1:1/none", "--mode", "read-only"], &[]).await;
+    let v = gone.ok("smoke-test", json!({})).await;
+    assert_eq!(status(&v, "connectivity"), "fail", "{v}");
 }
 
 // ---------------------------------------------------------------- seed

@@ -677,3 +677,31 @@ fn bson_seconds(b: &Bson) -> Option<f64> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replica_lag_passes_within_the_limit_and_fails_past_it_or_without_replay() {
+        assert_eq!(replica_lag(Some(2.0), 30.0).status, SmokeStatus::Pass);
+        assert_eq!(replica_lag(Some(31.0), 30.0).status, SmokeStatus::Fail);
+        assert_eq!(replica_lag(None, 30.0).status, SmokeStatus::Fail);
+    }
+
+    #[test]
+    fn mongo_lag_is_the_primary_optime_minus_this_member() {
+        let status = doc! { "members": [
+            { "stateStr": "PRIMARY", "optimeDate": mongodb::bson::DateTime::from_millis(10_000) },
+            { "stateStr": "SECONDARY", "self": true, "optimeDate": mongodb::bson::DateTime::from_millis(4_000) },
+        ] };
+        assert_eq!(mongo_lag(&status), Some(6.0));
+        assert_eq!(mongo_lag(&doc! {}), None);
+    }
+
+    #[test]
+    fn long_lists_are_cut_and_counted() {
+        let items: Vec<String> = (0..12).map(|i| i.to_string()).collect();
+        assert_eq!(listed(&items), "0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 2 more");
+    }
+}
