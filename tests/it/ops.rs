@@ -557,6 +557,31 @@ async fn seed_refuses_transaction_control_in_a_script() {
 }
 
 #[tokio::test]
+async fn seed_with_ddl_rolls_back_whole_on_postgres() {
+    let db = TestDb::new(Kind::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.sql"), "create table made (id int primary key); insert into made values (1);")
+        .unwrap();
+    std::fs::write(dir.path().join("b.sql"), "insert into made values (1);").unwrap();
+    let mcp = db.serve("read-write").await;
+    let e = mcp.err("seed", json!({ "path": dir.path().to_str().unwrap() })).await;
+    assert!(e.contains("b.sql") && e.contains("23505"), "{e}");
+    assert_eq!(count(&mcp, "select count(*) from pg_class where relname = 'made'").await, 0, "the table is gone too");
+    std::fs::write(dir.path().join("b.sql"), "insert into made values (2) on conflict do nothing;").unwrap();
+    let v = mcp.ok("seed", json!({ "path": dir.path().to_str().unwrap() })).await;
+    assert_eq!(v["counts"]["applied"], 2, "{v}");
+    assert_eq!(count(&mcp, "select count(*) from made").await, 2);
+    // A check that errors says which one it was.
+    let e = mcp
+        .err(
+            "data-quality",
+            json!({"checks": [{"name": "divides", "check": "custom_sql", "sql": "select 1 / (id - id) from made"}]}),
+        )
+        .await;
+    assert!(e.contains("check \"divides\"") && e.contains("division by zero"), "{e}");
+}
+
+#[tokio::test]
 async fn seed_is_idempotent_and_atomic_on_mongodb() {
     let db = TestDb::new(Kind::Mongo).await;
     let dir = tempfile::tempdir().unwrap();

@@ -180,7 +180,14 @@ impl Database {
                 Ok(r) => out.push(r),
                 Err(e) => {
                     let _ = conn.finish(false).await;
-                    return Err(e);
+                    return Err(match e {
+                        ToolError::Database { code, message, hint } => ToolError::Database {
+                            code,
+                            message: format!("check {:?}: {message}", check.label()),
+                            hint: hint.or_else(|| Some("fix or drop that check and run the others again".into())),
+                        },
+                        other => other,
+                    });
                 }
             }
         }
