@@ -542,7 +542,7 @@ async fn mongo_check(
             json!(total)
         }
         _ => {
-            let max_age = *check.need(i, "max_age_seconds", &check.max_age_seconds)?;
+            check.need(i, "max_age_seconds", &check.max_age_seconds)?;
             let f = field(i, "column", check.column.as_ref())?;
             let newest = coll
                 .aggregate(vec![doc! { "$group": { "_id": Bson::Null, "newest": { "$max": format!("${f}") } } }])
@@ -552,7 +552,6 @@ async fn mongo_check(
                 .try_next()
                 .await
                 .map_err(map_err)?;
-            let _ = max_age;
             match newest.as_ref().and_then(|d| d.get("newest")) {
                 Some(Bson::DateTime(t)) => {
                     let age_ms = mongodb::bson::DateTime::now().timestamp_millis() - t.timestamp_millis();
