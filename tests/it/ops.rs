@@ -79,6 +79,10 @@ async fn quality_round_trip(kind: Kind, now: &str) {
     let sample = &result(&v, "email not null")["samples"][0];
     assert_eq!(sample["password"], "[masked]", "secret-named sample fields are masked: {sample}");
     assert!(!v.to_string().contains("hunter2"), "no secret leaves the server");
+    // Sample rows are database content: fenced in the text a model reads, NULLs shown.
+    let r = mcp.call("data-quality", json!({"checks": [sql_checks()[0]]})).await;
+    let text = crate::support::text(&r);
+    assert!(text.contains("samples: <data ") && text.contains("\"email\":null"), "{text}");
 
     // Read-only even on a read-write database, and nothing but one query.
     let refused = mcp
@@ -290,7 +294,7 @@ async fn smoke_test_fails_for_each_reason_on_postgres() {
     assert_eq!(status(&v, "sequences"), "fail");
     assert!(check(&v, "sequences")["detail"].as_str().unwrap().contains("public.nearly_done at 90.0%"), "{v}");
     assert_eq!(status(&v, "long-running-queries"), "fail");
-    assert!(check(&v, "long-running-queries")["detail"].as_str().unwrap().contains("pg_sleep"), "{v}");
+    assert!(check(&v, "long-running-queries")["activity"][0]["query"].as_str().unwrap().contains("pg_sleep"), "{v}");
     assert_eq!(status(&v, "idle-in-transaction"), "fail");
     assert_eq!(status(&v, "replication-lag"), "skip", "a primary has no lag to measure");
     drop(idle);

@@ -34,20 +34,36 @@ pub struct SmokeCheck {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// The sessions or operations behind a failed check (database content: query text as the
+    /// server reports it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub activity: Vec<Value>,
 }
 
 impl SmokeCheck {
     fn pass(name: &str, detail: impl Into<String>) -> Self {
-        SmokeCheck { name: name.into(), status: SmokeStatus::Pass, detail: detail.into(), fix: None }
+        SmokeCheck { name: name.into(), status: SmokeStatus::Pass, detail: detail.into(), fix: None, activity: vec![] }
     }
     fn skip(name: &str, detail: impl Into<String>) -> Self {
-        SmokeCheck { name: name.into(), status: SmokeStatus::Skip, detail: detail.into(), fix: None }
+        SmokeCheck { name: name.into(), status: SmokeStatus::Skip, detail: detail.into(), fix: None, activity: vec![] }
     }
     fn fail(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
-        SmokeCheck { name: name.into(), status: SmokeStatus::Fail, detail: detail.into(), fix: Some(fix.into()) }
+        SmokeCheck {
+            name: name.into(),
+            status: SmokeStatus::Fail,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+            activity: vec![],
+        }
     }
     fn warn(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
-        SmokeCheck { name: name.into(), status: SmokeStatus::Warn, detail: detail.into(), fix: Some(fix.into()) }
+        SmokeCheck {
+            name: name.into(),
+            status: SmokeStatus::Warn,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+            activity: vec![],
+        }
     }
     /// A check that could not run (a refused catalog view, say) is a warning, not a pass.
     fn unread(name: &str, e: &ToolError) -> Self {
@@ -259,9 +275,9 @@ impl Database {
         match sessions {
             Ok(rows) => {
                 let (active, idle): (Vec<Value>, Vec<Value>) = rows.into_iter().partition(|r| r["state"] == "active");
-                checks.push(long_queries(&active, opts.long_query_seconds, "SELECT pg_cancel_backend(<id>);"));
+                checks.push(long_queries(active, opts.long_query_seconds, "SELECT pg_cancel_backend(<id>);"));
                 checks.push(idle_transactions(
-                    &idle,
+                    idle,
                     opts.idle_in_transaction_seconds,
                     "SELECT pg_terminate_backend(<id>);",
                 ));
@@ -395,7 +411,7 @@ impl Database {
                 )
                 .await
             {
-                Ok(rows) => long_queries(&rows, opts.long_query_seconds, "KILL QUERY <id>;"),
+                Ok(rows) => long_queries(rows, opts.long_query_seconds, "KILL QUERY <id>;"),
                 Err(e) => SmokeCheck::unread("long-running-queries", &e),
             },
         );
@@ -408,7 +424,7 @@ impl Database {
                 )
                 .await
             {
-                Ok(rows) => idle_transactions(&rows, opts.idle_in_transaction_seconds, "KILL <id>;"),
+                Ok(rows) => idle_transactions(rows, opts.idle_in_transaction_seconds, "KILL <id>;"),
                 Err(e) => SmokeCheck::unread("idle-in-transaction", &e),
             },
         );
@@ -489,41 +505,34 @@ fn rls_unsupported(required: &[String]) -> SmokeCheck {
     }
 }
 
-fn sessions(rows: &[Value]) -> Vec<String> {
-    rows.iter()
-        .map(|r| {
-            let query = text(r, "query");
-            let query = if query.is_empty() { String::new() } else { format!(": {query}") };
-            format!("session {} ({}) {} s{query}", text(r, "id"), text(r, "user"), text(r, "seconds"))
-        })
-        .collect()
-}
-
-fn long_queries(rows: &[Value], limit: f64, cancel: &str) -> SmokeCheck {
+fn long_queries(rows: Vec<Value>, limit: f64, cancel: &str) -> SmokeCheck {
     if rows.is_empty() {
         SmokeCheck::pass("long-running-queries", format!("no statement has run longer than {limit} s"))
     } else {
-        SmokeCheck::fail(
+        let mut c = SmokeCheck::fail(
             "long-running-queries",
-            format!("{} statement(s) running longer than {limit} s: {}", rows.len(), listed(&sessions(rows))),
+            format!("{} statement(s) running longer than {limit} s (in activity)", rows.len()),
             format!("find out what runs them; cancel with {cancel} and check the plan with explain-analyze"),
-        )
+        );
+        c.activity = rows;
+        c
     }
 }
 
-fn idle_transactions(rows: &[Value], limit: f64, terminate: &str) -> SmokeCheck {
+fn idle_transactions(rows: Vec<Value>, limit: f64, terminate: &str) -> SmokeCheck {
     if rows.is_empty() {
         SmokeCheck::pass("idle-in-transaction", format!("no session idle in a transaction longer than {limit} s"))
     } else {
-        SmokeCheck::fail(
+        let mut c = SmokeCheck::fail(
             "idle-in-transaction",
             format!(
-                "{} session(s) idle inside an open transaction longer than {limit} s (they hold locks and block vacuum): {}",
-                rows.len(),
-                listed(&sessions(rows))
+                "{} session(s) idle inside an open transaction longer than {limit} s, holding locks and blocking vacuum (in activity)",
+                rows.len()
             ),
             format!("fix the application path that leaves the transaction open; end the session with {terminate}"),
-        )
+        );
+        c.activity = rows;
+        c
     }
 }
 
@@ -568,7 +577,7 @@ async fn mongo_smoke(m: &Mongo, opts: &SmokeOptions, timeout_ms: u64) -> Vec<Smo
     };
     checks.push(match admin.run_command(command).await {
         Ok(reply) => {
-            let ops: Vec<String> = reply
+            let ops: Vec<Value> = reply
                 .get_array("inprog")
                 .map(|a| {
                     // The filter again here: not every MongoDB-compatible server applies it.
@@ -582,12 +591,13 @@ async fn mongo_smoke(m: &Mongo, opts: &SmokeOptions, timeout_ms: u64) -> Vec<Smo
                                 && op.get_str("ns").is_ok_and(|ns| ns.starts_with(&prefix))
                         })
                         .map(|op| {
-                            format!(
-                                "opid {} {} s on {}",
-                                op.get("opid").map(ToString::to_string).unwrap_or_default(),
-                                op.get("secs_running").map(ToString::to_string).unwrap_or_default(),
-                                op.get_str("ns").unwrap_or("?")
-                            )
+                            let field = |k: &str| op.get(k).cloned().map_or(Value::Null, Bson::into_relaxed_extjson);
+                            serde_json::json!({
+                                "opid": field("opid"),
+                                "seconds": field("secs_running"),
+                                "ns": field("ns"),
+                                "op": field("op"),
+                            })
                         })
                         .collect()
                 })
@@ -598,16 +608,17 @@ async fn mongo_smoke(m: &Mongo, opts: &SmokeOptions, timeout_ms: u64) -> Vec<Smo
                     format!("no operation has run longer than {} s", opts.long_query_seconds),
                 )
             } else {
-                SmokeCheck::fail(
+                let mut c = SmokeCheck::fail(
                     "long-running-operations",
                     format!(
-                        "{} operation(s) running longer than {} s: {}",
+                        "{} operation(s) running longer than {} s (in activity)",
                         ops.len(),
-                        opts.long_query_seconds,
-                        listed(&ops)
+                        opts.long_query_seconds
                     ),
                     "check them with explain-analyze; stop one with db.killOp(<opid>)",
-                )
+                );
+                c.activity = ops;
+                c
             }
         }
         Err(e) => SmokeCheck::skip("long-running-operations", format!("currentOp is not available here ({e})")),
