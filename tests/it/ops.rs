@@ -586,6 +586,46 @@ async fn seed_with_ddl_rolls_back_whole_on_postgres() {
 }
 
 #[tokio::test]
+async fn seed_whose_connection_dies_midway_leaves_nothing_on_postgres() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec("create table users (id integer primary key, name text not null, score integer)").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,name,score\n");
+    for i in 1..=300_000 {
+        csv.push_str(&format!("{i},name {i},{}\n", i % 100));
+    }
+    std::fs::write(dir.path().join("users.csv"), csv).unwrap();
+    let mcp = db.serve("read-write").await;
+    let url = db.url.clone();
+    // Kill the server's session once its transaction has written something.
+    let killer = tokio::spawn(async move {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        for _ in 0..500 {
+            let killed: Vec<(bool,)> = sqlx::query_as(
+                "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() \
+                 and application_name = 'data-engineer-mcp' and backend_xid is not null \
+                 and query like 'INSERT INTO \"public\".\"users\"%'",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+            if !killed.is_empty() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    });
+    let e = mcp.err("seed", json!({ "path": dir.path().to_str().unwrap() })).await;
+    assert!(killer.await.unwrap(), "the run was caught inside its transaction");
+    assert!(e.contains("users.csv") && e.contains("nothing was applied"), "{e}");
+    assert_eq!(count(&mcp, "select count(*) from users").await, 0);
+    assert_eq!(count(&mcp, "select count(*) from data_engineer_seeds").await, 0);
+    let v = mcp.ok("seed", json!({ "path": dir.path().to_str().unwrap() })).await;
+    assert_eq!(v["files"][0]["rows"], 300_000, "the same run completes when left alone: {v}");
+}
+
+#[tokio::test]
 async fn seed_is_idempotent_and_atomic_on_mongodb() {
     let db = TestDb::new(Kind::Mongo).await;
     let dir = tempfile::tempdir().unwrap();

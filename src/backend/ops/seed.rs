@@ -418,7 +418,12 @@ fn rolled_back(file: &str, e: ToolError) -> ToolError {
             argument,
             message: format!("{message}; the whole run was rolled back and nothing was applied"),
         },
-        other => other,
+        // A lost connection or a timeout: the server rolled the open transaction back.
+        other => ToolError::Database {
+            code: None,
+            message: format!("seed file {file} failed, the whole run was rolled back and nothing was applied: {other}"),
+            hint: other.hint(),
+        },
     }
 }
 
