@@ -664,4 +664,13 @@ async fn seed_is_idempotent_and_atomic_on_mongodb() {
     assert_eq!(n("members").await, 0, "documents of earlier files are taken back");
     assert_eq!(n("z_dupes").await, 0);
     assert_eq!(n("data_engineer_seeds").await, 2);
+
+    // A failing re-apply puts replaced documents and the ledger back as they were.
+    std::fs::write(broken.join("teams.json"), r#"[{"_id": 1, "name": "renamed"}, {"_id": 3, "name": "new"}]"#).unwrap();
+    let e = mcp.err("seed", json!({ "path": broken.to_str().unwrap(), "reapply_changed": true })).await;
+    assert!(e.contains("z_dupes.json"), "{e}");
+    let team = m.collection::<Document>("teams").find_one(doc! {"_id": 1}).await.unwrap().unwrap();
+    assert_eq!(team.get_str("name").unwrap(), "platform");
+    assert_eq!(n("teams").await, 2, "the upserted document is gone again");
+    assert_eq!(mcp.ok("seed", json!({ "path": path })).await["counts"]["unchanged"], 2, "ledger as before");
 }

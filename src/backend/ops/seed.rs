@@ -486,7 +486,8 @@ async fn insert_rows(conn: &mut Conn, target: &Target<'_>, rows: &[Map<String, V
 
 /// MongoDB: JSON files into the collection named after the file, with a ledger collection.
 /// Without multi-document transactions the run is made all-or-nothing by validating every file
-/// first and deleting what this run inserted if a later insert fails.
+/// first and, when a write fails, deleting what it inserted and restoring what it replaced and
+/// the ledger entries it changed (a crash mid-run is not undone).
 async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64) -> Result<SeedReport, ToolError> {
     use futures::TryStreamExt;
     let map_err = |e| m.error(e, timeout_ms);
@@ -556,7 +557,10 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
     }
     // What this run wrote, to take back if a later file fails.
     let mut inserted: Vec<(String, Vec<Bson>)> = Vec::new();
-    let mut recorded_now: Vec<String> = Vec::new();
+    // Documents as they were before a replace (None: the replace inserted it).
+    let mut replaced: Vec<(String, Bson, Option<Document>)> = Vec::new();
+    // Ledger entries as they were before this run (None: new).
+    let mut ledger_before: Vec<(String, Option<String>)> = Vec::new();
     for (at, f, name, docs, replace) in &mut work {
         let coll = m.db.collection::<Document>(name.as_str());
         let result: Result<u64, mongodb::error::Error> = if *replace {
@@ -564,6 +568,14 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
             let mut outcome = Ok(());
             for d in docs.iter() {
                 let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+                let before = match coll.find_one(doc! { "_id": id.clone() }).await {
+                    Ok(before) => before,
+                    Err(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
+                };
+                replaced.push((name.clone(), id.clone(), before));
                 if let Err(e) = coll.replace_one(doc! { "_id": id }, d.clone()).upsert(true).await {
                     outcome = Err(e);
                     break;
@@ -601,6 +613,7 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
                 }
             }
         };
+        ledger_before.push((f.name.clone(), recorded.get(&f.name).cloned()));
         let result = match result {
             Ok(n) => ledger
                 .replace_one(
@@ -613,21 +626,28 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
             Err(e) => Err(e),
         };
         match result {
-            Ok(n) => {
-                report[*at].rows = Some(n);
-                if !*replace {
-                    recorded_now.push(f.name.clone());
-                }
-            }
+            Ok(n) => report[*at].rows = Some(n),
             Err(e) => {
-                for (collection, ids) in &inserted {
-                    let _ =
-                        m.db.collection::<Document>(collection)
-                            .delete_many(doc! { "_id": { "$in": ids.clone() } })
-                            .await;
+                // Undo newest first: inserts deleted, replaced documents and ledger entries restored.
+                for (collection, id, before) in replaced.iter().rev() {
+                    let c = m.db.collection::<Document>(collection);
+                    let _ = match before {
+                        Some(old) => c.replace_one(doc! { "_id": id.clone() }, old.clone()).await.map(drop),
+                        None => c.delete_one(doc! { "_id": id.clone() }).await.map(drop),
+                    };
                 }
-                for file in &recorded_now {
-                    let _ = ledger.delete_one(doc! { "_id": file }).await;
+                for (collection, ids) in &inserted {
+                    let c = m.db.collection::<Document>(collection);
+                    let _ = c.delete_many(doc! { "_id": { "$in": ids.clone() } }).await;
+                }
+                for (file, checksum) in &ledger_before {
+                    let _ = match checksum {
+                        Some(sum) => ledger
+                            .update_one(doc! { "_id": file }, doc! { "$set": { "checksum": sum } })
+                            .await
+                            .map(drop),
+                        None => ledger.delete_one(doc! { "_id": file }).await.map(drop),
+                    };
                 }
                 return Err(rolled_back(&f.name, m.error(e, timeout_ms)));
             }
