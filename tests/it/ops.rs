@@ -575,6 +575,13 @@ async fn seed_with_ddl_rolls_back_whole_on_postgres() {
     let v = mcp.ok("seed", json!({ "path": dir.path().to_str().unwrap() })).await;
     assert_eq!(v["counts"]["applied"], 2, "{v}");
     assert_eq!(count(&mcp, "select count(*) from made").await, 2);
+    // A schema-qualified file name reaches a table outside the search path.
+    db.exec("create schema app; create table app.items (id int primary key, qty int)").await;
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("app.items.json"), r#"[{"id": 1, "qty": 4}]"#).unwrap();
+    let v = mcp.ok("seed", json!({ "path": other.path().to_str().unwrap() })).await;
+    assert_eq!(v["files"][0]["table"], "app.items", "{v}");
+    assert_eq!(count(&mcp, "select qty from app.items").await, 4);
     // A check that errors says which one it was.
     let e = mcp
         .err(
