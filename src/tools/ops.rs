@@ -142,6 +142,39 @@ fn opt_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Err
     }
 }
 
+/// The security audit's verdict on tables holding per-user rows (a `user_id`, `tenant_id`, ...
+/// column) without row level security. A warning: the application may scope rows itself.
+async fn tenant_tables_rls(db: &crate::backend::Database) -> SmokeCheck {
+    const CODE: &str = "rls-disabled-tenant-table";
+    let check = |status, detail: String, fix: Option<String>| SmokeCheck {
+        name: "tenant-tables-rls".into(),
+        status,
+        detail,
+        fix,
+        activity: vec![],
+    };
+    let rules: Vec<_> = db.audit_rules().iter().filter(|r| r.code == CODE).collect();
+    if rules.is_empty() {
+        return check(SmokeStatus::Skip, format!("no {CODE} audit rule for this engine"), None);
+    }
+    match db.audit(&rules).await {
+        Ok(Some(found)) if found.is_empty() => {
+            check(SmokeStatus::Pass, "every table with a per-user column has row level security".into(), None)
+        }
+        Ok(Some(found)) => check(
+            SmokeStatus::Warn,
+            format!(
+                "security-audit ({CODE}): {} table(s) with per-user rows and row level security off: {}",
+                found.len(),
+                found.iter().map(|f| f.object.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            Some(found.iter().map(|f| f.fix.as_str()).collect::<Vec<_>>().join(" ")),
+        ),
+        Ok(None) => check(SmokeStatus::Skip, "the audit has no rules for this engine".into(), None),
+        Err(e) => check(SmokeStatus::Warn, format!("could not run the audit rule: {e}"), e.hint()),
+    }
+}
+
 fn seconds(argument: &str, value: Option<f64>, default: f64) -> Result<f64, ToolError> {
     match value {
         None => Ok(default),
@@ -218,7 +251,8 @@ impl Server {
         description = "Post-deploy checklist, each item pass, fail, warn or skip (with the reason) and a fix. All engines: \
             connectivity; the _sqlx_migrations ledger's latest successful migration equals `version` and none is \
             dirty. PostgreSQL: no invalid indexes, no unvalidated (NOT VALID) constraints, row level security enabled \
-            on tables with policies and on `rls_tables`, sequences below 80% of their range, no statement running \
+            on tables with policies and on `rls_tables` (and a warning for tables with per-user columns but no row \
+            level security, as security-audit reports them), sequences below 80% of their range, no statement running \
             past long_query_seconds or session idle in a transaction past idle_in_transaction_seconds, replication lag \
             on a replica. MySQL/MariaDB: AUTO_INCREMENT columns below 80% of their type, long statements and idle \
             open transactions, replica lag. SQLite: PRAGMA integrity_check and foreign_key_check. MongoDB: ping, \
@@ -241,7 +275,11 @@ impl Server {
             validated_collections: p.validated_collections,
             max_replication_lag_seconds: seconds("max_replication_lag_seconds", p.max_replication_lag_seconds, 30.0)?,
         };
-        let checks = db.smoke_test(&opts).await?;
+        let mut checks = db.smoke_test(&opts).await?;
+        let connected = checks.first().is_some_and(|c| c.status == SmokeStatus::Pass);
+        if connected && db.capabilities().row_level_security {
+            checks.push(tenant_tables_rls(db).await);
+        }
         let mut counts = SmokeCounts::default();
         for c in &checks {
             match c.status {

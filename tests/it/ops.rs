@@ -297,6 +297,8 @@ async fn smoke_test_fails_for_each_reason_on_postgres() {
     assert!(check(&v, "long-running-queries")["activity"][0]["query"].as_str().unwrap().contains("pg_sleep"), "{v}");
     assert_eq!(status(&v, "idle-in-transaction"), "fail");
     assert_eq!(status(&v, "replication-lag"), "skip", "a primary has no lag to measure");
+    assert_eq!(status(&v, "tenant-tables-rls"), "warn", "the audit's verdict on orders.user_id: {v}");
+    assert!(check(&v, "tenant-tables-rls")["detail"].as_str().unwrap().contains("public.orders"), "{v}");
     drop(idle);
     sleeper.abort();
 
@@ -322,7 +324,8 @@ async fn smoke_test_passes_on_a_healthy_postgres_database() {
         "create table users (id bigint generated always as identity primary key);
          create table notes (id int primary key, owner int); create policy own on notes using (owner = 1);
          alter table notes enable row level security;
-         create table orders (id int primary key, user_id bigint references users (id));",
+         create table orders (id int primary key, user_id bigint references users (id));
+         alter table orders enable row level security;",
     )
     .await;
     let mcp = db.serve("read-only").await;
@@ -331,6 +334,7 @@ async fn smoke_test_passes_on_a_healthy_postgres_database() {
     assert_eq!(v["counts"]["fail"], 0);
     assert_eq!(status(&v, "migrations"), "pass");
     assert_eq!(status(&v, "row-level-security"), "pass");
+    assert_eq!(status(&v, "tenant-tables-rls"), "pass", "{v}");
 }
 
 #[tokio::test]
