@@ -33,11 +33,15 @@ mod rows {
 
 mod mongo;
 mod mysql;
+mod ops;
 mod postgres;
 mod rls;
 mod sqlite;
 
 pub use mongo::DocumentSet;
+pub use ops::{
+    QualityCheck, QualityKind, QualityResult, SeedFile, SeedOutcome, SeedReport, SmokeCheck, SmokeOptions, SmokeStatus,
+};
 
 use std::time::Instant;
 

@@ -4,6 +4,7 @@
 mod confirm;
 mod env;
 mod introspect;
+mod ops;
 mod performance;
 mod rls;
 mod security;
@@ -25,6 +26,7 @@ pub fn all() -> ToolRouter<Server> {
         + Server::analyze_router()
         + Server::security_router()
         + Server::rls_router()
+        + Server::ops_router()
 }
 
 /// Deserialize an optional argument that clients may send as a number or a numeric string.
