@@ -279,6 +279,17 @@ fn number(v: &Value) -> Option<f64> {
     }
 }
 
+/// A BSON number as f64 (counts and durations come back as int32, int64 or double).
+fn bson_number(b: &mongodb::bson::Bson) -> Option<f64> {
+    use mongodb::bson::Bson;
+    match b {
+        Bson::Int32(n) => Some(f64::from(*n)),
+        Bson::Int64(n) => Some(*n as f64),
+        Bson::Double(n) => Some(*n),
+        _ => None,
+    }
+}
+
 /// Mask values under keys that name secrets (sample rows are nested, where the output layer's
 /// column masking does not look).
 fn mask_secrets(value: &mut Value) {

@@ -510,7 +510,7 @@ async fn mongo_check(
         let counted: Vec<Document> = pipeline.iter().cloned().chain([doc! { "$count": "n" }]).collect();
         let first =
             coll.aggregate(counted).max_time(max_time).await.map_err(map_err)?.try_next().await.map_err(map_err)?;
-        let groups = first.as_ref().and_then(|d| d.get("n")).and_then(bson_number).unwrap_or(0.0) as u64;
+        let groups = first.as_ref().and_then(|d| d.get("n")).and_then(super::bson_number).unwrap_or(0.0) as u64;
         let mut sampled = Vec::new();
         if groups > 0 {
             let limited: Vec<Document> = pipeline.iter().cloned().chain([doc! { "$limit": samples as i64 }]).collect();
@@ -528,7 +528,7 @@ async fn mongo_check(
                 .collect();
             let first =
                 coll.aggregate(summed).max_time(max_time).await.map_err(map_err)?.try_next().await.map_err(map_err)?;
-            first.as_ref().and_then(|d| d.get("n")).and_then(bson_number).unwrap_or(0.0) as u64
+            first.as_ref().and_then(|d| d.get("n")).and_then(super::bson_number).unwrap_or(0.0) as u64
         } else {
             groups
         };
@@ -568,15 +568,6 @@ async fn mongo_check(
         }
     };
     Ok(judge(check, None, None, Some(observed).filter(|v| !v.is_null()), vec![]))
-}
-
-fn bson_number(b: &Bson) -> Option<f64> {
-    match b {
-        Bson::Int32(n) => Some(f64::from(*n)),
-        Bson::Int64(n) => Some(*n as f64),
-        Bson::Double(n) => Some(*n),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

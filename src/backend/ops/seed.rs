@@ -78,6 +78,20 @@ struct Found {
     sha256: String,
 }
 
+impl SeedFile {
+    /// The report line of a file before anything is decided about it.
+    fn ignored(f: &Found) -> SeedFile {
+        SeedFile {
+            file: f.name.clone(),
+            outcome: SeedOutcome::Ignored,
+            table: None,
+            rows: None,
+            sha256: f.sha256.clone(),
+            detail: None,
+        }
+    }
+}
+
 /// The seed files at `path` (a file, or a folder's files in name order) with their checksums.
 fn find(path: &Path) -> Result<Vec<Found>, ToolError> {
     let meta = std::fs::metadata(path)
@@ -190,14 +204,7 @@ impl Database {
         let mut report = Vec::new();
         let mut work = Vec::new();
         for f in files {
-            let mut entry = SeedFile {
-                file: f.name.clone(),
-                outcome: SeedOutcome::Ignored,
-                table: None,
-                rows: None,
-                sha256: f.sha256.clone(),
-                detail: None,
-            };
+            let mut entry = SeedFile::ignored(&f);
             let Some(format) = f.format else {
                 entry.detail = Some("not a .sql, .csv or .json file".into());
                 report.push(entry);
@@ -505,14 +512,7 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
     let mut report = Vec::new();
     let mut work = Vec::new();
     for f in files {
-        let mut entry = SeedFile {
-            file: f.name.clone(),
-            outcome: SeedOutcome::Ignored,
-            table: None,
-            rows: None,
-            sha256: f.sha256.clone(),
-            detail: None,
-        };
+        let mut entry = SeedFile::ignored(&f);
         if f.format != Some(Format::Json) {
             entry.detail = Some("MongoDB seeds are .json files (an array of documents)".into());
             report.push(entry);

@@ -586,7 +586,7 @@ async fn mongo_smoke(m: &Mongo, opts: &SmokeOptions, timeout_ms: u64) -> Vec<Smo
                         .filter_map(Bson::as_document)
                         .filter(|op| {
                             op.get_bool("active").unwrap_or(false)
-                                && op.get("secs_running").and_then(bson_seconds).unwrap_or(0.0)
+                                && op.get("secs_running").and_then(super::bson_number).unwrap_or(0.0)
                                     >= opts.long_query_seconds
                                 && op.get_str("ns").is_ok_and(|ns| ns.starts_with(&prefix))
                         })
@@ -678,15 +678,6 @@ fn mongo_lag(status: &Document) -> Option<f64> {
     let primary = optime(&|m| m.get_str("stateStr") == Ok("PRIMARY"))?;
     let me = optime(&|m| m.get_bool("self").unwrap_or(false))?;
     Some((primary - me).max(0) as f64 / 1000.0)
-}
-
-fn bson_seconds(b: &Bson) -> Option<f64> {
-    match b {
-        Bson::Int32(n) => Some(f64::from(*n)),
-        Bson::Int64(n) => Some(*n as f64),
-        Bson::Double(n) => Some(*n),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
