@@ -1,0 +1,443 @@
+//! verify-order: does a DDL script (or a folder of migrations) create every object before a
+//! statement needs it? Pure parsing, no database: statements are cut by [`split`], read by
+//! [`extract`] into what each defines and needs, and sorted topologically keeping the author's
+//! order wherever it works. Mutual foreign keys get the standard fix: the tables first, the keys
+//! added after with `ALTER TABLE`.
+
+mod extract;
+mod split;
+
+use std::{
+    cmp::Reverse,
+    collections::{BTreeMap, BTreeSet, BinaryHeap},
+    path::Path,
+};
+
+use serde::Serialize;
+use sqlparser::parser::Parser;
+
+use crate::{config::Engine, error::ToolError};
+use extract::{Extractor, Facts, Kind, Obj};
+
+/// The SQL dialect to read scripts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    #[serde(alias = "postgresql")]
+    Postgres,
+    #[serde(alias = "mariadb")]
+    Mysql,
+    Sqlite,
+}
+
+impl From<Dialect> for Engine {
+    fn from(d: Dialect) -> Engine {
+        match d {
+            Dialect::Postgres => Engine::Postgres,
+            Dialect::Mysql => Engine::Mysql,
+            Dialect::Sqlite => Engine::Sqlite,
+        }
+    }
+}
+
+/// One script: its name as shown in locations, and its text.
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// Where a statement is: file, its position in the file (1-based) and the line it starts on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Location {
+    pub file: String,
+    pub statement: usize,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{} line {}", self.file, self.statement, self.line)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// The statement needs an object a later statement creates.
+    DefinedLater,
+    /// Nothing in the files creates it; it may already exist in the database.
+    DefinedNowhere,
+    /// Statements need each other.
+    Cycle,
+    /// The parser could not read the statement; it keeps its place.
+    Unparsed,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    /// `file#statement line N`.
+    #[serde(serialize_with = "display")]
+    #[schemars(with = "String")]
+    pub at: Location,
+    /// The object needed, e.g. `table orders`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// Where the object is created, for defined-later.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "display_some")]
+    #[schemars(with = "Option<String>")]
+    pub defined_at: Option<Location>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+fn display<S: serde::Serializer>(at: &Location, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(at)
+}
+
+fn display_some<S: serde::Serializer>(at: &Option<Location>, s: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => s.collect_str(at),
+        None => s.serialize_none(),
+    }
+}
+
+/// A statement the proposed order changes: a CREATE TABLE without the foreign keys that formed a
+/// cycle, or the ALTER TABLE that adds one of them back.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Rewritten {
+    /// Its reference in `proposed_order`.
+    pub at: String,
+    pub sql: String,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Report {
+    pub files: usize,
+    pub statements: usize,
+    /// Nothing is needed before it is created and nothing waits on itself (objects defined nowhere
+    /// and unparsed statements are reported but do not count).
+    pub in_order: bool,
+    pub problems: Vec<Problem>,
+    /// Statements as `file#n` in an order that works (only when it differs from the given one);
+    /// `file#n*` is rewritten and `file#n+fkK` an added ALTER TABLE (both in `rewritten`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub proposed_order: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rewritten: Vec<Rewritten>,
+    /// The whole script in the proposed order (with `emit_sql`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+}
+
+/// Read a DDL file, or every `.sql` file of a folder except `.down.sql`, in sqlx migration order
+/// (by numeric version) when every file has a `<version>_` prefix, else by name.
+pub fn load(path: &Path) -> Result<Vec<SourceFile>, ToolError> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| ToolError::invalid("path", format!("cannot read {}: {e}", p.display())))
+    };
+    let meta = std::fs::metadata(path)
+        .map_err(|e| ToolError::invalid("path", format!("cannot read {}: {e}", path.display())))?;
+    if meta.is_file() {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        return Ok(vec![SourceFile { name, text: read(path)? }]);
+    }
+    let mut names = Vec::new();
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| ToolError::invalid("path", format!("cannot list {}: {e}", path.display())))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".sql") && !name.ends_with(".down.sql") && entry.path().is_file() {
+            names.push(name);
+        }
+    }
+    if names.is_empty() {
+        return Err(ToolError::invalid("path", format!("{} holds no .sql files", path.display())));
+    }
+    let version = |n: &str| n.split_once('_').and_then(|(v, _)| v.parse::<u64>().ok());
+    if names.iter().all(|n| version(n).is_some()) {
+        names.sort_by_key(|n| (version(n), n.clone()));
+    } else {
+        names.sort();
+    }
+    names.into_iter().map(|name| Ok(SourceFile { text: read(&path.join(&name))?, name })).collect()
+}
+
+struct Stmt {
+    at: Location,
+    text: String,
+    parsed: Option<sqlparser::ast::Statement>,
+    facts: Facts,
+}
+
+/// One entry of the sort: a statement, or an ALTER TABLE split off one (`sub` > 0).
+struct Node {
+    stmt: usize,
+    sub: usize,
+    refs: Vec<extract::Ref>,
+    /// Replaces the statement's text when rewritten.
+    sql: Option<String>,
+}
+
+pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
+    let dialect = crate::safety::dialect(engine);
+    let x = Extractor { postgres: engine == Engine::Postgres };
+    let mut stmts = Vec::new();
+    let mut problems = Vec::new();
+    for file in files {
+        for (n, chunk) in split::split(&file.text).into_iter().enumerate() {
+            let at = Location { file: file.name.clone(), statement: n + 1, line: chunk.line };
+            let (parsed, facts) = match Parser::parse_sql(dialect.as_ref(), &chunk.text) {
+                Ok(mut list) if list.len() == 1 => {
+                    let s = list.remove(0);
+                    let facts = x.facts(&s, dialect.as_ref());
+                    (Some(s), facts)
+                }
+                Ok(list) => {
+                    let mut facts = Facts::default();
+                    for s in &list {
+                        let f = x.facts(s, dialect.as_ref());
+                        facts.defines.extend(f.defines);
+                        facts.refs.extend(f.refs);
+                    }
+                    (None, facts)
+                }
+                Err(e) => {
+                    let facts = x.fallback(&chunk.text);
+                    problems.push(Problem {
+                        kind: ProblemKind::Unparsed,
+                        at: at.clone(),
+                        object: None,
+                        defined_at: None,
+                        detail: Some(format!(
+                            "{e}; kept in place, after every statement before it; dependencies read from its keywords"
+                        )),
+                    });
+                    (None, facts)
+                }
+            };
+            stmts.push(Stmt { at, text: chunk.text, parsed, facts });
+        }
+    }
+
+    // The first statement that creates each object.
+    let mut definer: BTreeMap<Obj, usize> = BTreeMap::new();
+    for (i, s) in stmts.iter().enumerate() {
+        for (obj, _) in &s.facts.defines {
+            definer.entry(obj.clone()).or_insert(i);
+        }
+    }
+    let describe = |r: &extract::Ref| format!("{} {}", r.what, r.obj.name);
+    for (i, s) in stmts.iter().enumerate() {
+        let mut reported = BTreeSet::new();
+        for r in &s.facts.refs {
+            if !reported.insert(r.obj.clone()) && r.foreign_key.is_none() {
+                continue;
+            }
+            // The schema of a referenced object orders statements but is not worth a problem of its own.
+            if r.obj.kind == Kind::Schema && !r.required {
+                continue;
+            }
+            match definer.get(&r.obj) {
+                Some(&j) if j > i => problems.push(Problem {
+                    kind: ProblemKind::DefinedLater,
+                    at: s.at.clone(),
+                    object: Some(describe(r)),
+                    defined_at: Some(stmts[j].at.clone()),
+                    detail: None,
+                }),
+                None if r.required => problems.push(Problem {
+                    kind: ProblemKind::DefinedNowhere,
+                    at: s.at.clone(),
+                    object: Some(describe(r)),
+                    defined_at: None,
+                    detail: Some(format!(
+                        "no statement creates it; fine if it already exists in the database{}",
+                        if r.obj.kind == Kind::Type { " or comes from an extension" } else { "" }
+                    )),
+                }),
+                _ => {}
+            }
+        }
+    }
+    problems.dedup_by(|a, b| a.kind == b.kind && a.at == b.at && a.object == b.object);
+
+    let (order, nodes, cycle_problems) = sort(&stmts, &definer);
+    problems.extend(cycle_problems);
+    problems.sort_by_key(|p| (stmt_index(&stmts, &p.at), p.kind));
+
+    let label = |n: &Node| {
+        let at = &stmts[n.stmt].at;
+        match (n.sub, &n.sql) {
+            (0, None) => format!("{}#{}", at.file, at.statement),
+            (0, Some(_)) => format!("{}#{}*", at.file, at.statement),
+            (k, _) => format!("{}#{}+fk{k}", at.file, at.statement),
+        }
+    };
+    let changed = order.iter().enumerate().any(|(pos, &n)| nodes[n].stmt != pos || nodes[n].sub != 0)
+        || nodes.iter().any(|n| n.sql.is_some());
+    let rewritten = order
+        .iter()
+        .map(|&n| &nodes[n])
+        .filter_map(|n| n.sql.as_ref().map(|sql| Rewritten { at: label(n), sql: sql.clone() }))
+        .collect();
+    let sql = emit_sql.then(|| {
+        order
+            .iter()
+            .map(|&n| {
+                let node = &nodes[n];
+                let text = node.sql.clone().unwrap_or_else(|| stmts[node.stmt].text.clone());
+                if text.trim_end().ends_with(';') { text } else { format!("{text};") }
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n")
+            + "\n"
+    });
+    Report {
+        files: files.len(),
+        statements: stmts.len(),
+        in_order: !problems.iter().any(|p| matches!(p.kind, ProblemKind::DefinedLater | ProblemKind::Cycle)),
+        problems,
+        proposed_order: if changed { order.iter().map(|&n| label(&nodes[n])).collect() } else { vec![] },
+        rewritten,
+        sql,
+    }
+}
+
+fn stmt_index(stmts: &[Stmt], at: &Location) -> usize {
+    stmts.iter().position(|s| &s.at == at).unwrap_or(usize::MAX)
+}
+
+/// Kahn's sort, always taking the earliest ready statement, so the author's order survives
+/// wherever it works. When every remaining statement waits on another, a CREATE TABLE whose
+/// foreign keys point at tables not created yet loses those keys to ALTER TABLE statements.
+fn sort(stmts: &[Stmt], definer: &BTreeMap<Obj, usize>) -> (Vec<usize>, Vec<Node>, Vec<Problem>) {
+    let mut nodes: Vec<Node> = stmts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Node { stmt: i, sub: 0, refs: s.facts.refs.clone(), sql: None })
+        .collect();
+    let mut problems = Vec::new();
+    let deps_of = |nodes: &Vec<Node>, n: usize| -> BTreeSet<usize> {
+        let node = &nodes[n];
+        let mut deps: BTreeSet<usize> =
+            node.refs.iter().filter_map(|r| definer.get(&r.obj).copied()).filter(|&d| d != n).collect();
+        if node.sub == 0 && stmts[node.stmt].facts.barrier {
+            deps.extend(0..node.stmt);
+        }
+        deps
+    };
+    let mut deps: Vec<BTreeSet<usize>> = (0..nodes.len()).map(|n| deps_of(&nodes, n)).collect();
+    let mut placed = vec![false; nodes.len()];
+    let mut order = Vec::new();
+    loop {
+        let mut missing: Vec<usize> = deps.iter().map(|d| d.iter().filter(|&&x| !placed[x]).count()).collect();
+        let mut dependents = vec![Vec::new(); nodes.len()];
+        for (n, d) in deps.iter().enumerate() {
+            for &x in d {
+                dependents[x].push(n);
+            }
+        }
+        let mut ready: BinaryHeap<_> = (0..nodes.len())
+            .filter(|&n| !placed[n] && missing[n] == 0)
+            .map(|n| Reverse((nodes[n].stmt, nodes[n].sub, n)))
+            .collect();
+        while let Some(Reverse((_, _, n))) = ready.pop() {
+            placed[n] = true;
+            order.push(n);
+            for &m in &dependents[n] {
+                missing[m] -= 1;
+                if missing[m] == 0 && !placed[m] {
+                    ready.push(Reverse((nodes[m].stmt, nodes[m].sub, m)));
+                }
+            }
+        }
+        let remaining: Vec<usize> = (0..nodes.len()).filter(|&n| !placed[n]).collect();
+        let Some(&first) = remaining.first() else { break };
+        // A cycle: break it at the earliest CREATE TABLE with foreign keys to tables still waiting.
+        let waiting = |obj: &Obj| definer.get(obj).is_some_and(|&d| !placed[d]);
+        let candidate = remaining.iter().copied().find(|&n| {
+            nodes[n].sub == 0
+                && nodes[n].sql.is_none()
+                && nodes[n].refs.iter().any(|r| r.foreign_key.is_some() && waiting(&r.obj))
+        });
+        let split = candidate.and_then(|n| {
+            let moved: BTreeSet<usize> =
+                nodes[n].refs.iter().filter(|r| waiting(&r.obj)).filter_map(|r| r.foreign_key).collect();
+            let parsed = stmts[nodes[n].stmt].parsed.as_ref()?;
+            extract::move_foreign_keys(parsed, &moved).map(|(table, alters)| (n, moved, table, alters))
+        });
+        match split {
+            Some((n, moved, table, alters)) => {
+                let stmt = nodes[n].stmt;
+                let targets: Vec<String> = nodes[n]
+                    .refs
+                    .iter()
+                    .filter(|r| r.foreign_key.is_some_and(|k| moved.contains(&k)))
+                    .map(|r| r.obj.name.clone())
+                    .collect();
+                let table_obj = stmts[stmt].facts.defines.first().map(|(o, _)| o.clone());
+                nodes[n].refs.retain(|r| !r.foreign_key.is_some_and(|k| moved.contains(&k)));
+                nodes[n].sql = Some(table);
+                for (k, (alter, target)) in alters.into_iter().zip(&targets).enumerate() {
+                    let mut refs = vec![extract::Ref {
+                        obj: Obj { kind: Kind::Relation, name: target.clone() },
+                        what: "table",
+                        required: true,
+                        foreign_key: None,
+                    }];
+                    // The ALTER needs its own table too (through the definer map that is the
+                    // statement itself, which is placed before any of its ALTERs).
+                    refs.extend(table_obj.clone().map(|obj| extract::Ref {
+                        obj,
+                        what: "table",
+                        required: true,
+                        foreign_key: None,
+                    }));
+                    nodes.push(Node { stmt, sub: k + 1, refs, sql: Some(alter) });
+                    placed.push(false);
+                    deps.push(deps_of(&nodes, nodes.len() - 1));
+                }
+                deps[n] = deps_of(&nodes, n);
+                problems.push(Problem {
+                    kind: ProblemKind::Cycle,
+                    at: stmts[stmt].at.clone(),
+                    object: table_obj.map(|o| format!("table {}", o.name)),
+                    defined_at: None,
+                    detail: Some(format!(
+                        "foreign keys form a cycle with {}: the table is created without them and they are added \
+                         afterwards with ALTER TABLE (see rewritten)",
+                        targets.join(", ")
+                    )),
+                });
+            }
+            None => {
+                // Not a foreign-key cycle (views or functions needing each other): no order fixes it.
+                let members: Vec<String> = remaining
+                    .iter()
+                    .filter(|&&n| nodes[n].sub == 0)
+                    .map(|&n| format!("{}#{}", stmts[nodes[n].stmt].at.file, stmts[nodes[n].stmt].at.statement))
+                    .collect();
+                problems.push(Problem {
+                    kind: ProblemKind::Cycle,
+                    at: stmts[nodes[first].stmt].at.clone(),
+                    object: None,
+                    defined_at: None,
+                    detail: Some(format!(
+                        "these statements wait on each other and no order satisfies them: {}; break the cycle by hand \
+                         (create one side first without the dependency, then alter it)",
+                        members.join(", ")
+                    )),
+                });
+                for n in remaining {
+                    placed[n] = true;
+                    order.push(n);
+                }
+            }
+        }
+    }
+    (order, nodes, problems)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+//! verify-order over stdio on a migrations folder written in the wrong order (a view before its
+//! tables, the base objects last, mutual foreign keys): the original order fails on a real
+//! PostgreSQL database, the proposed one applies, and the result is a working schema.
+
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection, Executor};
+
+use crate::support::{Kind, TestDb};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/order/ddl");
+
+fn problem<'a>(v: &'a Value, kind: &str, file: &str, statement: u64) -> Option<&'a Value> {
+    v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == kind && p["at"].as_str().unwrap().starts_with(&format!("{file}#{statement} ")))
+}
+
+/// Run a whole script in one transaction; the error, if any.
+async fn apply(url: &str, script: &str) -> Result<(), String> {
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    let mut tx = c.begin().await.unwrap();
+    match tx.execute(sqlx::raw_sql(AssertSqlSafe(script.to_string()))).await {
+        Ok(_) => tx.commit().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[tokio::test]
+async fn proposed_order_applies_on_postgres_and_the_original_does_not() {
+    let db = TestDb::new(Kind::Postgres).await;
+    let mcp = db.serve("read-only").await;
+    let v = mcp.ok("verify-order", json!({"path": FIXTURE, "emit_sql": true})).await;
+    assert_eq!(v["engine"], "postgres");
+    assert_eq!(v["files"], 3, "the .down.sql file is skipped");
+    assert_eq!(v["statements"], 16);
+    assert_eq!(v["in_order"], false);
+
+    // The view needs tables created in the next file, with both locations.
+    let view = problem(&v, "defined-later", "001_reports.sql", 1).expect("view before its tables");
+    assert_eq!(view["at"], "001_reports.sql#1 line 2", "the line of CREATE VIEW, after the comment");
+    let later: Vec<&Value> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "defined-later" && p["at"] == "001_reports.sql#1 line 2")
+        .collect();
+    assert!(
+        later.iter().any(|p| p["object"] == "relation app.orders" && p["defined_at"] == "002_tables.sql#1 line 1"),
+        "{later:#?}"
+    );
+    for (file, statement, object) in [
+        ("002_tables.sql", 1, "type app.order_status"),
+        ("002_tables.sql", 1, "sequence app.order_number"),
+        ("002_tables.sql", 1, "table app.customers"),
+        ("002_tables.sql", 3, "type citext"),
+        ("002_tables.sql", 4, "function app.touch_updated_at"),
+        ("002_tables.sql", 6, "function app.current_customer"),
+    ] {
+        let found = v["problems"].as_array().unwrap().iter().any(|p| {
+            p["kind"] == "defined-later"
+                && p["at"].as_str().unwrap().starts_with(&format!("{file}#{statement} "))
+                && p["object"] == object
+        });
+        assert!(found, "{file}#{statement} needs {object}: {:#}", v["problems"]);
+    }
+    let base_problems =
+        v["problems"].as_array().unwrap().iter().filter(|p| p["at"].as_str().unwrap().starts_with("003"));
+    assert_eq!(base_problems.count(), 0, "the base file is in order within itself");
+    let cycle = problem(&v, "cycle", "002_tables.sql", 1).expect("mutual foreign keys");
+    assert_eq!(cycle["object"], "table app.orders");
+    let order: Vec<&str> = v["proposed_order"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(order.len(), 17, "every statement plus the split-off foreign key: {order:?}");
+    assert!(order.contains(&"002_tables.sql#1*") && order.contains(&"002_tables.sql#1+fk1"), "{order:?}");
+    assert_eq!(
+        v["rewritten"][1]["sql"],
+        "ALTER TABLE app.orders ADD FOREIGN KEY (customer_id) REFERENCES app.customers(id);"
+    );
+
+    // The files as written fail on a fresh database; nothing is left behind.
+    let original: String = ["001_reports.sql", "002_tables.sql", "003_base.sql"]
+        .iter()
+        .map(|f| std::fs::read_to_string(format!("{FIXTURE}/{f}")).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let err = apply(&db.url, &original).await.expect_err("the original order must fail");
+    assert!(err.contains("does not exist"), "{err}");
+
+    // The proposed order applies and gives a schema that works.
+    let proposed = v["sql"].as_str().unwrap();
+    apply(&db.url, proposed).await.unwrap_or_else(|e| panic!("proposed order failed: {e}\n{proposed}"));
+    db.exec(
+        "insert into app.customers (email) values ('Ann@example.com');
+         insert into app.orders (customer_id) select id from app.customers;
+         update app.customers set last_order_id = (select id from app.orders);
+         update app.orders set status = 'open';",
+    )
+    .await;
+    let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let (fks, number, email): (i64, i64, String) = sqlx::query_as(
+        "select (select count(*) from pg_constraint where contype = 'f' and connamespace = 'app'::regnamespace),
+                (select number from app.open_orders), (select email::text from app.open_orders)",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!((fks, number, email.as_str()), (2, 1000, "Ann@example.com"));
+
+    // The proposed script is in order by its own verdict.
+    let again = mcp.ok("verify-order", json!({"sql": proposed, "engine": "postgres"})).await;
+    assert_eq!(again["in_order"], true, "{again:#}");
+    assert!(again.get("proposed_order").is_none());
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_a_next_step() {
+    let mongo = TestDb::new(Kind::Mongo).await;
+    let mcp = mongo.serve("read-only").await;
+    let e = mcp.err("verify-order", json!({"sql": "create table t (id int);"})).await;
+    assert!(e.contains("not supported on mongodb") && e.contains("engine"), "{e}");
+    let v = mcp
+        .ok("verify-order", json!({"sql": "create index i on t (x); create table t (x int);", "engine": "sqlite"}))
+        .await;
+    assert_eq!(v["proposed_order"], json!(["sql#2", "sql#1"]));
+    let e = mcp.err("verify-order", json!({"engine": "postgres"})).await;
+    assert!(e.contains("exactly one of `path`"), "{e}");
+    let e = mcp.err("verify-order", json!({"path": "/nonexistent/ddl", "engine": "postgres"})).await;
+    assert!(e.contains("cannot read /nonexistent/ddl"), "{e}");
+    mcp.close().await;
+}
