@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod backend;
+pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod error;

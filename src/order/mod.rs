@@ -187,7 +187,9 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
     for file in files {
         for (n, chunk) in split::split(&file.text).into_iter().enumerate() {
             let at = Location { file: file.name.clone(), statement: n + 1, line: chunk.line };
-            let (parsed, facts) = match Parser::parse_sql(dialect.as_ref(), &chunk.text) {
+            let parse = |text: &str| Parser::parse_sql(dialect.as_ref(), text);
+            let result = parse(&chunk.text).or_else(|e| rescue(&chunk.text).and_then(|t| parse(&t).ok()).ok_or(e));
+            let (parsed, facts) = match result {
                 Ok(mut list) if list.len() == 1 => {
                     let s = list.remove(0);
                     let facts = x.facts(&s, dialect.as_ref());
@@ -302,6 +304,16 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
         rewritten,
         sql,
     }
+}
+
+/// A rewrite sqlparser can read of a common statement it cannot: `COMMENT ON FUNCTION f(args)`
+/// loses its argument list (the name is what the graph needs).
+fn rescue(text: &str) -> Option<String> {
+    static COMMENT_ON_FUNCTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?is)^((?:\s*--[^\n]*\n)*\s*comment\s+on\s+(?:function|procedure)\s+[\w."]+)\s*\([^)]*\)"#)
+            .expect("valid regex")
+    });
+    COMMENT_ON_FUNCTION.is_match(text).then(|| COMMENT_ON_FUNCTION.replace(text, "$1").into_owned())
 }
 
 fn stmt_index(stmts: &[Stmt], at: &Location) -> usize {

@@ -1,6 +1,7 @@
 //! Tool families, one file and one router each; `all()` adds them together. Handlers return
 //! typed results or a [`ToolError`](crate::error::ToolError); they never build MCP results.
 
+mod bootstrap;
 mod env;
 mod introspect;
 mod order;
@@ -21,6 +22,7 @@ pub fn all() -> ToolRouter<Server> {
         + Server::analyze_router()
         + Server::security_router()
         + Server::order_router()
+        + Server::bootstrap_router()
 }
 
 /// Deserialize an optional argument that clients may send as a number or a numeric string.

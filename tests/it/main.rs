@@ -1,6 +1,7 @@
 //! The one integration test binary: the real server binary over stdio against real databases.
 
 mod audit;
+mod bootstrap;
 mod engines;
 mod manifest;
 mod order;
