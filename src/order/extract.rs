@@ -51,6 +51,9 @@ pub struct Facts {
     pub refs: Vec<Ref>,
     /// Its dependencies are unknown (unparsed, or a `DO` block): it stays after everything before it.
     pub barrier: bool,
+    /// Tables it changes (ALTER TABLE): later statements on them stay after it (an index on a column
+    /// it adds, say).
+    pub alters: Vec<Obj>,
 }
 
 /// Objects an extension brings, so a use before `CREATE EXTENSION` is caught.
@@ -485,6 +488,7 @@ impl Collect<'_> {
             }
             Statement::AlterTable(at) => {
                 self.need(Kind::Relation, "table", &at.name, true);
+                self.facts.alters.extend(self.x.obj(Kind::Relation, &at.name).map(|(o, _)| o));
                 let mut fk_count = 0;
                 for op in &at.operations {
                     match op {

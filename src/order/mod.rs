@@ -111,6 +111,18 @@ pub struct Rewritten {
     pub sql: String,
 }
 
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct ProblemCounts {
+    pub defined_later: usize,
+    pub defined_nowhere: usize,
+    pub cycle: usize,
+    pub unparsed: usize,
+}
+
+/// Past these, lists are counted rather than shown, to keep the result small on big scripts.
+const MAX_PROBLEMS: usize = 100;
+const MAX_ORDER_ENTRIES: usize = 300;
+
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub files: usize,
@@ -118,11 +130,18 @@ pub struct Report {
     /// Nothing is needed before it is created and nothing waits on itself (objects defined nowhere
     /// and unparsed statements are reported but do not count).
     pub in_order: bool,
+    pub counts: ProblemCounts,
+    /// In statement order; at most 100 (the counts include the rest).
     pub problems: Vec<Problem>,
-    /// Statements as `file#n` in an order that works (only when it differs from the given one);
-    /// `file#n*` is rewritten and `file#n+fkK` an added ALTER TABLE (both in `rewritten`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub omitted_problems: Option<usize>,
+    /// Statements as `file#n` (runs as `file#n-m`) in an order that works, only when it differs
+    /// from the given one; `file#n*` is rewritten and `file#n+fkK` an added ALTER TABLE (both in
+    /// `rewritten`). At most 300 entries: `emit_sql` returns the whole script.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub proposed_order: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub omitted_order_entries: Option<usize>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rewritten: Vec<Rewritten>,
     /// The whole script in the proposed order (with `emit_sql`).
@@ -295,12 +314,62 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
             .join("\n\n")
             + "\n"
     });
+    let mut counts = ProblemCounts::default();
+    for p in &problems {
+        *match p.kind {
+            ProblemKind::DefinedLater => &mut counts.defined_later,
+            ProblemKind::DefinedNowhere => &mut counts.defined_nowhere,
+            ProblemKind::Cycle => &mut counts.cycle,
+            ProblemKind::Unparsed => &mut counts.unparsed,
+        } += 1;
+    }
+    let in_order = counts.defined_later == 0 && counts.cycle == 0;
+    let omitted_problems = problems.len().checked_sub(MAX_PROBLEMS).filter(|n| *n > 0);
+    problems.truncate(MAX_PROBLEMS);
+    let mut proposed_order = Vec::new();
+    if changed {
+        // Runs of untouched statements that follow each other in one file become `file#n-m`.
+        let mut run: Option<(usize, usize)> = None;
+        let flush = |run: Option<(usize, usize)>, out: &mut Vec<String>| {
+            if let Some((a, b)) = run {
+                let (first, last) = (&stmts[a].at, &stmts[b].at);
+                out.push(if a == b {
+                    format!("{}#{}", first.file, first.statement)
+                } else {
+                    format!("{}#{}-{}", first.file, first.statement, last.statement)
+                });
+            }
+        };
+        for &n in &order {
+            let node = &nodes[n];
+            let plain = node.sub == 0 && node.sql.is_none();
+            match run {
+                Some((a, b)) if plain && node.stmt == b + 1 && stmts[node.stmt].at.file == stmts[a].at.file => {
+                    run = Some((a, node.stmt));
+                }
+                _ => {
+                    flush(run.take(), &mut proposed_order);
+                    if plain {
+                        run = Some((node.stmt, node.stmt));
+                    } else {
+                        proposed_order.push(label(node));
+                    }
+                }
+            }
+        }
+        flush(run, &mut proposed_order);
+    }
+    let omitted_order_entries = proposed_order.len().checked_sub(MAX_ORDER_ENTRIES).filter(|n| *n > 0);
+    proposed_order.truncate(MAX_ORDER_ENTRIES);
     Report {
         files: files.len(),
         statements: stmts.len(),
-        in_order: !problems.iter().any(|p| matches!(p.kind, ProblemKind::DefinedLater | ProblemKind::Cycle)),
+        in_order,
+        counts,
         problems,
-        proposed_order: if changed { order.iter().map(|&n| label(&nodes[n])).collect() } else { vec![] },
+        omitted_problems,
+        proposed_order,
+        omitted_order_entries,
         rewritten,
         sql,
     }
@@ -330,12 +399,26 @@ fn sort(stmts: &[Stmt], definer: &BTreeMap<Obj, usize>) -> (Vec<usize>, Vec<Node
         .map(|(i, s)| Node { stmt: i, sub: 0, refs: s.facts.refs.clone(), sql: None })
         .collect();
     let mut problems = Vec::new();
+    let mut altered_by: BTreeMap<&Obj, Vec<usize>> = BTreeMap::new();
+    for (i, s) in stmts.iter().enumerate() {
+        for obj in &s.facts.alters {
+            altered_by.entry(obj).or_default().push(i);
+        }
+    }
     let deps_of = |nodes: &Vec<Node>, n: usize| -> BTreeSet<usize> {
         let node = &nodes[n];
         let mut deps: BTreeSet<usize> =
             node.refs.iter().filter_map(|r| definer.get(&r.obj).copied()).filter(|&d| d != n).collect();
         if node.sub == 0 && stmts[node.stmt].facts.barrier {
             deps.extend(0..node.stmt);
+        }
+        // Earlier ALTER TABLEs of a table this statement uses stay before it.
+        for r in &node.refs {
+            for &j in altered_by.get(&r.obj).into_iter().flatten() {
+                if j < node.stmt {
+                    deps.insert(j);
+                }
+            }
         }
         deps
     };

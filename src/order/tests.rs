@@ -68,6 +68,15 @@ const CASES: &[Case] = &[
         order: &["s.sql#2", "s.sql#1"],
     },
     Case {
+        name: "an index on a column added by an earlier ALTER stays after it",
+        sql: "alter table t add column b mood;
+              create index t_b on t (b);
+              create table t (a int);
+              create type mood as enum ('x');",
+        problems: &[(DefinedLater, 1, "table t"), (DefinedLater, 1, "type mood"), (DefinedLater, 2, "table t")],
+        order: &["s.sql#3-4", "s.sql#1-2"],
+    },
+    Case {
         name: "trigger before function",
         sql: "create table t (a int);
               create trigger t_a before insert on t for each row execute function set_a();
@@ -89,7 +98,7 @@ const CASES: &[Case] = &[
               create sequence t_seq;
               create type mood as enum ('a');",
         problems: &[(DefinedLater, 1, "sequence t_seq"), (DefinedLater, 1, "type mood")],
-        order: &["s.sql#2", "s.sql#3", "s.sql#1"],
+        order: &["s.sql#2-3", "s.sql#1"],
     },
     Case {
         name: "extension after its type",
@@ -207,6 +216,22 @@ fn mysql_and_sqlite_dialects() {
          create table t (id integer primary key, n whatever_type);",
     );
     assert_eq!(problems(&lite), [(DefinedLater, 1, "table t".to_string())], "{lite:#?}");
+}
+
+#[test]
+fn big_scripts_stay_small() {
+    // A chain of 400 tables written backwards: every one needs the next.
+    let sql: String = (0..400)
+        .map(|i| format!("create table t{i} (id int primary key, next_id int references t{} (id));\n", i + 1))
+        .chain(std::iter::once("create table t400 (id int primary key);".to_string()))
+        .collect();
+    let r = run(Engine::Postgres, &sql);
+    assert_eq!(r.counts.defined_later, 400);
+    assert_eq!((r.problems.len(), r.omitted_problems), (100, Some(300)));
+    assert_eq!((r.proposed_order.len(), r.omitted_order_entries), (300, Some(101)));
+    assert_eq!(r.proposed_order[0], "s.sql#401");
+    let whole = r.sql.unwrap();
+    assert!(whole.starts_with("create table t400") && whole.trim_end().ends_with("references t1 (id));"));
 }
 
 #[test]
