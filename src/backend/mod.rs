@@ -33,10 +33,12 @@ mod rows {
 
 mod mongo;
 mod mysql;
+mod order;
 mod postgres;
 mod sqlite;
 
 pub use mongo::DocumentSet;
+pub use order::CatalogName;
 
 use std::time::Instant;
 

@@ -89,6 +89,11 @@ pub struct Problem {
     pub defined_at: Option<Location>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// For defined-nowhere: whether the configured database has it (when it could be asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_database: Option<bool>,
+    #[serde(skip)]
+    needed: Option<Obj>,
 }
 
 fn display<S: serde::Serializer>(at: &Location, s: S) -> Result<S::Ok, S::Error> {
@@ -147,6 +152,50 @@ pub struct Report {
     /// The whole script in the proposed order (with `emit_sql`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sql: Option<String>,
+    /// Whether objects defined nowhere were looked up in the configured database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
+}
+
+/// An object a listed problem needs and nothing creates: (problem index, kind, schema, name).
+pub type Missing = (usize, &'static str, Option<String>, String);
+
+impl Report {
+    /// The objects defined nowhere, to look up in a database.
+    pub fn missing(&self) -> Vec<Missing> {
+        self.problems
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let obj = p.needed.as_ref()?;
+                let kind = match obj.kind {
+                    Kind::Relation => "relation",
+                    Kind::Type => "type",
+                    Kind::Function => "function",
+                    Kind::Schema => "schema",
+                    Kind::Extension => "extension",
+                };
+                let (schema, name) = match obj.name.split_once('.') {
+                    Some((s, n)) if obj.kind != Kind::Schema && obj.kind != Kind::Extension => {
+                        (Some(s.to_string()), n.to_string())
+                    }
+                    _ => (None, obj.name.clone()),
+                };
+                Some((i, kind, schema, name))
+            })
+            .collect()
+    }
+
+    /// Record what the database said about a missing object.
+    pub fn found_in_database(&mut self, problem: usize, present: bool, database: &str) {
+        let p = &mut self.problems[problem];
+        p.in_database = Some(present);
+        p.detail = Some(if present {
+            format!("no statement creates it; database {database} has it")
+        } else {
+            format!("no statement creates it and database {database} does not have it: the script fails there")
+        });
+    }
 }
 
 /// Read a DDL file, or every `.sql` file of a folder except `.down.sql`, in sqlx migration order
@@ -233,6 +282,8 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
                         detail: Some(format!(
                             "{e}; kept in place, after every statement before it; dependencies read from its keywords"
                         )),
+                        in_database: None,
+                        needed: None,
                     });
                     (None, facts)
                 }
@@ -266,6 +317,8 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
                     object: Some(describe(r)),
                     defined_at: Some(stmts[j].at.clone()),
                     detail: None,
+                    in_database: None,
+                    needed: None,
                 }),
                 None if r.required => problems.push(Problem {
                     kind: ProblemKind::DefinedNowhere,
@@ -276,6 +329,8 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
                         "no statement creates it; fine if it already exists in the database{}",
                         if r.obj.kind == Kind::Type { " or comes from an extension" } else { "" }
                     )),
+                    in_database: None,
+                    needed: Some(r.obj.clone()),
                 }),
                 _ => {}
             }
@@ -372,6 +427,7 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
         omitted_order_entries,
         rewritten,
         sql,
+        catalog: None,
     }
 }
 
@@ -504,6 +560,8 @@ fn sort(stmts: &[Stmt], definer: &BTreeMap<Obj, usize>) -> (Vec<usize>, Vec<Node
                          afterwards with ALTER TABLE (see rewritten)",
                         targets.join(", ")
                     )),
+                    in_database: None,
+                    needed: None,
                 });
             }
             None => {
@@ -523,6 +581,8 @@ fn sort(stmts: &[Stmt], definer: &BTreeMap<Obj, usize>) -> (Vec<usize>, Vec<Node
                          (create one side first without the dependency, then alter it)",
                         members.join(", ")
                     )),
+                    in_database: None,
+                    needed: None,
                 });
                 for n in remaining {
                     placed[n] = true;

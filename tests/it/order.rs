@@ -140,3 +140,73 @@ async fn bad_input_is_refused_with_a_next_step() {
     assert!(e.contains("cannot read /nonexistent/ddl"), "{e}");
     mcp.close().await;
 }
+
+/// `object -> in_database` of the defined-nowhere problems.
+fn looked_up(v: &Value) -> Vec<(String, Value)> {
+    let mut found: Vec<(String, Value)> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "defined-nowhere")
+        .map(|p| (p["object"].as_str().unwrap().to_string(), p["in_database"].clone()))
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+#[tokio::test]
+async fn objects_defined_nowhere_are_looked_up_in_the_configured_database() {
+    let pg = TestDb::new(Kind::Postgres).await;
+    pg.exec(
+        "create schema auth; create table auth.users (id uuid primary key);
+         create type mood as enum ('ok'); create function notify_change() returns trigger language plpgsql
+         as 'begin return new; end';",
+    )
+    .await;
+    let mcp = pg.serve("read-only").await;
+    let v = mcp
+        .ok(
+            "verify-order",
+            json!({"sql": "create table notes (id int primary key, owner uuid references auth.users (id), m mood,
+                                              gone_id int references gone (id));
+                           create trigger a before insert on notes for each row execute function notify_change();
+                           create trigger b before insert on notes for each row execute function missing_fn();"}),
+        )
+        .await;
+    assert_eq!(
+        looked_up(&v),
+        [
+            ("function missing_fn".to_string(), json!(false)),
+            ("function notify_change".to_string(), json!(true)),
+            ("table auth.users".to_string(), json!(true)),
+            ("table gone".to_string(), json!(false)),
+            ("type mood".to_string(), json!(true)),
+        ],
+        "{v:#}"
+    );
+    assert!(v["catalog"].as_str().unwrap().contains("looked up in database main"), "{v:#}");
+    // Another dialect than the database's: nothing to ask.
+    let v = mcp.ok("verify-order", json!({"sql": "create index i on gone (x);", "engine": "sqlite"})).await;
+    assert_eq!(looked_up(&v), [("table gone".to_string(), Value::Null)]);
+    assert!(v.get("catalog").is_none());
+    mcp.close().await;
+
+    for kind in [Kind::Mysql, Kind::Sqlite] {
+        let db = TestDb::new(kind).await;
+        db.exec("create table users (id int primary key)").await;
+        let mcp = db.serve("read-only").await;
+        let v = mcp
+            .ok(
+                "verify-order",
+                json!({"sql": "create table notes (id int primary key, user_id int references users (id),
+                                                  gone_id int references gone (id));"}),
+            )
+            .await;
+        assert_eq!(
+            looked_up(&v),
+            [("table gone".to_string(), json!(false)), ("table users".to_string(), json!(true))],
+            "{kind:?}: {v:#}"
+        );
+        mcp.close().await;
+    }
+}
