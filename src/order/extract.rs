@@ -203,6 +203,10 @@ impl Extractor {
             Regex::new(r#"(?is)^\s*(?:--[^\n]*\n\s*)*(?:create|alter)\s.*?\bon\s+(?:only\s+)?([\w."]+)|^\s*alter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?([\w."]+)"#)
                 .expect("valid regex")
         });
+        static COMMENT_ON: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r#"(?is)^\s*(?:--[^\n]*\n\s*)*comment\s+on\s+(?:policy|trigger|constraint|rule)\s+(?:"[^"]*"|\w+)\s+on\s+(?:domain\s+)?([\w."]+)"#)
+                .expect("valid regex")
+        });
         static EXECUTES: LazyLock<Regex> = LazyLock::new(|| {
             Regex::new(r#"(?is)\bexecute\s+(?:function|procedure)\s+([\w."]+)\s*\("#).expect("valid regex")
         });
@@ -231,7 +235,9 @@ impl Extractor {
             defined_here = Some(m[2].to_string());
             c.define(kind, what, &name(&m[2]));
         }
-        if let Some(m) = ON_TABLE.captures(text) {
+        if let Some(m) = COMMENT_ON.captures(text) {
+            c.need(Kind::Relation, "table", &name(&m[1]), true);
+        } else if let Some(m) = ON_TABLE.captures(text) {
             let table = m.get(1).or(m.get(2)).map(|t| t.as_str().to_string());
             if let Some(t) = table.filter(|t| Some(t) != defined_here.as_ref()) {
                 c.need(Kind::Relation, "table", &name(&t), true);

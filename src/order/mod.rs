@@ -431,14 +431,25 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
     }
 }
 
-/// A rewrite sqlparser can read of a common statement it cannot: `COMMENT ON FUNCTION f(args)`
-/// loses its argument list (the name is what the graph needs).
+/// A rewrite sqlparser can read of a common statement it cannot, keeping what the graph needs:
+/// `COMMENT ON FUNCTION f(args)` loses its argument list, `CREATE MATERIALIZED VIEW ... WITH [NO]
+/// DATA` its last clause.
 fn rescue(text: &str) -> Option<String> {
-    static COMMENT_ON_FUNCTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    use std::sync::LazyLock;
+    static COMMENT_ON_FUNCTION: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new(r#"(?is)^((?:\s*--[^\n]*\n)*\s*comment\s+on\s+(?:function|procedure)\s+[\w."]+)\s*\([^)]*\)"#)
             .expect("valid regex")
     });
-    COMMENT_ON_FUNCTION.is_match(text).then(|| COMMENT_ON_FUNCTION.replace(text, "$1").into_owned())
+    static WITH_DATA: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?is)^((?:\s*--[^\n]*\n)*\s*create\s+materialized\s+view\s.*?)\s+with\s+(?:no\s+)?data\s*;?\s*$"#,
+        )
+        .expect("valid regex")
+    });
+    [&*COMMENT_ON_FUNCTION, &*WITH_DATA]
+        .into_iter()
+        .find(|re| re.is_match(text))
+        .map(|re| re.replace(text, "$1").into_owned())
 }
 
 fn stmt_index(stmts: &[Stmt], at: &Location) -> usize {

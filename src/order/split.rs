@@ -22,6 +22,8 @@ pub fn split(script: &str) -> Vec<Chunk> {
     let mut words_seen = 0usize;
     let mut is_trigger = false;
     let mut previous_word = String::new();
+    // The MySQL client's `DELIMITER //` changes what ends a statement until the next DELIMITER.
+    let mut delimiter = String::from(";");
     let mut i = 0;
     let flush = |chunks: &mut Vec<Chunk>, from: usize, to: usize, first: Option<usize>| {
         let text = script[from..to].trim();
@@ -33,6 +35,19 @@ pub fn split(script: &str) -> Vec<Chunk> {
     };
     while i < bytes.len() {
         let c = bytes[i];
+        if first_token_line.is_none()
+            && matches!(c, b'd' | b'D')
+            && script[i..].get(..10).is_some_and(|w| w.eq_ignore_ascii_case("delimiter "))
+        {
+            let end = script[i..].find('\n').map_or(bytes.len(), |n| i + n);
+            let token = script[i + 10..end].trim();
+            if !token.is_empty() {
+                delimiter = token.to_string();
+            }
+            i = end;
+            start = end;
+            continue;
+        }
         let is_word_char = c.is_ascii_alphanumeric() || c == b'_';
         if !is_word_char && let Some(ws) = word_start.take() {
             let word = script[ws..i].to_ascii_uppercase();
@@ -50,6 +65,17 @@ pub fn split(script: &str) -> Vec<Chunk> {
                 }
             }
             previous_word = word;
+        }
+        if delimiter != ";" && word_start.is_none() && script[i..].starts_with(delimiter.as_str()) {
+            flush(&mut chunks, start, i, first_token_line);
+            i += delimiter.len();
+            start = i;
+            first_token_line = None;
+            depth = 0;
+            words_seen = 0;
+            previous_word.clear();
+            is_trigger = false;
+            continue;
         }
         match c {
             b'\n' => {
@@ -122,7 +148,7 @@ pub fn split(script: &str) -> Vec<Chunk> {
                     }
                 }
             }
-            b';' if depth <= 0 => {
+            b';' if depth <= 0 && delimiter == ";" => {
                 flush(&mut chunks, start, i + 1, first_token_line);
                 i += 1;
                 start = i;
@@ -185,6 +211,15 @@ mod tests {
         assert!(got[0].0.ends_with("end;"));
         let mysql = "create trigger t before insert on a for each row begin if new.x > 1 then set new.y = 2; end if; end;\nselect 1;";
         assert_eq!(texts(mysql).len(), 2);
+    }
+
+    #[test]
+    fn mysql_delimiter_blocks() {
+        let script = "create table a (x int);\nDELIMITER //\ncreate procedure p() begin select 1; select 2; end //\ncreate function f() returns int deterministic return 1//\nDELIMITER ;\ncreate table b (y int);";
+        let got = texts(script);
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got[1], ("create procedure p() begin select 1; select 2; end".to_string(), 3));
+        assert_eq!(got[3], ("create table b (y int);".to_string(), 6));
     }
 
     #[test]

@@ -203,6 +203,29 @@ fn unparsable_statement_is_reported_with_its_error_and_position() {
 }
 
 #[test]
+fn common_postgres_statements_the_parser_misses_still_count() {
+    let r = run(
+        Engine::Postgres,
+        "comment on policy \"members read\" on t is 'x';
+         create materialized view m as select * from t with no data;
+         comment on function f(int, text) is 'y';
+         create table t (id int);
+         create function f(a int, b text) returns int language sql as 'select 1';",
+    );
+    assert_eq!(r.counts.unparsed, 1, "only the COMMENT ON POLICY: {:#?}", r.problems);
+    let later: Vec<_> = problems(&r).into_iter().filter(|p| p.0 == DefinedLater).collect();
+    assert_eq!(
+        later,
+        [
+            (DefinedLater, 1, "table t".to_string()),
+            (DefinedLater, 2, "relation t".to_string()),
+            (DefinedLater, 3, "function f".to_string())
+        ]
+    );
+    assert_eq!(r.proposed_order, ["s.sql#4", "s.sql#1-2", "s.sql#5", "s.sql#3"]);
+}
+
+#[test]
 fn mysql_and_sqlite_dialects() {
     let my = run(
         Engine::Mysql,
