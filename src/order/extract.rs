@@ -43,6 +43,9 @@ pub struct Ref {
     pub required: bool,
     /// The n-th foreign key of a CREATE TABLE (cycle breaking moves it to an ALTER TABLE).
     pub foreign_key: Option<usize>,
+    /// The engine resolves it only when the statement's object is used (SQLite's foreign keys and
+    /// views, trigger bodies everywhere): no order is needed, only that something defines it.
+    pub lazy: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -142,6 +145,8 @@ const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "sqlite_sc
 pub struct Extractor {
     /// PostgreSQL: schemas, user types, quoted names keep their case.
     pub postgres: bool,
+    /// SQLite: foreign keys and views name tables that need not exist yet.
+    pub sqlite: bool,
 }
 
 impl Extractor {
@@ -180,14 +185,14 @@ impl Extractor {
     }
 
     pub fn facts(&self, stmt: &Statement, dialect: &dyn Dialect) -> Facts {
-        let mut f = Collect { x: self, facts: Facts::default() };
+        let mut f = Collect { x: self, facts: Facts::default(), lazy: false };
         f.statement(stmt, dialect);
         let mut facts = f.facts;
         // A statement does not depend on what it defines itself (a self-referencing foreign key).
         let own: BTreeSet<Obj> = facts.defines.iter().map(|(o, _)| o.clone()).collect();
         facts.refs.retain(|r| !own.contains(&r.obj));
         let mut seen = BTreeSet::new();
-        facts.refs.retain(|r| r.foreign_key.is_some() || seen.insert((r.obj.clone(), r.required)));
+        facts.refs.retain(|r| r.foreign_key.is_some() || seen.insert((r.obj.clone(), r.required, r.lazy)));
         facts
     }
 
@@ -220,7 +225,7 @@ impl Extractor {
                     .collect::<Vec<_>>(),
             )
         };
-        let mut c = Collect { x: self, facts: Facts { barrier: true, ..Facts::default() } };
+        let mut c = Collect { x: self, facts: Facts { barrier: true, ..Facts::default() }, lazy: false };
         let mut defined_here = None;
         if let Some(m) = DEFINES.captures(text) {
             let (kind, what) = match m[1].to_ascii_lowercase().as_str() {
@@ -253,6 +258,17 @@ impl Extractor {
 struct Collect<'a> {
     x: &'a Extractor,
     facts: Facts,
+    /// References collected now are [`Ref::lazy`].
+    lazy: bool,
+}
+
+impl Collect<'_> {
+    /// Collect with `f`, marking what it finds lazy.
+    fn lazily(&mut self, f: impl FnOnce(&mut Self)) {
+        let was = std::mem::replace(&mut self.lazy, true);
+        f(self);
+        self.lazy = was;
+    }
 }
 
 impl Collect<'_> {
@@ -281,7 +297,8 @@ impl Collect<'_> {
     }
 
     fn need_key(&mut self, obj: Obj, what: &'static str, required: bool, foreign_key: Option<usize>) {
-        self.facts.refs.push(Ref { obj, what, required, foreign_key });
+        let lazy = self.lazy;
+        self.facts.refs.push(Ref { obj, what, required, foreign_key, lazy });
     }
 
     fn data_type(&mut self, t: &DataType) {
@@ -360,7 +377,12 @@ impl Collect<'_> {
     }
 
     fn foreign_key(&mut self, fk: &ForeignKeyConstraint, fk_count: &mut usize) {
-        self.need_fk(Kind::Relation, "table", &fk.foreign_table, true, Some(*fk_count));
+        if self.x.sqlite {
+            // SQLite checks foreign keys when rows change, not when the table is created.
+            self.lazily(|c| c.need(Kind::Relation, "table", &fk.foreign_table, true));
+        } else {
+            self.need_fk(Kind::Relation, "table", &fk.foreign_table, true, Some(*fk_count));
+        }
         *fk_count += 1;
     }
 
@@ -393,8 +415,16 @@ impl Collect<'_> {
             Statement::CreateTable(ct) => self.create_table(ct),
             Statement::CreateView(v) => {
                 self.define(Kind::Relation, if v.materialized { "materialized view" } else { "view" }, &v.name);
-                self.expressions(&v.query);
-                self.relations(&v.query);
+                if self.x.sqlite {
+                    // SQLite resolves a view's tables when it is queried.
+                    self.lazily(|c| {
+                        c.expressions(&v.query);
+                        c.relations(&v.query);
+                    });
+                } else {
+                    self.expressions(&v.query);
+                    self.relations(&v.query);
+                }
             }
             Statement::CreateIndex(ix) => {
                 if let Some(name) = &ix.name {
@@ -429,8 +459,11 @@ impl Collect<'_> {
                     self.need(Kind::Function, "function", &body.func_desc.name, true);
                 }
                 if let Some(body) = &t.statements {
-                    self.expressions(body);
-                    self.relations(body);
+                    // No engine checks a trigger's body before it fires.
+                    self.lazily(|c| {
+                        c.expressions(body);
+                        c.relations(body);
+                    });
                 }
                 if let Some(cond) = &t.condition {
                     self.expressions(cond);

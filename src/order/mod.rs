@@ -249,7 +249,7 @@ struct Node {
 
 pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
     let dialect = crate::safety::dialect(engine);
-    let x = Extractor { postgres: engine == Engine::Postgres };
+    let x = Extractor { postgres: engine == Engine::Postgres, sqlite: engine == Engine::Sqlite };
     let mut stmts = Vec::new();
     let mut problems = Vec::new();
     for file in files {
@@ -303,7 +303,7 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
     for (i, s) in stmts.iter().enumerate() {
         let mut reported = BTreeSet::new();
         for r in &s.facts.refs {
-            if !reported.insert(r.obj.clone()) && r.foreign_key.is_none() {
+            if !reported.insert((r.obj.clone(), r.lazy)) && r.foreign_key.is_none() {
                 continue;
             }
             // The schema of a referenced object orders statements but is not worth a problem of its own.
@@ -311,7 +311,7 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
                 continue;
             }
             match definer.get(&r.obj) {
-                Some(&j) if j > i => problems.push(Problem {
+                Some(&j) if j > i && !r.lazy => problems.push(Problem {
                     kind: ProblemKind::DefinedLater,
                     at: s.at.clone(),
                     object: Some(describe(r)),
@@ -474,8 +474,13 @@ fn sort(stmts: &[Stmt], definer: &BTreeMap<Obj, usize>) -> (Vec<usize>, Vec<Node
     }
     let deps_of = |nodes: &Vec<Node>, n: usize| -> BTreeSet<usize> {
         let node = &nodes[n];
-        let mut deps: BTreeSet<usize> =
-            node.refs.iter().filter_map(|r| definer.get(&r.obj).copied()).filter(|&d| d != n).collect();
+        let mut deps: BTreeSet<usize> = node
+            .refs
+            .iter()
+            .filter(|r| !r.lazy)
+            .filter_map(|r| definer.get(&r.obj).copied())
+            .filter(|&d| d != n)
+            .collect();
         if node.sub == 0 && stmts[node.stmt].facts.barrier {
             deps.extend(0..node.stmt);
         }
@@ -547,6 +552,7 @@ fn sort(stmts: &[Stmt], definer: &BTreeMap<Obj, usize>) -> (Vec<usize>, Vec<Node
                         what: "table",
                         required: true,
                         foreign_key: None,
+                        lazy: false,
                     }];
                     // The ALTER needs its own table too (through the definer map that is the
                     // statement itself, which is placed before any of its ALTERs).
@@ -555,6 +561,7 @@ fn sort(stmts: &[Stmt], definer: &BTreeMap<Obj, usize>) -> (Vec<usize>, Vec<Node
                         what: "table",
                         required: true,
                         foreign_key: None,
+                        lazy: false,
                     }));
                     nodes.push(Node { stmt, sub: k + 1, refs, sql: Some(alter) });
                     placed.push(false);

@@ -239,6 +239,16 @@ fn mysql_and_sqlite_dialects() {
          create table t (id integer primary key, n whatever_type);",
     );
     assert_eq!(problems(&lite), [(DefinedLater, 1, "table t".to_string())], "{lite:#?}");
+    // SQLite resolves foreign keys and views when they are used: no order needed, but a table
+    // that never exists is still reported.
+    let lazy = run(
+        Engine::Sqlite,
+        "create table a (id integer primary key, b_id int references b (id), c_id int references c (id));
+         create view v as select * from b;
+         create table b (id integer primary key, a_id int references a (id));",
+    );
+    assert_eq!(problems(&lazy), [(DefinedNowhere, 1, "table c".to_string())], "{lazy:#?}");
+    assert!(lazy.in_order && lazy.proposed_order.is_empty() && lazy.rewritten.is_empty());
 }
 
 #[test]

@@ -210,3 +210,60 @@ async fn objects_defined_nowhere_are_looked_up_in_the_configured_database() {
         mcp.close().await;
     }
 }
+
+/// Run a script on MariaDB or SQLite; the error, if any. (MariaDB commits each DDL statement.)
+async fn apply_on(db: &TestDb, script: &str) -> Result<(), String> {
+    let script = AssertSqlSafe(script.to_string());
+    match db.kind {
+        Kind::Mysql => {
+            let mut c = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
+            c.execute(sqlx::raw_sql(script)).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+        _ => {
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            c.execute(sqlx::raw_sql(script)).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+    }
+}
+
+#[tokio::test]
+async fn proposed_order_applies_on_mariadb_and_sqlite() {
+    let mariadb = TestDb::new(Kind::Mysql).await;
+    let script =
+        "CREATE VIEW open_orders AS SELECT o.id, c.email FROM orders o JOIN customers c ON c.id = o.customer_id;
+        CREATE TABLE orders (id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL,
+            CONSTRAINT orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id));
+        CREATE INDEX orders_customer_id ON orders (customer_id);
+        CREATE TABLE customers (id BIGINT PRIMARY KEY, email VARCHAR(200) NOT NULL, last_order_id BIGINT,
+            FOREIGN KEY (last_order_id) REFERENCES orders (id));";
+    let mcp = mariadb.serve("read-only").await;
+    let v = mcp.ok("verify-order", json!({"sql": script, "emit_sql": true})).await;
+    assert_eq!(v["engine"], "mysql");
+    assert_eq!(v["proposed_order"], json!(["sql#2*", "sql#3-4", "sql#1", "sql#2+fk1"]), "{v:#}");
+    assert_eq!(
+        v["rewritten"][1]["sql"],
+        "ALTER TABLE orders ADD CONSTRAINT orders_customer FOREIGN KEY (customer_id) REFERENCES customers(id);"
+    );
+    let err = apply_on(&mariadb, script).await.expect_err("the original order fails");
+    assert!(err.contains("doesn't exist"), "{err}");
+    apply_on(&mariadb, v["sql"].as_str().unwrap()).await.expect("the proposed order applies");
+    mariadb
+        .exec(
+            "insert into customers (id, email) values (1, 'a@example.com'); insert into orders values (10, 1);
+             update customers set last_order_id = 10;",
+        )
+        .await;
+    let err = apply_on(&mariadb, "insert into orders values (11, 99)").await.expect_err("the moved key is enforced");
+    assert!(err.contains("foreign key constraint fails"), "{err}");
+    mcp.close().await;
+
+    let sqlite = TestDb::new(Kind::Sqlite).await;
+    let script = "create index t_x on t (x); create trigger t_touch after insert on t begin select 1; end;
+                  create table t (x int, y int references later (id)); create table later (id integer primary key);";
+    let mcp = sqlite.serve("read-only").await;
+    let v = mcp.ok("verify-order", json!({"sql": script, "emit_sql": true})).await;
+    assert_eq!(v["proposed_order"], json!(["sql#3", "sql#1-2", "sql#4"]), "foreign keys need no order on SQLite");
+    assert!(apply_on(&sqlite, script).await.expect_err("index before its table").contains("no such table"));
+    apply_on(&sqlite, v["sql"].as_str().unwrap()).await.expect("the proposed order applies");
+    mcp.close().await;
+}
