@@ -249,6 +249,9 @@ mod tests {
                 if t.path.ends_with(".json") {
                     serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", t.path));
                 }
+                if t.path.ends_with(".toml") {
+                    toml::from_str::<toml::Table>(&text).unwrap_or_else(|e| panic!("{}: {e}", t.path));
+                }
             }
             let toml = templates(engine).iter().find(|t| t.path == "data-engineer.toml").unwrap();
             let text = toml.text.replace("{{name}}", "shop");
