@@ -2,14 +2,19 @@
 //! typed results or a [`ToolError`](crate::error::ToolError); they never build MCP results.
 
 mod bootstrap;
+mod confirm;
 mod env;
 mod introspect;
 mod order;
 mod performance;
+mod rls;
 mod security;
 mod sql;
 
 use rmcp::handler::server::router::tool::ToolRouter;
+
+pub(crate) use confirm::confirmed;
+pub use confirm::{Confirm, INPUT_KEY as CONFIRM_INPUT_KEY};
 
 use crate::server::Server;
 
@@ -21,6 +26,7 @@ pub fn all() -> ToolRouter<Server> {
         + Server::design_router()
         + Server::analyze_router()
         + Server::security_router()
+        + Server::rls_router()
         + Server::order_router()
         + Server::bootstrap_router()
 }

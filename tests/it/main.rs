@@ -8,4 +8,5 @@ mod order;
 mod performance;
 mod protocol;
 mod redaction;
+mod rls;
 mod support;
