@@ -142,6 +142,19 @@ async fn sql_engine(kind: Kind, engine: &str) {
         let comments = after_up.iter().filter(|o| o.starts_with("comment ")).count();
         assert_eq!(comments, 5, "a comment on the table and on each column: {after_up:?}");
     }
+    if kind != Kind::Sqlite {
+        // The baseline passes the house's own audit: nothing reported on its objects.
+        let mcp = db.serve("read-only").await;
+        let audit = mcp.ok("security-audit", json!({"scope": "schema"})).await;
+        let on_baseline: Vec<&Value> = audit["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["object"].as_str().is_some_and(|o| o.contains("items") || o.contains("set_updated_at")))
+            .collect();
+        assert!(on_baseline.is_empty(), "{engine}: {on_baseline:#?}");
+        mcp.close().await;
+    }
     db.exec(&down).await;
     assert_eq!(fingerprint(&db).await, before, "{engine}: the down script reverts the up one");
 
@@ -194,6 +207,24 @@ async fn mongodb_gets_a_validator_and_index_spec_instead_of_migrations() {
     let mdb = client.default_database().unwrap();
     let spec = mongodb::bson::to_document(&json!({"createIndexes": "items", "indexes": indexes["indexes"]})).unwrap();
     mdb.run_command(spec).await.unwrap();
+    // The validator is what collMod takes: with it the collection passes the audit's validator rule,
+    // which fires before.
+    let unvalidated = |audit: &Value| {
+        audit["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "collection-without-validator").count()
+    };
+    assert_eq!(unvalidated(&mcp.ok("security-audit", json!({"scope": "schema"})).await), 1);
+    let schema = mongodb::bson::to_document(&json!({
+        "collMod": "items",
+        "validator": validator["validator"],
+        "validationLevel": validator["validationLevel"],
+        "validationAction": validator["validationAction"],
+    }))
+    .unwrap();
+    mdb.run_command(schema).await.unwrap();
+    let audit = mcp.ok("security-audit", json!({"scope": "schema"})).await;
+    let unvalidated: Vec<&Value> =
+        audit["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "collection-without-validator").collect();
+    assert!(unvalidated.is_empty(), "{unvalidated:#?}");
     mcp.close().await;
 
     let config = dir.join("data-engineer.toml");
