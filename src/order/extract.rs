@@ -248,6 +248,13 @@ impl Extractor {
                 c.need(Kind::Relation, "table", &name(&t), true);
             }
         }
+        static LIKE: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r#"(?is)^\s*(?:--[^\n]*\n\s*)*create\s+(?:\w+\s+)*?table\s.*?\(\s*like\s+([\w."]+)"#)
+                .expect("valid regex")
+        });
+        if let Some(m) = LIKE.captures(text) {
+            c.need(Kind::Relation, "table", &name(&m[1]), true);
+        }
         if let Some(m) = EXECUTES.captures(text) {
             c.need(Kind::Function, "function", &name(&m[1]), true);
         }
@@ -396,6 +403,16 @@ impl Collect<'_> {
             if let TableConstraint::ForeignKey(fk) = c {
                 self.foreign_key(fk, &mut fk_count);
             }
+        }
+        // INHERITS (parent), LIKE source, CLONE source: the other table must exist.
+        for parent in ct.inherits.iter().flatten().chain(&ct.clone) {
+            self.need(Kind::Relation, "table", parent, true);
+        }
+        if let Some(
+            sqlparser::ast::CreateTableLikeKind::Parenthesized(like) | sqlparser::ast::CreateTableLikeKind::Plain(like),
+        ) = &ct.like
+        {
+            self.need(Kind::Relation, "table", &like.name, true);
         }
         self.expressions(ct);
         let before = self.facts.refs.len();
