@@ -94,6 +94,9 @@ pub struct Problem {
     pub in_database: Option<bool>,
     #[serde(skip)]
     needed: Option<Obj>,
+    /// The statement's position across all files, to sort by.
+    #[serde(skip)]
+    position: usize,
 }
 
 fn display<S: serde::Serializer>(at: &Location, s: S) -> Result<S::Ok, S::Error> {
@@ -249,7 +252,7 @@ struct Node {
 
 pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
     let dialect = crate::safety::dialect(engine);
-    let x = Extractor { postgres: engine == Engine::Postgres, sqlite: engine == Engine::Sqlite };
+    let extractor = Extractor { postgres: engine == Engine::Postgres, sqlite: engine == Engine::Sqlite };
     let mut stmts = Vec::new();
     let mut problems = Vec::new();
     for file in files {
@@ -260,20 +263,20 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
             let (parsed, facts) = match result {
                 Ok(mut list) if list.len() == 1 => {
                     let s = list.remove(0);
-                    let facts = x.facts(&s, dialect.as_ref());
+                    let facts = extractor.facts(&s, dialect.as_ref());
                     (Some(s), facts)
                 }
                 Ok(list) => {
                     let mut facts = Facts::default();
                     for s in &list {
-                        let f = x.facts(s, dialect.as_ref());
+                        let f = extractor.facts(s, dialect.as_ref());
                         facts.defines.extend(f.defines);
                         facts.refs.extend(f.refs);
                     }
                     (None, facts)
                 }
                 Err(e) => {
-                    let facts = x.fallback(&chunk.text);
+                    let facts = extractor.fallback(&chunk.text);
                     problems.push(Problem {
                         kind: ProblemKind::Unparsed,
                         at: at.clone(),
@@ -284,6 +287,7 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
                         )),
                         in_database: None,
                         needed: None,
+                        position: stmts.len(),
                     });
                     (None, facts)
                 }
@@ -319,6 +323,7 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
                     detail: None,
                     in_database: None,
                     needed: None,
+                    position: i,
                 }),
                 None if r.required => problems.push(Problem {
                     kind: ProblemKind::DefinedNowhere,
@@ -331,6 +336,7 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
                     )),
                     in_database: None,
                     needed: Some(r.obj.clone()),
+                    position: i,
                 }),
                 _ => {}
             }
@@ -340,7 +346,7 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
 
     let (order, nodes, cycle_problems) = sort(&stmts, &definer);
     problems.extend(cycle_problems);
-    problems.sort_by_key(|p| (stmt_index(&stmts, &p.at), p.kind));
+    problems.sort_by_key(|p| (p.position, p.kind));
 
     let label = |n: &Node| {
         let at = &stmts[n.stmt].at;
@@ -450,10 +456,6 @@ fn rescue(text: &str) -> Option<String> {
         .into_iter()
         .find(|re| re.is_match(text))
         .map(|re| re.replace(text, "$1").into_owned())
-}
-
-fn stmt_index(stmts: &[Stmt], at: &Location) -> usize {
-    stmts.iter().position(|s| &s.at == at).unwrap_or(usize::MAX)
 }
 
 /// Kahn's sort, always taking the earliest ready statement, so the author's order survives
@@ -580,15 +582,21 @@ fn sort(stmts: &[Stmt], definer: &BTreeMap<Obj, usize>) -> (Vec<usize>, Vec<Node
                     )),
                     in_database: None,
                     needed: None,
+                    position: stmt,
                 });
             }
             None => {
                 // Not a foreign-key cycle (views or functions needing each other): no order fixes it.
-                let members: Vec<String> = remaining
+                let mut members: Vec<String> = remaining
                     .iter()
                     .filter(|&&n| nodes[n].sub == 0)
                     .map(|&n| format!("{}#{}", stmts[nodes[n].stmt].at.file, stmts[nodes[n].stmt].at.statement))
                     .collect();
+                if members.len() > 10 {
+                    let more = members.len() - 10;
+                    members.truncate(10);
+                    members.push(format!("and {more} more waiting on them"));
+                }
                 problems.push(Problem {
                     kind: ProblemKind::Cycle,
                     at: stmts[nodes[first].stmt].at.clone(),
@@ -601,6 +609,7 @@ fn sort(stmts: &[Stmt], definer: &BTreeMap<Obj, usize>) -> (Vec<usize>, Vec<Node
                     )),
                     in_database: None,
                     needed: None,
+                    position: nodes[first].stmt,
                 });
                 for n in remaining {
                     placed[n] = true;

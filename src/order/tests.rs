@@ -144,6 +144,13 @@ const CASES: &[Case] = &[
         order: &["s.sql#1*", "s.sql#2", "s.sql#1+fk1"],
     },
     Case {
+        name: "views that need each other: no order works, the given one is kept",
+        sql: "create view a as select * from b;
+              create view b as select * from a;",
+        problems: &[(DefinedLater, 1, "relation b"), (Cycle, 1, "")],
+        order: &[],
+    },
+    Case {
         name: "unknown reference",
         sql: "create table t (id int, owner uuid references auth.users (id));
               grant select on t to app;",
