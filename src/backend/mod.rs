@@ -33,12 +33,16 @@ mod rows {
 
 mod mongo;
 mod mysql;
+mod ops;
 mod order;
 mod postgres;
 mod rls;
 mod sqlite;
 
 pub use mongo::DocumentSet;
+pub use ops::{
+    QualityCheck, QualityKind, QualityResult, SeedFile, SeedOutcome, SeedReport, SmokeCheck, SmokeOptions, SmokeStatus,
+};
 pub use order::CatalogName;
 
 use std::time::Instant;

@@ -173,7 +173,7 @@ async fn statement(conn: &mut sqlx::PgConnection, call: &SqlCall<'_>, cache: boo
 }
 
 /// Decode one value by its declared type; PostgreSQL decoding is strict about widths.
-fn cell(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
+pub(super) fn cell(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
         return Ok(Value::Null);

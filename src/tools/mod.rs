@@ -5,6 +5,7 @@ mod bootstrap;
 mod confirm;
 mod env;
 mod introspect;
+mod ops;
 mod order;
 mod performance;
 mod rls;
@@ -29,6 +30,7 @@ pub fn all() -> ToolRouter<Server> {
         + Server::rls_router()
         + Server::order_router()
         + Server::bootstrap_router()
+        + Server::ops_router()
 }
 
 /// Deserialize an optional argument that clients may send as a number or a numeric string.

@@ -4,6 +4,7 @@ mod audit;
 mod bootstrap;
 mod engines;
 mod manifest;
+mod ops;
 mod order;
 mod performance;
 mod protocol;
