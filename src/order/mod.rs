@@ -211,6 +211,13 @@ pub fn load(path: &Path) -> Result<Vec<SourceFile>, ToolError> {
         .map_err(|e| ToolError::invalid("path", format!("cannot read {}: {e}", path.display())))?;
     if meta.is_file() {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        // Only SQL scripts: parse errors quote the text, and other files are nobody's DDL.
+        if !name.to_ascii_lowercase().ends_with(".sql") {
+            return Err(ToolError::invalid(
+                "path",
+                format!("{name} is not a .sql file; give a DDL script or a folder"),
+            ));
+        }
         return Ok(vec![SourceFile { name, text: read(path)? }]);
     }
     let mut names = Vec::new();

@@ -138,6 +138,8 @@ async fn bad_input_is_refused_with_a_next_step() {
     assert!(e.contains("exactly one of `path`"), "{e}");
     let e = mcp.err("verify-order", json!({"path": "/nonexistent/ddl", "engine": "postgres"})).await;
     assert!(e.contains("cannot read /nonexistent/ddl"), "{e}");
+    let e = mcp.err("verify-order", json!({"path": "/etc/passwd", "engine": "postgres"})).await;
+    assert!(e.contains("not a .sql file") && !e.contains("root"), "{e}");
     mcp.close().await;
 }
 
