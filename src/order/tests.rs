@@ -151,6 +151,13 @@ const CASES: &[Case] = &[
         order: &[],
     },
     Case {
+        name: "built-in types are not objects to create",
+        sql: "create table t (body text, r int4range[], at timestamptz, ip inet, doc tsvector, n serial);
+              create index t_fts on t using gin (to_tsvector('english'::regconfig, body));",
+        problems: &[],
+        order: &[],
+    },
+    Case {
         name: "unknown reference",
         sql: "create table t (id int, owner uuid references auth.users (id));
               grant select on t to app;",
