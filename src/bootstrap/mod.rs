@@ -238,6 +238,7 @@ mod tests {
         assert!(!valid_name("2shop") && !valid_name("a b") && !valid_name("") && !valid_name("x\"]"));
         assert_eq!(default_name(Path::new("/tmp/My Shop")), "my_shop");
         assert_eq!(default_name(Path::new("/")), "app");
+        assert_eq!(default_name(Path::new("/srv/shop/.")), "shop");
     }
 
     #[test]

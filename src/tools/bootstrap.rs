@@ -59,7 +59,8 @@ impl Server {
             None => self.database(None)?.config.engine,
         };
         let dir = std::path::PathBuf::from(p.dir.trim());
-        let name = p.name.unwrap_or_else(|| bootstrap::default_name(&dir));
+        // `.` names the working directory: take the name from its absolute form.
+        let name = p.name.unwrap_or_else(|| bootstrap::default_name(&std::path::absolute(&dir).unwrap_or(dir.clone())));
         let version = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
         let scaffold = tokio::task::spawn_blocking(move || bootstrap::scaffold(&dir, engine, &name, &version))
             .await
