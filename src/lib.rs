@@ -9,9 +9,11 @@
 
 pub mod audit;
 pub mod backend;
+pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod order;
 pub mod output;
 pub mod plan;
 pub mod prompts;

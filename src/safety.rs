@@ -104,7 +104,7 @@ pub struct Checked {
     pub capped_sql: Option<String>,
 }
 
-fn dialect(engine: Engine) -> Box<dyn Dialect> {
+pub(crate) fn dialect(engine: Engine) -> Box<dyn Dialect> {
     match engine {
         Engine::Postgres => Box::new(PostgreSqlDialect {}),
         Engine::Mysql => Box::new(MySqlDialect {}),

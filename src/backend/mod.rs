@@ -34,6 +34,7 @@ mod rows {
 mod mongo;
 mod mysql;
 mod ops;
+mod order;
 mod postgres;
 mod rls;
 mod sqlite;
@@ -42,6 +43,7 @@ pub use mongo::DocumentSet;
 pub use ops::{
     QualityCheck, QualityKind, QualityResult, SeedFile, SeedOutcome, SeedReport, SmokeCheck, SmokeOptions, SmokeStatus,
 };
+pub use order::CatalogName;
 
 use std::time::Instant;
 

@@ -1,10 +1,12 @@
 //! Tool families, one file and one router each; `all()` adds them together. Handlers return
 //! typed results or a [`ToolError`](crate::error::ToolError); they never build MCP results.
 
+mod bootstrap;
 mod confirm;
 mod env;
 mod introspect;
 mod ops;
+mod order;
 mod performance;
 mod rls;
 mod security;
@@ -26,6 +28,8 @@ pub fn all() -> ToolRouter<Server> {
         + Server::analyze_router()
         + Server::security_router()
         + Server::rls_router()
+        + Server::order_router()
+        + Server::bootstrap_router()
         + Server::ops_router()
 }
 

@@ -1,9 +1,11 @@
 //! The one integration test binary: the real server binary over stdio against real databases.
 
 mod audit;
+mod bootstrap;
 mod engines;
 mod manifest;
 mod ops;
+mod order;
 mod performance;
 mod protocol;
 mod redaction;
