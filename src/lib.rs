@@ -13,6 +13,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod order;
 pub mod output;
 pub mod plan;

@@ -58,6 +58,9 @@ impl Server {
             Some(e) => Engine::from(e),
             None => self.database(None)?.config.engine,
         };
+        // Checked against the allowed directories; scaffold then judges the path as given (it refuses
+        // `..` and symlinks out of it).
+        self.file("dir", &p.dir)?;
         let dir = std::path::PathBuf::from(p.dir.trim());
         // `.` names the working directory: take the name from its absolute form.
         let name = p.name.unwrap_or_else(|| bootstrap::default_name(&std::path::absolute(&dir).unwrap_or(dir.clone())));

@@ -212,7 +212,8 @@ impl Server {
             if !file.ends_with(".toml") {
                 return Err(ToolError::invalid("file", "a .toml file of [[checks]] tables"));
             }
-            let text = std::fs::read_to_string(file)
+            let path = self.file("file", file)?;
+            let text = std::fs::read_to_string(&path)
                 .map_err(|e| ToolError::invalid("file", format!("cannot read {file}: {e}")))?;
             let parsed: ChecksFile = toml::from_str(&text).map_err(|e| {
                 // The message and line only: toml's full report quotes the file's text.
@@ -325,7 +326,8 @@ impl Server {
         if p.path.trim().is_empty() {
             return Err(ToolError::invalid("path", "a seed file or folder is required"));
         }
-        let report = db.seed(std::path::Path::new(p.path.trim()), p.reapply_changed).await?;
+        let path = self.file("path", &p.path)?;
+        let report = db.seed(&path, p.reapply_changed).await?;
         let mut counts = SeedCounts::default();
         for f in &report.files {
             match f.outcome {

@@ -147,8 +147,11 @@ async fn data_quality_reads_checks_from_a_toml_file_on_a_read_only_database() {
     assert_eq!(v["checks_failed"], 1, "{v}");
     assert_eq!(result(&v, "range app.items.qty")["samples"][0]["qty"], -5);
     assert_eq!(result(&v, "row_count app.items")["passed"], true);
-    let bad = mcp.err("data-quality", json!({"file": "/nonexistent/checks.toml"})).await;
+    let missing = file.with_file_name("missing-checks.toml");
+    let bad = mcp.err("data-quality", json!({"file": missing.to_str().unwrap()})).await;
     assert!(bad.contains("cannot read"), "{bad}");
+    let bad = mcp.err("data-quality", json!({"file": "/nonexistent/checks.toml"})).await;
+    assert!(bad.contains("outside the directories"), "{bad}");
     std::fs::write(&file, "[[checks]]\ncheck = \"nonsense-kind\"\nsecret = \"do-not-echo\"\n").unwrap();
     let bad = mcp.err("data-quality", json!({"file": file.to_str().unwrap()})).await;
     assert!(bad.contains("line ") && !bad.contains("do-not-echo"), "the file's text is not quoted back: {bad}");

@@ -136,10 +136,15 @@ async fn bad_input_is_refused_with_a_next_step() {
     assert_eq!(v["proposed_order"], json!(["sql#2", "sql#1"]));
     let e = mcp.err("verify-order", json!({"engine": "postgres"})).await;
     assert!(e.contains("exactly one of `path`"), "{e}");
-    let e = mcp.err("verify-order", json!({"path": "/nonexistent/ddl", "engine": "postgres"})).await;
-    assert!(e.contains("cannot read /nonexistent/ddl"), "{e}");
+    let missing = std::env::temp_dir().join("de-nonexistent-ddl");
+    let e = mcp.err("verify-order", json!({"path": missing, "engine": "postgres"})).await;
+    assert!(e.contains(&format!("cannot read {}", missing.display())), "{e}");
+    let not_sql = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(not_sql.path(), "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    let e = mcp.err("verify-order", json!({"path": not_sql.path(), "engine": "postgres"})).await;
+    assert!(e.contains("not a .sql file") && !e.contains("root:x"), "{e}");
     let e = mcp.err("verify-order", json!({"path": "/etc/passwd", "engine": "postgres"})).await;
-    assert!(e.contains("not a .sql file") && !e.contains("root"), "{e}");
+    assert!(e.contains("outside the directories"), "{e}");
     mcp.close().await;
 }
 

@@ -243,3 +243,41 @@ async fn cancelling_a_call_stops_its_statement_on_the_server() {
     assert!(next.elapsed().as_secs() < 5, "the interrupted statement freed the connection: {:?}", next.elapsed());
     mcp.close().await;
 }
+
+/// File-taking tools use only the allowed directories: the working directory, --allow-dir and
+/// the config's [files] roots; env-check lists them.
+#[tokio::test]
+async fn file_tools_refuse_paths_outside_the_allowed_directories() {
+    let db = crate::support::TestDb::new(crate::support::Kind::Sqlite).await;
+    let work = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+    std::fs::write(work.path().join("1_a.sql"), "create table a (id int primary key);").unwrap();
+    // Spawned from a working directory inside the crate, without the test harness's --allow-dir.
+    let cmd = tokio::process::Command::new(BIN);
+    let mut cmd = cmd;
+    cmd.current_dir(work.path()).args(["--database-url", &db.url, "--mode", "read-write"]).env_remove("DATABASE_URL");
+    let client = rmcp::ServiceExt::serve(Client::default(), TokioChildProcess::new(cmd).unwrap()).await.unwrap();
+    let call = async |tool: &str, args: Value| {
+        client
+            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args.as_object().unwrap().clone()))
+            .await
+            .unwrap()
+    };
+    let env = call("env-check", json!({})).await;
+    let roots = env.structured_content.unwrap()["file_roots"].clone();
+    assert_eq!(roots, json!([work.path().canonicalize().unwrap().display().to_string()]));
+    let ok = call("verify-order", json!({"path": "1_a.sql", "engine": "postgres"})).await;
+    assert_ne!(ok.is_error, Some(true), "{}", text(&ok));
+    for (tool, args) in [
+        ("verify-order", json!({"path": "/etc/passwd"})),
+        ("seed", json!({"path": "../../../../etc"})),
+        ("data-quality", json!({"file": "/etc/checks.toml"})),
+        ("bootstrap", json!({"dir": "/tmp/elsewhere-never-created"})),
+    ] {
+        let r = call(tool, args.clone()).await;
+        let t = text(&r);
+        assert!(r.is_error == Some(true) && t.contains("outside the directories"), "{tool} {args}: {t}");
+        assert!(t.contains("--allow-dir"), "says how to allow it: {t}");
+    }
+    assert!(!std::path::Path::new("/tmp/elsewhere-never-created").exists());
+    client.cancel().await.unwrap();
+}

@@ -184,8 +184,11 @@ impl Mcp {
         discover: bool,
         handler: Client,
     ) -> Mcp {
+        // Tests keep their files in temporary directories: allow that one (the files module's own
+        // tests and files::outside_paths_are_refused cover the refusal).
+        let temp = std::env::temp_dir();
         let cmd = tokio::process::Command::new(BIN).configure(|c| {
-            c.args(args).env_remove("DATABASE_URL").env("DATA_ENGINEER_LOG", "warn");
+            c.args(args).arg("--allow-dir").arg(&temp).env_remove("DATABASE_URL").env("DATA_ENGINEER_LOG", "warn");
             for (k, v) in env {
                 c.env(k, v);
             }
