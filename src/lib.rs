@@ -12,6 +12,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod migrate;
 pub mod output;
 pub mod plan;
 pub mod prompts;
