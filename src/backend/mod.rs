@@ -31,11 +31,13 @@ mod rows {
     }
 }
 
+mod migrate;
 mod mongo;
 mod mysql;
 mod postgres;
 mod sqlite;
 
+pub use migrate::{Applied, Change, LedgerChange, LedgerRow, SnapshotRecord, StatementError, Trial};
 pub use mongo::DocumentSet;
 
 use std::time::Instant;

@@ -679,6 +679,11 @@ fn drop(
         ObjectType::Table => names.first().map(base_name),
         _ => table.map(base_name),
     };
+    // PostgreSQL's DROP INDEX names no table: the schema knows it.
+    let first_table = first_table.or_else(|| {
+        let object = find(schema, kinds, &parts(names.first()?))?;
+        object.parent.as_deref().map(|p| p.rsplit('.').next().unwrap_or(p).trim_matches('"').to_string())
+    });
     let mut st = step(&label, first_table, lock_for(engine, PG_ACCESS_EXCLUSIVE, MYSQL_INPLACE));
     if object_type == ObjectType::Table {
         st.irreversible = Some(format!(
@@ -707,6 +712,35 @@ fn drop(
     }
     st.down = Some(downs.join(";\n"));
     st
+}
+
+/// Refuse what a migration must not contain: transaction control (the server owns the
+/// transaction), file and program access, switching databases, and the functions the SQL check
+/// denies everywhere. Statements the parser does not know are left to the database.
+pub fn check_statements(engine: Engine, statements: &[Statement]) -> Result<(), crate::error::ToolError> {
+    for (i, s) in statements.iter().enumerate() {
+        let Some(ast) = parse(engine, &s.sql) else { continue };
+        let what = match &ast {
+            Ast::StartTransaction { .. }
+            | Ast::Commit { .. }
+            | Ast::Rollback { .. }
+            | Ast::Savepoint { .. }
+            | Ast::ReleaseSavepoint { .. } => Some("transaction control"),
+            Ast::Copy { .. } | Ast::LoadData { .. } => Some("COPY / LOAD DATA (file and program access)"),
+            Ast::Use(_) => Some("USE (switching databases)"),
+            Ast::AttachDatabase { .. } => Some("ATTACH (opening other database files)"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            return Err(crate::error::ToolError::refused(
+                format!("statement {} (line {}) is {what}, which a migration may not contain", i + 1, s.line),
+                "remove it: the server runs the migration in its own transaction (mark the first line \
+                 `-- no-transaction` for CREATE INDEX CONCURRENTLY)",
+            ));
+        }
+        crate::safety::refuse_functions(&ast, crate::config::Mode::ReadWrite)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -175,6 +175,9 @@ pub fn reversal(current: &Schema, target: &Schema) -> Reversal {
                     drops.push(c);
                     creates.push(t);
                 }
+                // A table whose definition text holds its columns (SQLite) changes with them; the
+                // column statements bring it back.
+                _ if c.kind == "table" && columns_differ(current, target, &c.name) => {}
                 _ => out.manual.push(format!("{} {} changed: {} (was {})", c.kind, c.name, c.definition, t.definition)),
             },
         }
@@ -210,6 +213,17 @@ pub fn reversal(current: &Schema, target: &Schema) -> Reversal {
         }
     }
     out
+}
+
+fn columns_differ(current: &Schema, target: &Schema, table: &str) -> bool {
+    let columns = |s: &Schema| -> Vec<(String, String)> {
+        s.objects
+            .iter()
+            .filter(|o| o.kind == "column" && o.parent.as_deref() == Some(table))
+            .map(|o| (o.name.clone(), o.definition.clone()))
+            .collect()
+    };
+    columns(current) != columns(target)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod env;
 mod introspect;
+mod migrate;
 mod performance;
 mod security;
 mod sql;
@@ -19,6 +20,7 @@ pub fn all() -> ToolRouter<Server> {
         + Server::design_router()
         + Server::analyze_router()
         + Server::security_router()
+        + Server::migrate_router()
 }
 
 /// Deserialize an optional argument that clients may send as a number or a numeric string.

@@ -23,7 +23,7 @@ fn check(statement: &Statement) -> Option<(String, String)> {
         };
         let problem = if options.iter().any(|o| matches!(o, ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_))) {
             Some("a PRIMARY KEY or UNIQUE column")
-        } else if options.iter().any(|o| matches!(o, ColumnOption::NotNull)) && !default.is_some_and(|d| constant(d)) {
+        } else if options.iter().any(|o| matches!(o, ColumnOption::NotNull)) && !default.is_some_and(&constant) {
             Some("a NOT NULL column without a constant non-null default")
         } else if default.is_some_and(|d| !constant(d)) {
             Some("a column whose default is not a constant")
