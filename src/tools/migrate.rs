@@ -210,8 +210,8 @@ fn writable(db: &Database, tool: &str) -> Result<(), ToolError> {
     }
     Err(ToolError::refused(
         format!("database {} is read-only; {tool} changes the schema", db.config.name),
-        "configure the database with mode = \"read-write\" to apply changes; create-migration-plan and dry-run work on \
-         read-only databases too",
+        "configure the database with mode = \"read-write\" (a staging copy is a good place for a dry-run); \
+         create-migration-plan and snapshot work on read-only databases",
     ))
 }
 
@@ -640,6 +640,8 @@ impl Server {
     async fn dry_run(&self, Parameters(p): Parameters<DryRunParams>) -> Result<Json<DryRunOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         sql_database(db, "dry-run")?;
+        // Even rolled back, the trial runs DDL: a read-only database stays read-only.
+        writable(db, "dry-run")?;
         let engine = db.config.engine;
         let resolved = resolve(db, &p.source).await?;
         plan::check_statements(engine, &split::split(&resolved.up))?;

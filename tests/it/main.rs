@@ -3,6 +3,7 @@
 mod audit;
 mod engines;
 mod manifest;
+mod migrate;
 mod performance;
 mod protocol;
 mod redaction;

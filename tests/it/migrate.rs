@@ -1,0 +1,343 @@
+//! The migration lifecycle over stdio against real databases: plan, dry-run, apply with a
+//! snapshot, rollback; atomicity proved by failing on purpose and comparing snapshots; and
+//! interop with sqlx's own Migrator in both directions, checksums included.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::support::{Kind, Mcp, TestDb};
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// The fingerprint of the schema as the server describes it now.
+async fn fingerprint(mcp: &Mcp) -> String {
+    let v = mcp.ok("snapshot", json!({"label": "check"})).await;
+    v["fingerprint"].as_str().unwrap().to_string()
+}
+
+async fn dry_run_then_apply(mcp: &Mcp, source: Value) -> Value {
+    let d = mcp.ok("dry-run", source.clone()).await;
+    assert_eq!(d["success"], true, "{d}");
+    let mut args = source;
+    args["plan_id"] = d["plan_id"].clone();
+    args["confirm"] = json!(true);
+    mcp.ok("apply-migration", args).await
+}
+
+/// sqlx's Migrator over the folder: it must accept what is applied (a checksum mismatch or a
+/// dirty version is an error) and apply what is pending.
+async fn sqlx_migrate(db: &TestDb, folder: &Path) {
+    let migrator = sqlx::migrate::Migrator::new(folder).await.unwrap();
+    match db.kind {
+        Kind::Postgres => migrator.run(&sqlx::PgPool::connect(&db.url).await.unwrap()).await.unwrap(),
+        Kind::Mysql => migrator.run(&sqlx::MySqlPool::connect(&db.url).await.unwrap()).await.unwrap(),
+        Kind::Sqlite => migrator.run(&sqlx::SqlitePool::connect(&db.url).await.unwrap()).await.unwrap(),
+        Kind::Mongo => unreachable!(),
+    }
+}
+
+async fn interop(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path();
+    write(folder, "1_create_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50));\n");
+    write(folder, "1_create_users.down.sql", "DROP TABLE users;\n");
+    // sqlx applies version 1.
+    sqlx_migrate(&db, folder).await;
+
+    // The server sees it as applied, checksum included, and version 2 as the next one.
+    write(folder, "2_add_email.up.sql", "ALTER TABLE users ADD COLUMN email VARCHAR(100);\n");
+    write(folder, "2_add_email.down.sql", "ALTER TABLE users DROP COLUMN email;\n");
+    let mcp = db.serve("read-write").await;
+    let source = json!({"folder": folder.display().to_string()});
+    let plan = mcp.ok("create-migration-plan", source.clone()).await;
+    assert_eq!(plan["ledger"]["applied"], json!([1]), "{plan}");
+    assert_eq!(plan["ledger"]["pending"], json!([2]));
+    assert!(plan["ledger"].get("checksum_mismatches").is_none(), "{plan}");
+    assert!(plan["source"].as_str().unwrap().contains("version 2"));
+    let applied = dry_run_then_apply(&mcp, source.clone()).await;
+    assert_eq!(applied["applied"], true, "{applied}");
+    assert_eq!(applied["ledger_version"], 2);
+    assert_eq!(applied["verification"]["ledger_checksum_ok"], true);
+    mcp.close().await;
+
+    // sqlx sees version 2 as applied (it would re-run it and fail, or report a mismatch,
+    // otherwise), then applies version 3; the server sees that one too.
+    sqlx_migrate(&db, folder).await;
+    write(folder, "3_add_age.sql", "ALTER TABLE users ADD COLUMN age INTEGER;\n");
+    sqlx_migrate(&db, folder).await;
+    let mcp = db.serve("read-write").await;
+    let e = mcp.err("create-migration-plan", source).await;
+    assert!(e.contains("no pending migration"), "{e}");
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn sqlx_migrator_and_this_server_agree_on_postgres() {
+    interop(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlx_migrator_and_this_server_agree_on_mariadb() {
+    interop(Kind::Mysql).await;
+}
+
+#[tokio::test]
+async fn sqlx_migrator_and_this_server_agree_on_sqlite() {
+    interop(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_dirty_version_is_reported_with_how_to_recover() {
+    let db = TestDb::new(Kind::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "1_a.sql", "CREATE TABLE a (id INTEGER);\n");
+    write(dir.path(), "2_b.sql", "CREATE TABLE b (id INTEGER);\n");
+    sqlx_migrate(&db, dir.path()).await;
+    db.exec("UPDATE _sqlx_migrations SET success = FALSE WHERE version = 2").await;
+    let mcp = db.serve("read-write").await;
+    write(dir.path(), "3_c.sql", "CREATE TABLE c (id INTEGER);\n");
+    let e = mcp.err("create-migration-plan", json!({"folder": dir.path().display().to_string()})).await;
+    assert!(
+        e.contains("version 2 (b) is dirty") && e.contains("DELETE FROM _sqlx_migrations WHERE version = 2"),
+        "{e}"
+    );
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn a_safe_postgres_migration_is_planned_tried_applied_and_rolled_back_to_its_snapshot() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec("create table orders (id bigint primary key, total int); insert into orders select g, g from generate_series(1, 1000) g;")
+        .await;
+    let mcp = db.serve("read-write").await;
+    let base = mcp.ok("snapshot", json!({"label": "base"})).await;
+    let sql = "create table notes (id bigint primary key, body text);\nalter table orders add column note_id bigint;";
+    let plan = mcp.ok("create-migration-plan", json!({"sql": sql})).await;
+    assert_eq!(plan["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "changing-column-type").count(), 0);
+    assert_eq!(plan["down"], "ALTER TABLE orders DROP COLUMN note_id;\nDROP TABLE notes;\n");
+    assert_eq!(plan["steps"][1]["rewrites_table"], false, "{plan}");
+    let applied = dry_run_then_apply(&mcp, json!({"sql": sql})).await;
+    assert_eq!(applied["applied"], true, "{applied}");
+    assert_eq!(applied["snapshot_before"]["label"].as_str().unwrap().starts_with("before plan"), true);
+    let added: Vec<&str> =
+        applied["schema_diff"]["added"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert!(added.contains(&"public.notes") && added.contains(&"public.orders.note_id"), "{added:?}");
+
+    // Back to the snapshot: shown first, refused without consent to lose data, then done.
+    let shown = mcp.ok("rollback", json!({"to_snapshot": "base"})).await;
+    assert_eq!(shown["dry_run_success"], true, "{shown}");
+    assert_eq!(shown["reaches_snapshot"], true);
+    assert_eq!(shown["drops_data"], json!(["column public.orders.note_id", "table public.notes"]));
+    assert_eq!(shown["executed"], false);
+    let args = json!({"to_snapshot": "base", "plan_id": shown["plan_id"], "confirm": true});
+    let e = mcp.err("rollback", args.clone()).await;
+    assert!(e.contains("data does not come back") && e.contains("accept_data_loss"), "{e}");
+    let mut args = args;
+    args["accept_data_loss"] = json!(true);
+    let done = mcp.ok("rollback", args).await;
+    assert_eq!(done["executed"], true, "{done}");
+    assert_eq!(done["reaches_snapshot"], true);
+    assert_eq!(fingerprint(&mcp).await, base["fingerprint"].as_str().unwrap());
+    let list = mcp.ok("snapshot", json!({"list": true})).await;
+    assert!(list["snapshots"].as_array().unwrap().len() >= 3, "{list}");
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn a_lock_heavy_postgres_migration_is_flagged() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec(
+        "create table orders (id bigint primary key, total int, status text);
+         insert into orders select g, g, 'new' from generate_series(1, 200000) g; analyze orders;",
+    )
+    .await;
+    let mcp = db.serve("read-only").await;
+    let sql = "create index orders_status on orders (status);\n\
+               alter table orders alter column total type bigint;\n\
+               alter table orders add constraint total_positive check (total > 0);";
+    let plan = mcp.ok("create-migration-plan", json!({"sql": sql})).await;
+    let steps = plan["steps"].as_array().unwrap();
+    assert!(steps[0]["lock"].as_str().unwrap().starts_with("SHARE"), "{plan}");
+    assert!(steps[0]["safer"].as_str().unwrap().contains("CONCURRENTLY"));
+    assert!(steps[1]["lock"].as_str().unwrap().starts_with("ACCESS EXCLUSIVE"));
+    assert_eq!(steps[1]["rewrites_table"], true);
+    assert!(steps[1]["estimated_seconds"].as_f64().unwrap() > 0.0, "estimated from the real size: {plan}");
+    assert!(steps[2]["safer"].as_str().unwrap().contains("NOT VALID"));
+    // The down script restores the old type, read from the catalog.
+    assert!(plan["down"].as_str().unwrap().contains("ALTER COLUMN total TYPE integer"), "{plan}");
+    let codes: Vec<&str> = plan["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    for code in ["require-concurrent-index-creation", "changing-column-type", "constraint-missing-not-valid"] {
+        assert!(codes.contains(&code), "{code} missing: {codes:?}");
+    }
+    // Planning works on a read-only database; trying and applying run DDL, so they do not.
+    let e = mcp.err("dry-run", json!({"sql": sql})).await;
+    assert!(e.contains("read-only"), "{e}");
+    mcp.close().await;
+    let mcp = db.serve("read-write").await;
+    let d = mcp.ok("dry-run", json!({"sql": sql})).await;
+    assert_eq!(d["success"], true, "{d}");
+    assert_eq!(d["reversible"], true, "{d}");
+    mcp.close().await;
+}
+
+/// A migration whose third statement fails when applied (duplicates arrive between the dry-run
+/// and the apply): the database is exactly as before, compared by snapshot.
+async fn broken_third_statement(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    db.exec("create table items (id int primary key, sku varchar(20))").await;
+    let mcp = db.serve("read-write").await;
+    // Statically broken: the dry-run names the statement.
+    let broken =
+        "alter table items add column a int;\ncreate table extra (id int primary key);\ninsert into nosuch values (1);";
+    let d = mcp.ok("dry-run", json!({"sql": broken})).await;
+    assert_eq!(d["success"], false);
+    assert_eq!(d["failed"]["index"], 3, "{d}");
+    assert_eq!(d["failed"]["line"], 3);
+    assert!(d["failed"]["error"].as_str().unwrap().contains("nosuch"), "{d}");
+    assert_eq!(d["verified"], false);
+
+    let before = mcp.ok("snapshot", json!({"label": "before"})).await;
+    let sql = "alter table items add column price int;\ncreate table extra (id int primary key);\n\
+               create unique index items_sku on items (sku);";
+    let d = mcp.ok("dry-run", json!({"sql": sql})).await;
+    assert_eq!(d["success"], true, "{d}");
+    db.exec("insert into items values (1, 'same'), (2, 'same')").await;
+    let applied = mcp.ok("apply-migration", json!({"sql": sql, "plan_id": d["plan_id"], "confirm": true})).await;
+    assert_eq!(applied["applied"], false, "{applied}");
+    assert_eq!(applied["failed"]["index"], 3);
+    assert_eq!(applied["statements_in_effect"], 0);
+    assert_eq!(applied["unchanged"], true, "{applied}");
+    let diff = mcp.ok("snapshot", json!({"diff": [before["snapshot"]["id"].to_string(), "current"]})).await;
+    assert_eq!(diff["diff"], json!({"added": [], "removed": [], "changed": []}), "{diff}");
+    if kind == Kind::Mysql {
+        assert_eq!(applied["compensated"].as_array().unwrap().len(), 2, "{applied}");
+    }
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn a_broken_third_statement_leaves_postgres_exactly_as_before() {
+    broken_third_statement(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_broken_third_statement_leaves_mariadb_exactly_as_before() {
+    broken_third_statement(Kind::Mysql).await;
+}
+
+#[tokio::test]
+async fn a_broken_third_statement_leaves_sqlite_exactly_as_before() {
+    broken_third_statement(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_reversibility_check_catches_a_down_script_that_forgets_something() {
+    for kind in [Kind::Sqlite, Kind::Mysql] {
+        let db = TestDb::new(kind).await;
+        db.exec("create table t (id int primary key)").await;
+        let mcp = db.serve("read-write").await;
+        let sql = "alter table t add column note varchar(20);\ncreate index t_note on t (note);";
+        let forgetful_down = if kind == Kind::Mysql { "drop index t_note on t;" } else { "drop index t_note;" };
+        let d = mcp.ok("dry-run", json!({"sql": sql, "down": forgetful_down})).await;
+        assert_eq!(d["success"], true, "{d}");
+        assert_eq!(d["reversible"], false, "{kind:?}: {d}");
+        let left: Vec<&str> =
+            d["reversibility_diff"]["added"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+        assert_eq!(left, vec!["t.note"], "{kind:?}: {d}");
+        // The generated down script is complete.
+        let d = mcp.ok("dry-run", json!({"sql": sql})).await;
+        assert_eq!(d["reversible"], true, "{kind:?}: {d}");
+        mcp.close().await;
+    }
+}
+
+#[tokio::test]
+async fn apply_refuses_a_plan_id_that_does_not_match() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec("create table t (id int primary key)").await;
+    let mcp = db.serve("read-write").await;
+    let sql = "alter table t add column a int;";
+    let d = mcp.ok("dry-run", json!({"sql": sql})).await;
+    // Other SQL with this plan_id.
+    let e = mcp
+        .err(
+            "apply-migration",
+            json!({"sql": "alter table t add column b int;", "plan_id": d["plan_id"], "confirm": true}),
+        )
+        .await;
+    assert!(e.contains("does not match"), "{e}");
+    // An id no dry-run verified.
+    let plan = mcp.ok("create-migration-plan", json!({"sql": "alter table t add column c int;"})).await;
+    let e = mcp
+        .err(
+            "apply-migration",
+            json!({"sql": "alter table t add column c int;", "plan_id": plan["plan_id"], "confirm": true}),
+        )
+        .await;
+    assert!(e.contains("not verified by a successful dry-run"), "{e}");
+    // No confirmation.
+    let e = mcp.err("apply-migration", json!({"sql": sql, "plan_id": d["plan_id"]})).await;
+    assert!(e.contains("needs confirmation"), "{e}");
+    // The schema changed since the dry-run.
+    db.exec("create table other (id int)").await;
+    let e = mcp.err("apply-migration", json!({"sql": sql, "plan_id": d["plan_id"], "confirm": true})).await;
+    assert!(e.contains("schema changed since the dry-run"), "{e}");
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn mariadb_lint_rules_and_dry_run_in_a_scratch_database() {
+    let db = TestDb::new(Kind::Mysql).await;
+    db.exec("create table orders (id int primary key, total decimal(10,2))").await;
+    let mcp = db.serve("read-write").await;
+    let sql = "alter table orders modify column total decimal(12,2);\nalter table orders add column note text, algorithm=instant;";
+    let plan = mcp.ok("create-migration-plan", json!({"sql": sql})).await;
+    let codes: Vec<(&str, i64)> = plan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["statement"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(codes, vec![("mysql-alter-copies-table", 1), ("mysql-algorithm-unspecified", 1)], "{plan}");
+    let before = fingerprint(&mcp).await;
+    let d = mcp.ok("dry-run", json!({"sql": sql})).await;
+    assert_eq!(d["success"], true, "{d}");
+    assert_eq!(d["reversible"], true, "{d}");
+    assert!(d["notes"][0].as_str().unwrap().contains("scratch database"), "{d}");
+    assert_eq!(fingerprint(&mcp).await, before, "the dry-run never touches the real schema");
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn write_to_creates_a_migration_pair_sqlx_can_run() {
+    let db = TestDb::new(Kind::Sqlite).await;
+    db.exec("create table t (id integer primary key)").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mcp = db.serve("read-write").await;
+    let plan = mcp
+        .ok(
+            "create-migration-plan",
+            json!({"sql": "alter table t add column note text;", "write_to": dir.path().display().to_string(), "name": "add note"}),
+        )
+        .await;
+    let written = plan["written"].as_array().unwrap();
+    assert_eq!(written.len(), 2, "{plan}");
+    assert!(written[0].as_str().unwrap().ends_with("_add_note.up.sql"));
+    mcp.close().await;
+    sqlx_migrate(&db, dir.path()).await;
+}
+
+#[tokio::test]
+async fn mongodb_says_the_migration_tools_do_not_apply() {
+    let db = TestDb::new(Kind::Mongo).await;
+    let mcp = db.serve("read-write").await;
+    for tool in ["create-migration-plan", "dry-run", "snapshot", "rollback"] {
+        let e = mcp.err(tool, json!({"sql": "select 1"})).await;
+        assert!(e.contains("not supported on mongodb") && e.contains("no fixed schema"), "{tool}: {e}");
+    }
+    mcp.close().await;
+}
