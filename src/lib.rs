@@ -17,6 +17,7 @@ pub mod output;
 pub mod plan;
 pub mod prompts;
 pub mod redact;
+pub mod rls;
 pub mod safety;
 pub mod server;
 pub mod tools;

@@ -35,6 +35,7 @@ mod migrate;
 mod mongo;
 mod mysql;
 mod postgres;
+mod rls;
 mod sqlite;
 
 pub use migrate::{Applied, Change, LedgerChange, LedgerRow, SnapshotRecord, StatementError, Trial};
@@ -107,7 +108,7 @@ impl Engine {
                 schemas: false,
                 row_level_security: false,
                 hypothetical_indexes: false,
-                audit_rules: false,
+                audit_rules: true,
                 transactional_ddl: false,
             },
         }
@@ -408,7 +409,12 @@ impl Database {
                     .fetch_all(p)
                     .await
                     .map_err(|e| self.db_error(e, t))?;
-                Ok(Some(listed(objects(&rows, mysql::cell).map_err(|e| self.db_error(e, t))?)))
+                let mut problems = listed(objects(&rows, mysql::cell).map_err(|e| self.db_error(e, t))?);
+                // Usage counts need performance_schema: off or not readable means none to report.
+                if let Ok(rows) = sqlx::query(include_str!("mysql/unused_indexes.sql")).fetch_all(p).await {
+                    problems["unused"] = Value::Array(objects(&rows, mysql::cell).unwrap_or_default());
+                }
+                Ok(Some(problems))
             }
             Pool::Sqlite(p) => {
                 let rows = sqlx::query(include_str!("sqlite/indexes.sql"))
@@ -457,6 +463,18 @@ impl Database {
         match self.pool().await? {
             Pool::Postgres(p) => postgres::audit(p, rules).await.map(Some).map_err(|e| self.db_error(e, t)),
             Pool::Mysql(p) => mysql::audit(p, rules).await.map(Some).map_err(|e| self.db_error(e, t)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Run the document-database audit rules `wanted` selects: how many ran and what they found;
+    /// `None` on SQL engines (their rules are catalog SQL, see [`Database::audit`]).
+    pub async fn audit_documents(
+        &self,
+        wanted: impl Fn(crate::audit::Scope) -> bool,
+    ) -> Result<Option<(usize, Vec<crate::audit::AuditFinding>)>, ToolError> {
+        match self.pool().await? {
+            Pool::Mongo(m) => Ok(Some(crate::audit::mongodb::run(&m.audit_facts().await?, wanted))),
             _ => Ok(None),
         }
     }

@@ -18,6 +18,8 @@ use crate::{
     safety::StatementKind,
 };
 
+pub(super) mod rls;
+
 pub(super) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
     let mut settings = vec![
         ("statement_timeout", format!("{}", cfg.statement_timeout_ms)),

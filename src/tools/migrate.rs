@@ -9,7 +9,12 @@ use std::{
     sync::{LazyLock, Mutex},
 };
 
-use rmcp::{Json, handler::server::wrapper::Parameters, tool, tool_router};
+use rmcp::{
+    Json, RoleServer,
+    handler::server::{tool::InputResponses, wrapper::Parameters},
+    service::RequestContext,
+    tool, tool_router,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -373,9 +378,10 @@ pub struct ApplyParams {
     pub plan_id: String,
     #[serde(flatten)]
     pub source: ChangeSource,
-    /// true once the user has seen the plan and agreed to apply it.
+    /// Apply without asking the user through the client (only for clients that cannot ask; show
+    /// the plan to the user and ask first).
     #[serde(default)]
-    pub confirm: Option<bool>,
+    pub confirm: bool,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -482,9 +488,10 @@ pub struct RollbackParams {
     /// The plan_id the first (showing) call returned; without it nothing runs.
     #[serde(default)]
     pub plan_id: Option<String>,
-    /// true once the user agreed.
+    /// Run without asking the user through the client (only for clients that cannot ask; show the
+    /// DDL to the user and ask first).
     #[serde(default)]
-    pub confirm: Option<bool>,
+    pub confirm: bool,
     /// true to accept that dropped tables and columns lose their data for good.
     #[serde(default)]
     pub accept_data_loss: bool,
@@ -516,17 +523,6 @@ pub struct RollbackOutput {
     pub snapshot_before: Option<SnapshotRecord>,
     pub notes: Vec<String>,
     pub next: String,
-}
-
-fn confirmed(confirm: Option<bool>, what: &str) -> Result<(), ToolError> {
-    if confirm == Some(true) {
-        return Ok(());
-    }
-    Err(ToolError::refused(
-        format!("{what} needs confirmation"),
-        "show the plan (steps, locks, down script, what cannot be reversed) to the user and call again with \
-         confirm: true once they agree",
-    ))
 }
 
 fn counts(schema: &Schema) -> BTreeMap<String, usize> {
@@ -723,7 +719,12 @@ impl Server {
             open_world_hint = false
         )
     )]
-    async fn apply_migration(&self, Parameters(p): Parameters<ApplyParams>) -> Result<Json<ApplyOutput>, ToolError> {
+    async fn apply_migration(
+        &self,
+        Parameters(p): Parameters<ApplyParams>,
+        context: RequestContext<RoleServer>,
+        responses: InputResponses,
+    ) -> Result<Json<ApplyOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         sql_database(db, "apply-migration")?;
         writable(db, "apply-migration")?;
@@ -750,7 +751,14 @@ impl Server {
                 "run dry-run with the same change first; apply-migration takes only what a dry-run proved",
             ));
         };
-        confirmed(p.confirm, "apply-migration")?;
+        let action = format!(
+            "apply {} ({} statements{}) to database {}",
+            resolved.origin,
+            analysis.steps.len(),
+            if analysis.irreversible.is_empty() { "" } else { ", some irreversible" },
+            db.config.name
+        );
+        super::confirmed(&context, responses, p.confirm, &action).await?;
         let snapshot_before = db.store_snapshot(&format!("before plan {}", &expected[..12]), &schema).await?;
         let up_statements = statements_of(&resolved.up);
         let inverses: Vec<Option<String>> = analysis.steps.iter().map(|s| s.down.clone()).collect();
@@ -915,7 +923,12 @@ impl Server {
             open_world_hint = false
         )
     )]
-    async fn rollback(&self, Parameters(p): Parameters<RollbackParams>) -> Result<Json<RollbackOutput>, ToolError> {
+    async fn rollback(
+        &self,
+        Parameters(p): Parameters<RollbackParams>,
+        context: RequestContext<RoleServer>,
+        responses: InputResponses,
+    ) -> Result<Json<RollbackOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         sql_database(db, "rollback")?;
         let engine = db.config.engine;
@@ -1027,13 +1040,23 @@ impl Server {
                 "call rollback without plan_id to see and dry-run the rollback again, then use the plan_id it returns",
             ));
         }
-        confirmed(p.confirm, "rollback")?;
         if !drops_data.is_empty() && !p.accept_data_loss {
             return Err(ToolError::refused(
                 format!("this rollback drops {} and their data does not come back", drops_data.join(", ")),
                 "back up the data first if it matters, then call again with accept_data_loss: true",
             ));
         }
+        let action = format!(
+            "roll back database {} to {source} ({} statements{})",
+            db.config.name,
+            ddl.len(),
+            if drops_data.is_empty() {
+                String::new()
+            } else {
+                format!("; drops {}, whose data does not come back", drops_data.join(", "))
+            }
+        );
+        super::confirmed(&context, responses, p.confirm, &action).await?;
         let snapshot_before = db.store_snapshot(&format!("before rollback {}", &id[..12]), &current).await?;
         let inverses: Vec<Option<String>> = vec![None; ddl.len()];
         let applied = db

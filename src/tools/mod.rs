@@ -1,14 +1,19 @@
 //! Tool families, one file and one router each; `all()` adds them together. Handlers return
 //! typed results or a [`ToolError`](crate::error::ToolError); they never build MCP results.
 
+mod confirm;
 mod env;
 mod introspect;
 mod migrate;
 mod performance;
+mod rls;
 mod security;
 mod sql;
 
 use rmcp::handler::server::router::tool::ToolRouter;
+
+pub(crate) use confirm::confirmed;
+pub use confirm::{Confirm, INPUT_KEY as CONFIRM_INPUT_KEY};
 
 use crate::server::Server;
 
@@ -20,6 +25,7 @@ pub fn all() -> ToolRouter<Server> {
         + Server::design_router()
         + Server::analyze_router()
         + Server::security_router()
+        + Server::rls_router()
         + Server::migrate_router()
 }
 

@@ -7,4 +7,5 @@ mod migrate;
 mod performance;
 mod protocol;
 mod redaction;
+mod rls;
 mod support;

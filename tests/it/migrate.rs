@@ -281,7 +281,7 @@ async fn apply_refuses_a_plan_id_that_does_not_match() {
     assert!(e.contains("not verified by a successful dry-run"), "{e}");
     // No confirmation.
     let e = mcp.err("apply-migration", json!({"sql": sql, "plan_id": d["plan_id"]})).await;
-    assert!(e.contains("needs confirmation"), "{e}");
+    assert!(e.contains("confirmation required"), "{e}");
     // The schema changed since the dry-run.
     db.exec("create table other (id int)").await;
     let e = mcp.err("apply-migration", json!({"sql": sql, "plan_id": d["plan_id"], "confirm": true})).await;

@@ -29,7 +29,7 @@ async fn discover_clients_on_2026_07_28_work_without_a_handshake() {
     let mut cmd = cmd;
     cmd.current_dir(dir.path()).env_remove("DATABASE_URL");
     let transport = TokioChildProcess::new(cmd).unwrap();
-    let client = Client
+    let client = Client::default()
         .serve_with_lifecycle(
             transport,
             ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] },
