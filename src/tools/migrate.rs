@@ -945,6 +945,7 @@ impl Server {
         let mut drops_data = Vec::new();
         let mut manual = Vec::new();
         let mut ledger_version = None;
+        let mut no_transaction = false;
         let (ddl, source): (Vec<String>, String) = if let Some(which) = &p.to_snapshot {
             let (record, schema) = db.snapshot(which).await?.ok_or_else(|| {
                 ToolError::invalid("to_snapshot", format!("no snapshot {which:?}; snapshot with list: true shows them"))
@@ -955,6 +956,7 @@ impl Server {
             target = Some(schema);
             (reversal.statements, format!("snapshot {} ({}, {})", record.id, record.label, record.taken_at))
         } else if let Some(down) = &p.down {
+            no_transaction = folder::is_no_transaction(down);
             (statements_of(down), "down script".into())
         } else {
             let version = p.version.unwrap_or_default();
@@ -975,6 +977,7 @@ impl Server {
                 )
             })?;
             ledger_version = Some(version);
+            no_transaction = folder::is_no_transaction(&down);
             (statements_of(&down), format!("folder {dir}, version {version} down"))
         };
         if ddl.is_empty() && manual.is_empty() {
@@ -1063,7 +1066,7 @@ impl Server {
             .apply_change(&Change {
                 statements: &ddl,
                 inverses: &inverses,
-                transactional: db.capabilities().transactional_ddl,
+                transactional: db.capabilities().transactional_ddl && !no_transaction,
                 ledger: match ledger_version {
                     Some(version) => LedgerChange::Forget { version },
                     None => LedgerChange::None,

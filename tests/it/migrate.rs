@@ -341,3 +341,79 @@ async fn mongodb_says_the_migration_tools_do_not_apply() {
     }
     mcp.close().await;
 }
+
+async fn rollback_to_snapshot(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    db.exec("create table t (id int primary key)").await;
+    let mcp = db.serve("read-write").await;
+    let base = mcp.ok("snapshot", json!({"label": "base"})).await;
+    let sql = "alter table t add column note varchar(20);\ncreate index t_note on t (note);\ncreate table u (id int primary key);";
+    let applied = dry_run_then_apply(&mcp, json!({"sql": sql})).await;
+    assert_eq!(applied["applied"], true, "{applied}");
+    let shown = mcp.ok("rollback", json!({"to_snapshot": "base"})).await;
+    assert_eq!(shown["dry_run_success"], true, "{kind:?}: {shown}");
+    assert_eq!(shown["reaches_snapshot"], true, "{kind:?}: {shown}");
+    assert_eq!(shown["manual"], json!([]), "{kind:?}: {shown}");
+    assert_eq!(shown["ddl"].as_array().unwrap().len(), 3, "index, column, table: {shown}");
+    let done = mcp
+        .ok(
+            "rollback",
+            json!({"to_snapshot": "base", "plan_id": shown["plan_id"], "confirm": true, "accept_data_loss": true}),
+        )
+        .await;
+    assert_eq!(done["executed"], true, "{kind:?}: {done}");
+    assert_eq!(fingerprint(&mcp).await, base["fingerprint"].as_str().unwrap(), "{kind:?}");
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn rollback_to_a_snapshot_on_mariadb() {
+    rollback_to_snapshot(Kind::Mysql).await;
+}
+
+#[tokio::test]
+async fn rollback_to_a_snapshot_on_sqlite() {
+    rollback_to_snapshot(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_no_transaction_concurrent_index_and_a_version_rollback_on_postgres() {
+    let db = TestDb::new(Kind::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path();
+    write(folder, "1_orders.up.sql", "CREATE TABLE orders (id bigint PRIMARY KEY, status text);\n");
+    write(folder, "1_orders.down.sql", "DROP TABLE orders;\n");
+    write(
+        folder,
+        "2_orders_status.up.sql",
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY orders_status ON orders (status);\n",
+    );
+    write(folder, "2_orders_status.down.sql", "-- no-transaction\nDROP INDEX CONCURRENTLY orders_status;\n");
+    let mcp = db.serve("read-write").await;
+    let source = json!({"folder": folder.display().to_string()});
+    assert_eq!(dry_run_then_apply(&mcp, source.clone()).await["ledger_version"], 1);
+    let plan = mcp.ok("create-migration-plan", source.clone()).await;
+    assert_eq!(plan["no_transaction"], true);
+    assert!(plan["steps"][0]["lock"].as_str().unwrap().starts_with("SHARE UPDATE EXCLUSIVE"), "{plan}");
+    let applied = dry_run_then_apply(&mcp, source.clone()).await;
+    assert_eq!(applied["applied"], true, "{applied}");
+    assert_eq!(applied["verification"]["invalid_indexes"], json!([]));
+    assert_eq!(applied["verification"]["ledger_checksum_ok"], true);
+    // sqlx agrees both are applied.
+    sqlx_migrate(&db, folder).await;
+
+    // Undo version 2 with its down file: the ledger row goes, and sqlx applies it again.
+    let args = json!({"folder": folder.display().to_string(), "version": 2});
+    let shown = mcp.ok("rollback", args.clone()).await;
+    assert_eq!(shown["ddl"], json!(["DROP INDEX CONCURRENTLY orders_status"]), "{shown}");
+    assert_eq!(shown["dry_run_success"], true, "{shown}");
+    let mut args = args;
+    args["plan_id"] = shown["plan_id"].clone();
+    args["confirm"] = json!(true);
+    let done = mcp.ok("rollback", args).await;
+    assert_eq!(done["executed"], true, "{done}");
+    let plan = mcp.ok("create-migration-plan", source).await;
+    assert_eq!(plan["ledger"]["applied"], json!([1]), "{plan}");
+    mcp.close().await;
+    sqlx_migrate(&db, folder).await;
+}
