@@ -344,7 +344,7 @@ impl Database {
     pub async fn trial(&self, up: &[String], down: Option<&[String]>, timeout_ms: u64) -> Result<Trial, ToolError> {
         let result = match self.pool().await? {
             Pool::Postgres(p) => self.pg_trial(p, up, down, timeout_ms).await,
-            Pool::Sqlite(p) => self.sqlite_trial(p, up, down).await,
+            Pool::Sqlite(p) => self.sqlite_trial(p, up, down, timeout_ms).await,
             Pool::Mysql(p) => return self.mysql_trial(p, up, down).await,
             Pool::Mongo(_) => return Err(self.needs_sql("migrations")),
         };
@@ -407,9 +407,14 @@ impl Database {
         pool: &sqlx::SqlitePool,
         up: &[String],
         down: Option<&[String]>,
+        timeout_ms: u64,
     ) -> Result<Trial, sqlx::Error> {
         let mut conn = pool.acquire().await?;
         let mut trial = Trial::default();
+        // SQLite's statement timeout: a progress handler that stops the work past the deadline
+        // (the pool's busy_timeout bounds the wait for the write lock).
+        let deadline = Instant::now() + std::time::Duration::from_millis(timeout_ms);
+        conn.lock_handle().await?.set_progress_handler(1_000, move || Instant::now() < deadline);
         conn.execute("BEGIN IMMEDIATE").await?;
         let result = async {
             trial.before = sqlite_schema(&mut conn).await?;
@@ -430,6 +435,7 @@ impl Database {
         if conn.execute("ROLLBACK").await.is_err() {
             conn.close_on_drop();
         }
+        conn.lock_handle().await?.remove_progress_handler();
         result.map(|_| trial)
     }
 

@@ -378,6 +378,29 @@ fn describe(engine: Engine, ast: &Ast, s: &Statement, schema: &Schema) -> Step {
             st.safer = Some(EXPAND_CONTRACT_TABLE.into());
             st
         }
+        Ast::DropFunction(f) => {
+            let mut st = step("drop function", None, NO_LOCK);
+            let mut downs = Vec::new();
+            for d in &f.func_desc {
+                // Catalog names carry the argument types: `public.f(a integer)`.
+                let wanted = parts(&d.name);
+                let found: Vec<&SchemaObject> = schema
+                    .objects
+                    .iter()
+                    .filter(|o| matches!(o.kind.as_str(), "function" | "procedure"))
+                    .filter(|o| name_matches(o.name.split('(').next().unwrap_or(""), &wanted))
+                    .collect();
+                match found.as_slice() {
+                    [one] if one.create.is_some() => downs.push(one.create.clone().unwrap_or_default()),
+                    [] => st.irreversible = Some(format!("function {} is not in the current schema", d.name)),
+                    _ => st.irreversible = Some(format!("{} is overloaded; name its argument types", d.name)),
+                }
+            }
+            if st.irreversible.is_none() {
+                st.down = Some(downs.join(";\n"));
+            }
+            st
+        }
         Ast::Insert(_) | Ast::Update { .. } | Ast::Delete(_) => {
             let mut st = step(
                 "data change",

@@ -417,3 +417,37 @@ async fn a_no_transaction_concurrent_index_and_a_version_rollback_on_postgres() 
     mcp.close().await;
     sqlx_migrate(&db, folder).await;
 }
+
+#[tokio::test]
+async fn rollback_recreates_what_a_postgres_migration_dropped_except_the_data() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec(
+        "create table customers (id bigint primary key, email text not null default '' check (email <> 'x'));
+         create table orders (id bigint generated always as identity primary key,
+                              customer_id bigint references customers (id), total numeric(12,2), note text);
+         create index orders_customer on orders (customer_id);
+         create view big_orders as select id, total from orders where total > 100;
+         create function order_count() returns bigint language sql as 'select count(*) from orders';
+         insert into customers values (1, 'a@b.c'); insert into orders (customer_id, total, note) values (1, 5, 'n');",
+    )
+    .await;
+    let mcp = db.serve("read-write").await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let base = mcp.ok("snapshot", json!({"label": "base", "file": file.path().display().to_string()})).await;
+    let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(file.path()).unwrap()).unwrap();
+    assert!(on_disk["objects"].as_array().unwrap().len() > 10, "{on_disk}");
+    let sql = "drop view big_orders;\ndrop index orders_customer;\nalter table orders drop column note;\n\
+               alter table orders alter column total type numeric(14,2);\ndrop function order_count();";
+    let plan = mcp.ok("create-migration-plan", json!({"sql": sql})).await;
+    assert_eq!(plan["irreversible"].as_array().unwrap().len(), 1, "only the dropped column: {plan}");
+    let applied = dry_run_then_apply(&mcp, json!({"sql": sql})).await;
+    assert_eq!(applied["applied"], true, "{applied}");
+    let shown = mcp.ok("rollback", json!({"to_snapshot": "base"})).await;
+    assert_eq!(shown["reaches_snapshot"], true, "{shown}");
+    assert_eq!(shown["drops_data"], json!([]), "{shown}");
+    let done = mcp.ok("rollback", json!({"to_snapshot": "base", "plan_id": shown["plan_id"], "confirm": true})).await;
+    assert_eq!(done["executed"], true, "{done}");
+    assert_eq!(fingerprint(&mcp).await, base["fingerprint"].as_str().unwrap());
+    assert!(done["notes"].as_array().unwrap().is_empty() || !done["ddl"].to_string().contains("DROP TABLE"));
+    mcp.close().await;
+}
