@@ -138,7 +138,8 @@ async fn mysql_schema(conn: &mut sqlx::MySqlConnection) -> Result<Schema, sqlx::
     }
     let rows = sqlx::query(
         "SELECT TABLE_NAME, CAST(AUTO_INCREMENT AS SIGNED) FROM information_schema.TABLES \
-         WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL ORDER BY TABLE_NAME",
+         WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL \
+           AND TABLE_NAME NOT IN ('_sqlx_migrations', 'data_engineer_snapshots') ORDER BY TABLE_NAME",
     )
     .persistent(false)
     .fetch_all(&mut *conn)

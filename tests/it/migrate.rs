@@ -326,7 +326,13 @@ async fn write_to_creates_a_migration_pair_sqlx_can_run() {
         .await;
     let written = plan["written"].as_array().unwrap();
     assert_eq!(written.len(), 2, "{plan}");
-    assert!(written[0].as_str().unwrap().ends_with("_add_note.up.sql"));
+    let up = written[0].as_str().unwrap();
+    assert!(up.ends_with("_add_note.up.sql"));
+    // The file, applied by the server, is recorded under its version; sqlx then has nothing to do
+    // (it would fail re-adding the column otherwise).
+    let applied = dry_run_then_apply(&mcp, json!({"file": up})).await;
+    assert!(applied["ledger_version"].as_i64().unwrap() > 20260000000000, "{applied}");
+    assert_eq!(applied["verification"]["ledger_checksum_ok"], true);
     mcp.close().await;
     sqlx_migrate(&db, dir.path()).await;
 }
