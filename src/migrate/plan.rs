@@ -412,6 +412,21 @@ fn describe(engine: Engine, ast: &Ast, s: &Statement, schema: &Schema) -> Step {
             st.safer = Some("change large tables in batches (by primary key ranges) in separate transactions".into());
             st
         }
+        Ast::RefreshMaterializedView(r) => {
+            let mut st = step(
+                "refresh materialized view",
+                None,
+                if r.concurrently {
+                    "EXCLUSIVE on the view: reads continue, other refreshes wait"
+                } else {
+                    "ACCESS EXCLUSIVE on the view: every read waits until the refresh ends"
+                },
+            );
+            st.scans_table = true;
+            // A refresh changes rows, not schema: undoing it is refreshing again.
+            st.down = None;
+            st
+        }
         Ast::Set(_) => step("session setting", None, NO_LOCK),
         Ast::Grant(_) => {
             let mut st = step("grant", None, NO_LOCK);

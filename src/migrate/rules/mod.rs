@@ -1,11 +1,13 @@
-//! Our migration lint rules, one per file: a stable code, the check over one parsed statement
-//! (message and help when it fires) and ok/err tests. PostgreSQL is linted by squawk; these
-//! cover MySQL/MariaDB and SQLite, where squawk is silent.
+//! Our migration lint rules, one per file: a stable code, the engines it serves, the check over
+//! one parsed statement (message and help when it fires) and ok/err tests. PostgreSQL is linted
+//! by squawk; these cover MySQL/MariaDB and SQLite, and what squawk is silent about.
 
 mod mysql_algorithm_unspecified;
 mod mysql_alter_copies_table;
+mod pg_refresh_blocks_reads;
 mod sqlite_add_column_limits;
 mod sqlite_alter_needs_rebuild;
+mod unbatched_data_change;
 
 use sqlparser::ast::Statement;
 
@@ -13,7 +15,7 @@ use crate::config::Engine;
 
 pub struct Rule {
     pub code: &'static str,
-    pub engine: Engine,
+    pub engines: &'static [Engine],
     /// `Some((message, help))` when the statement breaks the rule.
     pub check: fn(&Statement) -> Option<(String, String)>,
 }
@@ -23,10 +25,12 @@ pub const RULES: &[Rule] = &[
     mysql_algorithm_unspecified::RULE,
     sqlite_alter_needs_rebuild::RULE,
     sqlite_add_column_limits::RULE,
+    pg_refresh_blocks_reads::RULE,
+    unbatched_data_change::RULE,
 ];
 
 pub fn for_engine(engine: Engine) -> impl Iterator<Item = &'static Rule> {
-    RULES.iter().filter(move |r| r.engine == engine)
+    RULES.iter().filter(move |r| r.engines.contains(&engine))
 }
 
 #[cfg(test)]

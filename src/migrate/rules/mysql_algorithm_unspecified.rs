@@ -6,7 +6,7 @@ use sqlparser::ast::{AlterTableOperation, Statement};
 use super::Rule;
 use crate::config::Engine;
 
-pub const RULE: Rule = Rule { code: "mysql-algorithm-unspecified", engine: Engine::Mysql, check };
+pub const RULE: Rule = Rule { code: "mysql-algorithm-unspecified", engines: &[Engine::Mysql], check };
 
 fn check(statement: &Statement) -> Option<(String, String)> {
     let Statement::AlterTable(alter) = statement else { return None };

@@ -6,7 +6,7 @@ use sqlparser::ast::{AlterColumnOperation, AlterTableOperation, Statement, Table
 use super::Rule;
 use crate::config::Engine;
 
-pub const RULE: Rule = Rule { code: "mysql-alter-copies-table", engine: Engine::Mysql, check };
+pub const RULE: Rule = Rule { code: "mysql-alter-copies-table", engines: &[Engine::Mysql], check };
 
 fn check(statement: &Statement) -> Option<(String, String)> {
     let Statement::AlterTable(alter) = statement else { return None };

@@ -6,7 +6,7 @@ use sqlparser::ast::{AlterTableOperation, ColumnOption, Expr, Statement, Value};
 use super::Rule;
 use crate::config::Engine;
 
-pub const RULE: Rule = Rule { code: "sqlite-add-column-limits", engine: Engine::Sqlite, check };
+pub const RULE: Rule = Rule { code: "sqlite-add-column-limits", engines: &[Engine::Sqlite], check };
 
 fn check(statement: &Statement) -> Option<(String, String)> {
     let Statement::AlterTable(alter) = statement else { return None };

@@ -7,7 +7,7 @@ use sqlparser::ast::{AlterTableOperation, Statement};
 use super::Rule;
 use crate::config::Engine;
 
-pub const RULE: Rule = Rule { code: "sqlite-alter-needs-rebuild", engine: Engine::Sqlite, check };
+pub const RULE: Rule = Rule { code: "sqlite-alter-needs-rebuild", engines: &[Engine::Sqlite], check };
 
 fn check(statement: &Statement) -> Option<(String, String)> {
     let Statement::AlterTable(alter) = statement else { return None };
