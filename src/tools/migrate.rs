@@ -269,9 +269,10 @@ pub struct PlanParams {
     pub database: Option<String>,
     #[serde(flatten)]
     pub source: ChangeSource,
-    /// Write the change as a migration (`<version>_<name>.up.sql` + `.down.sql`) into this folder.
+    /// With `sql` and `folder`: write the change into the folder as a new migration
+    /// (`<version>_<name>.up.sql` + `.down.sql`, the down given or generated).
     #[serde(default)]
-    pub write_to: Option<String>,
+    pub write: bool,
     /// Name of the written migration (default: migration).
     #[serde(default)]
     pub name: Option<String>,
@@ -299,7 +300,7 @@ pub struct PlanOutput {
     pub irreversible: Vec<String>,
     pub estimate_basis: String,
     pub ledger: LedgerStatus,
-    /// Files written (write_to).
+    /// Files written (write).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub written: Vec<String>,
     pub notes: Vec<String>,
@@ -353,6 +354,8 @@ pub struct FailedStatement {
     /// 1-based statement index.
     pub index: usize,
     pub line: usize,
+    /// Byte offset of the statement in its script.
+    pub position: usize,
     pub sql: String,
     pub error: String,
 }
@@ -364,6 +367,7 @@ fn failed_statement(script_name: &str, script: &str, e: &StatementError) -> Fail
         script: script_name.into(),
         index: e.index,
         line: s.map_or(0, |s| s.line),
+        position: s.map_or(0, |s| s.offset),
         sql: s.map(|s| s.sql.clone()).unwrap_or_default(),
         error: e.error.clone(),
     }
@@ -399,6 +403,10 @@ pub struct ApplyOutput {
     pub compensated: Vec<String>,
     /// Statements of the change still in effect (0 when nothing remains).
     pub statements_in_effect: usize,
+    /// Without one transaction (MySQL/MariaDB, `-- no-transaction`): the statements that had run
+    /// before the failure, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ran_before_failure: Vec<String>,
     /// The schema equals the snapshot taken before (after a failure).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unchanged: Option<bool>,
@@ -548,7 +556,7 @@ impl Server {
             whether it rewrites or scans the table, an estimated duration from the table's real size and a safer \
             way (CREATE INDEX CONCURRENTLY, NOT VALID then VALIDATE, expand/contract, lock_timeout); lint findings \
             (squawk's rules on PostgreSQL, ours on MySQL/MariaDB and SQLite); a generated down script and what cannot \
-            be reversed; and a plan_id for dry-run. With write_to it writes the migration files. Changes nothing in \
+            be reversed; and a plan_id for dry-run. With write: true and a folder it writes the migration files. Changes nothing in \
             the database.",
         annotations(
             title = "Plan a migration",
@@ -565,7 +573,24 @@ impl Server {
         let db = self.database(p.database.as_deref())?;
         sql_database(db, "create-migration-plan")?;
         let engine = db.config.engine;
-        let resolved = resolve(db, &p.source).await?;
+        // With write, the folder is where the SQL goes, not what to plan.
+        let write_into = match (p.write, &p.source.sql, &p.source.folder) {
+            (false, _, _) => None,
+            (true, Some(_), Some(dir)) => Some(dir.clone()),
+            (true, _, _) => {
+                return Err(ToolError::invalid(
+                    "write",
+                    "write needs the change as sql and the folder to write it into",
+                ));
+            }
+        };
+        let source = ChangeSource {
+            sql: p.source.sql.clone(),
+            file: p.source.file.clone(),
+            folder: if write_into.is_some() { None } else { p.source.folder.clone() },
+            down: p.source.down.clone(),
+        };
+        let resolved = resolve(db, &source).await?;
         plan::check_statements(engine, &split::split(&resolved.up))?;
         let schema = db.schema().await?;
         let fingerprint = schema.fingerprint();
@@ -581,10 +606,10 @@ impl Server {
             ));
         }
         if resolved.version.is_none() {
-            notes.push("SQL given directly is not recorded in _sqlx_migrations; pass write_to (then folder) to make it a versioned migration".into());
+            notes.push("SQL given directly is not recorded in _sqlx_migrations; pass write: true with a folder to make it a versioned migration".into());
         }
         let mut written = Vec::new();
-        if let Some(dir) = &p.write_to {
+        if let Some(dir) = &write_into {
             let existing = folder::read(Path::new(dir)).unwrap_or_default();
             let version = folder::next_version(&existing);
             let name = p.name.clone().unwrap_or_else(|| "migration".into());
@@ -810,6 +835,11 @@ impl Server {
             ));
         }
         let unchanged = (!success).then(|| after.fingerprint() == fingerprint);
+        let transactional = db.capabilities().transactional_ddl && !no_transaction;
+        let ran_before_failure = match &applied.failed {
+            Some(f) if !transactional => up_statements[..f.index - 1].to_vec(),
+            _ => vec![],
+        };
         Ok(Json(ApplyOutput {
             database: db.config.name.clone(),
             engine,
@@ -819,6 +849,7 @@ impl Server {
             failed: applied.failed.as_ref().map(|e| failed_statement("up", &resolved.up, e)),
             compensated: applied.compensated,
             statements_in_effect: applied.kept,
+            ran_before_failure,
             unchanged,
             schema_diff: snapshot::diff(&schema, &after),
             schema_fingerprint: after.fingerprint(),

@@ -197,6 +197,7 @@ async fn broken_third_statement(kind: Kind) {
     assert_eq!(d["success"], false);
     assert_eq!(d["failed"]["index"], 3, "{d}");
     assert_eq!(d["failed"]["line"], 3);
+    assert_eq!(d["failed"]["position"], broken.find("insert").unwrap());
     assert!(d["failed"]["error"].as_str().unwrap().contains("nosuch"), "{d}");
     assert_eq!(d["verified"], false);
 
@@ -215,6 +216,7 @@ async fn broken_third_statement(kind: Kind) {
     assert_eq!(diff["diff"], json!({"added": [], "removed": [], "changed": []}), "{diff}");
     if kind == Kind::Mysql {
         assert_eq!(applied["compensated"].as_array().unwrap().len(), 2, "{applied}");
+        assert_eq!(applied["ran_before_failure"].as_array().unwrap().len(), 2, "{applied}");
     }
     mcp.close().await;
 }
@@ -313,7 +315,7 @@ async fn mariadb_lint_rules_and_dry_run_in_a_scratch_database() {
 }
 
 #[tokio::test]
-async fn write_to_creates_a_migration_pair_sqlx_can_run() {
+async fn write_creates_a_migration_pair_sqlx_can_run() {
     let db = TestDb::new(Kind::Sqlite).await;
     db.exec("create table t (id integer primary key)").await;
     let dir = tempfile::tempdir().unwrap();
@@ -321,7 +323,7 @@ async fn write_to_creates_a_migration_pair_sqlx_can_run() {
     let plan = mcp
         .ok(
             "create-migration-plan",
-            json!({"sql": "alter table t add column note text;", "write_to": dir.path().display().to_string(), "name": "add note"}),
+            json!({"sql": "alter table t add column note text;", "folder": dir.path().display().to_string(), "write": true, "name": "add note"}),
         )
         .await;
     let written = plan["written"].as_array().unwrap();
