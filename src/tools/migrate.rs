@@ -164,6 +164,16 @@ async fn resolve(db: &Database, source: &ChangeSource) -> Result<Resolved, ToolE
         if let Some(dirty) = &status.dirty {
             return Err(ToolError::refused(format!("the ledger has a dirty version: {dirty}"), "recover it first"));
         }
+        if !status.checksum_mismatches.is_empty() {
+            // sqlx's Migrator refuses these too (VersionMismatch): what ran is not what the file says.
+            return Err(ToolError::refused(
+                format!(
+                    "applied versions {:?} changed since they were applied (their checksum differs from the ledger's)",
+                    status.checksum_mismatches
+                ),
+                "restore those files as they were applied (git history) and put further changes in a new migration",
+            ));
+        }
         let Some(next) = migrations.into_iter().find(|m| status.pending.contains(&m.version)) else {
             return Err(ToolError::invalid(
                 "folder",

@@ -105,6 +105,11 @@ async fn a_dirty_version_is_reported_with_how_to_recover() {
         e.contains("version 2 (b) is dirty") && e.contains("DELETE FROM _sqlx_migrations WHERE version = 2"),
         "{e}"
     );
+    // An applied file edited afterwards is refused, as sqlx refuses it.
+    db.exec("UPDATE _sqlx_migrations SET success = TRUE WHERE version = 2").await;
+    write(dir.path(), "1_a.sql", "CREATE TABLE a (id INTEGER, edited INTEGER);\n");
+    let e = mcp.err("create-migration-plan", json!({"folder": dir.path().display().to_string()})).await;
+    assert!(e.contains("applied versions [1] changed since they were applied"), "{e}");
     mcp.close().await;
 }
 
