@@ -1047,6 +1047,21 @@ impl Server {
                 (Some(t), Some(after)) => Some(after.fingerprint() == t.fingerprint()),
                 _ => None,
             };
+            if let (Some(false), Some(t), Some(after)) = (reaches, &target, &trial.after_up) {
+                let left = snapshot::diff(after, t);
+                let names: Vec<String> = left
+                    .added
+                    .iter()
+                    .chain(&left.removed)
+                    .chain(&left.changed)
+                    .map(|c| format!("{} {}", c.kind, c.name))
+                    .collect();
+                notes.push(format!(
+                    "after this DDL the schema would still differ from the snapshot in: {} (on SQLite a re-added column \
+                     goes to the end of the table; the migration's own down script may be the better way back)",
+                    names.join(", ")
+                ));
+            }
             if success && manual.is_empty() {
                 remember(&id, Verified { reversible: None });
             }
