@@ -756,7 +756,22 @@ fn drop(
 /// transaction), file and program access, switching databases, and the functions the SQL check
 /// denies everywhere. Statements the parser does not know are left to the database.
 pub fn check_statements(engine: Engine, statements: &[Statement]) -> Result<(), crate::error::ToolError> {
+    // Whatever the parser makes of them: statements that write or read server files.
+    let file_access = regex::Regex::new(
+        r"(?is)^\s*(copy\b|load\s+data\b|vacuum\s+into\b)|\binto\s+(outfile|dumpfile)\b|\bprogram\s+'",
+    )
+    .expect("static regex");
     for (i, s) in statements.iter().enumerate() {
+        if file_access.is_match(&s.sql) {
+            return Err(crate::error::ToolError::refused(
+                format!(
+                    "statement {} (line {}) reads or writes files on the server, which a migration may not",
+                    i + 1,
+                    s.line
+                ),
+                "load data with a dedicated tool and keep migrations to schema changes and in-database backfills",
+            ));
+        }
         let Some(ast) = parse(engine, &s.sql) else { continue };
         let what = match &ast {
             Ast::StartTransaction { .. }
@@ -816,6 +831,20 @@ mod tests {
             a.findings
         );
         assert!(a.steps[1].irreversible.is_some(), "the old type is unknown without a schema");
+    }
+
+    #[test]
+    fn migrations_may_not_touch_files_or_the_transaction() {
+        for (engine, sql) in [
+            (Engine::Sqlite, "create table a (x int); vacuum into '/tmp/copy.db'"),
+            (Engine::Mysql, "select * from t into outfile '/tmp/t.csv'"),
+            (Engine::Postgres, "copy t to program 'curl example.com'"),
+            (Engine::Postgres, "create table a (x int); commit"),
+        ] {
+            assert!(check_statements(engine, &split::split(sql)).is_err(), "{sql}");
+        }
+        let fine = "create table a (x int); update a set x = 1 where x is null";
+        assert!(check_statements(Engine::Postgres, &split::split(fine)).is_ok());
     }
 
     #[test]
