@@ -9,8 +9,9 @@ use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 
 use super::{Database, Pool};
 use crate::{
+    config::Engine,
     error::ToolError,
-    migrate::snapshot::{Schema, SchemaObject},
+    migrate::snapshot::{self, RebuiltTable, Reversal, Schema, SchemaObject},
 };
 
 /// One row of `_sqlx_migrations`.
@@ -186,7 +187,57 @@ macro_rules! run_all {
     }};
 }
 
+/// SQLite's table rebuild (sqlite.org/lang_altertable.html), done so the table's CREATE text
+/// comes back exactly: the table is renamed away, created again from the target's own text, the
+/// common columns copied, the old one dropped (its indexes and triggers with it; the reversal
+/// recreates the target's). Refused (None) when another table references this one: dropping it
+/// would fire their ON DELETE actions.
+fn sqlite_rebuild(current: &Schema, target: &Schema, wanted: &SchemaObject) -> Option<RebuiltTable> {
+    let create = wanted.create.as_deref()?;
+    let table = &wanted.name;
+    let quoted = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+    let reference =
+        regex::Regex::new(&format!(r#"(?i)references\s+["`\[]?{}["`\]]?[\s(]"#, regex::escape(table))).ok()?;
+    let referenced = current
+        .objects
+        .iter()
+        .chain(&target.objects)
+        .any(|o| o.kind == "table" && &o.name != table && reference.is_match(&o.definition));
+    if referenced {
+        return None;
+    }
+    let columns = |s: &Schema| -> Vec<String> {
+        s.objects
+            .iter()
+            .filter(|o| o.kind == "column" && o.parent.as_deref() == Some(table.as_str()))
+            .filter_map(|o| o.name.strip_prefix(&format!("{table}.")).map(str::to_string))
+            .collect()
+    };
+    let (have, want) = (columns(current), columns(target));
+    let common: Vec<String> = want.iter().filter(|c| have.contains(c)).map(|c| quoted(c)).collect();
+    let old = quoted(&format!("{table}__de_old"));
+    Some(RebuiltTable {
+        statements: vec![
+            format!("ALTER TABLE {} RENAME TO {old}", quoted(table)),
+            create.to_string(),
+            format!("INSERT INTO {} ({1}) SELECT {1} FROM {old}", quoted(table), common.join(", ")),
+            format!("DROP TABLE {old}"),
+        ],
+        drops_data: have.iter().filter(|c| !want.contains(c)).map(|c| format!("column {table}.{c}")).collect(),
+    })
+}
+
 impl Database {
+    /// The DDL from `current` back to `target`; SQLite rebuilds the tables it cannot alter.
+    pub fn reversal(&self, current: &Schema, target: &Schema) -> Reversal {
+        match self.config.engine {
+            Engine::Sqlite => {
+                snapshot::reversal_with(current, target, &|_, wanted| sqlite_rebuild(current, target, wanted))
+            }
+            _ => snapshot::reversal(current, target),
+        }
+    }
+
     fn migrate_error(&self, e: sqlx::Error) -> ToolError {
         self.db_error(e, self.config.statement_timeout_ms)
     }

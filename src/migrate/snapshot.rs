@@ -148,7 +148,50 @@ pub struct Reversal {
 /// order). Children of a table that is dropped or created as a whole are skipped: the table's
 /// own statement covers them.
 pub fn reversal(current: &Schema, target: &Schema) -> Reversal {
+    reversal_with(current, target, &|_, _| None)
+}
+
+/// Statements that rebuild a table into its target definition (SQLite's 12 steps), when the
+/// engine offers them: `rebuild(current_table, target_table)`.
+pub type Rebuild<'a> = &'a dyn Fn(&SchemaObject, &SchemaObject) -> Option<RebuiltTable>;
+
+/// A table rebuild: its statements and the columns whose data it drops.
+pub struct RebuiltTable {
+    pub statements: Vec<String>,
+    pub drops_data: Vec<String>,
+}
+
+/// Does a definition mention this (possibly qualified) table name as a word?
+fn mentions(definition: &str, table: &str) -> bool {
+    let bare = table.rsplit('.').next().unwrap_or(table).trim_matches(['"', '`']).to_ascii_lowercase();
+    let text = definition.to_ascii_lowercase();
+    text.match_indices(&bare).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + bare.len()..].chars().next();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        !word(before) && !word(after)
+    })
+}
+
+pub fn reversal_with(current: &Schema, target: &Schema, rebuild: Rebuild) -> Reversal {
     let mut out = Reversal::default();
+    // Changed tables the engine rebuilds: their children are rebuilt with them.
+    let mut rebuilds: Vec<RebuiltTable> = Vec::new();
+    let mut rebuilt: BTreeSet<&str> = BTreeSet::new();
+    for t in target.objects.iter().filter(|o| o.kind == "table" && o.alter.is_none()) {
+        if let Some(c) = current.find("table", &t.name)
+            && c.definition != t.definition
+            && let Some(r) = rebuild(c, t)
+        {
+            rebuilt.insert(t.name.as_str());
+            rebuilds.push(r);
+        }
+    }
+    let in_rebuilt = |o: &SchemaObject| {
+        o.parent.as_deref().is_some_and(|p| rebuilt.contains(p))
+            || (o.kind == "table" && rebuilt.contains(o.name.as_str()))
+            || (o.kind == "view" && rebuilt.iter().any(|t| mentions(&o.definition, t)))
+    };
     let removed_tables: BTreeSet<&str> = current
         .objects
         .iter()
@@ -165,6 +208,13 @@ pub fn reversal(current: &Schema, target: &Schema) -> Reversal {
     let mut alters: Vec<String> = Vec::new();
     let mut creates: Vec<&SchemaObject> = Vec::new();
     for c in &current.objects {
+        if in_rebuilt(c) {
+            // Views that read a rebuilt table are dropped first and created again after it.
+            if c.kind == "view" {
+                drops.push(c);
+            }
+            continue;
+        }
         match target.find(&c.kind, &c.name) {
             None if c.parent.as_deref().is_some_and(|p| removed_tables.contains(p)) => {}
             None => drops.push(c),
@@ -182,7 +232,17 @@ pub fn reversal(current: &Schema, target: &Schema) -> Reversal {
             },
         }
     }
+    for mut r in rebuilds {
+        alters.append(&mut r.statements);
+        out.drops_data.append(&mut r.drops_data);
+    }
     for t in &target.objects {
+        if in_rebuilt(t) {
+            if !t.with_table && t.kind != "table" {
+                creates.push(t);
+            }
+            continue;
+        }
         if current.find(&t.kind, &t.name).is_some() {
             continue;
         }

@@ -991,7 +991,7 @@ impl Server {
             let (record, schema) = db.snapshot(which).await?.ok_or_else(|| {
                 ToolError::invalid("to_snapshot", format!("no snapshot {which:?}; snapshot with list: true shows them"))
             })?;
-            let reversal = snapshot::reversal(&current, &schema);
+            let reversal = db.reversal(&current, &schema);
             drops_data = reversal.drops_data;
             manual = reversal.manual;
             target = Some(schema);
@@ -1057,8 +1057,8 @@ impl Server {
                     .map(|c| format!("{} {}", c.kind, c.name))
                     .collect();
                 notes.push(format!(
-                    "after this DDL the schema would still differ from the snapshot in: {} (on SQLite a re-added column \
-                     goes to the end of the table; the migration's own down script may be the better way back)",
+                    "after this DDL the schema would still differ from the snapshot in: {} (the migration's own down \
+                     script may be the better way back)",
                     names.join(", ")
                 ));
             }
