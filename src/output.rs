@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// Fields that hold data read from a database. They are masked, capped and fenced.
-const ROW_FIELDS: &[&str] = &["rows", "documents", "statements", "activity"];
+const ROW_FIELDS: &[&str] = &["rows", "documents", "statements", "activity", "samples"];
 /// What replaces a masked value.
 pub const MASK: &str = "[masked]";
 

@@ -320,6 +320,25 @@ fn cap_rows(statement: &Statement, cap: usize) -> Option<String> {
     Some(capped.to_string())
 }
 
+/// Check a script of several statements (a seed file): each passes the same session-control and
+/// function checks as a single statement. Returns each statement's kind; TRUNCATE counts as DDL
+/// here, since MySQL commits it implicitly.
+pub fn check_script(sql: &str, engine: Engine) -> Result<Vec<StatementKind>, ToolError> {
+    let statements =
+        Parser::parse_sql(dialect(engine).as_ref(), sql).map_err(|e| ToolError::Parse { message: e.to_string() })?;
+    statements
+        .iter()
+        .map(|s| {
+            refuse_session_control(s)?;
+            refuse_functions(s, Mode::ReadWrite)?;
+            Ok(match s {
+                Statement::Truncate(_) => StatementKind::Ddl,
+                other => classify(other),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -147,7 +147,12 @@ impl ServerHandler for Server {
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.clone();
         let started = std::time::Instant::now();
-        let response = self.tool_router.call(ToolCallContext::new(self, request, context)).await;
+        let cancel = context.ct.clone();
+        let response = crate::backend::with_cancellation(
+            cancel,
+            self.tool_router.call(ToolCallContext::new(self, request, context)),
+        )
+        .await;
         let finished = self.inner.output.finish(response);
         tracing::debug!(tool = %name, elapsed_us = started.elapsed().as_micros() as u64, "tool call");
         finished

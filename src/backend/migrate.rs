@@ -140,7 +140,7 @@ async fn mysql_schema(conn: &mut sqlx::MySqlConnection) -> Result<Schema, sqlx::
     let rows = sqlx::query(
         "SELECT TABLE_NAME, CAST(AUTO_INCREMENT AS SIGNED) FROM information_schema.TABLES \
          WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL \
-           AND TABLE_NAME NOT IN ('_sqlx_migrations', 'data_engineer_snapshots') ORDER BY TABLE_NAME",
+           AND TABLE_NAME NOT IN ('_sqlx_migrations', 'data_engineer_snapshots', 'data_engineer_seeds') ORDER BY TABLE_NAME",
     )
     .persistent(false)
     .fetch_all(&mut *conn)
@@ -263,7 +263,7 @@ impl Database {
     }
 
     /// The sqlx ledger; empty when the table does not exist yet.
-    pub async fn ledger(&self) -> Result<Vec<LedgerRow>, ToolError> {
+    pub async fn migration_ledger(&self) -> Result<Vec<LedgerRow>, ToolError> {
         type RowTuple = (i64, String, String, bool, Vec<u8>, i64);
         let rows: Result<Vec<RowTuple>, sqlx::Error> = match self.pool().await? {
             Pool::Postgres(p) => sqlx::query_as(include_str!("postgres/ledger_list.sql")).fetch_all(p).await,

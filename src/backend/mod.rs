@@ -34,12 +34,16 @@ mod rows {
 mod migrate;
 mod mongo;
 mod mysql;
+mod ops;
 mod postgres;
 mod rls;
 mod sqlite;
 
 pub use migrate::{Applied, Change, LedgerChange, LedgerRow, SnapshotRecord, StatementError, Trial};
 pub use mongo::DocumentSet;
+pub use ops::{
+    QualityCheck, QualityKind, QualityResult, SeedFile, SeedOutcome, SeedReport, SmokeCheck, SmokeOptions, SmokeStatus,
+};
 
 use std::time::Instant;
 
@@ -52,6 +56,43 @@ use crate::{
     error::ToolError,
     safety::Checked,
 };
+
+tokio::task_local! {
+    /// The running tool call's cancellation (the client's notifications/cancelled).
+    static CANCEL: tokio_util::sync::CancellationToken;
+}
+
+/// Run a tool call with its cancellation token in reach of the engine code, which stops the
+/// statement (and closes its connection, so the server stops it too) when the client cancels.
+pub async fn with_cancellation<F: std::future::Future>(
+    token: tokio_util::sync::CancellationToken,
+    call: F,
+) -> F::Output {
+    CANCEL.scope(token, call).await
+}
+
+/// The current call's cancellation token, when it runs under [`with_cancellation`].
+fn cancel_token() -> Option<tokio_util::sync::CancellationToken> {
+    CANCEL.try_with(Clone::clone).ok()
+}
+
+/// Resolves when the client cancels the current call; never otherwise.
+async fn cancelled() {
+    match cancel_token() {
+        Some(token) => token.cancelled_owned().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The error a cancelled statement ends with; [`Database::db_error`] turns it into
+/// [`ToolError::Cancelled`].
+fn cancelled_error() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled by the client"))
+}
+
+fn is_cancelled() -> bool {
+    cancel_token().is_some_and(|t| t.is_cancelled())
+}
 
 /// What an engine can do. Tools decide with these flags, never with the engine's name.
 #[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
@@ -301,6 +342,9 @@ impl Database {
     /// Turn a driver error into a tool error the model can act on; a timeout names the limit
     /// the call ran under.
     fn db_error(&self, e: sqlx::Error, timeout_ms: u64) -> ToolError {
+        if is_cancelled() {
+            return ToolError::Cancelled;
+        }
         match sql_error(&self.config, e) {
             ToolError::Timeout { .. } => ToolError::Timeout { timeout_ms },
             other => other,

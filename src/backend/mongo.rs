@@ -23,8 +23,8 @@ const JAVASCRIPT_OPERATORS: &[&str] = &["$where", "$function", "$accumulator"];
 const WRITING_STAGES: &[&str] = &["$out", "$merge"];
 
 pub(super) struct Mongo {
-    client: Client,
-    db: Database,
+    pub(super) client: Client,
+    pub(super) db: Database,
     tls: bool,
     name: String,
 }
@@ -50,7 +50,7 @@ impl Mongo {
         Ok(Mongo { client, db, tls, name })
     }
 
-    fn error(&self, e: mongodb::error::Error, timeout_ms: u64) -> ToolError {
+    pub(super) fn error(&self, e: mongodb::error::Error, timeout_ms: u64) -> ToolError {
         use mongodb::error::ErrorKind;
         match *e.kind {
             ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::DnsResolve { .. } => ToolError::Connect {
@@ -496,7 +496,7 @@ impl Mongo {
 }
 
 /// Read-only databases refuse operators that run JavaScript on the server.
-fn refuse_javascript(filter: &Document, pipeline: &[Document]) -> Result<(), ToolError> {
+pub(super) fn refuse_javascript(filter: &Document, pipeline: &[Document]) -> Result<(), ToolError> {
     let found = std::iter::once(filter)
         .chain(pipeline)
         .find_map(|part| find_operator(&Bson::Document(part.clone()), JAVASCRIPT_OPERATORS));

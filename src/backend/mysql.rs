@@ -57,7 +57,14 @@ pub(super) async fn run(pool: &MySqlPool, call: &SqlCall<'_>) -> Result<RowSet, 
     if custom_timeout {
         set_session_timeout(&mut conn, call.timeout_ms).await?;
     }
-    let result = run_in_transaction(&mut conn, call).await;
+    let result = tokio::select! {
+        result = run_in_transaction(&mut conn, call) => result,
+        () = super::cancelled() => {
+            // Closed, not pooled: the transaction dies with the connection.
+            conn.close_on_drop();
+            return Err(super::cancelled_error());
+        }
+    };
     if custom_timeout {
         // Pooled connections go back with the database's own timeout.
         let _ = set_session_timeout(&mut conn, call.default_timeout_ms).await;
@@ -282,8 +289,14 @@ pub(super) async fn explain(pool: &MySqlPool, call: &super::ExplainCall<'_>) -> 
             .fetch_one(&mut *conn)
             .await?;
         Ok((text, false))
-    }
-    .await;
+    };
+    let result = tokio::select! {
+        result = result => result,
+        () = super::cancelled() => {
+            conn.close_on_drop();
+            return Err(super::cancelled_error());
+        }
+    };
     conn.execute("ROLLBACK").await?;
     let _ = conn.execute("SET SESSION innodb_lock_wait_timeout = DEFAULT").await;
     let (text, analyzed) = result?;

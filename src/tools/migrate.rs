@@ -141,7 +141,7 @@ async fn resolve(db: &Database, source: &ChangeSource) -> Result<Resolved, ToolE
             "give exactly one of sql (the change as SQL), file (a migration file) or folder (a migrations folder)",
         ));
     }
-    let rows = db.ledger().await?;
+    let rows = db.migration_ledger().await?;
     let (up, version, origin, ledger) = if let Some(sql) = &source.sql {
         (sql.clone(), None, "sql".to_string(), ledger_status(&rows, &[]))
     } else if let Some(file) = &source.file {
@@ -833,7 +833,7 @@ impl Server {
         }
         let success = applied.failed.is_none();
         if let (true, Some(m)) = (success, &resolved.version) {
-            let row = db.ledger().await?.into_iter().find(|r| r.version == m.version);
+            let row = db.migration_ledger().await?.into_iter().find(|r| r.version == m.version);
             verification.ledger_checksum_ok =
                 Some(row.is_some_and(|r| r.success && r.checksum == hex::encode(&m.checksum)));
         }
@@ -1008,7 +1008,7 @@ impl Server {
                 .into_iter()
                 .find(|m| m.version == version)
                 .ok_or_else(|| ToolError::invalid("version", format!("{dir} has no version {version}")))?;
-            if !db.ledger().await?.iter().any(|r| r.version == version) {
+            if !db.migration_ledger().await?.iter().any(|r| r.version == version) {
                 return Err(ToolError::invalid("version", format!("version {version} is not recorded as applied")));
             }
             let down = m.down.clone().ok_or_else(|| {

@@ -5,6 +5,7 @@ mod confirm;
 mod env;
 mod introspect;
 mod migrate;
+mod ops;
 mod performance;
 mod rls;
 mod security;
@@ -26,6 +27,7 @@ pub fn all() -> ToolRouter<Server> {
         + Server::analyze_router()
         + Server::security_router()
         + Server::rls_router()
+        + Server::ops_router()
         + Server::migrate_router()
 }
 

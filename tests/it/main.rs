@@ -4,6 +4,7 @@ mod audit;
 mod engines;
 mod manifest;
 mod migrate;
+mod ops;
 mod performance;
 mod protocol;
 mod redaction;

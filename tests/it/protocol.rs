@@ -183,3 +183,63 @@ async fn bad_arguments_are_tool_errors_with_a_next_step() {
     assert!(text(&r).contains("use run-sql"));
     mcp.close().await;
 }
+
+/// A client's notifications/cancelled stops the statement on the server: PostgreSQL's backend
+/// is gone within seconds (not after the 15 s statement timeout), SQLite's engine is
+/// interrupted, and the server keeps serving.
+#[tokio::test]
+async fn cancelling_a_call_stops_its_statement_on_the_server() {
+    use rmcp::service::PeerRequestOptions;
+    use sqlx::Connection as _;
+
+    let db = crate::support::TestDb::new(crate::support::Kind::Postgres).await;
+    let mcp = db.serve("read-only").await;
+    let database = db.url.rsplit('/').next().unwrap().to_string();
+    let sleepers = async |c: &mut sqlx::PgConnection| -> i64 {
+        sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = $1 and query like '%pg_sleep(30)%' and pid <> pg_backend_pid()",
+        )
+        .bind(&database)
+        .fetch_one(c)
+        .await
+        .unwrap()
+    };
+    let mut watch = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let call = |sql: &str| {
+        ClientRequest::CallToolRequest(Request::new(
+            CallToolRequestParams::new("run-sql").with_arguments(rmcp::object!({"sql": sql})),
+        ))
+    };
+    let handle = mcp
+        .client
+        .send_cancellable_request(call("select pg_sleep(30)"), PeerRequestOptions::no_options())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while sleepers(&mut watch).await == 0 {
+        assert!(started.elapsed().as_secs() < 10, "the statement never started");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    handle.cancel(Some("user abort".into())).await.unwrap();
+    let cancelled = std::time::Instant::now();
+    while sleepers(&mut watch).await > 0 {
+        assert!(cancelled.elapsed().as_secs() < 5, "the statement still runs on the server after a cancel");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let v = mcp.ok("run-sql", serde_json::json!({"sql": "select 1 as one"})).await;
+    assert_eq!(v["rows"][0][0], 1, "the server keeps serving: {v}");
+    mcp.close().await;
+
+    let db = crate::support::TestDb::new(crate::support::Kind::Sqlite).await;
+    db.exec("create table t (x int)").await;
+    let mcp = db.serve("read-only").await;
+    let endless = "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n";
+    let handle = mcp.client.send_cancellable_request(call(endless), PeerRequestOptions::no_options()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    handle.cancel(None).await.unwrap();
+    let next = std::time::Instant::now();
+    let v = mcp.ok("run-sql", serde_json::json!({"sql": "select 1 as one"})).await;
+    assert_eq!(v["rows"][0][0], 1);
+    assert!(next.elapsed().as_secs() < 5, "the interrupted statement freed the connection: {:?}", next.elapsed());
+    mcp.close().await;
+}

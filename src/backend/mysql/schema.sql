@@ -11,7 +11,7 @@ FROM (
            0 AS with_table
     FROM information_schema.TABLES t
     WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
-      AND t.TABLE_NAME NOT IN ('_sqlx_migrations', 'data_engineer_snapshots')
+      AND t.TABLE_NAME NOT IN ('_sqlx_migrations', 'data_engineer_snapshots', 'data_engineer_seeds')
     UNION ALL
     SELECT 5, 'column', CONCAT(c.TABLE_NAME, '.', c.COLUMN_NAME), c.TABLE_NAME, c.def,
            CONCAT('ALTER TABLE `', c.TABLE_NAME, '` ADD COLUMN `', c.COLUMN_NAME, '` ', c.def),
@@ -29,7 +29,7 @@ FROM (
                  ) AS def
           FROM information_schema.COLUMNS c JOIN information_schema.TABLES t
             ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME AND t.TABLE_TYPE = 'BASE TABLE'
-          WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME NOT IN ('_sqlx_migrations', 'data_engineer_snapshots')) c
+          WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME NOT IN ('_sqlx_migrations', 'data_engineer_snapshots', 'data_engineer_seeds')) c
     UNION ALL
     SELECT 6, 'constraint', CONCAT(tc.TABLE_NAME, '.', tc.CONSTRAINT_NAME), tc.TABLE_NAME,
            CONCAT('CHECK (', cc.CHECK_CLAUSE, ')'),
@@ -68,7 +68,7 @@ FROM (
                  GROUP_CONCAT(CONCAT('`', COLUMN_NAME, '`', IF(SUB_PART IS NULL, '', CONCAT('(', SUB_PART, ')')))
                               ORDER BY SEQ_IN_INDEX SEPARATOR ', ') AS cols
           FROM information_schema.STATISTICS
-          WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT IN ('_sqlx_migrations', 'data_engineer_snapshots')
+          WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT IN ('_sqlx_migrations', 'data_engineer_snapshots', 'data_engineer_seeds')
           GROUP BY TABLE_NAME, INDEX_NAME, NON_UNIQUE, INDEX_TYPE) i
     UNION ALL
     SELECT 9, LOWER(r.ROUTINE_TYPE), r.ROUTINE_NAME, NULL,

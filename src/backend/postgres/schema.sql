@@ -1,6 +1,7 @@
 -- The whole schema as {"objects": [...], "positions": {...}}: every object outside the system
--- schemas, data_engineer and extension members, with its definition and the statements that
--- create, drop and (columns) restore it. Ranks order creation; drops run in reverse.
+-- schemas, data_engineer, the ledgers (_sqlx_migrations, data_engineer_seeds) and extension
+-- members, with its definition and the statements that create, drop and (columns) restore it.
+-- Ranks order creation; drops run in reverse.
 WITH ns AS (
     SELECT oid, nspname FROM pg_namespace
     WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'data_engineer', 'pg_toast')
@@ -12,7 +13,7 @@ tables AS (
            format('%I.%I', n.nspname, c.relname) AS qname
     FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p') AND c.oid NOT IN (SELECT objid FROM members)
-      AND NOT (n.nspname = 'public' AND c.relname = '_sqlx_migrations')
+      AND NOT (n.nspname = 'public' AND c.relname IN ('_sqlx_migrations', 'data_engineer_seeds'))
 ),
 columns AS (
     SELECT t.qname, t.nspname, t.relname, a.attname, a.attnum,
@@ -151,7 +152,7 @@ objects AS (
         FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner GROUP BY a.grantee
     ) g
     WHERE c.relkind IN ('r', 'p', 'v', 'm') AND c.oid NOT IN (SELECT objid FROM members)
-      AND NOT (n.nspname = 'public' AND c.relname = '_sqlx_migrations')
+      AND NOT (n.nspname = 'public' AND c.relname IN ('_sqlx_migrations', 'data_engineer_seeds'))
 )
 SELECT json_build_object(
     'objects', COALESCE((SELECT json_agg(json_build_object(

@@ -8,7 +8,7 @@ FROM (
            'DROP TABLE IF EXISTS "' || replace(m.name, '"', '""') || '"' AS drop_sql, 'false' AS with_table
     FROM sqlite_schema m
     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
-      AND m.name NOT IN ('_sqlx_migrations', 'data_engineer_snapshots')
+      AND m.name NOT IN ('_sqlx_migrations', 'data_engineer_snapshots', 'data_engineer_seeds')
     UNION ALL
     SELECT 5, 'column', m.name || '.' || p.name, m.name,
            trim(p.type || CASE WHEN p."notnull" THEN ' NOT NULL' ELSE '' END
@@ -21,12 +21,12 @@ FROM (
            'true'
     FROM sqlite_schema m, pragma_table_info(m.name) p
     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
-      AND m.name NOT IN ('_sqlx_migrations', 'data_engineer_snapshots')
+      AND m.name NOT IN ('_sqlx_migrations', 'data_engineer_snapshots', 'data_engineer_seeds')
     UNION ALL
     SELECT CASE m.type WHEN 'index' THEN 8 WHEN 'view' THEN 10 ELSE 11 END, m.type, m.name,
            CASE WHEN m.type = 'view' THEN NULL ELSE m.tbl_name END, m.sql, m.sql,
            'DROP ' || upper(m.type) || ' IF EXISTS "' || replace(m.name, '"', '""') || '"', 'false'
     FROM sqlite_schema m
     WHERE m.type IN ('index', 'view', 'trigger') AND m.sql IS NOT NULL
-      AND m.tbl_name NOT IN ('_sqlx_migrations', 'data_engineer_snapshots')
+      AND m.tbl_name NOT IN ('_sqlx_migrations', 'data_engineer_snapshots', 'data_engineer_seeds')
 ) o
