@@ -126,8 +126,13 @@ async fn mysql_schema(conn: &mut sqlx::MySqlConnection) -> Result<Schema, sqlx::
     conn.execute("SET SESSION group_concat_max_len = 67108864").await?;
     // Not a cached prepared statement: MariaDB fixes DATABASE() when it prepares, and the dry-run
     // reads the schema again after switching to its scratch database.
-    let text: Option<String> =
-        sqlx::query_scalar(include_str!("mysql/schema.sql")).persistent(false).fetch_one(&mut *conn).await?;
+    let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut *conn).await?;
+    let sql = if version.contains("MariaDB") {
+        include_str!("mysql/schema.sql").replace("/*mariadb: ", "").replace("TABLE_NAME*/", "TABLE_NAME")
+    } else {
+        include_str!("mysql/schema.sql").to_string()
+    };
+    let text: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql)).persistent(false).fetch_one(&mut *conn).await?;
     let mut objects = objects_from(super::parse_json(text)?.unwrap_or(Value::Null));
     for o in objects.iter_mut().filter(|o| o.kind == "table") {
         let row = sqlx::query(AssertSqlSafe(format!("SHOW CREATE TABLE `{}`", o.name.replace('`', "``"))))

@@ -299,8 +299,23 @@ async fn apply_refuses_a_plan_id_that_does_not_match() {
 #[tokio::test]
 async fn mariadb_lint_rules_and_dry_run_in_a_scratch_database() {
     let db = TestDb::new(Kind::Mysql).await;
-    db.exec("create table orders (id int primary key, total decimal(10,2))").await;
+    db.exec(
+        "create table orders (id int primary key, total decimal(10,2), check (total >= 0));
+         create table refunds (id int primary key, amount int, check (amount > 0));",
+    )
+    .await;
     let mcp = db.serve("read-write").await;
+    // MariaDB names both checks CONSTRAINT_1: each table still gets only its own.
+    let v = mcp.ok("snapshot", json!({"include_objects": true})).await;
+    let checks: Vec<(String, String)> = v["schema"]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "constraint")
+        .map(|o| (o["name"].as_str().unwrap().to_string(), o["definition"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(checks.len(), 2, "{checks:?}");
+    assert!(checks[0].1.contains("total") && checks[1].1.contains("amount"), "{checks:?}");
     let sql = "alter table orders modify column total decimal(12,2);\nalter table orders add column note text, algorithm=instant;";
     let plan = mcp.ok("create-migration-plan", json!({"sql": sql})).await;
     let codes: Vec<(&str, i64)> = plan["findings"]

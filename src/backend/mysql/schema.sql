@@ -1,5 +1,6 @@
 -- The current database's schema as a JSON array of objects (tables' CREATE statements are read
--- separately with SHOW CREATE TABLE). Names are unqualified; view definitions drop the database
+-- separately with SHOW CREATE TABLE). MariaDB names CHECK constraints per table (CONSTRAINT_1 on
+-- every table), so there the marked join condition is switched on; MySQL has no such column. Names are unqualified; view definitions drop the database
 -- name so a clone in another database describes the same.
 SELECT JSON_ARRAYAGG(JSON_OBJECT('rank', o.rnk, 'kind', o.kind, 'name', o.name, 'parent', o.parent,
                                  'definition', o.definition, 'create', o.create_sql, 'drop', o.drop_sql,
@@ -37,6 +38,7 @@ FROM (
            CONCAT('ALTER TABLE `', tc.TABLE_NAME, '` DROP CONSTRAINT `', tc.CONSTRAINT_NAME, '`'), NULL, 1
     FROM information_schema.TABLE_CONSTRAINTS tc JOIN information_schema.CHECK_CONSTRAINTS cc
       ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME
+         /*mariadb: AND cc.TABLE_NAME = tc.TABLE_NAME*/
     WHERE tc.CONSTRAINT_SCHEMA = DATABASE() AND tc.CONSTRAINT_TYPE = 'CHECK'
     UNION ALL
     SELECT 7, 'foreign key', CONCAT(r.TABLE_NAME, '.', r.CONSTRAINT_NAME), r.TABLE_NAME,
