@@ -430,30 +430,31 @@ impl Database {
                 .notes
                 .push("CONCURRENTLY was left out inside the trial transaction; the schema effect is the same".into());
         }
-        conn.execute("BEGIN").await?;
+        // A sqlx transaction, so even a dropped call never hands the pool a connection mid-trial.
+        let mut tx = conn.begin().await?;
         let result = async {
-            conn.execute(AssertSqlSafe(format!(
+            tx.execute(AssertSqlSafe(format!(
                 "SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = '{timeout_ms}ms'",
                 timeout_ms.min(5000)
             )))
             .await?;
-            trial.before = pg_schema(&mut conn).await?;
-            trial.up_failed = run_all!(self, conn, up);
+            trial.before = pg_schema(&mut tx).await?;
+            trial.up_failed = run_all!(self, tx, up);
             if trial.up_failed.is_some() {
                 return Ok::<(), sqlx::Error>(());
             }
-            trial.after_up = Some(pg_schema(&mut conn).await?);
+            trial.after_up = Some(pg_schema(&mut tx).await?);
             if let Some(down) = &down {
-                trial.down_failed = run_all!(self, conn, down);
+                trial.down_failed = run_all!(self, tx, down);
                 if trial.down_failed.is_none() {
-                    trial.after_down = Some(pg_schema(&mut conn).await?);
+                    trial.after_down = Some(pg_schema(&mut tx).await?);
                 }
             }
             Ok(())
         }
         .await;
         // Always rolled back, awaited; a connection that cannot roll back is not reused.
-        if conn.execute("ROLLBACK").await.is_err() {
+        if tx.rollback().await.is_err() {
             conn.close_on_drop();
         }
         result.map(|_| trial)
@@ -472,24 +473,24 @@ impl Database {
         // (the pool's busy_timeout bounds the wait for the write lock).
         let deadline = Instant::now() + std::time::Duration::from_millis(timeout_ms);
         conn.lock_handle().await?.set_progress_handler(1_000, move || Instant::now() < deadline);
-        conn.execute("BEGIN IMMEDIATE").await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let result = async {
-            trial.before = sqlite_schema(&mut conn).await?;
-            trial.up_failed = run_all!(self, conn, up);
+            trial.before = sqlite_schema(&mut tx).await?;
+            trial.up_failed = run_all!(self, tx, up);
             if trial.up_failed.is_some() {
                 return Ok::<(), sqlx::Error>(());
             }
-            trial.after_up = Some(sqlite_schema(&mut conn).await?);
+            trial.after_up = Some(sqlite_schema(&mut tx).await?);
             if let Some(down) = down {
-                trial.down_failed = run_all!(self, conn, down);
+                trial.down_failed = run_all!(self, tx, down);
                 if trial.down_failed.is_none() {
-                    trial.after_down = Some(sqlite_schema(&mut conn).await?);
+                    trial.after_down = Some(sqlite_schema(&mut tx).await?);
                 }
             }
             Ok(())
         }
         .await;
-        if conn.execute("ROLLBACK").await.is_err() {
+        if tx.rollback().await.is_err() {
             conn.close_on_drop();
         }
         conn.lock_handle().await?.remove_progress_handler();
@@ -690,10 +691,10 @@ impl Database {
         sqlx::raw_sql(include_str!("sqlite/ledger_create.sql")).execute(&mut *conn).await?;
         let started = Instant::now();
         let mut applied = Applied::default();
-        conn.execute("BEGIN IMMEDIATE").await?;
-        applied.failed = run_all!(self, conn, change.statements);
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        applied.failed = run_all!(self, tx, change.statements);
         if applied.failed.is_some() {
-            conn.execute("ROLLBACK").await?;
+            tx.rollback().await?;
             return Ok(applied);
         }
         let ledger = match change.ledger {
@@ -702,22 +703,20 @@ impl Database {
                     .bind(version)
                     .bind(description)
                     .bind(checksum)
-                    .execute(&mut *conn)
+                    .execute(&mut *tx)
                     .await
                     .map(|_| ())
             }
-            LedgerChange::Forget { version } => sqlx::query(include_str!("sqlite/ledger_delete.sql"))
-                .bind(version)
-                .execute(&mut *conn)
-                .await
-                .map(|_| ()),
+            LedgerChange::Forget { version } => {
+                sqlx::query(include_str!("sqlite/ledger_delete.sql")).bind(version).execute(&mut *tx).await.map(|_| ())
+            }
             LedgerChange::None => Ok(()),
         };
         if let Err(e) = ledger {
-            conn.execute("ROLLBACK").await?;
+            tx.rollback().await?;
             return Err(e);
         }
-        conn.execute("COMMIT").await?;
+        tx.commit().await?;
         applied.kept = change.statements.len();
         if let LedgerChange::Record { version, .. } = change.ledger {
             sqlx::query(include_str!("sqlite/ledger_finish.sql"))
