@@ -972,6 +972,8 @@ impl Server {
     ) -> Result<Json<RollbackOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         sql_database(db, "rollback")?;
+        // Even the showing call dry-runs the DDL.
+        writable(db, "rollback")?;
         let engine = db.config.engine;
         let current = db.schema().await?;
         let fingerprint = current.fingerprint();
@@ -1092,7 +1094,6 @@ impl Server {
                 next,
             }));
         };
-        writable(db, "rollback")?;
         if given_id != id || verified(&id).is_none() {
             return Err(ToolError::refused(
                 "the plan_id does not match a rollback verified in this session on the schema as it is now",

@@ -181,6 +181,8 @@ async fn a_lock_heavy_postgres_migration_is_flagged() {
     // Planning works on a read-only database; trying and applying run DDL, so they do not.
     let e = mcp.err("dry-run", json!({"sql": sql})).await;
     assert!(e.contains("read-only"), "{e}");
+    let e = mcp.err("rollback", json!({"down": "drop index orders_status;"})).await;
+    assert!(e.contains("read-only"), "{e}");
     mcp.close().await;
     let mcp = db.serve("read-write").await;
     let d = mcp.ok("dry-run", json!({"sql": sql})).await;
