@@ -73,8 +73,8 @@ impl ToolError {
             ToolError::InvalidArgument { .. } => Some("correct the argument and call again".into()),
             ToolError::Cancelled | ToolError::InputRequired { .. } => None,
             ToolError::ConfirmationRequired { .. } => Some(
-                "show the user exactly what will change (call with preview: true), and only after they agree call \
-                 again with confirm: true"
+                "show the user exactly what will change (the tool's preview, plan or dry-run), and only after \
+                 they agree call again with confirm: true"
                     .into(),
             ),
             ToolError::NotConfirmed { .. } => {

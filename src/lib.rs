@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod files;
+pub mod migrate;
 pub mod order;
 pub mod output;
 pub mod plan;

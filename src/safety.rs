@@ -256,7 +256,7 @@ fn has_nested_write(statement: &Statement) -> bool {
     .is_break()
 }
 
-fn refuse_functions(statement: &Statement, mode: Mode) -> Result<(), ToolError> {
+pub(crate) fn refuse_functions(statement: &Statement, mode: Mode) -> Result<(), ToolError> {
     let denied = |name: &ObjectName| -> Option<String> {
         let last = name.0.last()?.as_ident()?.value.to_ascii_lowercase();
         let hit = DENIED_ALWAYS.contains(&last.as_str())

@@ -31,6 +31,7 @@ mod rows {
     }
 }
 
+mod migrate;
 mod mongo;
 mod mysql;
 mod ops;
@@ -39,6 +40,7 @@ mod postgres;
 mod rls;
 mod sqlite;
 
+pub use migrate::{Applied, Change, LedgerChange, LedgerRow, SnapshotRecord, StatementError, Trial};
 pub use mongo::DocumentSet;
 pub use ops::{
     QualityCheck, QualityKind, QualityResult, SeedFile, SeedOutcome, SeedReport, SmokeCheck, SmokeOptions, SmokeStatus,

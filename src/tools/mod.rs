@@ -5,6 +5,7 @@ mod bootstrap;
 mod confirm;
 mod env;
 mod introspect;
+mod migrate;
 mod ops;
 mod order;
 mod performance;
@@ -31,6 +32,7 @@ pub fn all() -> ToolRouter<Server> {
         + Server::order_router()
         + Server::bootstrap_router()
         + Server::ops_router()
+        + Server::migrate_router()
 }
 
 /// Deserialize an optional argument that clients may send as a number or a numeric string.

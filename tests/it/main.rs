@@ -4,6 +4,7 @@ mod audit;
 mod bootstrap;
 mod engines;
 mod manifest;
+mod migrate;
 mod ops;
 mod order;
 mod performance;

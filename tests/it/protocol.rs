@@ -272,6 +272,9 @@ async fn file_tools_refuse_paths_outside_the_allowed_directories() {
         ("seed", json!({"path": "../../../../etc"})),
         ("data-quality", json!({"file": "/etc/checks.toml"})),
         ("bootstrap", json!({"dir": "/tmp/elsewhere-never-created"})),
+        ("create-migration-plan", json!({"file": "/etc/hosts.sql"})),
+        ("dry-run", json!({"folder": "/etc"})),
+        ("snapshot", json!({"file": "/tmp/elsewhere-snapshot.json"})),
     ] {
         let r = call(tool, args.clone()).await;
         let t = text(&r);
@@ -279,5 +282,9 @@ async fn file_tools_refuse_paths_outside_the_allowed_directories() {
         assert!(t.contains("--allow-dir"), "says how to allow it: {t}");
     }
     assert!(!std::path::Path::new("/tmp/elsewhere-never-created").exists());
+    assert!(!std::path::Path::new("/tmp/elsewhere-snapshot.json").exists());
+    let list = call("snapshot", json!({"list": true})).await;
+    let listed = list.structured_content.unwrap();
+    assert!(listed.get("snapshots").is_none(), "a refused snapshot stores nothing: {listed}");
     client.cancel().await.unwrap();
 }
