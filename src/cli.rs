@@ -29,6 +29,10 @@ pub struct Cli {
     /// TOML file of named databases (default: ./data-engineer.toml when it exists).
     #[arg(long, env = "DATA_ENGINEER_CONFIG", global = true)]
     config: Option<String>,
+    /// A directory file-taking tools (seed, load-csv, migrations, ...) may use besides the working
+    /// directory (or the config's [files] roots). Repeat for several.
+    #[arg(long = "allow-dir", value_name = "DIR", global = true)]
+    allow_dirs: Vec<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -59,7 +63,12 @@ pub fn main() -> ExitCode {
     let has_file = cli.config.is_some() || std::path::Path::new(crate::config::DEFAULT_CONFIG_FILE).exists();
     let database_url =
         cli.database_url.clone().or_else(|| if has_file { None } else { std::env::var("DATABASE_URL").ok() });
-    let request = ConfigRequest { database_url, mode: cli.mode, config_file: cli.config.clone() };
+    let request = ConfigRequest {
+        database_url,
+        mode: cli.mode,
+        config_file: cli.config.clone(),
+        allow_dirs: cli.allow_dirs.clone(),
+    };
     let loaded = Config::load(&request, &|name| std::env::var(name).ok());
     let redactor = Arc::new(match &loaded {
         Ok(config) => Redactor::new(&config.secrets),

@@ -184,6 +184,8 @@ impl Default for OutputConfig {
 pub struct Config {
     pub databases: Vec<DatabaseConfig>,
     pub output: OutputConfig,
+    /// Directories file-taking tools may read and write (default: the working directory).
+    pub file_roots: Vec<std::path::PathBuf>,
     /// Literal secrets the redactor must never let through.
     pub secrets: Vec<String>,
     /// Where the configuration came from, for env-check.
@@ -196,6 +198,8 @@ pub struct ConfigRequest {
     pub database_url: Option<String>,
     pub mode: Option<Mode>,
     pub config_file: Option<String>,
+    /// More directories file-taking tools may use (--allow-dir).
+    pub allow_dirs: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +207,8 @@ pub struct ConfigRequest {
 struct FileConfig {
     #[serde(default)]
     output: Option<FileOutput>,
+    #[serde(default)]
+    files: Option<FileFiles>,
     #[serde(default)]
     databases: toml::Table,
 }
@@ -212,6 +218,13 @@ struct FileConfig {
 struct FileOutput {
     max_bytes: Option<usize>,
     mask_secret_columns: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFiles {
+    /// Relative entries are taken from the config file's directory.
+    roots: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -233,6 +246,7 @@ impl Config {
             return Ok(Config {
                 databases: vec![db],
                 output: OutputConfig::default(),
+                file_roots: file_roots(None, &req.allow_dirs),
                 secrets,
                 source: "--database-url / DATABASE_URL".into(),
             });
@@ -244,7 +258,9 @@ impl Config {
         if let Some(path) = file {
             let text =
                 std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
-            return Config::from_toml(&text, &path, env);
+            let mut config = Config::from_toml(&text, &path, env)?;
+            config.file_roots.extend(req.allow_dirs.iter().map(std::path::PathBuf::from));
+            return Ok(config);
         }
         let db = DatabaseConfig {
             name: "local".into(),
@@ -257,6 +273,7 @@ impl Config {
         Ok(Config {
             databases: vec![db],
             output: OutputConfig::default(),
+            file_roots: file_roots(None, &req.allow_dirs),
             secrets: vec![],
             source: format!("embedded SQLite file ./{EMBEDDED_SQLITE_FILE} (no URL or config given)"),
         })
@@ -288,7 +305,12 @@ impl Config {
         secrets.retain(|s| !s.is_empty());
         secrets.sort();
         secrets.dedup();
-        Ok(Config { databases, output, secrets, source: format!("config file {path}") })
+        let base = Path::new(path).parent().map(Path::to_path_buf);
+        let file_roots = match parsed.files {
+            Some(f) => f.roots.iter().map(|r| base.clone().unwrap_or_default().join(r)).collect(),
+            None => file_roots(None, &[]),
+        };
+        Ok(Config { databases, output, file_roots, secrets, source: format!("config file {path}") })
     }
 
     /// The named database, or the first one when no name is given.
@@ -298,6 +320,13 @@ impl Config {
             None => self.databases.first(),
         }
     }
+}
+
+/// The working directory plus the directories allowed on the command line.
+fn file_roots(base: Option<std::path::PathBuf>, allowed: &[String]) -> Vec<std::path::PathBuf> {
+    let mut roots = vec![base.unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| ".".into()))];
+    roots.extend(allowed.iter().map(std::path::PathBuf::from));
+    roots
 }
 
 fn database(

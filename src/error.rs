@@ -36,7 +36,20 @@ pub enum ToolError {
     /// The call was cancelled by the client.
     #[error("cancelled by the client; the transaction was rolled back")]
     Cancelled,
+    /// A change needs the user's go-ahead and the client cannot ask them.
+    #[error("confirmation required: {action}")]
+    ConfirmationRequired { action: String },
+    /// The user declined the change.
+    #[error("not confirmed: {action}; nothing was changed")]
+    NotConfirmed { action: String },
+    /// The client must ask the user and retry (2026-07-28 sessions); the output layer turns this
+    /// into an `InputRequiredResult`, never an error the model sees.
+    #[error("{message}")]
+    InputRequired { message: String },
 }
+
+/// The kind of [`ToolError::InputRequired`], which the output layer looks for.
+pub const INPUT_REQUIRED: &str = "input-required";
 
 impl ToolError {
     /// What the model should do next.
@@ -58,7 +71,15 @@ impl ToolError {
                     .into(),
             ),
             ToolError::InvalidArgument { .. } => Some("correct the argument and call again".into()),
-            ToolError::Cancelled => None,
+            ToolError::Cancelled | ToolError::InputRequired { .. } => None,
+            ToolError::ConfirmationRequired { .. } => Some(
+                "show the user exactly what will change (the tool's preview, plan or dry-run), and only after \
+                 they agree call again with confirm: true"
+                    .into(),
+            ),
+            ToolError::NotConfirmed { .. } => {
+                Some("ask the user what they want changed; do not retry the same change unasked".into())
+            }
         }
     }
 
@@ -75,6 +96,9 @@ impl ToolError {
             ToolError::Unsupported { .. } => "unsupported",
             ToolError::InvalidArgument { .. } => "invalid-argument",
             ToolError::Cancelled => "cancelled",
+            ToolError::ConfirmationRequired { .. } => "confirmation-required",
+            ToolError::NotConfirmed { .. } => "not-confirmed",
+            ToolError::InputRequired { .. } => INPUT_REQUIRED,
         }
     }
 

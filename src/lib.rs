@@ -9,13 +9,18 @@
 
 pub mod audit;
 pub mod backend;
+pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod files;
+pub mod migrate;
+pub mod order;
 pub mod output;
 pub mod plan;
 pub mod prompts;
 pub mod redact;
+pub mod rls;
 pub mod safety;
 pub mod server;
 pub mod tools;

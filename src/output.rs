@@ -6,7 +6,10 @@ use std::{fmt::Write as _, hash::BuildHasher};
 
 use rmcp::{
     ErrorData as McpError,
-    model::{CallToolResponse, CallToolResult, ContentBlock},
+    model::{
+        CallToolResponse, CallToolResult, ContentBlock, ElicitRequest, ElicitRequestParams, ElicitationSchema,
+        InputRequest, InputRequests, InputRequiredResult,
+    },
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -18,7 +21,7 @@ use crate::{
 };
 
 /// Fields that hold data read from a database. They are masked, capped and fenced.
-const ROW_FIELDS: &[&str] = &["rows", "documents", "statements", "activity"];
+const ROW_FIELDS: &[&str] = &["rows", "documents", "statements", "activity", "samples"];
 /// What replaces a masked value.
 pub const MASK: &str = "[masked]";
 
@@ -64,7 +67,10 @@ impl Output {
     /// Finish a tool call's response: the only way a result leaves the server.
     pub fn finish(&self, response: Result<CallToolResponse, McpError>) -> Result<CallToolResponse, McpError> {
         match response {
-            Ok(CallToolResponse::Complete(result)) => Ok(CallToolResponse::Complete(self.finish_result(result))),
+            Ok(CallToolResponse::Complete(result)) => match input_required(&result) {
+                Some(message) => Ok(CallToolResponse::InputRequired(self.confirmation_request(message)?)),
+                None => Ok(CallToolResponse::Complete(self.finish_result(result))),
+            },
             Ok(other) => Ok(other),
             Err(mut e) => {
                 e.message = self.redactor.redact(&e.message).into_owned().into();
@@ -94,6 +100,32 @@ impl Output {
         done.content = vec![ContentBlock::text(text)];
         done
     }
+}
+
+impl Output {
+    /// Ask a 2026-07-28 client to have the user confirm, then retry the call with the answer.
+    fn confirmation_request(&self, message: String) -> Result<InputRequiredResult, McpError> {
+        let schema = ElicitationSchema::from_type::<crate::tools::Confirm>()
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        let form = ElicitRequestParams::FormElicitationParams {
+            meta: None,
+            message: self.redactor.redact(&message).into_owned(),
+            requested_schema: schema,
+        };
+        let mut requests = InputRequests::new();
+        requests.insert(crate::tools::CONFIRM_INPUT_KEY.into(), InputRequest::Elicitation(ElicitRequest::new(form)));
+        Ok(InputRequiredResult::from_input_requests(requests))
+    }
+}
+
+/// The message of a tool's [`ToolError::InputRequired`], when that is how it ended.
+fn input_required(result: &CallToolResult) -> Option<String> {
+    if result.is_error != Some(true) {
+        return None;
+    }
+    let text = result.content.first()?.as_text()?;
+    let v: Value = serde_json::from_str(&text.text).ok()?;
+    (v["error"]["kind"] == crate::error::INPUT_REQUIRED).then(|| v["error"]["message"].as_str().unwrap_or("").into())
 }
 
 fn render_error(text: &str) -> String {

@@ -104,7 +104,7 @@ pub struct Checked {
     pub capped_sql: Option<String>,
 }
 
-fn dialect(engine: Engine) -> Box<dyn Dialect> {
+pub(crate) fn dialect(engine: Engine) -> Box<dyn Dialect> {
     match engine {
         Engine::Postgres => Box::new(PostgreSqlDialect {}),
         Engine::Mysql => Box::new(MySqlDialect {}),
@@ -256,7 +256,7 @@ fn has_nested_write(statement: &Statement) -> bool {
     .is_break()
 }
 
-fn refuse_functions(statement: &Statement, mode: Mode) -> Result<(), ToolError> {
+pub(crate) fn refuse_functions(statement: &Statement, mode: Mode) -> Result<(), ToolError> {
     let denied = |name: &ObjectName| -> Option<String> {
         let last = name.0.last()?.as_ident()?.value.to_ascii_lowercase();
         let hit = DENIED_ALWAYS.contains(&last.as_str())
@@ -318,6 +318,25 @@ fn cap_rows(statement: &Statement, cap: usize) -> Option<String> {
         Some(LimitClause::OffsetCommaLimit { .. }) => return None,
     }
     Some(capped.to_string())
+}
+
+/// Check a script of several statements (a seed file): each passes the same session-control and
+/// function checks as a single statement. Returns each statement's kind; TRUNCATE counts as DDL
+/// here, since MySQL commits it implicitly.
+pub fn check_script(sql: &str, engine: Engine) -> Result<Vec<StatementKind>, ToolError> {
+    let statements =
+        Parser::parse_sql(dialect(engine).as_ref(), sql).map_err(|e| ToolError::Parse { message: e.to_string() })?;
+    statements
+        .iter()
+        .map(|s| {
+            refuse_session_control(s)?;
+            refuse_functions(s, Mode::ReadWrite)?;
+            Ok(match s {
+                Statement::Truncate(_) => StatementKind::Ddl,
+                other => classify(other),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

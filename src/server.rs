@@ -22,6 +22,7 @@ use crate::{
 struct Inner {
     databases: Vec<Database>,
     output: Output,
+    files: crate::files::FileAccess,
     config_source: String,
     /// Why the configuration could not be loaded, when it could not: the server still starts so
     /// env-check can explain the problem.
@@ -41,6 +42,7 @@ impl Server {
         Self::build(
             config.databases.into_iter().map(Database::new).collect(),
             Output::new(redactor, config.output),
+            crate::files::FileAccess::new(config.file_roots),
             config.source,
             None,
         )
@@ -48,12 +50,25 @@ impl Server {
 
     /// A server whose configuration failed to load; every tool reports the problem.
     pub fn unconfigured(problem: String, redactor: Redactor) -> Self {
-        Self::build(vec![], Output::new(redactor, Default::default()), "invalid configuration".into(), Some(problem))
+        let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+        Self::build(
+            vec![],
+            Output::new(redactor, Default::default()),
+            crate::files::FileAccess::new(vec![cwd]),
+            "invalid configuration".into(),
+            Some(problem),
+        )
     }
 
-    fn build(databases: Vec<Database>, output: Output, config_source: String, config_problem: Option<String>) -> Self {
+    fn build(
+        databases: Vec<Database>,
+        output: Output,
+        files: crate::files::FileAccess,
+        config_source: String,
+        config_problem: Option<String>,
+    ) -> Self {
         Self {
-            inner: Arc::new(Inner { databases, output, config_source, config_problem }),
+            inner: Arc::new(Inner { databases, output, files, config_source, config_problem }),
             tool_router: Arc::new(crate::tools::all()),
         }
     }
@@ -69,6 +84,15 @@ impl Server {
 
     pub(crate) fn databases(&self) -> &[Database] {
         &self.inner.databases
+    }
+
+    /// A path a tool was given, resolved and checked against the directories it may use.
+    pub(crate) fn file(&self, argument: &str, path: &str) -> Result<std::path::PathBuf, ToolError> {
+        self.inner.files.check(argument, path)
+    }
+
+    pub(crate) fn file_roots(&self) -> &[std::path::PathBuf] {
+        self.inner.files.roots()
     }
 
     pub(crate) fn config_source(&self) -> &str {
@@ -147,7 +171,12 @@ impl ServerHandler for Server {
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.clone();
         let started = std::time::Instant::now();
-        let response = self.tool_router.call(ToolCallContext::new(self, request, context)).await;
+        let cancel = context.ct.clone();
+        let response = crate::backend::with_cancellation(
+            cancel,
+            self.tool_router.call(ToolCallContext::new(self, request, context)),
+        )
+        .await;
         let finished = self.inner.output.finish(response);
         tracing::debug!(tool = %name, elapsed_us = started.elapsed().as_micros() as u64, "tool call");
         finished

@@ -70,8 +70,8 @@ def timed(action):
 
 
 class Mcp:
-    def __init__(self, binary, url):
-        self.proc = subprocess.Popen([binary, "--database-url", url, "--mode", "read-write"],
+    def __init__(self, binary, url, files):
+        self.proc = subprocess.Popen([binary, "--database-url", url, "--mode", "read-write", "--allow-dir", files],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.next_id = 0
         self.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
@@ -134,7 +134,7 @@ def main():
                 if got != expected:
                     raise SystemExit(f"expected {expected} rows, found {got}")
 
-            mcp = Mcp(binary, url)
+            mcp = Mcp(binary, url, tmp)
             reset(False)
             copy_s = timed(lambda: psql(url, fill))
             check(rows)

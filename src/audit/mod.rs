@@ -3,6 +3,7 @@
 //! `(object, detail, fix)` rows. Every rule has a fixture that triggers it and one that does
 //! not (tests/it/audit.rs).
 
+pub mod mongodb;
 pub mod plaintext_secrets;
 
 use std::sync::LazyLock;
@@ -82,6 +83,7 @@ const MYSQL: &[(&str, &str)] = rule_files![
     "mysql":
     "app_account_wildcard_host",
     "app_account_global_privileges",
+    "account_without_password",
     "table_without_primary_key",
 ];
 

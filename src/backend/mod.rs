@@ -32,12 +32,21 @@ mod rows {
 }
 
 pub mod load;
+mod migrate;
 mod mongo;
 mod mysql;
+mod ops;
+mod order;
 mod postgres;
+mod rls;
 mod sqlite;
 
+pub use migrate::{Applied, Change, LedgerChange, LedgerRow, SnapshotRecord, StatementError, Trial};
 pub use mongo::DocumentSet;
+pub use ops::{
+    QualityCheck, QualityKind, QualityResult, SeedFile, SeedOutcome, SeedReport, SmokeCheck, SmokeOptions, SmokeStatus,
+};
+pub use order::CatalogName;
 
 use std::time::Instant;
 
@@ -50,6 +59,43 @@ use crate::{
     error::ToolError,
     safety::Checked,
 };
+
+tokio::task_local! {
+    /// The running tool call's cancellation (the client's notifications/cancelled).
+    static CANCEL: tokio_util::sync::CancellationToken;
+}
+
+/// Run a tool call with its cancellation token in reach of the engine code, which stops the
+/// statement (and closes its connection, so the server stops it too) when the client cancels.
+pub async fn with_cancellation<F: std::future::Future>(
+    token: tokio_util::sync::CancellationToken,
+    call: F,
+) -> F::Output {
+    CANCEL.scope(token, call).await
+}
+
+/// The current call's cancellation token, when it runs under [`with_cancellation`].
+fn cancel_token() -> Option<tokio_util::sync::CancellationToken> {
+    CANCEL.try_with(Clone::clone).ok()
+}
+
+/// Resolves when the client cancels the current call; never otherwise.
+async fn cancelled() {
+    match cancel_token() {
+        Some(token) => token.cancelled_owned().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The error a cancelled statement ends with; [`Database::db_error`] turns it into
+/// [`ToolError::Cancelled`].
+fn cancelled_error() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled by the client"))
+}
+
+fn is_cancelled() -> bool {
+    cancel_token().is_some_and(|t| t.is_cancelled())
+}
 
 /// What an engine can do. Tools decide with these flags, never with the engine's name.
 #[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
@@ -106,7 +152,7 @@ impl Engine {
                 schemas: false,
                 row_level_security: false,
                 hypothetical_indexes: false,
-                audit_rules: false,
+                audit_rules: true,
                 transactional_ddl: false,
             },
         }
@@ -299,6 +345,9 @@ impl Database {
     /// Turn a driver error into a tool error the model can act on; a timeout names the limit
     /// the call ran under.
     fn db_error(&self, e: sqlx::Error, timeout_ms: u64) -> ToolError {
+        if is_cancelled() {
+            return ToolError::Cancelled;
+        }
         match sql_error(&self.config, e) {
             ToolError::Timeout { .. } => ToolError::Timeout { timeout_ms },
             other => other,
@@ -407,7 +456,12 @@ impl Database {
                     .fetch_all(p)
                     .await
                     .map_err(|e| self.db_error(e, t))?;
-                Ok(Some(listed(objects(&rows, mysql::cell).map_err(|e| self.db_error(e, t))?)))
+                let mut problems = listed(objects(&rows, mysql::cell).map_err(|e| self.db_error(e, t))?);
+                // Usage counts need performance_schema: off or not readable means none to report.
+                if let Ok(rows) = sqlx::query(include_str!("mysql/unused_indexes.sql")).fetch_all(p).await {
+                    problems["unused"] = Value::Array(objects(&rows, mysql::cell).unwrap_or_default());
+                }
+                Ok(Some(problems))
             }
             Pool::Sqlite(p) => {
                 let rows = sqlx::query(include_str!("sqlite/indexes.sql"))
@@ -456,6 +510,18 @@ impl Database {
         match self.pool().await? {
             Pool::Postgres(p) => postgres::audit(p, rules).await.map(Some).map_err(|e| self.db_error(e, t)),
             Pool::Mysql(p) => mysql::audit(p, rules).await.map(Some).map_err(|e| self.db_error(e, t)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Run the document-database audit rules `wanted` selects: how many ran and what they found;
+    /// `None` on SQL engines (their rules are catalog SQL, see [`Database::audit`]).
+    pub async fn audit_documents(
+        &self,
+        wanted: impl Fn(crate::audit::Scope) -> bool,
+    ) -> Result<Option<(usize, Vec<crate::audit::AuditFinding>)>, ToolError> {
+        match self.pool().await? {
+            Pool::Mongo(m) => Ok(Some(crate::audit::mongodb::run(&m.audit_facts().await?, wanted))),
             _ => Ok(None),
         }
     }

@@ -23,8 +23,8 @@ const JAVASCRIPT_OPERATORS: &[&str] = &["$where", "$function", "$accumulator"];
 const WRITING_STAGES: &[&str] = &["$out", "$merge"];
 
 pub(super) struct Mongo {
-    client: Client,
-    db: Database,
+    pub(super) client: Client,
+    pub(super) db: Database,
     tls: bool,
     name: String,
 }
@@ -50,7 +50,7 @@ impl Mongo {
         Ok(Mongo { client, db, tls, name })
     }
 
-    fn error(&self, e: mongodb::error::Error, timeout_ms: u64) -> ToolError {
+    pub(super) fn error(&self, e: mongodb::error::Error, timeout_ms: u64) -> ToolError {
         use mongodb::error::ErrorKind;
         match *e.kind {
             ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::DnsResolve { .. } => ToolError::Connect {
@@ -298,6 +298,73 @@ impl Mongo {
         json!({ "unused": unused, "duplicates": super::redundant(&shapes), "fk_without_index": [] })
     }
 
+    /// What the audit rules look at, each part where this connection may see it.
+    pub(super) async fn audit_facts(&self) -> Result<crate::audit::mongodb::Facts, ToolError> {
+        use crate::audit::mongodb::{Facts, RoleRef, User};
+        let roles = |list: Option<&mongodb::bson::Array>| -> Vec<RoleRef> {
+            list.into_iter()
+                .flatten()
+                .filter_map(Bson::as_document)
+                .map(|r| RoleRef {
+                    role: r.get_str("role").unwrap_or_default().into(),
+                    db: r.get_str("db").unwrap_or_default().into(),
+                })
+                .collect()
+        };
+        let status = self.db.run_command(doc! { "connectionStatus": 1 }).await.map_err(|e| self.error(e, 0))?;
+        let auth = status.get_document("authInfo").ok();
+        let authenticated = auth
+            .and_then(|a| a.get_array("authenticatedUsers").ok())
+            .into_iter()
+            .flatten()
+            .filter_map(Bson::as_document)
+            .map(|u| format!("{}@{}", u.get_str("user").unwrap_or_default(), u.get_str("db").unwrap_or_default()))
+            .collect();
+        let authenticated_roles = roles(auth.and_then(|a| a.get_array("authenticatedUserRoles").ok()));
+        let mut authorization =
+            self.client.database("admin").run_command(doc! { "getCmdLineOpts": 1 }).await.ok().and_then(|o| {
+                o.get_document("parsed")
+                    .and_then(|p| p.get_document("security"))
+                    .and_then(|s| s.get_str("authorization"))
+                    .map(str::to_string)
+                    .ok()
+            });
+        let users = self.db.run_command(doc! { "usersInfo": 1 }).await.ok().map(|reply| {
+            reply
+                .get_array("users")
+                .into_iter()
+                .flatten()
+                .filter_map(Bson::as_document)
+                .map(|u| User {
+                    user: u.get_str("user").unwrap_or_default().into(),
+                    db: u.get_str("db").unwrap_or_default().into(),
+                    roles: roles(u.get_array("roles").ok()),
+                })
+                .collect()
+        });
+        let collections = match self.collections(doc! { "type": "collection" }).await {
+            Ok(specs) => specs
+                .iter()
+                .filter_map(|s| {
+                    let name = s.get_str("name").ok()?;
+                    let validated = s
+                        .get_document("options")
+                        .ok()
+                        .and_then(|o| o.get_document("validator").ok())
+                        .is_some_and(|v| !v.is_empty());
+                    (!name.starts_with("system.")).then(|| (name.to_string(), validated))
+                })
+                .collect(),
+            // Refused for lack of rights: access control is evidently on.
+            Err(e) if matches!(*e.kind, mongodb::error::ErrorKind::Command(ref c) if c.code == 13) => {
+                authorization.get_or_insert_with(|| "enabled".into());
+                vec![]
+            }
+            Err(e) => return Err(self.error(e, 0)),
+        };
+        Ok(Facts { database: self.name.clone(), authenticated, authenticated_roles, authorization, users, collections })
+    }
+
     async fn collections(&self, filter: Document) -> Result<Vec<Document>, mongodb::error::Error> {
         let reply = self.db.run_command(doc! { "listCollections": 1, "filter": filter }).await?;
         Ok(first_batch(&reply))
@@ -429,7 +496,7 @@ impl Mongo {
 }
 
 /// Read-only databases refuse operators that run JavaScript on the server.
-fn refuse_javascript(filter: &Document, pipeline: &[Document]) -> Result<(), ToolError> {
+pub(super) fn refuse_javascript(filter: &Document, pipeline: &[Document]) -> Result<(), ToolError> {
     let found = std::iter::once(filter)
         .chain(pipeline)
         .find_map(|part| find_operator(&Bson::Document(part.clone()), JAVASCRIPT_OPERATORS));

@@ -18,6 +18,8 @@ use crate::{
     safety::StatementKind,
 };
 
+pub(super) mod rls;
+
 pub(super) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
     let mut settings = vec![
         ("statement_timeout", format!("{}", cfg.statement_timeout_ms)),
@@ -33,6 +35,16 @@ pub(super) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
         .application_name("data-engineer-mcp")
         .options(settings);
     Ok(PgPoolOptions::new()
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // PostgreSQL 14+ notices a client that went away while a statement runs (a
+                // cancelled tool call closes its connection) and stops the statement.
+                if conn.server_version_num().is_some_and(|v| v >= 140000) {
+                    conn.execute("SET client_connection_check_interval = 1000").await?;
+                }
+                Ok(())
+            })
+        })
         .max_connections(4)
         // Connections are pinged when released; a dead one is replaced in begin().
         .test_before_acquire(false)
@@ -61,6 +73,14 @@ async fn acquire(pool: &PgPool, mode: Mode) -> Result<sqlx::pool::PoolConnection
     }
 }
 
+/// Give up a connection whose statement the client cancelled: closed, never pooled, so its
+/// transaction dies with it and the server (which checks for a gone client every second, see
+/// `pool`) stops the statement.
+fn abandon(mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>) -> sqlx::Error {
+    conn.close_on_drop();
+    super::cancelled_error()
+}
+
 /// "cached plan must not change result type": a cached statement outlived a schema change.
 fn is_stale_statement(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("0A000") && d.message().contains("cached plan"))
@@ -72,7 +92,12 @@ fn begin_sql(mode: Mode) -> &'static str {
 
 pub(super) async fn run(pool: &PgPool, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {
     let mut conn = acquire(pool, call.mode).await?;
-    let result = match statement(&mut conn, call, true).await {
+    let first = tokio::select! {
+        result = statement(&mut conn, call, true) => Some(result),
+        () = super::cancelled() => None,
+    };
+    let Some(first) = first else { return Err(abandon(conn)) };
+    let result = match first {
         // Queries are cached as prepared statements (one round trip when repeated). A schema
         // change can invalidate one: drop the cache and run the statement once more, uncached.
         Err(e) if is_stale_statement(&e) => {
@@ -148,7 +173,7 @@ async fn statement(conn: &mut sqlx::PgConnection, call: &SqlCall<'_>, cache: boo
 }
 
 /// Decode one value by its declared type; PostgreSQL decoding is strict about widths.
-fn cell(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
+pub(super) fn cell(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
         return Ok(Value::Null);
@@ -306,7 +331,7 @@ pub(super) async fn health(pool: &PgPool, cfg: &DatabaseConfig) -> Result<Health
 /// analyzed DELETE deletes nothing.
 pub(super) async fn explain(pool: &PgPool, call: &super::ExplainCall<'_>) -> Result<super::Explained, sqlx::Error> {
     let mut conn = acquire(pool, call.mode).await?;
-    let result = async {
+    let explained = async {
         conn.execute(AssertSqlSafe(format!(
             "SET LOCAL lock_timeout = 2000; SET LOCAL statement_timeout = {}",
             call.timeout_ms
@@ -318,8 +343,12 @@ pub(super) async fn explain(pool: &PgPool, call: &super::ExplainCall<'_>) -> Res
             .fetch_one(&mut *conn)
             .await?;
         Ok::<_, sqlx::Error>(raw)
-    }
-    .await;
+    };
+    let result = tokio::select! {
+        result = explained => Some(result),
+        () = super::cancelled() => None,
+    };
+    let Some(result) = result else { return Err(abandon(conn)) };
     // Awaited, not queued: the rollback is the point.
     conn.execute("ROLLBACK").await?;
     let raw = result?;

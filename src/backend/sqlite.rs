@@ -38,7 +38,8 @@ pub(super) async fn run(pool: &SqlitePool, call: &SqlCall<'_>) -> Result<RowSet,
     let mut conn = pool.acquire().await?;
     let deadline = Instant::now() + Duration::from_millis(call.timeout_ms);
     // Returning false interrupts the statement (SQLITE_INTERRUPT).
-    conn.lock_handle().await?.set_progress_handler(1_000, move || Instant::now() < deadline);
+    let cancel = super::cancel_token().unwrap_or_default();
+    conn.lock_handle().await?.set_progress_handler(1_000, move || Instant::now() < deadline && !cancel.is_cancelled());
     let result = run_in_transaction(&mut conn, call).await;
     conn.lock_handle().await?.remove_progress_handler();
     result
@@ -152,7 +153,8 @@ pub(super) async fn explain(pool: &SqlitePool, call: &super::ExplainCall<'_>) ->
     use crate::plan::{Access, PlanNode};
     let mut conn = pool.acquire().await?;
     let deadline = Instant::now() + Duration::from_millis(call.timeout_ms);
-    conn.lock_handle().await?.set_progress_handler(1_000, move || Instant::now() < deadline);
+    let cancel = super::cancel_token().unwrap_or_default();
+    conn.lock_handle().await?.set_progress_handler(1_000, move || Instant::now() < deadline && !cancel.is_cancelled());
     let result = async {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         // Reading the schema table first makes the plan see the current schema: a connection

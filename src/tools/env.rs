@@ -24,6 +24,8 @@ pub struct EnvCheckOutput {
     pub server_version: String,
     /// Where the configuration came from.
     pub config_source: String,
+    /// Directories the file-taking tools may read and write (--allow-dir, [files] roots).
+    pub file_roots: Vec<String>,
     /// ok when every check passed, warn when some need attention, fail when a database is unusable.
     pub status: CheckStatus,
     pub databases: Vec<DatabaseReport>,
@@ -106,6 +108,7 @@ impl Server {
         Ok(Json(EnvCheckOutput {
             server_version: env!("CARGO_PKG_VERSION").into(),
             config_source: self.config_source().to_string(),
+            file_roots: self.file_roots().iter().map(|r| r.display().to_string()).collect(),
             status: worst,
             databases,
         }))

@@ -312,8 +312,8 @@ impl Server {
         if p.table.trim().is_empty() {
             return Err(ToolError::invalid("table", "give the target table (list-objects shows them)"));
         }
-        let path = std::path::absolute(p.file.trim())
-            .map_err(|e| ToolError::invalid("file", format!("cannot resolve {:?}: {e}", p.file)))?;
+        // Only inside the directories this server may use (working directory, --allow-dir).
+        let path = self.file("file", &p.file)?;
         let header = p.header.unwrap_or(true);
         let format = Format {
             delimiter: one_byte("delimiter", p.delimiter.as_deref(), b',')?,
@@ -477,12 +477,7 @@ impl Server {
                 timeout_ms: p.timeout_ms.unwrap_or(DEFAULT_LOAD_TIMEOUT_MS),
             }
         };
-        let rejects_file = p
-            .rejects_file
-            .as_deref()
-            .map(std::path::absolute)
-            .transpose()
-            .map_err(|e| ToolError::invalid("rejects_file", format!("cannot resolve it: {e}")))?;
+        let rejects_file = p.rejects_file.as_deref().map(|f| self.file("rejects_file", f)).transpose()?;
         out.rejects_file = rejects_file.as_ref().map(|f| f.display().to_string());
 
         let rows_read = Arc::new(AtomicU64::new(0));

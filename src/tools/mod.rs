@@ -1,14 +1,23 @@
 //! Tool families, one file and one router each; `all()` adds them together. Handlers return
 //! typed results or a [`ToolError`](crate::error::ToolError); they never build MCP results.
 
+mod bootstrap;
+mod confirm;
 mod env;
 mod introspect;
 mod load;
+mod migrate;
+mod ops;
+mod order;
 mod performance;
+mod rls;
 mod security;
 mod sql;
 
 use rmcp::handler::server::router::tool::ToolRouter;
+
+pub(crate) use confirm::confirmed;
+pub use confirm::{Confirm, INPUT_KEY as CONFIRM_INPUT_KEY};
 
 use crate::server::Server;
 
@@ -20,6 +29,11 @@ pub fn all() -> ToolRouter<Server> {
         + Server::design_router()
         + Server::analyze_router()
         + Server::security_router()
+        + Server::rls_router()
+        + Server::order_router()
+        + Server::bootstrap_router()
+        + Server::ops_router()
+        + Server::migrate_router()
         + Server::load_router()
 }
 

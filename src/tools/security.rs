@@ -57,8 +57,10 @@ impl Server {
             them, SECURITY DEFINER functions without a fixed search_path or open to PUBLIC, CREATE on schema public, \
             tables without a primary key, unindexed foreign keys, duplicate and unused indexes, secrets stored in plain \
             text. MySQL/MariaDB: an app account open to any host or holding global privileges, tables without a \
-            primary key, redundant indexes. Each finding has a \
-            stable code, severity, the object, why it matters and the SQL that fixes it. Read-only.",
+            primary key, redundant indexes, accounts with an empty password. MongoDB: access control off, the app \
+            user or other users holding any-database or cluster roles, collections without a validator, redundant and \
+            unused indexes. Each finding has a \
+            stable code, severity, the object, why it matters and the SQL (or shell command) that fixes it. Read-only.",
         annotations(
             title = "Audit database security",
             read_only_hint = true,
@@ -77,8 +79,8 @@ impl Server {
             return Err(ToolError::Unsupported {
                 what: "security-audit".into(),
                 engine: cfg.engine,
-                hint: "its rules cover PostgreSQL and MySQL/MariaDB so far; env-check reports this database's TLS, \
-                       authentication and privilege problems in the meantime"
+                hint: "its rules cover PostgreSQL, MySQL/MariaDB and MongoDB; a SQLite file has no users, roles or \
+                       policies to audit: env-check reports what there is to check"
                     .into(),
             });
         }
@@ -86,6 +88,10 @@ impl Server {
         let rules: Vec<_> = db.audit_rules().iter().filter(|r| wanted(r.scope)).collect();
         let mut findings = db.audit(&rules).await?.unwrap_or_default();
         let mut rules_run = rules.len();
+        if let Some((ran, found)) = db.audit_documents(wanted).await? {
+            rules_run += ran;
+            findings.extend(found);
+        }
         if wanted(Scope::Schema)
             && let Some(found) = db.plaintext_secrets().await?
         {

@@ -122,10 +122,12 @@ async fn mariadb_rules_fire_on_a_wide_account_and_not_on_a_narrow_one() {
     let db = TestDb::new(Kind::Mysql).await;
     let name = db.url.rsplit('/').next().unwrap().to_string();
     let (wide, narrow) = (format!("wide_{}", std::process::id()), format!("narrow_{}", std::process::id()));
+    let open = format!("open_{}", std::process::id());
     db.exec(&format!(
         "create table nopk (x int);
          create table good (id int primary key, v int);
          create user '{wide}'@'%' identified by 'wide-pw-1';
+         create user '{open}'@'localhost';
          grant all privileges on *.* to '{wide}'@'%' with grant option;
          create user '{narrow}'@'127.0.0.1' identified by 'narrow-pw-1';
          grant select on {name}.good to '{narrow}'@'127.0.0.1';"
@@ -139,6 +141,7 @@ async fn mariadb_rules_fire_on_a_wide_account_and_not_on_a_narrow_one() {
         ("app-account-wildcard-host", format!("{wide}@%")),
         ("app-account-global-privileges", format!("{wide}@%")),
         ("table-without-primary-key", format!("{name}.nopk")),
+        ("account-without-password", format!("'{open}'@'localhost'")),
     ] {
         assert!(has(&v, code, &object), "{code} on {object} missing: {v}");
     }
@@ -147,6 +150,72 @@ async fn mariadb_rules_fire_on_a_wide_account_and_not_on_a_narrow_one() {
     let as_narrow = format!("mysql://{narrow}:narrow-pw-1@{host}");
     let mcp = Mcp::spawn(&["--database-url", &as_narrow], &[]).await;
     let v = mcp.ok("security-audit", json!({})).await;
-    assert_eq!(v["findings"], json!([]), "a narrow account on a sound table has no findings: {v}");
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "a narrow account on a sound table has no findings: {v}");
+    assert_eq!(findings[0]["object"], "(not visible)", "only what it may not read is named: {v}");
+    assert_eq!(findings[0]["code"], "account-without-password");
     mcp.close().await;
+}
+
+#[tokio::test]
+async fn mongodb_rules_fire_on_an_open_server_and_not_for_a_narrow_user_on_validated_collections() {
+    let db = TestDb::new(Kind::Mongo).await;
+    let name = db.url.rsplit('/').next().unwrap().to_string();
+    let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+    let mdb = client.database(&name);
+    mdb.create_collection("loose").await.unwrap();
+    mdb.run_command(mongodb::bson::doc! {
+        "create": "strict",
+        "validator": {"$jsonSchema": {"bsonType": "object", "required": ["sku"]}},
+    })
+    .await
+    .unwrap();
+    mdb.run_command(
+        mongodb::bson::doc! {"createUser": "etl", "pwd": "etl-pw-123", "roles": [{"role": "root", "db": "admin"}]},
+    )
+    .await
+    .unwrap();
+    mdb.run_command(
+        mongodb::bson::doc! {"createUser": "wide", "pwd": "wide-pw-123", "roles": [{"role": "readWriteAnyDatabase", "db": "admin"}]},
+    )
+    .await
+    .unwrap();
+    mdb.run_command(
+        mongodb::bson::doc! {"createUser": "app", "pwd": "app-pw-123", "roles": [{"role": "readWrite", "db": &name}]},
+    )
+    .await
+    .unwrap();
+
+    let mcp = db.serve("read-only").await;
+    let v = mcp.ok("security-audit", json!({})).await;
+    for (code, object) in [
+        ("authorization-disabled", "server".to_string()),
+        ("users-with-broad-roles", format!("etl@{name}")),
+        ("users-with-broad-roles", format!("wide@{name}")),
+        ("collection-without-validator", "loose".to_string()),
+    ] {
+        assert!(has(&v, code, &object), "{code} on {object} missing: {v}");
+    }
+    assert!(!has(&v, "collection-without-validator", "strict"), "{v}");
+    assert!(!has(&v, "users-with-broad-roles", &format!("app@{name}")), "{v}");
+    assert_eq!(v["findings"][0]["code"], "authorization-disabled", "most severe first");
+    mcp.close().await;
+
+    let host = db.url.split("://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let as_wide = format!("mongodb://wide:wide-pw-123@{host}/{name}?authSource={name}");
+    let mcp = Mcp::spawn(&["--database-url", &as_wide], &[]).await;
+    let v = mcp.ok("security-audit", json!({"scope": "rls"})).await;
+    assert!(has(&v, "app-user-broad-roles", &format!("wide@{name}")), "{v}");
+    assert!(!has(&v, "authorization-disabled", "server"), "an authenticated connection: {v}");
+    mcp.close().await;
+
+    mdb.run_command(mongodb::bson::doc! {"dropUser": "etl"}).await.unwrap();
+    mdb.run_command(mongodb::bson::doc! {"dropUser": "wide"}).await.unwrap();
+    mdb.run_command(mongodb::bson::doc! {"drop": "loose"}).await.unwrap();
+    let as_app = format!("mongodb://app:app-pw-123@{host}/{name}?authSource={name}");
+    let mcp = Mcp::spawn(&["--database-url", &as_app], &[]).await;
+    let v = mcp.ok("security-audit", json!({})).await;
+    assert_eq!(v["findings"], json!([]), "a narrow user on validated collections has no findings: {v}");
+    mcp.close().await;
+    client.database(&name).drop().await.unwrap();
 }

@@ -271,7 +271,12 @@ async fn sqlite_end_to_end() {
     // Below the parser, the read-only file refuses writes by itself.
     use data_engineer_mcp::{backend::*, config::*, safety::*};
     let cfg = Config::load(
-        &ConfigRequest { database_url: Some(db.url.clone()), mode: Some(Mode::ReadOnly), config_file: None },
+        &ConfigRequest {
+            database_url: Some(db.url.clone()),
+            mode: Some(Mode::ReadOnly),
+            config_file: None,
+            allow_dirs: vec![],
+        },
         &|_| None,
     )
     .unwrap();

@@ -213,6 +213,9 @@ async fn file_problems_load_nothing(kind: Kind) {
     assert!(e.contains("not UTF-8") && e.contains("line 3") && e.contains("iconv"), "{e}");
     let e = mcp.err("load-csv", load_args(&latin1, json!({"encoding": "latin1"}))).await;
     assert!(e.contains("only UTF-8"), "{e}");
+    // Only files inside the directories the server may use.
+    let e = mcp.err("load-csv", load_args("/etc/passwd", json!({}))).await;
+    assert!(e.contains("outside the directories"), "{e}");
 
     if kind != Kind::Mongo {
         // A required column missing from the file.
@@ -373,7 +376,8 @@ async fn spawn_progress_client(
     db: &TestDb,
 ) -> (rmcp::service::RunningService<RoleClient, ProgressClient>, ProgressClient) {
     let cmd = tokio::process::Command::new(BIN).configure(|c| {
-        c.args(["--database-url", &db.url, "--mode", "read-write"])
+        c.args(["--database-url", &db.url, "--mode", "read-write", "--allow-dir"])
+            .arg(std::env::temp_dir())
             .env_remove("DATABASE_URL")
             .env("DATA_ENGINEER_LOG", "warn");
     });

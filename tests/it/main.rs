@@ -1,10 +1,15 @@
 //! The one integration test binary: the real server binary over stdio against real databases.
 
 mod audit;
+mod bootstrap;
 mod engines;
 mod load;
 mod manifest;
+mod migrate;
+mod ops;
+mod order;
 mod performance;
 mod protocol;
 mod redaction;
+mod rls;
 mod support;

@@ -237,18 +237,37 @@ async fn analyze_performance_ranks_findings_and_reads_the_workload() {
 async fn hotpaths_on_mariadb_sqlite_and_mongodb() {
     // MariaDB: statement digests from performance_schema (the test bed turns it on).
     let db = TestDb::new(Kind::Mysql).await;
-    db.exec("create table items (id int primary key, price int)").await;
+    db.exec("create table items (id int primary key, price int, sku int, label int, key items_sku_idx (sku), key items_price_unused (label))").await;
     // The application's workload, over the text protocol (MariaDB does not digest statements
     // run through the binary protocol of prepared statements).
     for _ in 0..3 {
         db.exec("select count(*) from items where price > 10").await;
+    }
+    // And an application that prepares its statements (as drivers do), its connection still open.
+    use sqlx::Connection as _;
+    let mut app = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
+    for _ in 0..4 {
+        sqlx::query("select id from items where sku = ?").bind(7).fetch_all(&mut app).await.unwrap();
     }
     let mcp = db.serve("read-only").await;
     let v = mcp.ok("analyze-performance", json!({"mode": "hotpaths", "order_by": "calls"})).await;
     assert!(v.get("how_to_enable").is_none(), "{v}");
     let statements = serde_json::to_string(&v["statements"]).unwrap().to_lowercase();
     assert!(statements.contains("items"), "{statements}");
+    let prepared = v["statements"].as_array().unwrap().iter().find(|s| s["source"] == "prepared");
+    assert!(
+        prepared.is_some_and(
+            |s| s["query"].as_str().unwrap().contains("sku = ?") && s["calls"].to_string().trim_matches('"') == "4"
+        ),
+        "prepared statements are counted too: {v}"
+    );
     let design = mcp.ok("design-indexes", json!({"from": "hotpaths"})).await;
+    let unused = design.to_string();
+    assert!(
+        unused.contains("\"unused\"") && unused.contains("items_price_unused"),
+        "an index no statement used: {design}"
+    );
+    drop(app);
     assert!(
         design["recommendations"]
             .as_array()

@@ -29,7 +29,7 @@ async fn discover_clients_on_2026_07_28_work_without_a_handshake() {
     let mut cmd = cmd;
     cmd.current_dir(dir.path()).env_remove("DATABASE_URL");
     let transport = TokioChildProcess::new(cmd).unwrap();
-    let client = Client
+    let client = Client::default()
         .serve_with_lifecycle(
             transport,
             ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] },
@@ -182,4 +182,109 @@ async fn bad_arguments_are_tool_errors_with_a_next_step() {
     let r = mcp.call("run-mongo", json!({"collection": "x"})).await;
     assert!(text(&r).contains("use run-sql"));
     mcp.close().await;
+}
+
+/// A client's notifications/cancelled stops the statement on the server: PostgreSQL's backend
+/// is gone within seconds (not after the 15 s statement timeout), SQLite's engine is
+/// interrupted, and the server keeps serving.
+#[tokio::test]
+async fn cancelling_a_call_stops_its_statement_on_the_server() {
+    use rmcp::service::PeerRequestOptions;
+    use sqlx::Connection as _;
+
+    let db = crate::support::TestDb::new(crate::support::Kind::Postgres).await;
+    let mcp = db.serve("read-only").await;
+    let database = db.url.rsplit('/').next().unwrap().to_string();
+    let sleepers = async |c: &mut sqlx::PgConnection| -> i64 {
+        sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = $1 and query like '%pg_sleep(30)%' and pid <> pg_backend_pid()",
+        )
+        .bind(&database)
+        .fetch_one(c)
+        .await
+        .unwrap()
+    };
+    let mut watch = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let call = |sql: &str| {
+        ClientRequest::CallToolRequest(Request::new(
+            CallToolRequestParams::new("run-sql").with_arguments(rmcp::object!({"sql": sql})),
+        ))
+    };
+    let handle = mcp
+        .client
+        .send_cancellable_request(call("select pg_sleep(30)"), PeerRequestOptions::no_options())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while sleepers(&mut watch).await == 0 {
+        assert!(started.elapsed().as_secs() < 10, "the statement never started");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    handle.cancel(Some("user abort".into())).await.unwrap();
+    let cancelled = std::time::Instant::now();
+    while sleepers(&mut watch).await > 0 {
+        assert!(cancelled.elapsed().as_secs() < 5, "the statement still runs on the server after a cancel");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let v = mcp.ok("run-sql", serde_json::json!({"sql": "select 1 as one"})).await;
+    assert_eq!(v["rows"][0][0], 1, "the server keeps serving: {v}");
+    mcp.close().await;
+
+    let db = crate::support::TestDb::new(crate::support::Kind::Sqlite).await;
+    db.exec("create table t (x int)").await;
+    let mcp = db.serve("read-only").await;
+    let endless = "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n";
+    let handle = mcp.client.send_cancellable_request(call(endless), PeerRequestOptions::no_options()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    handle.cancel(None).await.unwrap();
+    let next = std::time::Instant::now();
+    let v = mcp.ok("run-sql", serde_json::json!({"sql": "select 1 as one"})).await;
+    assert_eq!(v["rows"][0][0], 1);
+    assert!(next.elapsed().as_secs() < 5, "the interrupted statement freed the connection: {:?}", next.elapsed());
+    mcp.close().await;
+}
+
+/// File-taking tools use only the allowed directories: the working directory, --allow-dir and
+/// the config's [files] roots; env-check lists them.
+#[tokio::test]
+async fn file_tools_refuse_paths_outside_the_allowed_directories() {
+    let db = crate::support::TestDb::new(crate::support::Kind::Sqlite).await;
+    let work = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+    std::fs::write(work.path().join("1_a.sql"), "create table a (id int primary key);").unwrap();
+    // Spawned from a working directory inside the crate, without the test harness's --allow-dir.
+    let cmd = tokio::process::Command::new(BIN);
+    let mut cmd = cmd;
+    cmd.current_dir(work.path()).args(["--database-url", &db.url, "--mode", "read-write"]).env_remove("DATABASE_URL");
+    let client = rmcp::ServiceExt::serve(Client::default(), TokioChildProcess::new(cmd).unwrap()).await.unwrap();
+    let call = async |tool: &str, args: Value| {
+        client
+            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args.as_object().unwrap().clone()))
+            .await
+            .unwrap()
+    };
+    let env = call("env-check", json!({})).await;
+    let roots = env.structured_content.unwrap()["file_roots"].clone();
+    assert_eq!(roots, json!([work.path().canonicalize().unwrap().display().to_string()]));
+    let ok = call("verify-order", json!({"path": "1_a.sql", "engine": "postgres"})).await;
+    assert_ne!(ok.is_error, Some(true), "{}", text(&ok));
+    for (tool, args) in [
+        ("verify-order", json!({"path": "/etc/passwd"})),
+        ("seed", json!({"path": "../../../../etc"})),
+        ("data-quality", json!({"file": "/etc/checks.toml"})),
+        ("bootstrap", json!({"dir": "/tmp/elsewhere-never-created"})),
+        ("create-migration-plan", json!({"file": "/etc/hosts.sql"})),
+        ("dry-run", json!({"folder": "/etc"})),
+        ("snapshot", json!({"file": "/tmp/elsewhere-snapshot.json"})),
+    ] {
+        let r = call(tool, args.clone()).await;
+        let t = text(&r);
+        assert!(r.is_error == Some(true) && t.contains("outside the directories"), "{tool} {args}: {t}");
+        assert!(t.contains("--allow-dir"), "says how to allow it: {t}");
+    }
+    assert!(!std::path::Path::new("/tmp/elsewhere-never-created").exists());
+    assert!(!std::path::Path::new("/tmp/elsewhere-snapshot.json").exists());
+    let list = call("snapshot", json!({"list": true})).await;
+    let listed = list.structured_content.unwrap();
+    assert!(listed.get("snapshots").is_none(), "a refused snapshot stores nothing: {listed}");
+    client.cancel().await.unwrap();
 }

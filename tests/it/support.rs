@@ -113,12 +113,37 @@ impl TestDb {
     }
 }
 
+/// The test client. With `answer`, it declares elicitation and answers every confirmation with
+/// it (accept or decline), recording what it was asked.
 #[derive(Clone, Default)]
-pub struct Client;
+pub struct Client {
+    pub answer: Option<bool>,
+    pub asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
 
 impl ClientHandler for Client {
     fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(ClientCapabilities::default(), Implementation::new("it", "0"))
+        let capabilities = match self.answer {
+            Some(_) => ClientCapabilities::builder().enable_elicitation().build(),
+            None => ClientCapabilities::default(),
+        };
+        ClientConfig::new(capabilities, Implementation::new("it", "0"))
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
+            self.asked.lock().unwrap().push(message.clone());
+        }
+        Ok(match self.answer {
+            Some(true) => {
+                ElicitResult::new(ElicitationAction::Accept).with_content(serde_json::json!({"confirm": true}))
+            }
+            _ => ElicitResult::new(ElicitationAction::Decline),
+        })
     }
 }
 
@@ -143,9 +168,27 @@ impl Mcp {
         Self::spawn_era(args, &[], None, true).await
     }
 
+    /// A server spoken to by `client` (e.g. one that answers confirmations), of either era.
+    pub async fn spawn_client(args: &[&str], client: Client, discover: bool) -> Mcp {
+        Self::spawn_full(args, &[], None, discover, client).await
+    }
+
     async fn spawn_era(args: &[&str], env: &[(&str, &str)], cwd: Option<&std::path::Path>, discover: bool) -> Mcp {
+        Self::spawn_full(args, env, cwd, discover, Client::default()).await
+    }
+
+    async fn spawn_full(
+        args: &[&str],
+        env: &[(&str, &str)],
+        cwd: Option<&std::path::Path>,
+        discover: bool,
+        handler: Client,
+    ) -> Mcp {
+        // Tests keep their files in temporary directories: allow that one (the files module's own
+        // tests and files::outside_paths_are_refused cover the refusal).
+        let temp = std::env::temp_dir();
         let cmd = tokio::process::Command::new(BIN).configure(|c| {
-            c.args(args).env_remove("DATABASE_URL").env("DATA_ENGINEER_LOG", "warn");
+            c.args(args).arg("--allow-dir").arg(&temp).env_remove("DATABASE_URL").env("DATA_ENGINEER_LOG", "warn");
             for (k, v) in env {
                 c.env(k, v);
             }
@@ -164,9 +207,9 @@ impl Mcp {
         let client = if discover {
             use rmcp::{ClientLifecycleMode, ClientServiceExt};
             let mode = ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] };
-            Client.serve_with_lifecycle(transport, mode).await.expect("MCP server/discover")
+            handler.serve_with_lifecycle(transport, mode).await.expect("MCP server/discover")
         } else {
-            Client.serve(transport).await.expect("MCP initialize")
+            handler.serve(transport).await.expect("MCP initialize")
         };
         Mcp { client, stderr }
     }

@@ -8,4 +8,4 @@ SELECT format('%I.%I', p.schemaname, p.tablename) AS object,
        format('ALTER POLICY %I ON %I.%I USING (... = (select auth.uid())) -- wrap the call in (select ...)', p.policyname, p.schemaname, p.tablename) AS fix
 FROM pg_policies p
 WHERE (concat(p.qual, ' ', p.with_check) ~ '(auth\.uid\(\)|current_setting\()')
-  AND concat(p.qual, ' ', p.with_check) !~* '\(\s*select\s+\(?\s*(auth\.uid\(\)|current_setting\()'
+  AND concat(p.qual, ' ', p.with_check) !~* '\(\s*select\s+[(\s]*(nullif\s*\(\s*)?(auth\.uid\(\)|current_setting\()'

@@ -1,0 +1,7 @@
+CREATE TABLE IF NOT EXISTS data_engineer_snapshots (
+    id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    label VARCHAR(200) NOT NULL,
+    taken_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    fingerprint VARCHAR(64) NOT NULL,
+    description LONGTEXT NOT NULL
+)

@@ -1,0 +1,1 @@
+SELECT version, description, installed_on::text, success, checksum, execution_time FROM _sqlx_migrations ORDER BY version

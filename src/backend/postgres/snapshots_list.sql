@@ -1,0 +1,1 @@
+SELECT id, label, taken_at::text, fingerprint FROM data_engineer.snapshots ORDER BY id

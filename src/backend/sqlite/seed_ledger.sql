@@ -1,0 +1,5 @@
+CREATE TABLE IF NOT EXISTS data_engineer_seeds (
+    file TEXT NOT NULL PRIMARY KEY,
+    checksum TEXT NOT NULL,
+    applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+)

@@ -1,0 +1,9 @@
+//! The migration lifecycle's engine-neutral parts: migration folders and checksums in sqlx's
+//! format, statement splitting, the schema model with fingerprints and diffs, and the plan
+//! analysis with its lint rules. Engine SQL lives in `backend/migrate.rs`.
+
+pub mod folder;
+pub mod plan;
+pub mod rules;
+pub mod snapshot;
+pub mod split;
