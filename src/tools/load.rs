@@ -560,7 +560,7 @@ impl Server {
                 }
             ));
         }
-        if !db.capabilities().transactional_ddl && !db.capabilities().sql {
+        if db.capabilities().documents {
             out.notes.push(
                 "MongoDB: rows were staged in a scratch collection and merged with one $merge; without a multi-document \
                  transaction a crash during the merge can leave part of it applied"
