@@ -31,6 +31,7 @@ mod rows {
     }
 }
 
+pub mod load;
 mod migrate;
 mod mongo;
 mod mysql;

@@ -5,6 +5,7 @@ mod bootstrap;
 mod confirm;
 mod env;
 mod introspect;
+mod load;
 mod migrate;
 mod ops;
 mod order;
@@ -33,6 +34,7 @@ pub fn all() -> ToolRouter<Server> {
         + Server::bootstrap_router()
         + Server::ops_router()
         + Server::migrate_router()
+        + Server::load_router()
 }
 
 /// Deserialize an optional argument that clients may send as a number or a numeric string.

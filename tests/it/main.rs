@@ -3,6 +3,7 @@
 mod audit;
 mod bootstrap;
 mod engines;
+mod load;
 mod manifest;
 mod migrate;
 mod ops;

@@ -1,0 +1,1057 @@
+//! load-csv's engine side: what the target table looks like, and staging then merging the rows
+//! the reader sends, in one transaction, cancellable on the server.
+//!
+//! PostgreSQL: a temporary table filled with `COPY FROM STDIN`, merged with `INSERT … SELECT`
+//! (`ON CONFLICT` for upserts); insert mode copies straight into the target in the transaction. MySQL/MariaDB: a temporary table filled with multi-row inserts.
+//! SQLite: prepared multi-row inserts into a `temp` table. MongoDB: a staging collection, merged
+//! with `$merge` (no multi-document transaction: see [`Mongo`] below).
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use mongodb::bson::{Bson, Document, doc};
+use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Row as _};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Database, Pool};
+use crate::{
+    config::{Engine, Mode},
+    error::ToolError,
+};
+
+/// What a column accepts, as far as load-csv checks before the database sees a value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueKind {
+    Integer {
+        min: i128,
+        max: i128,
+    },
+    Decimal,
+    Boolean,
+    Date,
+    /// `zone`: the column keeps the offset (timestamptz); otherwise offsets are converted to UTC.
+    Timestamp {
+        zone: bool,
+    },
+    Time,
+    Uuid,
+    Json,
+    Text {
+        max_chars: Option<u32>,
+    },
+    /// Anything else: the database judges it at staging.
+    Other,
+}
+
+/// A type guessed from sample values, narrowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Guess {
+    Boolean,
+    Integer,
+    Bigint,
+    Decimal,
+    Date,
+    Timestamp,
+    Timestamptz,
+    Uuid,
+    Text,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetColumn {
+    pub name: String,
+    /// The declared type, as the database prints it.
+    pub type_name: String,
+    pub kind: ValueKind,
+    pub nullable: bool,
+    /// The database fills it when the file has no value (default, identity, generated, rowid).
+    pub has_default: bool,
+}
+
+/// The table (or collection) a load goes into.
+#[derive(Debug, Clone)]
+pub struct TargetTable {
+    /// The name as the database prints it.
+    pub name: String,
+    /// Quoted for SQL.
+    quoted: String,
+    pub columns: Vec<TargetColumn>,
+    pub primary_key: Vec<String>,
+    /// A collection: any field goes, values are typed by what they look like.
+    pub schemaless: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MergeMode {
+    /// Every row is new: a key that exists fails the load.
+    Insert,
+    /// Rows whose key exists replace the stored values; the rest are inserted.
+    Upsert,
+    /// Rows whose key exists are left out; the rest are inserted.
+    SkipDuplicates,
+}
+
+/// What the reader sends: rows in batches, then `End` once the whole file was read and judged
+/// loadable. A channel that closes without `End` means: merge nothing.
+pub enum Feed {
+    Rows(Vec<StagedRow>),
+    /// Rows already written as CSV for a database that takes CSV in bulk ([`Database::takes_csv`]).
+    Csv {
+        bytes: Vec<u8>,
+        rows: u64,
+    },
+    End,
+}
+
+/// One good row: its line in the file and one value per staged column (`None` is NULL).
+pub struct StagedRow {
+    pub line: u64,
+    pub values: Vec<Option<String>>,
+}
+
+/// How the merge went.
+#[derive(Debug, Default)]
+pub struct Merged {
+    pub staged: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub skipped: u64,
+}
+
+/// A load to run: the target, the staged columns (indexes into `target.columns`), the merge.
+pub struct LoadPlan {
+    pub target: TargetTable,
+    pub columns: Vec<usize>,
+    pub mode: MergeMode,
+    /// Key columns for upsert / skip-duplicates (default: the primary key).
+    pub key: Vec<String>,
+    pub timeout_ms: u64,
+}
+
+impl LoadPlan {
+    fn names(&self) -> Vec<&str> {
+        self.columns.iter().map(|&i| self.target.columns[i].name.as_str()).collect()
+    }
+}
+
+const STAGE: &str = "__load_stage";
+
+impl Database {
+    /// The database loads CSV text in bulk (PostgreSQL's COPY): the reader sends `Feed::Csv`.
+    pub fn takes_csv(&self) -> bool {
+        self.config.engine == Engine::Postgres
+    }
+
+    /// The target's columns and key; `None` when no such table exists (a collection always exists).
+    pub async fn load_target(&self, table: &str) -> Result<Option<TargetTable>, ToolError> {
+        let t = self.config.statement_timeout_ms;
+        let result = match self.pool().await? {
+            Pool::Postgres(p) => pg_target(p, table).await,
+            Pool::Mysql(p) => {
+                sql_target(p, include_str!("mysql/load_target.sql"), table, table, backtick, mysql_kind).await
+            }
+            Pool::Sqlite(p) => {
+                sql_target(p, include_str!("sqlite/load_target.sql"), table, table, double_quote, sqlite_kind).await
+            }
+            Pool::Mongo(_) => {
+                return Ok(Some(TargetTable {
+                    name: table.to_string(),
+                    quoted: table.to_string(),
+                    columns: vec![],
+                    primary_key: vec!["_id".into()],
+                    schemaless: true,
+                }));
+            }
+        };
+        result.map_err(|e| self.db_error(e, t))
+    }
+
+    /// Stage what `feed` sends and merge it into the target in one transaction. `Ok(None)`: the
+    /// feed ended without `End` (the reader refused the file), nothing was merged. On `cancel`,
+    /// the statement running on the server is cancelled and everything rolled back.
+    pub async fn load(
+        &self,
+        plan: &LoadPlan,
+        feed: mpsc::Receiver<Feed>,
+        cancel: CancellationToken,
+    ) -> Result<Option<Merged>, ToolError> {
+        if self.config.mode != Mode::ReadWrite {
+            return Err(ToolError::refused(
+                format!("database {} is read-only", self.config.name),
+                "load-csv writes: configure the database with mode read-write",
+            ));
+        }
+        let t = plan.timeout_ms;
+        let result = match self.pool().await? {
+            Pool::Postgres(p) => pg_load(p, plan, feed, cancel).await,
+            Pool::Mysql(p) => mysql_load(p, plan, feed, cancel).await,
+            Pool::Sqlite(p) => sqlite_load(p, plan, feed, cancel).await,
+            Pool::Mongo(_) => return mongo_load(self, plan, feed, cancel).await,
+        };
+        match result {
+            Err(LoadError::Cancelled) => Err(ToolError::Cancelled),
+            Err(LoadError::Sql(e)) => Err(self.merge_error(e, plan, t)),
+            Ok(merged) => Ok(merged),
+        }
+    }
+
+    /// A failed load, said in terms of what to do about it.
+    fn merge_error(&self, e: sqlx::Error, plan: &LoadPlan, timeout_ms: u64) -> ToolError {
+        let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned());
+        let message = e.as_database_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string());
+        let detail = match &e {
+            sqlx::Error::Database(d) => d
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .and_then(|pg| pg.detail())
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let lower = message.to_lowercase();
+        // PostgreSQL SQLSTATEs, MySQL/MariaDB's shared 23000 told apart by message, SQLite's
+        // extended result codes.
+        let unique = matches!(code.as_deref(), Some("23505" | "1555" | "2067"))
+            || (code.as_deref() == Some("23000") && lower.contains("duplicate"));
+        let foreign_key = matches!(code.as_deref(), Some("23503" | "787")) || lower.contains("foreign key constraint");
+        let hint = if unique && plan.mode == MergeMode::Insert {
+            "a row's key already exists (in the table or earlier in the file): use mode upsert to update existing rows \
+             or skip-duplicates to keep them; nothing was loaded"
+        } else if unique {
+            "a row conflicts on a unique key other than the merge key: pass `key` naming that unique key, or fix the \
+             file; nothing was loaded"
+        } else if foreign_key {
+            "a foreign key has no matching row: load the referenced table first; nothing was loaded"
+        } else {
+            match code.as_deref() {
+                Some("21000") => {
+                    "the file holds the same key more than once and upsert cannot apply two rows to one key in one \
+                     statement: remove the duplicates (or use skip-duplicates, first row wins); nothing was loaded"
+                }
+                Some("42P10") => {
+                    "the key columns have no unique index or primary key to merge on: create one, or pass `key` \
+                     naming a unique key; nothing was loaded"
+                }
+                _ => "nothing was loaded (the transaction was rolled back); check the values with preview: true",
+            }
+        };
+        match self.db_error(e, timeout_ms) {
+            ToolError::Database { code, message, .. } => {
+                ToolError::Database { code, message: format!("{message}{detail}"), hint: Some(hint.into()) }
+            }
+            other => other,
+        }
+    }
+}
+
+enum LoadError {
+    Cancelled,
+    Sql(sqlx::Error),
+}
+
+impl From<sqlx::Error> for LoadError {
+    fn from(e: sqlx::Error) -> Self {
+        LoadError::Sql(e)
+    }
+}
+
+fn backtick(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+fn double_quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn integer(bits: u32, unsigned: bool) -> ValueKind {
+    if unsigned {
+        ValueKind::Integer { min: 0, max: (1i128 << bits) - 1 }
+    } else {
+        ValueKind::Integer { min: -(1i128 << (bits - 1)), max: (1i128 << (bits - 1)) - 1 }
+    }
+}
+
+fn pg_kind(base: &str, max_chars: Option<i64>) -> ValueKind {
+    match base {
+        "int2" => integer(16, false),
+        "int4" => integer(32, false),
+        "int8" => integer(64, false),
+        "numeric" | "float4" | "float8" => ValueKind::Decimal,
+        "bool" => ValueKind::Boolean,
+        "date" => ValueKind::Date,
+        "timestamp" => ValueKind::Timestamp { zone: false },
+        "timestamptz" => ValueKind::Timestamp { zone: true },
+        "time" => ValueKind::Time,
+        "uuid" => ValueKind::Uuid,
+        "json" | "jsonb" => ValueKind::Json,
+        "text" | "varchar" | "bpchar" | "citext" | "name" => {
+            ValueKind::Text { max_chars: max_chars.map(|n| n.clamp(0, u32::MAX as i64) as u32) }
+        }
+        _ => ValueKind::Other,
+    }
+}
+
+fn mysql_kind(base: &str, type_name: &str, max_chars: Option<i64>) -> ValueKind {
+    let unsigned = type_name.to_lowercase().contains("unsigned");
+    match base.to_lowercase().as_str() {
+        "tinyint" => integer(8, unsigned),
+        "smallint" => integer(16, unsigned),
+        "mediumint" => integer(24, unsigned),
+        "int" | "integer" => integer(32, unsigned),
+        "bigint" => integer(64, unsigned),
+        "decimal" | "float" | "double" | "real" => ValueKind::Decimal,
+        "date" => ValueKind::Date,
+        "datetime" | "timestamp" => ValueKind::Timestamp { zone: false },
+        "time" => ValueKind::Time,
+        "json" => ValueKind::Json,
+        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => {
+            ValueKind::Text { max_chars: max_chars.map(|n| n.clamp(0, u32::MAX as i64) as u32) }
+        }
+        _ => ValueKind::Other,
+    }
+}
+
+/// SQLite types by the declared name's affinity rules, plus the names people use for dates.
+fn sqlite_kind(base: &str, _type_name: &str, _max_chars: Option<i64>) -> ValueKind {
+    let t = base.to_uppercase();
+    if t.contains("INT") {
+        integer(64, false)
+    } else if t.contains("BOOL") {
+        ValueKind::Boolean
+    } else if t.contains("TIMESTAMP") || t.contains("DATETIME") {
+        ValueKind::Timestamp { zone: false }
+    } else if t == "DATE" {
+        ValueKind::Date
+    } else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") {
+        ValueKind::Text { max_chars: None }
+    } else if ["REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL"].iter().any(|k| t.contains(k)) {
+        ValueKind::Decimal
+    } else {
+        ValueKind::Other
+    }
+}
+
+async fn pg_target(pool: &sqlx::PgPool, table: &str) -> Result<Option<TargetTable>, sqlx::Error> {
+    // The name as SQL would read it (folded to lower case unless quoted), then as spelled.
+    let found: Option<(i64, String)> = sqlx::query_as(
+        "select oid::int8, oid::regclass::text from pg_class
+          where oid = coalesce(to_regclass($1), to_regclass(quote_ident($1)))",
+    )
+    .bind(table)
+    .fetch_optional(pool)
+    .await?;
+    let Some((oid, name)) = found else { return Ok(None) };
+    let rows = sqlx::query(include_str!("postgres/load_target.sql"))
+        .bind(sqlx::postgres::types::Oid(oid as u32))
+        .fetch_all(pool)
+        .await?;
+    let mut columns = Vec::new();
+    let mut key: Vec<(i32, String)> = Vec::new();
+    for r in &rows {
+        let name: String = r.try_get("name")?;
+        let max_chars: Option<i32> = r.try_get("max_chars")?;
+        if let Some(position) = r.try_get::<Option<i32>, _>("pk_position")? {
+            key.push((position, name.clone()));
+        }
+        columns.push(TargetColumn {
+            kind: pg_kind(&r.try_get::<String, _>("base_type")?, max_chars.map(i64::from)),
+            type_name: r.try_get("type_name")?,
+            nullable: r.try_get("nullable")?,
+            has_default: r.try_get("has_default")?,
+            name,
+        });
+    }
+    key.sort();
+    Ok(Some(TargetTable {
+        quoted: name.clone(),
+        name,
+        columns,
+        primary_key: key.into_iter().map(|(_, n)| n).collect(),
+        schemaless: false,
+    }))
+}
+
+/// A text cell from MySQL's information_schema, which may come flagged binary.
+fn text_cell<R: sqlx::Row>(row: &R, column: &str) -> Result<String, sqlx::Error>
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    match row.try_get::<Option<String>, _>(column) {
+        Ok(s) => Ok(s.unwrap_or_default()),
+        Err(_) => Ok(String::from_utf8_lossy(&row.try_get::<Option<Vec<u8>>, _>(column)?.unwrap_or_default()).into()),
+    }
+}
+
+/// An integer cell whose width differs between engines and versions.
+fn int_cell<R: sqlx::Row>(row: &R, column: &str) -> Result<Option<i64>, sqlx::Error>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> u64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    if let Ok(v) = row.try_get::<Option<i64>, _>(column) {
+        return Ok(v);
+    }
+    if let Ok(v) = row.try_get::<Option<u64>, _>(column) {
+        return Ok(v.map(|v| v as i64));
+    }
+    Ok(row.try_get::<Option<i32>, _>(column)?.map(i64::from))
+}
+
+type KindOf = fn(&str, &str, Option<i64>) -> ValueKind;
+
+async fn sql_target<DB>(
+    pool: &sqlx::Pool<DB>,
+    sql: &'static str,
+    table: &str,
+    display: &str,
+    quote: fn(&str) -> String,
+    kind_of: KindOf,
+) -> Result<Option<TargetTable>, sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'r> String: sqlx::Decode<'r, DB> + sqlx::Type<DB> + sqlx::Encode<'r, DB>,
+    for<'r> &'r str: sqlx::Encode<'r, DB> + sqlx::Type<DB> + sqlx::ColumnIndex<DB::Row>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'r> i64: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'r> i32: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'r> u64: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+{
+    let rows = sqlx::query(sql).bind(table).fetch_all(pool).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut columns = Vec::new();
+    let mut key: Vec<(i64, String)> = Vec::new();
+    for r in &rows {
+        let name = text_cell(r, "name")?;
+        let type_name = text_cell(r, "type_name")?;
+        if let Some(position) = int_cell(r, "pk_position")? {
+            key.push((position, name.clone()));
+        }
+        columns.push(TargetColumn {
+            kind: kind_of(&text_cell(r, "base_type")?, &type_name, int_cell(r, "max_chars")?),
+            type_name,
+            nullable: int_cell(r, "nullable")?.unwrap_or(1) != 0,
+            has_default: int_cell(r, "has_default")?.unwrap_or(0) != 0,
+            name,
+        });
+    }
+    key.sort();
+    Ok(Some(TargetTable {
+        name: display.to_string(),
+        quoted: quote(table),
+        columns,
+        primary_key: key.into_iter().map(|(_, n)| n).collect(),
+        schemaless: false,
+    }))
+}
+
+/// One CSV field as PostgreSQL's COPY reads it: NULL is an unquoted empty field. A value is
+/// quoted only when it must be: empty (else it would read as NULL), holding a delimiter, quote
+/// or line break, or starting with a backslash (`\.` alone on a line ends COPY data).
+pub fn csv_field(out: &mut Vec<u8>, value: Option<&str>) {
+    let Some(v) = value else { return };
+    let plain = !v.is_empty() && !v.starts_with('\\') && !v.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+    if plain {
+        out.extend_from_slice(v.as_bytes());
+        return;
+    }
+    out.push(b'"');
+    for (i, part) in v.split('"').enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"\"\"");
+        }
+        out.extend_from_slice(part.as_bytes());
+    }
+    out.push(b'"');
+}
+
+/// The merge statement's tail for PostgreSQL and SQLite (`ON CONFLICT`).
+fn on_conflict(plan: &LoadPlan, quote: fn(&str) -> String, excluded: &str) -> String {
+    let key: Vec<String> = plan.key.iter().map(|k| quote(k)).collect();
+    let updates: Vec<String> = plan
+        .names()
+        .into_iter()
+        .filter(|c| !plan.key.iter().any(|k| k == c))
+        .map(|c| format!("{q} = {excluded}.{q}", q = quote(c)))
+        .collect();
+    match plan.mode {
+        MergeMode::Insert => String::new(),
+        MergeMode::Upsert if !updates.is_empty() => {
+            format!(" ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), updates.join(", "))
+        }
+        _ => format!(" ON CONFLICT ({}) DO NOTHING", key.join(", ")),
+    }
+}
+
+/// Run `work` unless `cancel` fires first; then `on_cancel` stops what runs on the server.
+async fn cancellable<T, F, C>(cancel: &CancellationToken, work: F, on_cancel: C) -> Result<T, LoadError>
+where
+    F: std::future::Future<Output = Result<T, LoadError>>,
+    C: std::future::Future<Output = ()>,
+{
+    tokio::select! {
+        r = work => r,
+        _ = cancel.cancelled() => {
+            on_cancel.await;
+            Err(LoadError::Cancelled)
+        }
+    }
+}
+
+async fn pg_load(
+    pool: &sqlx::PgPool,
+    plan: &LoadPlan,
+    feed: mpsc::Receiver<Feed>,
+    cancel: CancellationToken,
+) -> Result<Option<Merged>, LoadError> {
+    let mut conn = pool.acquire().await?;
+    let pid: i32 = sqlx::query_scalar("select pg_backend_pid()").fetch_one(&mut *conn).await?;
+    let work = pg_stage_and_merge(&mut conn, plan, feed);
+    let result = cancellable(&cancel, work, async {
+        // Ends the session: its transaction rolls back and its statement stops on the server.
+        let _ = sqlx::query("select pg_terminate_backend($1)").bind(pid).execute(pool).await;
+    })
+    .await;
+    if result.is_err() {
+        // Never hand a connection with a half-done transaction (or a dead one) back to the pool.
+        conn.close_on_drop();
+    }
+    result
+}
+
+async fn pg_stage_and_merge(
+    conn: &mut sqlx::PgConnection,
+    plan: &LoadPlan,
+    mut feed: mpsc::Receiver<Feed>,
+) -> Result<Option<Merged>, LoadError> {
+    let q = |c: &str| double_quote(c);
+    let names: Vec<String> = plan.names().into_iter().map(q).collect();
+    let columns = names.join(", ");
+    conn.execute("BEGIN").await?;
+    conn.execute(AssertSqlSafe(format!("SET LOCAL statement_timeout = {}", plan.timeout_ms))).await?;
+    // Insert mode copies straight into the target, inside the same transaction: a merge of a
+    // staging table would only write the same rows twice, and COPY is as atomic (a conflict or
+    // a bad value fails it whole, and the transaction with it).
+    let direct = plan.mode == MergeMode::Insert;
+    let into = if direct {
+        plan.target.quoted.clone()
+    } else {
+        conn.execute(AssertSqlSafe(format!(
+            "CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {columns} FROM {} WITH NO DATA",
+            plan.target.quoted
+        )))
+        .await?;
+        STAGE.to_string()
+    };
+    let mut copy = conn.copy_in_raw(&format!("COPY {into} ({columns}) FROM STDIN WITH (FORMAT csv)")).await?;
+    let mut staged = 0u64;
+    let mut buffer = Vec::with_capacity(1 << 20);
+    let mut complete = false;
+    while let Some(item) = feed.recv().await {
+        match item {
+            Feed::Rows(rows) => {
+                buffer.clear();
+                for row in &rows {
+                    for (i, v) in row.values.iter().enumerate() {
+                        if i > 0 {
+                            buffer.push(b',');
+                        }
+                        csv_field(&mut buffer, v.as_deref());
+                    }
+                    buffer.push(b'\n');
+                }
+                staged += rows.len() as u64;
+                copy.send(buffer.as_slice()).await?;
+            }
+            Feed::Csv { bytes, rows } => {
+                staged += rows;
+                copy.send(bytes.as_slice()).await?;
+            }
+            Feed::End => {
+                complete = true;
+                break;
+            }
+        }
+    }
+    if !complete {
+        copy.abort("load-csv: the file was refused").await.ok();
+        conn.execute("ROLLBACK").await?;
+        return Ok(None);
+    }
+    if direct {
+        let copied = copy.finish().await?;
+        conn.execute("COMMIT").await?;
+        return Ok(Some(Merged { staged, inserted: copied, updated: 0, skipped: 0 }));
+    }
+    copy.finish().await?;
+    let merge = format!(
+        "INSERT INTO {} ({columns}) SELECT {columns} FROM {STAGE}{}",
+        plan.target.quoted,
+        on_conflict(plan, double_quote, "EXCLUDED")
+    );
+    let merged = if plan.mode == MergeMode::Upsert {
+        // Which rows were updated rather than inserted: a new row version has xmax 0.
+        let (inserted, total): (i64, i64) = sqlx::query_as(AssertSqlSafe(format!(
+            "WITH m AS ({merge} RETURNING (xmax = 0) AS inserted) SELECT count(*) FILTER (WHERE inserted), count(*) FROM m"
+        )))
+        .fetch_one(&mut *conn)
+        .await?;
+        Merged { staged, inserted: inserted as u64, updated: (total - inserted) as u64, skipped: staged - total as u64 }
+    } else {
+        let done = conn.execute(AssertSqlSafe(merge)).await?;
+        Merged { staged, inserted: done.rows_affected(), updated: 0, skipped: staged - done.rows_affected() }
+    };
+    conn.execute("COMMIT").await?;
+    Ok(Some(merged))
+}
+
+/// Rows per multi-row INSERT into the staging table: under the engine's bind-parameter limit.
+fn rows_per_insert(columns: usize, max_params: usize) -> usize {
+    (max_params / (columns + 1)).clamp(1, 1000)
+}
+
+/// Stage batches with multi-row inserts; `false` when the feed ended without `End`.
+async fn stage_rows<DB>(
+    conn: &mut DB::Connection,
+    insert_head: &str,
+    columns: usize,
+    max_params: usize,
+    feed: &mut mpsc::Receiver<Feed>,
+    staged: &mut u64,
+) -> Result<bool, sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'r> Option<String>: sqlx::Encode<'r, DB> + sqlx::Type<DB>,
+    for<'r> i64: sqlx::Encode<'r, DB> + sqlx::Type<DB>,
+{
+    let per_statement = rows_per_insert(columns, max_params);
+    let tuple = format!("({})", vec!["?"; columns + 1].join(", "));
+    while let Some(item) = feed.recv().await {
+        let rows = match item {
+            Feed::Rows(rows) => rows,
+            Feed::End => return Ok(true),
+            Feed::Csv { .. } => {
+                return Err(sqlx::Error::Protocol("load-csv sent CSV to an engine that takes rows".into()));
+            }
+        };
+        for chunk in rows.chunks(per_statement) {
+            let sql = format!("{insert_head} VALUES {}", vec![tuple.as_str(); chunk.len()].join(", "));
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for row in chunk {
+                for v in &row.values {
+                    query = query.bind(v.clone());
+                }
+                query = query.bind(row.line as i64);
+            }
+            query.execute(&mut *conn).await?;
+            *staged += chunk.len() as u64;
+        }
+    }
+    Ok(false)
+}
+
+/// Join condition between the staging table `s` and the target `t` on the key.
+fn key_join(plan: &LoadPlan, quote: fn(&str) -> String) -> String {
+    plan.key.iter().map(|k| format!("s.{q} = t.{q}", q = quote(k))).collect::<Vec<_>>().join(" AND ")
+}
+
+async fn mysql_load(
+    pool: &sqlx::MySqlPool,
+    plan: &LoadPlan,
+    feed: mpsc::Receiver<Feed>,
+    cancel: CancellationToken,
+) -> Result<Option<Merged>, LoadError> {
+    let mut conn = pool.acquire().await?;
+    // The session's timeout changes for this load: the connection is not reused after it.
+    conn.close_on_drop();
+    let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut *conn).await?;
+    let work = mysql_stage_and_merge(&mut conn, plan, feed);
+    cancellable(&cancel, work, async {
+        // Ends the session: MariaDB rolls its transaction back and stops its statement.
+        let _ = pool.execute(AssertSqlSafe(format!("KILL {id}"))).await;
+    })
+    .await
+}
+
+async fn mysql_stage_and_merge(
+    conn: &mut sqlx::MySqlConnection,
+    plan: &LoadPlan,
+    mut feed: mpsc::Receiver<Feed>,
+) -> Result<Option<Merged>, LoadError> {
+    let names: Vec<String> = plan.names().into_iter().map(backtick).collect();
+    let columns = names.join(", ");
+    let seconds = plan.timeout_ms as f64 / 1000.0;
+    if conn.execute(AssertSqlSafe(format!("SET SESSION max_statement_time = {seconds}"))).await.is_err() {
+        conn.execute(AssertSqlSafe(format!("SET SESSION max_execution_time = {}", plan.timeout_ms))).await?;
+    }
+    conn.execute("SET SESSION innodb_lock_wait_timeout = 5").await?;
+    conn.execute("START TRANSACTION").await?;
+    // A temporary table neither commits the transaction nor outlives the session.
+    conn.execute(AssertSqlSafe(format!(
+        "CREATE TEMPORARY TABLE {STAGE} AS SELECT {columns}, CAST(0 AS SIGNED) AS __line FROM {} LIMIT 0",
+        plan.target.quoted
+    )))
+    .await?;
+    let head = format!("INSERT INTO {STAGE} ({columns}, __line)");
+    let mut staged = 0;
+    if !stage_rows::<sqlx::MySql>(conn, &head, names.len(), 65_000, &mut feed, &mut staged).await? {
+        conn.execute("ROLLBACK").await?;
+        return Ok(None);
+    }
+    let existing = if plan.mode == MergeMode::Insert {
+        0
+    } else {
+        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {STAGE} s JOIN {} t ON {}",
+            plan.target.quoted,
+            key_join(plan, backtick)
+        )))
+        .fetch_one(&mut *conn)
+        .await?;
+        n as u64
+    };
+    let tail = match plan.mode {
+        MergeMode::Insert => String::new(),
+        MergeMode::Upsert => {
+            let mut updates: Vec<String> = plan
+                .names()
+                .into_iter()
+                .filter(|c| !plan.key.iter().any(|k| k == c))
+                .map(|c| format!("{q} = VALUES({q})", q = backtick(c)))
+                .collect();
+            if updates.is_empty() {
+                updates.push(format!("{t}.{q} = {t}.{q}", t = plan.target.quoted, q = backtick(&plan.key[0])));
+            }
+            format!(" ON DUPLICATE KEY UPDATE {}", updates.join(", "))
+        }
+        // A no-op update keeps the stored row without INSERT IGNORE, which would also hide
+        // every other error as a warning.
+        MergeMode::SkipDuplicates => {
+            format!(" ON DUPLICATE KEY UPDATE {t}.{q} = {t}.{q}", t = plan.target.quoted, q = backtick(&plan.key[0]))
+        }
+    };
+    conn.execute(AssertSqlSafe(format!(
+        "INSERT INTO {} ({columns}) SELECT {columns} FROM {STAGE} ORDER BY __line{tail}",
+        plan.target.quoted
+    )))
+    .await?;
+    conn.execute("COMMIT").await?;
+    let (updated, skipped) = match plan.mode {
+        MergeMode::Upsert => (existing, 0),
+        _ => (0, existing),
+    };
+    Ok(Some(Merged { staged, inserted: staged - existing, updated, skipped }))
+}
+
+async fn sqlite_load(
+    pool: &sqlx::SqlitePool,
+    plan: &LoadPlan,
+    feed: mpsc::Receiver<Feed>,
+    cancel: CancellationToken,
+) -> Result<Option<Merged>, LoadError> {
+    let mut conn = pool.acquire().await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(plan.timeout_ms);
+    {
+        let stop = stop.clone();
+        // Returning false interrupts the running statement (SQLITE_INTERRUPT).
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(1_000, move || !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline);
+    }
+    let result = {
+        let work = sqlite_stage_and_merge(&mut conn, plan, feed);
+        cancellable(&cancel, work, async {
+            stop.store(true, Ordering::Relaxed);
+        })
+        .await
+    };
+    if result.is_err() {
+        // The dropped transaction's rollback is queued on the connection; closing it is surer.
+        conn.close_on_drop();
+    } else {
+        conn.lock_handle().await?.remove_progress_handler();
+    }
+    result
+}
+
+async fn sqlite_stage_and_merge(
+    conn: &mut sqlx::SqliteConnection,
+    plan: &LoadPlan,
+    mut feed: mpsc::Receiver<Feed>,
+) -> Result<Option<Merged>, LoadError> {
+    let names: Vec<String> = plan.names().into_iter().map(double_quote).collect();
+    let columns = names.join(", ");
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    tx.execute(AssertSqlSafe(format!(
+        "CREATE TEMP TABLE {STAGE} AS SELECT {columns}, 0 AS __line FROM main.{} LIMIT 0",
+        plan.target.quoted
+    )))
+    .await?;
+    let head = format!("INSERT INTO temp.{STAGE} ({columns}, __line)");
+    let mut staged = 0;
+    if !stage_rows::<sqlx::Sqlite>(&mut tx, &head, names.len(), 32_000, &mut feed, &mut staged).await? {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let existing = if plan.mode == MergeMode::Insert {
+        0
+    } else {
+        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM temp.{STAGE} s JOIN main.{} t ON {}",
+            plan.target.quoted,
+            key_join(plan, double_quote)
+        )))
+        .fetch_one(&mut *tx)
+        .await?;
+        n as u64
+    };
+    // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
+    tx.execute(AssertSqlSafe(format!(
+        "INSERT INTO main.{} ({columns}) SELECT {columns} FROM temp.{STAGE} WHERE true ORDER BY __line{}",
+        plan.target.quoted,
+        on_conflict(plan, double_quote, "excluded")
+    )))
+    .await?;
+    tx.execute(AssertSqlSafe(format!("DROP TABLE temp.{STAGE}"))).await?;
+    tx.commit().await?;
+    let (updated, skipped) = match plan.mode {
+        MergeMode::Upsert => (existing, 0),
+        _ => (0, existing),
+    };
+    Ok(Some(Merged { staged, inserted: staged - existing, updated, skipped }))
+}
+
+/// A CSV value as BSON: integers, decimals and booleans by what they look like, the rest text.
+pub fn bson_value(value: Option<&str>) -> Bson {
+    let Some(v) = value else { return Bson::Null };
+    if let Ok(i) = v.parse::<i64>() {
+        return i32::try_from(i).map(Bson::Int32).unwrap_or(Bson::Int64(i));
+    }
+    if v.contains(['.', 'e', 'E'])
+        && let Ok(f) = v.parse::<f64>()
+        && f.is_finite()
+    {
+        return Bson::Double(f);
+    }
+    match v {
+        "true" => Bson::Boolean(true),
+        "false" => Bson::Boolean(false),
+        _ => Bson::String(v.to_string()),
+    }
+}
+
+/// MongoDB (SecantusDB in the tests) has no multi-document transaction here, so the guarantee is
+/// weaker and said so: rows are staged in a scratch collection first, so a refused file, a
+/// cancel or a kill before the merge leaves the target untouched; the merge is one server-side
+/// `$merge`, which a crash can interrupt half-way.
+async fn mongo_load(
+    db: &Database,
+    plan: &LoadPlan,
+    mut feed: mpsc::Receiver<Feed>,
+    cancel: CancellationToken,
+) -> Result<Option<Merged>, ToolError> {
+    let mongo_error = |e: mongodb::error::Error| ToolError::Database {
+        code: None,
+        message: e.to_string(),
+        hint: Some("nothing was merged into the target; check the key and the values with preview: true".into()),
+    };
+    let client = mongodb::Client::with_uri_str(db.config.url.expose()).await.map_err(mongo_error)?;
+    let database = client.default_database().unwrap_or_else(|| client.database("test"));
+    let stage_name = format!(
+        "__load_stage_{}_{}",
+        std::process::id(),
+        std::time::UNIX_EPOCH.elapsed().unwrap_or_default().as_nanos()
+    );
+    let stage = database.collection::<Document>(&stage_name);
+    let names = plan.names();
+    let target = database.collection::<Document>(&plan.target.name);
+    let result: Result<Option<Merged>, ToolError> = async {
+        let mut staged = 0u64;
+        // Rows of the file whose key the target already has, counted a batch at a time.
+        let mut existing = 0u64;
+        let mut complete = false;
+        loop {
+            let item = tokio::select! {
+                item = feed.recv() => item,
+                _ = cancel.cancelled() => return Err(ToolError::Cancelled),
+            };
+            match item {
+                Some(Feed::Rows(rows)) => {
+                    let docs: Vec<Document> = rows
+                        .iter()
+                        .map(|row| {
+                            let mut d = Document::new();
+                            for (name, v) in names.iter().zip(&row.values) {
+                                d.insert(*name, bson_value(v.as_deref()));
+                            }
+                            d.insert("__line", row.line as i64);
+                            d
+                        })
+                        .collect();
+                    staged += docs.len() as u64;
+                    if plan.mode != MergeMode::Insert {
+                        let keys: Vec<Bson> = docs
+                            .iter()
+                            .map(|d| {
+                                Bson::Document(
+                                    plan.key
+                                        .iter()
+                                        .map(|k| (k.clone(), d.get(k).cloned().unwrap_or(Bson::Null)))
+                                        .collect(),
+                                )
+                            })
+                            .collect();
+                        existing += target.count_documents(doc! { "$or": keys }).await.map_err(mongo_error)?;
+                    }
+                    stage.insert_many(docs).await.map_err(mongo_error)?;
+                }
+                Some(Feed::End) => {
+                    complete = true;
+                    break;
+                }
+                Some(Feed::Csv { .. }) => {
+                    return Err(ToolError::invalid("file", "load-csv sent CSV to a collection (a bug: please report it)"));
+                }
+                None => break,
+            }
+        }
+        if !complete {
+            return Ok(None);
+        }
+        let before = target.count_documents(doc! {}).await.map_err(mongo_error)?;
+        let when_matched = match plan.mode {
+            MergeMode::Insert => "fail",
+            MergeMode::Upsert => "merge",
+            MergeMode::SkipDuplicates => "keepExisting",
+        };
+        let mut project = doc! { "__line": 0 };
+        if !plan.key.iter().any(|k| k == "_id") {
+            project.insert("_id", 0);
+        }
+        let pipeline = vec![
+            doc! { "$sort": { "__line": 1 } },
+            doc! { "$project": project },
+            doc! { "$merge": { "into": &plan.target.name, "on": plan.key.clone(), "whenMatched": when_matched, "whenNotMatched": "insert" } },
+        ];
+        let merge = stage.aggregate(pipeline);
+        tokio::select! {
+            r = merge => { r.map_err(|e| ToolError::Database {
+                code: None,
+                message: e.to_string(),
+                hint: Some(match plan.mode {
+                    MergeMode::Insert => "a row's key already exists: use mode upsert or skip-duplicates. MongoDB has no transaction here: rows merged before the conflict stay; count them with run-mongo".into(),
+                    _ => "the merge key needs a unique index (except _id); MongoDB has no transaction here: check the target with run-mongo".into(),
+                }),
+            })?; }
+            _ = cancel.cancelled() => return Err(ToolError::Cancelled),
+        }
+        let after = target.count_documents(doc! {}).await.map_err(mongo_error)?;
+        let inserted = after.saturating_sub(before);
+        let (updated, skipped) = match plan.mode {
+            MergeMode::Upsert => (existing, 0),
+            MergeMode::SkipDuplicates => (0, staged.saturating_sub(inserted)),
+            MergeMode::Insert => (0, 0),
+        };
+        Ok(Some(Merged { staged, inserted, updated, skipped }))
+    }
+    .await;
+    let _ = stage.drop().await;
+    result
+}
+
+impl Database {
+    /// A CREATE TABLE for columns guessed from a file: (name, type, longest value, never empty).
+    /// `None` for collections, which need none.
+    pub fn create_table_for(&self, table: &str, columns: &[(String, Guess, usize, bool)]) -> Option<String> {
+        let engine = self.config.engine;
+        let quote: fn(&str) -> String = match engine {
+            Engine::Mysql => backtick,
+            Engine::Mongodb => return None,
+            _ => double_quote,
+        };
+        let lines: Vec<String> = columns
+            .iter()
+            .map(|(name, guess, max_chars, full)| {
+                let ty = column_type(engine, *guess, *max_chars);
+                let key = name == "id" && matches!(guess, Guess::Integer | Guess::Bigint | Guess::Uuid) && *full;
+                let constraint = if key {
+                    " PRIMARY KEY"
+                } else if *full {
+                    " NOT NULL"
+                } else {
+                    ""
+                };
+                format!("  {} {ty}{constraint}", quote(name))
+            })
+            .collect();
+        let name = if engine == Engine::Postgres { table.to_string() } else { quote(table) };
+        Some(format!("CREATE TABLE {name} (\n{}\n);", lines.join(",\n")))
+    }
+}
+
+/// The engine's column type for a guessed type.
+fn column_type(engine: Engine, guess: Guess, max_chars: usize) -> String {
+    let text_width = (max_chars.max(1) * 2).next_power_of_two().max(16);
+    match (engine, guess) {
+        (Engine::Postgres, Guess::Boolean) => "boolean".into(),
+        (Engine::Postgres, Guess::Integer) => "integer".into(),
+        (Engine::Postgres, Guess::Bigint) => "bigint".into(),
+        (Engine::Postgres, Guess::Decimal) => "numeric".into(),
+        (Engine::Postgres, Guess::Date) => "date".into(),
+        (Engine::Postgres, Guess::Timestamp) => "timestamp".into(),
+        (Engine::Postgres, Guess::Timestamptz) => "timestamptz".into(),
+        (Engine::Postgres, Guess::Uuid) => "uuid".into(),
+        (Engine::Postgres, Guess::Text) => "text".into(),
+        (Engine::Mysql, Guess::Boolean) => "BOOLEAN".into(),
+        (Engine::Mysql, Guess::Integer) => "INT".into(),
+        (Engine::Mysql, Guess::Bigint) => "BIGINT".into(),
+        (Engine::Mysql, Guess::Decimal) => "DECIMAL(38, 10)".into(),
+        (Engine::Mysql, Guess::Date) => "DATE".into(),
+        (Engine::Mysql, Guess::Timestamp | Guess::Timestamptz) => "DATETIME(6)".into(),
+        (Engine::Mysql, Guess::Uuid) => "CHAR(36)".into(),
+        (Engine::Mysql, Guess::Text) if text_width <= 1024 => format!("VARCHAR({text_width})"),
+        (Engine::Mysql, Guess::Text) => "TEXT".into(),
+        (_, Guess::Boolean) => "BOOLEAN".into(),
+        (_, Guess::Integer | Guess::Bigint) => "INTEGER".into(),
+        (_, Guess::Decimal) => "REAL".into(),
+        (_, Guess::Date) => "DATE".into(),
+        (_, Guess::Timestamp | Guess::Timestamptz) => "TIMESTAMP".into(),
+        (_, Guess::Uuid | Guess::Text) => "TEXT".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    fn field(v: Option<&str>) -> String {
+        let mut out = Vec::new();
+        csv_field(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn copy_fields_are_quoted_only_when_they_must_be() {
+        assert_eq!(field(None), "");
+        assert_eq!(field(Some("")), "\"\"");
+        assert_eq!(field(Some("plain text")), "plain text");
+        assert_eq!(field(Some("a,b")), "\"a,b\"");
+        assert_eq!(field(Some("say \"hi\"")), "\"say \"\"hi\"\"\"");
+        assert_eq!(field(Some("two\nlines")), "\"two\nlines\"");
+        assert_eq!(field(Some("\\.")), "\"\\.\"");
+    }
+}

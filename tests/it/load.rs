@@ -1,0 +1,559 @@
+//! load-csv on every engine: clean files, bad rows in both error modes, duplicate keys in each
+//! mode, wrong encoding, missing and extra columns, quoted newlines, preview, progress, cancel
+//! mid-load and a kill during the merge. Every check reads the target back from the database.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use mongodb::bson::{Document, doc};
+use rmcp::{
+    ClientHandler, ServiceExt,
+    model::*,
+    service::{NotificationContext, PeerRequestOptions, RoleClient},
+    transport::{ConfigureCommandExt, TokioChildProcess},
+};
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection};
+
+use crate::support::{BIN, Kind, Mcp, TestDb};
+
+const TABLE_SQL: &str =
+    "create table people (id int primary key, name varchar(10) not null, age int, joined date, note text)";
+
+/// A fresh database with the `people` table (a collection with a unique `id` on MongoDB).
+async fn people(kind: Kind) -> TestDb {
+    let db = TestDb::new(kind).await;
+    if kind == Kind::Mongo {
+        let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+        let d = client.default_database().unwrap();
+        d.create_collection("people").await.unwrap();
+    } else {
+        db.exec(TABLE_SQL).await;
+    }
+    db
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+/// Rows of `people` as (id, name, age, note), ordered by id.
+async fn rows(db: &TestDb) -> Vec<(i64, String, Option<i64>, Option<String>)> {
+    let sql = "select id, name, age, note from people order by id";
+    match db.kind {
+        Kind::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            let r: Vec<(i32, String, Option<i32>, Option<String>)> =
+                sqlx::query_as(sql).fetch_all(&mut c).await.unwrap();
+            r.into_iter().map(|(a, b, c, d)| (a as i64, b, c.map(i64::from), d)).collect()
+        }
+        Kind::Mysql => {
+            let mut c = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
+            let r: Vec<(i32, String, Option<i32>, Option<String>)> =
+                sqlx::query_as(sql).fetch_all(&mut c).await.unwrap();
+            r.into_iter().map(|(a, b, c, d)| (a as i64, b, c.map(i64::from), d)).collect()
+        }
+        Kind::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
+        }
+        Kind::Mongo => {
+            use futures::TryStreamExt;
+            let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+            let coll = client.default_database().unwrap().collection::<Document>("people");
+            let docs: Vec<Document> =
+                coll.find(doc! {}).sort(doc! {"_id": 1}).await.unwrap().try_collect().await.unwrap();
+            docs.into_iter()
+                .map(|d| {
+                    let int = |k: &str| match d.get(k) {
+                        Some(mongodb::bson::Bson::Int32(i)) => Some(*i as i64),
+                        Some(mongodb::bson::Bson::Int64(i)) => Some(*i),
+                        _ => None,
+                    };
+                    (
+                        int("_id").unwrap(),
+                        d.get_str("name").unwrap_or_default().to_string(),
+                        int("age"),
+                        d.get_str("note").ok().map(str::to_string),
+                    )
+                })
+                .collect()
+        }
+    }
+}
+
+/// The file's key column: `_id` on MongoDB.
+fn id(kind: Kind) -> &'static str {
+    if kind == Kind::Mongo { "_id" } else { "id" }
+}
+
+fn load_args(file: &str, extra: Value) -> Value {
+    let mut args = json!({"table": "people", "file": file});
+    args.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    args
+}
+
+async fn clean_file_with_quoted_newlines(kind: Kind) {
+    let db = people(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Header in another case; a note with a comma, a quote and a newline; an empty age is NULL.
+    let csv = format!(
+        "{}\n1,ann,34,2024-01-02,\"line one\nline two, \"\"quoted\"\"\"\n2,bob,,2024-02-03,plain\n3,cy,51,,\n",
+        // Field names are kept as written in a collection.
+        if kind == Kind::Mongo { "_id,name,age,joined,note" } else { "ID,NAME,Age,Joined,Note" }
+    );
+    let file = write(dir.path(), "people.csv", csv.as_bytes());
+    let mcp = db.serve("read-write").await;
+    let v = mcp.ok("load-csv", load_args(&file, json!({}))).await;
+    assert_eq!(
+        (v["rows_read"].clone(), v["inserted"].clone(), v["committed"].clone()),
+        (json!(3), json!(3), json!(true)),
+        "{v}"
+    );
+    let got = rows(&db).await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[0].3.as_deref(), Some("line one\nline two, \"quoted\""));
+    assert_eq!(got[1].2, None, "an empty integer field is NULL");
+    // The empty note is the empty string in a text column (or absent-as-empty in a collection).
+    if kind != Kind::Mongo {
+        assert_eq!(got[2].3.as_deref(), Some(""), "an empty text field is the empty string by default");
+    }
+    // Relative paths resolve against the server's working directory.
+    let relative = Mcp::spawn_in(&["--database-url", &db.url, "--mode", "read-write"], &[], Some(dir.path())).await;
+    let e = relative.err("load-csv", load_args("nope.csv", json!({}))).await;
+    assert!(e.contains("no such file") && e.contains(&dir.path().join("nope.csv").display().to_string()), "{e}");
+    relative.close().await;
+    mcp.close().await;
+}
+
+async fn bad_rows_in_both_error_modes(kind: Kind) {
+    let db = people(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = id(kind);
+    // Lines 3, 5 and 7 break the table's types; line 8 is short of fields. Line 4's empty name is
+    // the empty string (a text column), not NULL.
+    let file = write(
+        dir.path(),
+        "bad.csv",
+        format!(
+            "{key},name,age,joined\n1,ann,34,2024-01-02\n2,bob,abc,2024-01-02\n3,,20,2024-01-02\n4,dee,20,2024-13-40\n5,eve,20,\n6,fay,1,2\n7,gus\n"
+        )
+        .as_bytes(),
+    );
+    let mcp = db.serve("read-write").await;
+    let e = mcp.err("load-csv", load_args(&file, json!({}))).await;
+    assert!(e.contains("nothing was loaded"), "{e}");
+    assert!(e.contains("line 8") && e.contains("has 2 fields"), "{e}");
+    if kind != Kind::Mongo {
+        assert!(e.contains("line 3, column age, value \"abc\": not an integer"), "{e}");
+        assert!(e.contains("line 5") && e.contains("not a date"), "{e}");
+    }
+    assert!(rows(&db).await.is_empty(), "abort merges nothing");
+
+    let rejects = dir.path().join("rejects.csv");
+    let v = mcp
+        .ok("load-csv", load_args(&file, json!({"on_error": "skip", "rejects_file": rejects.display().to_string()})))
+        .await;
+    let bad = if kind == Kind::Mongo { 1 } else { 4 };
+    assert_eq!(v["rejected"], json!(bad), "{v}");
+    assert_eq!(v["inserted"], json!(7 - bad), "{v}");
+    assert_eq!(v["rejects"].as_array().unwrap().len(), bad, "{v}");
+    assert_eq!(rows(&db).await.len(), 7 - bad);
+    let written = std::fs::read_to_string(&rejects).unwrap();
+    assert_eq!(written.lines().count(), 1 + bad, "{written}");
+    let first = if kind == Kind::Mongo { "8,,," } else { "3,age,abc,not an integer" };
+    assert!(written.starts_with(&format!("line,column,value,reason\n{first}")), "{written}");
+    mcp.close().await;
+}
+
+async fn duplicate_keys_in_each_mode(kind: Kind) {
+    let db = people(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = id(kind);
+    let first = write(dir.path(), "first.csv", format!("{key},name,age\n1,ann,30\n").as_bytes());
+    let second = write(dir.path(), "second.csv", format!("{key},name,age\n1,ANN,31\n2,bob,40\n").as_bytes());
+    let mcp = db.serve("read-write").await;
+    mcp.ok("load-csv", load_args(&first, json!({}))).await;
+
+    let e = mcp.err("load-csv", load_args(&second, json!({"mode": "insert"}))).await;
+    assert!(e.contains("upsert") && e.contains("skip-duplicates"), "{e}");
+    if kind != Kind::Mongo {
+        assert!(e.contains("nothing was loaded"), "{e}");
+        assert_eq!(rows(&db).await, vec![(1, "ann".into(), Some(30), None)], "insert conflict merges nothing");
+    }
+
+    let v = mcp.ok("load-csv", load_args(&second, json!({"mode": "skip-duplicates"}))).await;
+    assert_eq!(v["skipped_duplicates"], json!(1), "{v}");
+    let got = rows(&db).await;
+    assert_eq!((got[0].1.as_str(), got.len()), ("ann", 2), "skip-duplicates keeps the stored row: {got:?}");
+
+    let v = mcp.ok("load-csv", load_args(&second, json!({"mode": "upsert"}))).await;
+    assert_eq!(v["updated"], json!(2), "{v}");
+    let got = rows(&db).await;
+    assert_eq!(got[0], (1, "ANN".into(), Some(31), None), "upsert updates the stored row");
+    mcp.close().await;
+}
+
+async fn file_problems_load_nothing(kind: Kind) {
+    let db = people(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = id(kind);
+    let mcp = db.serve("read-write").await;
+
+    // Latin-1 bytes: refused with the line, nothing loaded.
+    let mut bytes = format!("{key},name\n1,ann\n2,Jos").into_bytes();
+    bytes.extend_from_slice(b"\xe9\n");
+    let latin1 = write(dir.path(), "latin1.csv", &bytes);
+    let e = mcp.err("load-csv", load_args(&latin1, json!({}))).await;
+    assert!(e.contains("not UTF-8") && e.contains("line 3") && e.contains("iconv"), "{e}");
+    let e = mcp.err("load-csv", load_args(&latin1, json!({"encoding": "latin1"}))).await;
+    assert!(e.contains("only UTF-8"), "{e}");
+    // Only files inside the directories the server may use.
+    let e = mcp.err("load-csv", load_args("/etc/passwd", json!({}))).await;
+    assert!(e.contains("outside the directories"), "{e}");
+
+    if kind != Kind::Mongo {
+        // A required column missing from the file.
+        let no_name = write(dir.path(), "no_name.csv", b"id,age\n1,30\n");
+        let e = mcp.err("load-csv", load_args(&no_name, json!({}))).await;
+        assert!(e.contains("lacks columns") && e.contains("name"), "{e}");
+        // An extra column: refused, then left out when asked, or mapped.
+        let extra = write(dir.path(), "extra.csv", b"id,full name,shoe_size\n1,ann,38\n");
+        let e = mcp.err("load-csv", load_args(&extra, json!({}))).await;
+        assert!(e.contains("shoe_size") && e.contains("ignore_extra_columns"), "{e}");
+        assert!(rows(&db).await.is_empty());
+        let v = mcp
+            .ok("load-csv", load_args(&extra, json!({"ignore_extra_columns": true, "mapping": {"full name": "name"}})))
+            .await;
+        assert_eq!(v["inserted"], json!(1), "{v}");
+        assert!(v["unfilled_columns"].as_array().unwrap().contains(&json!("age")), "{v}");
+        // Semicolons, a skipped title line and a NULL marker.
+        let semi = write(dir.path(), "semi.csv", b"exported 2024\nid;name;age\n2;bob;NA\n");
+        let v = mcp
+            .ok("load-csv", load_args(&semi, json!({"delimiter": ";", "skip_rows": 1, "null_values": ["NA"]})))
+            .await;
+        assert_eq!(v["inserted"], json!(1), "{v}");
+        assert_eq!(rows(&db).await[1].2, None);
+        // An explicit NULL marker in a NOT NULL column is a bad row.
+        let null_name = write(dir.path(), "null_name.csv", b"id,name\n9,NULL\n");
+        let e = mcp.err("load-csv", load_args(&null_name, json!({"null_values": ["NULL"]}))).await;
+        assert!(e.contains("line 2, column name: empty, but the column is NOT NULL"), "{e}");
+        // Read-only databases refuse before reading.
+        let ro = db.serve("read-only").await;
+        let e = ro.err("load-csv", load_args(&semi, json!({}))).await;
+        assert!(e.contains("read-only"), "{e}");
+        ro.close().await;
+    }
+    mcp.close().await;
+}
+
+async fn preview_guesses_and_proposes(kind: Kind) {
+    let db = people(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.csv", b"id,name,age,Signed Up\n1,ann,34,2024-01-02\n2,bob,x,2024-01-03\n");
+    let mcp = db.serve("read-write").await;
+    if kind != Kind::Mongo {
+        let v = mcp.ok("load-csv", load_args(&file, json!({"preview": true, "ignore_extra_columns": true}))).await;
+        assert_eq!(v["committed"], json!(false));
+        assert_eq!(v["rejects"][0]["line"], json!(3), "{v}");
+        assert_eq!(v["rejects"][0]["column"], json!("age"), "{v}");
+        assert!(rows(&db).await.is_empty(), "preview writes nothing");
+        let v = mcp.ok("load-csv", json!({"table": "signups", "file": file, "preview": true})).await;
+        let ddl = v["create_table"].as_str().unwrap();
+        assert!(
+            ddl.contains("PRIMARY KEY") && ddl.contains("signed_up") && ddl.to_lowercase().contains("date"),
+            "{ddl}"
+        );
+        assert_eq!(v["guessed"][2]["guessed"], json!("text"), "{v}");
+    } else {
+        let v = mcp.ok("load-csv", json!({"table": "people", "file": file, "preview": true})).await;
+        assert_eq!(v["guessed"][0]["guessed"], json!("integer"), "{v}");
+    }
+    mcp.close().await;
+}
+
+macro_rules! on_every_engine {
+    ($scenario:ident) => {
+        mod $scenario {
+            use super::*;
+            #[tokio::test]
+            async fn postgres() {
+                super::$scenario(Kind::Postgres).await
+            }
+            #[tokio::test]
+            async fn mysql() {
+                super::$scenario(Kind::Mysql).await
+            }
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario(Kind::Sqlite).await
+            }
+            #[tokio::test]
+            async fn mongodb() {
+                super::$scenario(Kind::Mongo).await
+            }
+        }
+    };
+}
+
+on_every_engine!(clean_file_with_quoted_newlines);
+on_every_engine!(bad_rows_in_both_error_modes);
+on_every_engine!(duplicate_keys_in_each_mode);
+on_every_engine!(file_problems_load_nothing);
+on_every_engine!(preview_guesses_and_proposes);
+on_every_engine!(cancel_mid_load_merges_nothing);
+on_every_engine!(kill_during_the_load_leaves_the_target_unchanged);
+
+/// Progress notifications received: (progress, message).
+type Received = Arc<Mutex<Vec<(f64, Option<String>)>>>;
+
+/// A client that records progress notifications.
+#[derive(Clone, Default)]
+struct ProgressClient {
+    progress: Received,
+}
+
+impl ClientHandler for ProgressClient {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(ClientCapabilities::default(), Implementation::new("it-load", "0"))
+    }
+
+    async fn on_progress(&self, p: ProgressNotificationParam, _c: NotificationContext<RoleClient>) {
+        self.progress.lock().unwrap().push((p.progress, p.message));
+    }
+}
+
+/// Rows enough for a load to last a few seconds (SecantusDB is slower than the SQL servers).
+fn big_size(kind: Kind) -> usize {
+    if kind == Kind::Mongo { 40_000 } else { 400_000 }
+}
+
+fn big_file(dir: &Path, rows: usize, key: &str) -> String {
+    use std::io::Write;
+    let path = dir.join("big.csv");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(f, "{key},name,age,joined,note").unwrap();
+    for i in 0..rows {
+        writeln!(f, "{i},n{},{},2024-01-02,some note text for row {i}", i % 100_000, i % 90).unwrap();
+    }
+    f.flush().unwrap();
+    path.display().to_string()
+}
+
+/// Statements of this database's load still running on the server.
+async fn server_statements(db: &TestDb) -> Vec<String> {
+    match db.kind {
+        Kind::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query_scalar(
+                "select query from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()
+                   and application_name = 'data-engineer-mcp' and state <> 'idle'",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+        }
+        Kind::Mysql => {
+            let mut c = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
+            let r: Vec<Option<String>> = sqlx::query_scalar(
+                "select info from information_schema.processlist where db = database() and id <> connection_id() and info is not null",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+            r.into_iter().flatten().collect()
+        }
+        _ => vec![],
+    }
+}
+
+async fn spawn_progress_client(
+    db: &TestDb,
+) -> (rmcp::service::RunningService<RoleClient, ProgressClient>, ProgressClient) {
+    let cmd = tokio::process::Command::new(BIN).configure(|c| {
+        c.args(["--database-url", &db.url, "--mode", "read-write", "--allow-dir"])
+            .arg(std::env::temp_dir())
+            .env_remove("DATABASE_URL")
+            .env("DATA_ENGINEER_LOG", "warn");
+    });
+    let (transport, _stderr) = TokioChildProcess::builder(cmd).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let handler = ProgressClient::default();
+    (handler.clone().serve(transport).await.unwrap(), handler)
+}
+
+fn load_request(args: Value) -> ClientRequest {
+    ClientRequest::CallToolRequest(Request::new(
+        CallToolRequestParams::new("load-csv").with_arguments(args.as_object().unwrap().clone()),
+    ))
+}
+
+async fn cancel_mid_load_merges_nothing(kind: Kind) {
+    let db = people(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let size = big_size(kind);
+    let file = big_file(dir.path(), size, id(kind));
+    let (client, handler) = spawn_progress_client(&db).await;
+    let handle = client
+        .send_cancellable_request(load_request(load_args(&file, json!({}))), PeerRequestOptions::no_options())
+        .await
+        .unwrap();
+    // Wait for the first progress notification: the load is under way.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while handler.progress.lock().unwrap().iter().all(|(n, _)| *n == 0.0) {
+        assert!(tokio::time::Instant::now() < deadline, "no progress notification");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, message) = handler.progress.lock().unwrap().last().cloned().unwrap();
+    assert!(message.unwrap().contains("rows/s"));
+    handle.cancel(Some("test".into())).await.unwrap();
+    // The server side stops: no statement of the load survives, nothing is merged.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let running = server_statements(&db).await;
+        if running.is_empty() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still running after cancel: {running:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(rows(&db).await.is_empty(), "a cancelled load merges nothing");
+    // The server is still usable: the same load runs to the end.
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("load-csv")
+                .with_arguments(load_args(&file, json!({})).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+    assert_eq!(rows(&db).await.len(), size);
+    let _ = client.cancel().await;
+}
+
+/// The server process of this test (its command line holds the test database's URL).
+fn server_pid(url: &str) -> Option<i32> {
+    for entry in std::fs::read_dir("/proc").ok()? {
+        let path: PathBuf = entry.ok()?.path();
+        let Some(pid) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Ok(cmdline) = std::fs::read(path.join("cmdline")) else { continue };
+        let args: Vec<String> = cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        if args.first().is_some_and(|a| a == BIN) && args.iter().any(|a| a == url) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+async fn kill_during_the_load_leaves_the_target_unchanged(kind: Kind) {
+    let db = people(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = id(kind);
+    // A stored row the load would update.
+    let seed = write(dir.path(), "seed.csv", format!("{key},name,age\n1,keep,7\n").as_bytes());
+    let mcp = db.serve("read-write").await;
+    mcp.ok("load-csv", load_args(&seed, json!({}))).await;
+    mcp.close().await;
+    if kind == Kind::Postgres {
+        db.exec("create index people_name on people (name); create index people_note on people (note)").await;
+    }
+    let file = big_file(dir.path(), big_size(kind), key);
+    let (client, handler) = spawn_progress_client(&db).await;
+    let mut handle = client
+        .send_cancellable_request(
+            load_request(load_args(&file, json!({"mode": "upsert"}))),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    // PostgreSQL and MariaDB: wait until the merge itself runs; elsewhere, until the load is under way.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "the merge never started");
+        if let Ok(done) = handle.rx.try_recv() {
+            panic!("the load ended before it could be killed: {done:?}");
+        }
+        match kind {
+            Kind::Postgres | Kind::Mysql => {
+                let merging = |q: &String| q.starts_with("INSERT INTO `people`") || q.starts_with("WITH m AS");
+                if server_statements(&db).await.iter().any(merging) {
+                    break;
+                }
+            }
+            _ => {
+                if handler.progress.lock().unwrap().iter().any(|(n, _)| *n > 0.0) {
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pid = server_pid(&db.url).expect("the server process");
+    assert_eq!(unsafe_kill(pid), 0, "kill -9 {pid}");
+    drop(client);
+    // The database rolls the open transaction back once it sees the session gone.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !server_statements(&db).await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the killed load still runs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows(&db).await, vec![(1, "keep".into(), Some(7), None)], "the target is exactly as before");
+}
+
+fn unsafe_kill(pid: i32) -> i32 {
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().map_or(1, |s| s.code().unwrap_or(1))
+}
+
+#[tokio::test]
+async fn a_load_that_fails_at_the_merge_reports_the_constraint_and_loads_nothing() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec(
+        "create table teams (id int primary key);
+         create table members (id int primary key, team_id int not null references teams(id), email text unique)",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "m.csv", b"id,team_id,email\n1,1,a@x\n2,9,b@x\n");
+    db.exec("insert into teams values (1)").await;
+    let mcp = db.serve("read-write").await;
+    let e = mcp.err("load-csv", json!({"table": "members", "file": file})).await;
+    assert!(e.contains("foreign key") && e.contains("nothing was loaded"), "{e}");
+    let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let n: i64 =
+        sqlx::query_scalar(AssertSqlSafe("select count(*) from members".to_string())).fetch_one(&mut c).await.unwrap();
+    assert_eq!(n, 0);
+    // The same key twice in one file cannot be upserted in one statement: said so, nothing loaded.
+    let twice = write(dir.path(), "twice.csv", b"id,team_id,email\n5,1,e@x\n5,1,f@x\n");
+    let e = mcp.err("load-csv", json!({"table": "members", "file": twice, "mode": "upsert"})).await;
+    assert!(e.contains("same key more than once"), "{e}");
+    // A unique key other than the merge key.
+    db.exec("insert into members values (7, 1, 'taken@x')").await;
+    let clash = write(dir.path(), "clash.csv", b"id,team_id,email\n8,1,taken@x\n");
+    let e = mcp.err("load-csv", json!({"table": "members", "file": clash, "mode": "upsert"})).await;
+    assert!(e.contains("unique key other than the merge key") && e.contains("taken@x"), "{e}");
+    let n: i64 =
+        sqlx::query_scalar(AssertSqlSafe("select count(*) from members".to_string())).fetch_one(&mut c).await.unwrap();
+    assert_eq!(n, 1);
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn a_mariadb_foreign_key_failure_names_the_cause() {
+    let db = TestDb::new(Kind::Mysql).await;
+    db.exec(
+        "create table teams (id int primary key) engine=innodb;
+         create table members (id int primary key, team_id int not null, foreign key (team_id) references teams(id)) engine=innodb",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "m.csv", b"id,team_id\n1,9\n");
+    let mcp = db.serve("read-write").await;
+    let e = mcp.err("load-csv", json!({"table": "members", "file": file})).await;
+    assert!(e.contains("load the referenced table first"), "{e}");
+    mcp.close().await;
+}
