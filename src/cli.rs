@@ -33,6 +33,10 @@ pub struct Cli {
     /// directory (or the config's [files] roots). Repeat for several.
     #[arg(long = "allow-dir", value_name = "DIR", global = true)]
     allow_dirs: Vec<String>,
+    /// Offer only these toolsets or tools, comma-separated (core, performance, security,
+    /// migrations, data, or tool names; default all). env-check is always offered.
+    #[arg(long, value_delimiter = ',', global = true)]
+    tools: Option<Vec<String>>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -68,6 +72,7 @@ pub fn main() -> ExitCode {
         mode: cli.mode,
         config_file: cli.config.clone(),
         allow_dirs: cli.allow_dirs.clone(),
+        tools: cli.tools.clone(),
     };
     let loaded = Config::load(&request, &|name| std::env::var(name).ok());
     let redactor = Arc::new(match &loaded {
@@ -95,8 +100,19 @@ pub fn main() -> ExitCode {
             runtime.block_on(serve(server))
         }
         Command::Tools => {
-            print_json(&tools_json());
-            ExitCode::SUCCESS
+            let names = cli.tools.as_deref().or_else(|| loaded.as_ref().ok().and_then(|c| c.tools.as_deref()));
+            let enabled = names.map(crate::tools::select);
+            match enabled.transpose() {
+                Ok(enabled) => {
+                    let tools = crate::tools::router(enabled.as_deref()).list_all();
+                    print_json(&sort_keys(serde_json::json!({ "tools": tools })));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Call { tool, args, json } => {
             let config = match loaded {

@@ -27,6 +27,8 @@ pub enum ConfigError {
     Database { name: String, message: String },
     #[error("the config file defines no databases; add a [databases.NAME] table with a url")]
     NoDatabases,
+    #[error("--tools: {0}")]
+    Tools(String),
 }
 
 /// Which engine a URL speaks to. A closed set: every engine-specific decision lives behind it.
@@ -186,6 +188,8 @@ pub struct Config {
     pub output: OutputConfig,
     /// Directories file-taking tools may read and write (default: the working directory).
     pub file_roots: Vec<std::path::PathBuf>,
+    /// Toolsets and tools to offer (None: all).
+    pub tools: Option<Vec<String>>,
     /// Literal secrets the redactor must never let through.
     pub secrets: Vec<String>,
     /// Where the configuration came from, for env-check.
@@ -200,6 +204,8 @@ pub struct ConfigRequest {
     pub config_file: Option<String>,
     /// More directories file-taking tools may use (--allow-dir).
     pub allow_dirs: Vec<String>,
+    /// Toolsets and tools to offer (--tools); wins over the config file's [tools] enable.
+    pub tools: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -210,6 +216,8 @@ struct FileConfig {
     #[serde(default)]
     files: Option<FileFiles>,
     #[serde(default)]
+    tools: Option<FileTools>,
+    #[serde(default)]
     databases: toml::Table,
 }
 
@@ -218,6 +226,12 @@ struct FileConfig {
 struct FileOutput {
     max_bytes: Option<usize>,
     mask_secret_columns: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTools {
+    enable: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +254,9 @@ impl Config {
     /// Resolve the configuration: an explicit URL wins, then an explicit or default config file,
     /// then the embedded SQLite file.
     pub fn load(req: &ConfigRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        if let Some(names) = &req.tools {
+            crate::tools::select(names).map_err(ConfigError::Tools)?;
+        }
         if let Some(url) = req.database_url.as_deref().filter(|u| !u.trim().is_empty()) {
             let db = database("main", url.trim(), req.mode, None, None)?;
             let secrets = db.url.password().into_iter().collect();
@@ -247,6 +264,7 @@ impl Config {
                 databases: vec![db],
                 output: OutputConfig::default(),
                 file_roots: file_roots(None, &req.allow_dirs),
+                tools: req.tools.clone(),
                 secrets,
                 source: "--database-url / DATABASE_URL".into(),
             });
@@ -260,6 +278,9 @@ impl Config {
                 std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
             let mut config = Config::from_toml(&text, &path, env)?;
             config.file_roots.extend(req.allow_dirs.iter().map(std::path::PathBuf::from));
+            if req.tools.is_some() {
+                config.tools = req.tools.clone();
+            }
             return Ok(config);
         }
         let db = DatabaseConfig {
@@ -274,6 +295,7 @@ impl Config {
             databases: vec![db],
             output: OutputConfig::default(),
             file_roots: file_roots(None, &req.allow_dirs),
+            tools: req.tools.clone(),
             secrets: vec![],
             source: format!("embedded SQLite file ./{EMBEDDED_SQLITE_FILE} (no URL or config given)"),
         })
@@ -310,7 +332,14 @@ impl Config {
             Some(f) => f.roots.iter().map(|r| base.clone().unwrap_or_default().join(r)).collect(),
             None => file_roots(None, &[]),
         };
-        Ok(Config { databases, output, file_roots, secrets, source: format!("config file {path}") })
+        let tools = parsed.tools.map(|t| t.enable);
+        if let Some(names) = &tools {
+            crate::tools::select(names).map_err(|message| ConfigError::Parse {
+                path: path.into(),
+                message: format!("[tools] enable: {message}"),
+            })?;
+        }
+        Ok(Config { databases, output, file_roots, tools, secrets, source: format!("config file {path}") })
     }
 
     /// The named database, or the first one when no name is given.

@@ -43,6 +43,7 @@ impl Server {
             config.databases.into_iter().map(Database::new).collect(),
             Output::new(redactor, config.output),
             crate::files::FileAccess::new(config.file_roots),
+            config.tools.as_deref().map(|names| crate::tools::select(names).unwrap_or_default()),
             config.source,
             None,
         )
@@ -55,6 +56,7 @@ impl Server {
             vec![],
             Output::new(redactor, Default::default()),
             crate::files::FileAccess::new(vec![cwd]),
+            None,
             "invalid configuration".into(),
             Some(problem),
         )
@@ -64,18 +66,19 @@ impl Server {
         databases: Vec<Database>,
         output: Output,
         files: crate::files::FileAccess,
+        tools: Option<Vec<&'static str>>,
         config_source: String,
         config_problem: Option<String>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner { databases, output, files, config_source, config_problem }),
-            tool_router: Arc::new(crate::tools::all()),
+            tool_router: Arc::new(crate::tools::router(tools.as_deref())),
         }
     }
 
     /// Every tool definition, sorted by name: what tools/list returns.
     pub fn tool_definitions() -> Vec<Tool> {
-        crate::tools::all().list_all()
+        crate::tools::router(None).list_all()
     }
 
     pub fn output(&self) -> &Output {

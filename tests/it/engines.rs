@@ -150,7 +150,7 @@ async fn postgres_end_to_end() {
     assert_eq!(count(&ro, "select 1").await, 1);
 
     // The server's connections die (as on a restart): the next call reconnects.
-    db.exec("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'data-engineer-mcp' and pid <> pg_backend_pid()").await;
+    db.exec("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'data-engineer-mcp' and datname = current_database() and pid <> pg_backend_pid()").await;
     assert_eq!(count(&ro, "select count(*) from orders").await, 1);
     ro.close().await;
     rw.close().await;
@@ -276,6 +276,7 @@ async fn sqlite_end_to_end() {
             mode: Some(Mode::ReadOnly),
             config_file: None,
             allow_dirs: vec![],
+            tools: None,
         },
         &|_| None,
     )

@@ -288,3 +288,35 @@ async fn file_tools_refuse_paths_outside_the_allowed_directories() {
     assert!(listed.get("snapshots").is_none(), "a refused snapshot stores nothing: {listed}");
     client.cancel().await.unwrap();
 }
+
+/// Toolsets keep tools/list small for clients that need only some tools; env-check stays.
+#[tokio::test]
+async fn toolsets_select_what_tools_list_offers() {
+    let names = async |mcp: &Mcp| -> Vec<String> {
+        mcp.client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect()
+    };
+    let mcp = Mcp::spawn(&["--database-url", "sqlite::memory:", "--tools", "security,run-sql"], &[]).await;
+    assert_eq!(names(&mcp).await, ["env-check", "policy-apply", "run-sql", "security-audit", "test-as-user"]);
+    let r = mcp
+        .client
+        .call_tool(CallToolRequestParams::new("seed").with_arguments(json!({"path": "x"}).as_object().unwrap().clone()))
+        .await;
+    assert!(r.is_err() || r.unwrap().is_error == Some(true), "a tool not offered cannot be called");
+    mcp.close().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("data-engineer.toml"),
+        "[tools]\nenable = [\"migrations\"]\n\n[databases.main]\nurl = \"sqlite::memory:\"\n",
+    )
+    .unwrap();
+    let mcp = Mcp::spawn_in(&[], &[], Some(dir.path())).await;
+    let listed = names(&mcp).await;
+    assert_eq!(listed.len(), 7, "env-check and the six migration tools: {listed:?}");
+    assert!(listed.contains(&"verify-order".to_string()));
+    mcp.close().await;
+
+    let out = Command::new(BIN).args(["--tools", "nope", "tools"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("toolsets: all, core"), "{out:?}");
+}
