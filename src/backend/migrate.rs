@@ -620,20 +620,7 @@ impl Database {
                 tx.rollback().await?;
                 return Ok(applied);
             }
-            match change.ledger {
-                LedgerChange::Record { version, description, checksum } => {
-                    sqlx::query(include_str!("postgres/ledger_insert.sql"))
-                        .bind(version)
-                        .bind(description)
-                        .bind(checksum)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                LedgerChange::Forget { version } => {
-                    sqlx::query(include_str!("postgres/ledger_delete.sql")).bind(version).execute(&mut *tx).await?;
-                }
-                LedgerChange::None => {}
-            }
+            pg_record(&mut tx, &change.ledger).await?;
             tx.commit().await?;
         } else {
             applied.failed = run_all!(self, conn, change.statements);
@@ -641,20 +628,7 @@ impl Database {
                 self.compensate_pg(&mut conn, change, failed.index, &mut applied).await;
                 return Ok(applied);
             }
-            match change.ledger {
-                LedgerChange::Record { version, description, checksum } => {
-                    sqlx::query(include_str!("postgres/ledger_insert.sql"))
-                        .bind(version)
-                        .bind(description)
-                        .bind(checksum)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                LedgerChange::Forget { version } => {
-                    sqlx::query(include_str!("postgres/ledger_delete.sql")).bind(version).execute(&mut *conn).await?;
-                }
-                LedgerChange::None => {}
-            }
+            pg_record(&mut conn, &change.ledger).await?;
         }
         applied.kept = change.statements.len();
         if let LedgerChange::Record { version, .. } = change.ledger {
@@ -784,4 +758,23 @@ impl Database {
         }
         Ok(applied)
     }
+}
+
+/// Write a change's ledger row on PostgreSQL (inside its transaction when it has one).
+async fn pg_record(conn: &mut sqlx::PgConnection, ledger: &LedgerChange<'_>) -> Result<(), sqlx::Error> {
+    match *ledger {
+        LedgerChange::Record { version, description, checksum } => {
+            sqlx::query(include_str!("postgres/ledger_insert.sql"))
+                .bind(version)
+                .bind(description)
+                .bind(checksum)
+                .execute(&mut *conn)
+                .await?;
+        }
+        LedgerChange::Forget { version } => {
+            sqlx::query(include_str!("postgres/ledger_delete.sql")).bind(version).execute(&mut *conn).await?;
+        }
+        LedgerChange::None => {}
+    }
+    Ok(())
 }
