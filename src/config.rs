@@ -263,7 +263,7 @@ impl Config {
             return Ok(Config {
                 databases: vec![db],
                 output: OutputConfig::default(),
-                file_roots: file_roots(None, &req.allow_dirs),
+                file_roots: file_roots(&req.allow_dirs),
                 tools: req.tools.clone(),
                 secrets,
                 source: "--database-url / DATABASE_URL".into(),
@@ -294,7 +294,7 @@ impl Config {
         Ok(Config {
             databases: vec![db],
             output: OutputConfig::default(),
-            file_roots: file_roots(None, &req.allow_dirs),
+            file_roots: file_roots(&req.allow_dirs),
             tools: req.tools.clone(),
             secrets: vec![],
             source: format!("embedded SQLite file ./{EMBEDDED_SQLITE_FILE} (no URL or config given)"),
@@ -330,7 +330,7 @@ impl Config {
         let base = Path::new(path).parent().map(Path::to_path_buf);
         let file_roots = match parsed.files {
             Some(f) => f.roots.iter().map(|r| base.clone().unwrap_or_default().join(r)).collect(),
-            None => file_roots(None, &[]),
+            None => file_roots(&[]),
         };
         let tools = parsed.tools.map(|t| t.enable);
         if let Some(names) = &tools {
@@ -352,8 +352,8 @@ impl Config {
 }
 
 /// The working directory plus the directories allowed on the command line.
-fn file_roots(base: Option<std::path::PathBuf>, allowed: &[String]) -> Vec<std::path::PathBuf> {
-    let mut roots = vec![base.unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| ".".into()))];
+pub(crate) fn file_roots(allowed: &[String]) -> Vec<std::path::PathBuf> {
+    let mut roots = vec![std::env::current_dir().unwrap_or_else(|_| ".".into())];
     roots.extend(allowed.iter().map(std::path::PathBuf::from));
     roots
 }

@@ -51,11 +51,10 @@ impl Server {
 
     /// A server whose configuration failed to load; every tool reports the problem.
     pub fn unconfigured(problem: String, redactor: Redactor) -> Self {
-        let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
         Self::build(
             vec![],
             Output::new(redactor, Default::default()),
-            crate::files::FileAccess::new(vec![cwd]),
+            crate::files::FileAccess::new(crate::config::file_roots(&[])),
             None,
             "invalid configuration".into(),
             Some(problem),

@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Row as _};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Database, Pool};
+use super::{Database, Pool, backtick, double_quote};
 use crate::{
     config::{Engine, Mode},
     error::ToolError,
@@ -257,14 +257,6 @@ impl From<sqlx::Error> for LoadError {
     fn from(e: sqlx::Error) -> Self {
         LoadError::Sql(e)
     }
-}
-
-fn backtick(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
-fn double_quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn integer(bits: u32, unsigned: bool) -> ValueKind {

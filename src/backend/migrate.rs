@@ -135,7 +135,7 @@ async fn mysql_schema(conn: &mut sqlx::MySqlConnection) -> Result<Schema, sqlx::
     let text: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql)).persistent(false).fetch_one(&mut *conn).await?;
     let mut objects = objects_from(super::parse_json(text)?.unwrap_or(Value::Null));
     for o in objects.iter_mut().filter(|o| o.kind == "table") {
-        let row = sqlx::query(AssertSqlSafe(format!("SHOW CREATE TABLE `{}`", o.name.replace('`', "``"))))
+        let row = sqlx::query(AssertSqlSafe(format!("SHOW CREATE TABLE {}", super::backtick(&o.name))))
             .persistent(false)
             .fetch_one(&mut *conn)
             .await?;
@@ -200,7 +200,7 @@ macro_rules! run_all {
 fn sqlite_rebuild(current: &Schema, target: &Schema, wanted: &SchemaObject) -> Option<RebuiltTable> {
     let create = wanted.create.as_deref()?;
     let table = &wanted.name;
-    let quoted = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+    let quoted = super::double_quote;
     let reference =
         regex::Regex::new(&format!(r#"(?i)references\s+["`\[]?{}["`\]]?[\s(]"#, regex::escape(table))).ok()?;
     let referenced = current

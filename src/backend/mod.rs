@@ -97,6 +97,17 @@ fn is_cancelled() -> bool {
     cancel_token().is_some_and(|t| t.is_cancelled())
 }
 
+/// A double-quoted identifier (PostgreSQL, SQLite): the quote inside is doubled, so nothing
+/// escapes it.
+pub(crate) fn double_quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A backtick-quoted identifier (MySQL/MariaDB), the backtick inside doubled.
+pub(crate) fn backtick(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
 /// What an engine can do. Tools decide with these flags, never with the engine's name.
 #[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct Capabilities {

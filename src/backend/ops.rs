@@ -28,8 +28,8 @@ impl Dialect {
     /// A quoted identifier: the quote character inside it is doubled, so nothing escapes it.
     fn ident(self, name: &str) -> String {
         match self {
-            Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
-            _ => format!("\"{}\"", name.replace('"', "\"\"")),
+            Dialect::Mysql => super::backtick(name),
+            _ => super::double_quote(name),
         }
     }
 

@@ -581,7 +581,7 @@ pub(super) async fn plaintext_secrets(pool: &PgPool) -> Result<Vec<crate::audit:
             sqlx::query_as(include_str!("postgres/secret_columns.sql")).fetch_all(&mut *conn).await?;
         let mut out = Vec::new();
         for (schema, table, column) in columns.into_iter().filter(|(_, _, c)| crate::redact::is_secret_name(c)) {
-            let ident = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            let ident = super::double_quote;
             let sql = format!(
                 "SELECT {col}::text FROM {}.{} WHERE {col} IS NOT NULL AND {col} <> '' LIMIT {}",
                 ident(&schema),

@@ -105,7 +105,7 @@ pub(super) async fn describe(pool: &SqlitePool, name: &str) -> Result<Option<Val
     let Some(mut detail) = super::parse_json(text)? else { return Ok(None) };
     if detail["kind"] == "table" {
         // max(rowid) walks one b-tree edge: a cheap estimate where count(*) would scan.
-        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        let quoted = super::double_quote(name);
         let estimate: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!("SELECT max(rowid) FROM {quoted}")))
             .fetch_one(pool)
             .await
@@ -238,7 +238,7 @@ pub(super) async fn explain(pool: &SqlitePool, call: &super::ExplainCall<'_>) ->
             (0..root.children.len()).filter(|i| root.children[*i].access == Some(Access::FullScan)).collect();
         if let ([only], Some(filter)) = (scans.as_slice(), where_clause(call.sql)) {
             let relation = root.children[*only].relation.clone().unwrap_or_default();
-            let quoted = format!("\"{}\"", relation.replace('"', "\"\""));
+            let quoted = super::double_quote(&relation);
             let size: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!("SELECT max(rowid) FROM {quoted}")))
                 .fetch_one(pool)
                 .await

@@ -383,9 +383,9 @@ impl Database {
                     .iter()
                     .map(|r| {
                         format!(
-                            "ALTER TABLE `{}` MODIFY `{}` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT;",
-                            text(r, "table").replace('`', "``"),
-                            text(r, "column").replace('`', "``")
+                            "ALTER TABLE {} MODIFY {} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT;",
+                            crate::backend::backtick(&text(r, "table")),
+                            crate::backend::backtick(&text(r, "column"))
                         )
                     })
                     .collect();

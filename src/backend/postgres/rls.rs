@@ -5,6 +5,7 @@
 use sqlx::{AssertSqlSafe, Executor, PgConnection, PgPool, Row};
 
 use super::acquire;
+use crate::backend::double_quote as ident;
 use crate::{
     backend::rls::Failure,
     config::Mode,
@@ -14,10 +15,6 @@ use crate::{
         Strategy, USER_TABLES, UserReport, UserTest, expected, judge,
     },
 };
-
-fn ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
 
 fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
