@@ -3,15 +3,17 @@
 //!
 //! PostgreSQL: a temporary table filled with `COPY FROM STDIN`, merged with `INSERT … SELECT`
 //! (`ON CONFLICT` for upserts); insert mode copies straight into the target in the transaction. MySQL/MariaDB: a temporary table filled with multi-row inserts.
-//! SQLite: prepared multi-row inserts into a `temp` table. MongoDB: a staging collection, merged
-//! with `$merge` (no multi-document transaction: see [`Mongo`] below).
+//! SQLite: prepared multi-row inserts into a `temp` table. MongoDB: a scratch collection,
+//! merged in one multi-document transaction ([`mongo`]).
 
 use std::sync::{
     Arc,
     atomic::{AtomicBool, Ordering},
 };
 
-use mongodb::bson::{Bson, Document, doc};
+mod mongo;
+
+use mongodb::bson::Bson;
 use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Row as _};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -120,6 +122,8 @@ pub struct Merged {
     pub staged: u64,
     pub inserted: u64,
     pub updated: u64,
+    /// Upsert rows whose key existed with the very same values: not rewritten.
+    pub unchanged: u64,
     pub skipped: u64,
 }
 
@@ -131,6 +135,10 @@ pub struct LoadPlan {
     /// Key columns for upsert / skip-duplicates (default: the primary key).
     pub key: Vec<String>,
     pub timeout_ms: u64,
+    /// MongoDB standalone servers: merge without a transaction (the caller accepted it).
+    pub non_atomic: bool,
+    /// Set once the whole file is staged and the merge runs (progress says so).
+    pub merging: Arc<AtomicBool>,
 }
 
 impl LoadPlan {
@@ -191,7 +199,7 @@ impl Database {
             Pool::Postgres(p) => pg_load(p, plan, feed, cancel).await,
             Pool::Mysql(p) => mysql_load(p, plan, feed, cancel).await,
             Pool::Sqlite(p) => sqlite_load(p, plan, feed, cancel).await,
-            Pool::Mongo(_) => return mongo_load(self, plan, feed, cancel).await,
+            Pool::Mongo(m) => return mongo::load(m, plan, feed, cancel).await,
         };
         match result {
             Err(LoadError::Cancelled) => Err(ToolError::Cancelled),
@@ -468,20 +476,41 @@ pub fn csv_field(out: &mut Vec<u8>, value: Option<&str>) {
     out.push(b'"');
 }
 
-/// The merge statement's tail for PostgreSQL and SQLite (`ON CONFLICT`).
-fn on_conflict(plan: &LoadPlan, quote: fn(&str) -> String, excluded: &str) -> String {
+/// The merge statement's tail for PostgreSQL and SQLite (`ON CONFLICT`). The target is aliased
+/// `t`; an upsert rewrites only rows whose values differ, so reloading an unchanged export writes
+/// nothing (no new row versions, no update triggers). `distinct` is the null-safe "differs"
+/// operator (`IS DISTINCT FROM`, SQLite's `IS NOT`).
+fn on_conflict(plan: &LoadPlan, quote: fn(&str) -> String, excluded: &str, distinct: &str) -> String {
     let key: Vec<String> = plan.key.iter().map(|k| quote(k)).collect();
-    let updates: Vec<String> = plan
-        .names()
-        .into_iter()
-        .filter(|c| !plan.key.iter().any(|k| k == c))
-        .map(|c| format!("{q} = {excluded}.{q}", q = quote(c)))
-        .collect();
+    let changing: Vec<&TargetColumn> =
+        plan.columns.iter().map(|&i| &plan.target.columns[i]).filter(|c| !plan.key.contains(&c.name)).collect();
+    let updates: Vec<String> = changing.iter().map(|c| format!("{q} = {excluded}.{q}", q = quote(&c.name))).collect();
+    // Types without an equality operator (json, xml, geometric, ...) are compared as text:
+    // at worst an unchanged row is rewritten, never a changed one skipped.
+    let compared = |side: &str| -> String {
+        let items: Vec<String> = changing
+            .iter()
+            .map(|c| {
+                let q = quote(&c.name);
+                let comparable = match c.kind {
+                    ValueKind::Other => false,
+                    ValueKind::Json => c.type_name == "jsonb",
+                    _ => true,
+                };
+                if comparable || distinct == "IS NOT" { format!("{side}.{q}") } else { format!("{side}.{q}::text") }
+            })
+            .collect();
+        format!("({})", items.join(", "))
+    };
     match plan.mode {
         MergeMode::Insert => String::new(),
-        MergeMode::Upsert if !updates.is_empty() => {
-            format!(" ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), updates.join(", "))
-        }
+        MergeMode::Upsert if !updates.is_empty() => format!(
+            " ON CONFLICT ({}) DO UPDATE SET {} WHERE {} {distinct} {}",
+            key.join(", "),
+            updates.join(", "),
+            compared("t"),
+            compared(excluded)
+        ),
         _ => format!(" ON CONFLICT ({}) DO NOTHING", key.join(", ")),
     }
 }
@@ -508,19 +537,24 @@ async fn pg_load(
     cancel: CancellationToken,
 ) -> Result<Option<Merged>, LoadError> {
     let mut conn = pool.acquire().await?;
+    // The session's temp buffers grow for the staging table, so the connection is not reused.
+    conn.close_on_drop();
     let pid: i32 = sqlx::query_scalar("select pg_backend_pid()").fetch_one(&mut *conn).await?;
+    // Room for the staging table in the session's own memory (allocated only as it fills):
+    // with the 8 MB default a large file is written out to temporary files and read back.
+    // It can only be set before the session first touches a temporary table; if this one
+    // already did, the load runs with what it has.
+    let _ = conn.execute(AssertSqlSafe(format!("SET temp_buffers = '{}MB'", PG_TEMP_BUFFERS_MB))).await;
     let work = pg_stage_and_merge(&mut conn, plan, feed);
-    let result = cancellable(&cancel, work, async {
+    cancellable(&cancel, work, async {
         // Ends the session: its transaction rolls back and its statement stops on the server.
         let _ = sqlx::query("select pg_terminate_backend($1)").bind(pid).execute(pool).await;
     })
-    .await;
-    if result.is_err() {
-        // Never hand a connection with a half-done transaction (or a dead one) back to the pool.
-        conn.close_on_drop();
-    }
-    result
+    .await
 }
+
+/// The staging table's share of the loading session's memory, at most.
+const PG_TEMP_BUFFERS_MB: u32 = 256;
 
 async fn pg_stage_and_merge(
     conn: &mut sqlx::PgConnection,
@@ -584,25 +618,31 @@ async fn pg_stage_and_merge(
     if direct {
         let copied = copy.finish().await?;
         conn.execute("COMMIT").await?;
-        return Ok(Some(Merged { staged, inserted: copied, updated: 0, skipped: 0 }));
+        return Ok(Some(Merged { staged, inserted: copied, ..Merged::default() }));
     }
     copy.finish().await?;
+    plan.merging.store(true, Ordering::Relaxed);
+    // Compiling this one-pass statement costs more than JIT could save on it.
+    conn.execute("SET LOCAL jit = off").await?;
     let merge = format!(
-        "INSERT INTO {} ({columns}) SELECT {columns} FROM {STAGE}{}",
+        "INSERT INTO {} AS t ({columns}) SELECT {columns} FROM {STAGE}{}",
         plan.target.quoted,
-        on_conflict(plan, double_quote, "EXCLUDED")
+        on_conflict(plan, double_quote, "EXCLUDED", "IS DISTINCT FROM")
     );
     let merged = if plan.mode == MergeMode::Upsert {
-        // Which rows were updated rather than inserted: a new row version has xmax 0.
+        // Which rows were updated rather than inserted: a new row version has xmax 0. Rows
+        // whose values did not change are neither, and not returned.
         let (inserted, total): (i64, i64) = sqlx::query_as(AssertSqlSafe(format!(
             "WITH m AS ({merge} RETURNING (xmax = 0) AS inserted) SELECT count(*) FILTER (WHERE inserted), count(*) FROM m"
         )))
         .fetch_one(&mut *conn)
         .await?;
-        Merged { staged, inserted: inserted as u64, updated: (total - inserted) as u64, skipped: staged - total as u64 }
+        let (inserted, total) = (inserted as u64, total as u64);
+        Merged { staged, inserted, updated: total - inserted, unchanged: staged - total, skipped: 0 }
     } else {
         let done = conn.execute(AssertSqlSafe(merge)).await?;
-        Merged { staged, inserted: done.rows_affected(), updated: 0, skipped: staged - done.rows_affected() }
+        let inserted = done.rows_affected();
+        Merged { staged, inserted, skipped: staged - inserted, ..Merged::default() }
     };
     conn.execute("COMMIT").await?;
     Ok(Some(merged))
@@ -703,6 +743,7 @@ async fn mysql_stage_and_merge(
         conn.execute("ROLLBACK").await?;
         return Ok(None);
     }
+    plan.merging.store(true, Ordering::Relaxed);
     let existing = if plan.mode == MergeMode::Insert {
         0
     } else {
@@ -735,17 +776,24 @@ async fn mysql_stage_and_merge(
             format!(" ON DUPLICATE KEY UPDATE {t}.{q} = {t}.{q}", t = plan.target.quoted, q = backtick(&plan.key[0]))
         }
     };
-    conn.execute(AssertSqlSafe(format!(
-        "INSERT INTO {} ({columns}) SELECT {columns} FROM {STAGE} ORDER BY __line{tail}",
-        plan.target.quoted
-    )))
-    .await?;
+    let affected = conn
+        .execute(AssertSqlSafe(format!(
+            "INSERT INTO {} ({columns}) SELECT {columns} FROM {STAGE} ORDER BY __line{tail}",
+            plan.target.quoted
+        )))
+        .await?
+        .rows_affected();
     conn.execute("COMMIT").await?;
-    let (updated, skipped) = match plan.mode {
-        MergeMode::Upsert => (existing, 0),
-        _ => (0, existing),
-    };
-    Ok(Some(Merged { staged, inserted: staged - existing, updated, skipped }))
+    let inserted = staged - existing;
+    Ok(Some(match plan.mode {
+        // Affected rows (sqlx connects with CLIENT_FOUND_ROWS): 1 per insert, 2 per update, 1 per
+        // row that already held these values, which InnoDB does not rewrite.
+        MergeMode::Upsert => {
+            let updated = affected.saturating_sub(inserted + existing).min(existing);
+            Merged { staged, inserted, updated, unchanged: existing - updated, skipped: 0 }
+        }
+        _ => Merged { staged, inserted, skipped: existing, ..Merged::default() },
+    }))
 }
 
 async fn sqlite_load(
@@ -799,6 +847,7 @@ async fn sqlite_stage_and_merge(
         tx.rollback().await?;
         return Ok(None);
     }
+    plan.merging.store(true, Ordering::Relaxed);
     let existing = if plan.mode == MergeMode::Insert {
         0
     } else {
@@ -812,19 +861,25 @@ async fn sqlite_stage_and_merge(
         n as u64
     };
     // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
-    tx.execute(AssertSqlSafe(format!(
-        "INSERT INTO main.{} ({columns}) SELECT {columns} FROM temp.{STAGE} WHERE true ORDER BY __line{}",
-        plan.target.quoted,
-        on_conflict(plan, double_quote, "excluded")
-    )))
-    .await?;
+    let written = tx
+        .execute(AssertSqlSafe(format!(
+            "INSERT INTO main.{} AS t ({columns}) SELECT {columns} FROM temp.{STAGE} WHERE true ORDER BY __line{}",
+            plan.target.quoted,
+            on_conflict(plan, double_quote, "excluded", "IS NOT")
+        )))
+        .await?
+        .rows_affected();
     tx.execute(AssertSqlSafe(format!("DROP TABLE temp.{STAGE}"))).await?;
     tx.commit().await?;
-    let (updated, skipped) = match plan.mode {
-        MergeMode::Upsert => (existing, 0),
-        _ => (0, existing),
-    };
-    Ok(Some(Merged { staged, inserted: staged - existing, updated, skipped }))
+    let inserted = staged - existing;
+    Ok(Some(match plan.mode {
+        // Changes count inserted and rewritten rows; an unchanged row is neither.
+        MergeMode::Upsert => {
+            let updated = written.saturating_sub(inserted).min(existing);
+            Merged { staged, inserted, updated, unchanged: existing - updated, skipped: 0 }
+        }
+        _ => Merged { staged, inserted, skipped: existing, ..Merged::default() },
+    }))
 }
 
 /// A CSV value as BSON: integers, decimals and booleans by what they look like, the rest text.
@@ -844,125 +899,6 @@ pub fn bson_value(value: Option<&str>) -> Bson {
         "false" => Bson::Boolean(false),
         _ => Bson::String(v.to_string()),
     }
-}
-
-/// MongoDB (SecantusDB in the tests) has no multi-document transaction here, so the guarantee is
-/// weaker and said so: rows are staged in a scratch collection first, so a refused file, a
-/// cancel or a kill before the merge leaves the target untouched; the merge is one server-side
-/// `$merge`, which a crash can interrupt half-way.
-async fn mongo_load(
-    db: &Database,
-    plan: &LoadPlan,
-    mut feed: mpsc::Receiver<Feed>,
-    cancel: CancellationToken,
-) -> Result<Option<Merged>, ToolError> {
-    let mongo_error = |e: mongodb::error::Error| ToolError::Database {
-        code: None,
-        message: e.to_string(),
-        hint: Some("nothing was merged into the target; check the key and the values with preview: true".into()),
-    };
-    let client = mongodb::Client::with_uri_str(db.config.url.expose()).await.map_err(mongo_error)?;
-    let database = client.default_database().unwrap_or_else(|| client.database("test"));
-    let stage_name = format!(
-        "__load_stage_{}_{}",
-        std::process::id(),
-        std::time::UNIX_EPOCH.elapsed().unwrap_or_default().as_nanos()
-    );
-    let stage = database.collection::<Document>(&stage_name);
-    let names = plan.names();
-    let target = database.collection::<Document>(&plan.target.name);
-    let result: Result<Option<Merged>, ToolError> = async {
-        let mut staged = 0u64;
-        // Rows of the file whose key the target already has, counted a batch at a time.
-        let mut existing = 0u64;
-        let mut complete = false;
-        loop {
-            let item = tokio::select! {
-                item = feed.recv() => item,
-                _ = cancel.cancelled() => return Err(ToolError::Cancelled),
-            };
-            match item {
-                Some(Feed::Rows(rows)) => {
-                    let docs: Vec<Document> = rows
-                        .iter()
-                        .map(|row| {
-                            let mut d = Document::new();
-                            for (name, v) in names.iter().zip(&row.values) {
-                                d.insert(*name, bson_value(v.as_deref()));
-                            }
-                            d.insert("__line", row.line as i64);
-                            d
-                        })
-                        .collect();
-                    staged += docs.len() as u64;
-                    if plan.mode != MergeMode::Insert {
-                        let keys: Vec<Bson> = docs
-                            .iter()
-                            .map(|d| {
-                                Bson::Document(
-                                    plan.key
-                                        .iter()
-                                        .map(|k| (k.clone(), d.get(k).cloned().unwrap_or(Bson::Null)))
-                                        .collect(),
-                                )
-                            })
-                            .collect();
-                        existing += target.count_documents(doc! { "$or": keys }).await.map_err(mongo_error)?;
-                    }
-                    stage.insert_many(docs).await.map_err(mongo_error)?;
-                }
-                Some(Feed::End) => {
-                    complete = true;
-                    break;
-                }
-                Some(Feed::Csv { .. }) => {
-                    return Err(ToolError::invalid("file", "load-csv sent CSV to a collection (a bug: please report it)"));
-                }
-                None => break,
-            }
-        }
-        if !complete {
-            return Ok(None);
-        }
-        let before = target.count_documents(doc! {}).await.map_err(mongo_error)?;
-        let when_matched = match plan.mode {
-            MergeMode::Insert => "fail",
-            MergeMode::Upsert => "merge",
-            MergeMode::SkipDuplicates => "keepExisting",
-        };
-        let mut project = doc! { "__line": 0 };
-        if !plan.key.iter().any(|k| k == "_id") {
-            project.insert("_id", 0);
-        }
-        let pipeline = vec![
-            doc! { "$sort": { "__line": 1 } },
-            doc! { "$project": project },
-            doc! { "$merge": { "into": &plan.target.name, "on": plan.key.clone(), "whenMatched": when_matched, "whenNotMatched": "insert" } },
-        ];
-        let merge = stage.aggregate(pipeline);
-        tokio::select! {
-            r = merge => { r.map_err(|e| ToolError::Database {
-                code: None,
-                message: e.to_string(),
-                hint: Some(match plan.mode {
-                    MergeMode::Insert => "a row's key already exists: use mode upsert or skip-duplicates. MongoDB has no transaction here: rows merged before the conflict stay; count them with run-mongo".into(),
-                    _ => "the merge key needs a unique index (except _id); MongoDB has no transaction here: check the target with run-mongo".into(),
-                }),
-            })?; }
-            _ = cancel.cancelled() => return Err(ToolError::Cancelled),
-        }
-        let after = target.count_documents(doc! {}).await.map_err(mongo_error)?;
-        let inserted = after.saturating_sub(before);
-        let (updated, skipped) = match plan.mode {
-            MergeMode::Upsert => (existing, 0),
-            MergeMode::SkipDuplicates => (0, staged.saturating_sub(inserted)),
-            MergeMode::Insert => (0, 0),
-        };
-        Ok(Some(Merged { staged, inserted, updated, skipped }))
-    }
-    .await;
-    let _ = stage.drop().await;
-    result
 }
 
 impl Database {
@@ -1028,7 +964,53 @@ fn column_type(engine: Engine, guess: Guess, max_chars: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use super::*;
+
+    fn column(name: &str, type_name: &str, kind: ValueKind) -> TargetColumn {
+        TargetColumn { name: name.into(), type_name: type_name.into(), kind, nullable: true, has_default: false }
+    }
+
+    fn plan(mode: MergeMode) -> LoadPlan {
+        LoadPlan {
+            target: TargetTable {
+                name: "t".into(),
+                quoted: "\"t\"".into(),
+                columns: vec![
+                    column("id", "integer", ValueKind::Integer { min: 0, max: 9 }),
+                    column("doc", "json", ValueKind::Json),
+                    column("tags", "jsonb", ValueKind::Json),
+                    column("spot", "point", ValueKind::Other),
+                ],
+                primary_key: vec!["id".into()],
+                schemaless: false,
+            },
+            columns: vec![0, 1, 2, 3],
+            mode,
+            key: vec!["id".into()],
+            timeout_ms: 1,
+            non_atomic: false,
+            merging: Arc::default(),
+        }
+    }
+
+    #[test]
+    fn upserts_rewrite_only_rows_that_differ_comparing_as_text_what_has_no_equality() {
+        assert_eq!(
+            on_conflict(&plan(MergeMode::Upsert), double_quote, "EXCLUDED", "IS DISTINCT FROM"),
+            " ON CONFLICT (\"id\") DO UPDATE SET \"doc\" = EXCLUDED.\"doc\", \"tags\" = EXCLUDED.\"tags\", \
+             \"spot\" = EXCLUDED.\"spot\" WHERE (t.\"doc\"::text, t.\"tags\", t.\"spot\"::text) IS DISTINCT FROM \
+             (EXCLUDED.\"doc\"::text, EXCLUDED.\"tags\", EXCLUDED.\"spot\"::text)"
+        );
+        // SQLite compares any two values.
+        assert!(on_conflict(&plan(MergeMode::Upsert), double_quote, "excluded", "IS NOT").ends_with(
+            "WHERE (t.\"doc\", t.\"tags\", t.\"spot\") IS NOT (excluded.\"doc\", excluded.\"tags\", excluded.\"spot\")"
+        ));
+        assert_eq!(
+            on_conflict(&plan(MergeMode::SkipDuplicates), double_quote, "EXCLUDED", "IS DISTINCT FROM"),
+            " ON CONFLICT (\"id\") DO NOTHING"
+        );
+        assert_eq!(on_conflict(&plan(MergeMode::Insert), double_quote, "EXCLUDED", "IS DISTINCT FROM"), "");
+    }
 
     fn field(v: Option<&str>) -> String {
         let mut out = Vec::new();

@@ -107,6 +107,10 @@ pub struct LoadCsvParams {
     /// table would refuse, and a CREATE TABLE when the table does not exist. Writes nothing.
     #[serde(default)]
     pub preview: bool,
+    /// MongoDB standalone servers only, which have no multi-document transactions: merge anyway,
+    /// accepting that a crash during the merge leaves part of the file applied. Default: refused.
+    #[serde(default)]
+    pub non_atomic: bool,
     /// Rows read by preview (default 100).
     #[serde(default, deserialize_with = "super::lenient::opt_u64")]
     pub preview_rows: Option<u64>,
@@ -153,6 +157,8 @@ pub struct LoadCsvOutput {
     pub inserted: u64,
     /// Rows whose key existed and were updated (upsert).
     pub updated: u64,
+    /// Rows whose key existed with the same values (upsert): left as they were, not rewritten.
+    pub unchanged: u64,
     /// Rows whose key existed and were left alone (skip-duplicates).
     pub skipped_duplicates: u64,
     /// Bad rows (not loaded).
@@ -340,6 +346,7 @@ impl Server {
             rows_read: 0,
             inserted: 0,
             updated: 0,
+            unchanged: 0,
             skipped_duplicates: 0,
             rejected: 0,
             rejects: vec![],
@@ -448,6 +455,7 @@ impl Server {
             }
         }
         out.key = key.clone();
+        let merging = Arc::new(AtomicBool::new(false));
         let plan = if target.schemaless {
             // A collection: staged fields are the file's, in file order.
             let mut t = target.clone();
@@ -467,6 +475,8 @@ impl Server {
                 mode: p.mode,
                 key,
                 timeout_ms: p.timeout_ms.unwrap_or(DEFAULT_LOAD_TIMEOUT_MS),
+                non_atomic: p.non_atomic,
+                merging: merging.clone(),
             }
         } else {
             LoadPlan {
@@ -475,6 +485,8 @@ impl Server {
                 mode: p.mode,
                 key,
                 timeout_ms: p.timeout_ms.unwrap_or(DEFAULT_LOAD_TIMEOUT_MS),
+                non_atomic: p.non_atomic,
+                merging: merging.clone(),
             }
         };
         let rejects_file = p.rejects_file.as_deref().map(|f| self.file("rejects_file", f)).transpose()?;
@@ -498,7 +510,7 @@ impl Server {
         let progress = ctx.meta.get_progress_token().map(|token| {
             let peer = ctx.peer.clone();
             let rows_read = rows_read.clone();
-            tokio::spawn(report_progress(peer, token, rows_read, started))
+            tokio::spawn(report_progress(peer, token, rows_read, merging, started))
         });
         let loaded = db.load(&plan, batches, ctx.ct.clone()).await;
         stop.store(true, Ordering::Relaxed);
@@ -545,6 +557,7 @@ impl Server {
         out.rows_read = summary.rows_read;
         out.inserted = merged.inserted;
         out.updated = merged.updated;
+        out.unchanged = merged.unchanged;
         out.skipped_duplicates = merged.skipped;
         out.rejected = summary.rejected;
         out.rejects = summary.rejects;
@@ -560,10 +573,10 @@ impl Server {
                 }
             ));
         }
-        if db.capabilities().documents {
+        if db.capabilities().documents && p.non_atomic {
             out.notes.push(
-                "MongoDB: rows were staged in a scratch collection and merged with one $merge; without a multi-document \
-                 transaction a crash during the merge can leave part of it applied"
+                "non_atomic: rows were merged without a transaction, so a crash during the merge could have left part \
+                 of them applied"
                     .into(),
             );
         }
@@ -579,6 +592,7 @@ async fn report_progress(
     peer: rmcp::Peer<RoleServer>,
     token: ProgressToken,
     rows_read: Arc<AtomicU64>,
+    merging: Arc<AtomicBool>,
     started: Instant,
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -586,10 +600,11 @@ async fn report_progress(
         tick.tick().await;
         let rows = rows_read.load(Ordering::Relaxed);
         let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-6);
+        let phase = if merging.load(Ordering::Relaxed) { "; merging into the target" } else { "" };
         let _ = peer
             .notify_progress(
                 ProgressNotificationParam::new(token.clone(), rows as f64)
-                    .with_message(format!("{rows} rows read, {rate:.0} rows/s")),
+                    .with_message(format!("{rows} rows read, {rate:.0} rows/s{phase}")),
             )
             .await;
     }

@@ -23,7 +23,7 @@ use crate::support::{BIN, Kind, Mcp, TestDb};
 const TABLE_SQL: &str =
     "create table people (id int primary key, name varchar(10) not null, age int, joined date, note text)";
 
-/// A fresh database with the `people` table (a collection with a unique `id` on MongoDB).
+/// A fresh database with the `people` table (an empty collection on MongoDB).
 async fn people(kind: Kind) -> TestDb {
     let db = TestDb::new(kind).await;
     if kind == Kind::Mongo {
@@ -181,19 +181,20 @@ async fn duplicate_keys_in_each_mode(kind: Kind) {
     mcp.ok("load-csv", load_args(&first, json!({}))).await;
 
     let e = mcp.err("load-csv", load_args(&second, json!({"mode": "insert"}))).await;
-    assert!(e.contains("upsert") && e.contains("skip-duplicates"), "{e}");
-    if kind != Kind::Mongo {
-        assert!(e.contains("nothing was loaded"), "{e}");
-        assert_eq!(rows(&db).await, vec![(1, "ann".into(), Some(30), None)], "insert conflict merges nothing");
+    assert!(e.contains("upsert") && e.contains("skip-duplicates") && e.contains("nothing was loaded"), "{e}");
+    if kind == Kind::Mongo {
+        assert!(e.contains("line 2"), "the conflicting row is named by its line: {e}");
     }
+    assert_eq!(rows(&db).await, vec![(1, "ann".into(), Some(30), None)], "insert conflict merges nothing");
 
     let v = mcp.ok("load-csv", load_args(&second, json!({"mode": "skip-duplicates"}))).await;
     assert_eq!(v["skipped_duplicates"], json!(1), "{v}");
     let got = rows(&db).await;
     assert_eq!((got[0].1.as_str(), got.len()), ("ann", 2), "skip-duplicates keeps the stored row: {got:?}");
 
+    // Row 2 already holds these values: it is left as it was, not rewritten.
     let v = mcp.ok("load-csv", load_args(&second, json!({"mode": "upsert"}))).await;
-    assert_eq!(v["updated"], json!(2), "{v}");
+    assert_eq!((v["updated"].clone(), v["unchanged"].clone()), (json!(1), json!(1)), "{v}");
     let got = rows(&db).await;
     assert_eq!(got[0], (1, "ANN".into(), Some(31), None), "upsert updates the stored row");
     mcp.close().await;
@@ -485,7 +486,17 @@ async fn kill_during_the_load_leaves_the_target_unchanged(kind: Kind) {
                     break;
                 }
             }
-            _ => {
+            // The merge runs in a transaction of its own: kill it half-way through.
+            Kind::Mongo => {
+                let merging = |m: &Option<String>| m.as_deref().is_some_and(|m| m.contains("merging"));
+                if handler.progress.lock().unwrap().iter().any(|(_, m)| merging(m)) {
+                    // Long enough for write batches to land (SecantusDB sorts the scratch rows for a
+                    // second, then writes about two thousand rows a second).
+                    tokio::time::sleep(Duration::from_millis(3000)).await;
+                    break;
+                }
+            }
+            Kind::Sqlite => {
                 if handler.progress.lock().unwrap().iter().any(|(n, _)| *n > 0.0) {
                     break;
                 }
@@ -502,7 +513,9 @@ async fn kill_during_the_load_leaves_the_target_unchanged(kind: Kind) {
         assert!(tokio::time::Instant::now() < deadline, "the killed load still runs");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(rows(&db).await, vec![(1, "keep".into(), Some(7), None)], "the target is exactly as before");
+    let got = rows(&db).await;
+    let seed_only = got == vec![(1, "keep".into(), Some(7), None)];
+    assert!(seed_only, "the target is exactly as before, yet it holds {} rows", got.len());
 }
 
 fn unsafe_kill(pid: i32) -> i32 {
@@ -555,5 +568,112 @@ async fn a_mariadb_foreign_key_failure_names_the_cause() {
     let mcp = db.serve("read-write").await;
     let e = mcp.err("load-csv", json!({"table": "members", "file": file})).await;
     assert!(e.contains("load the referenced table first"), "{e}");
+    mcp.close().await;
+}
+
+/// A MongoDB write that fails half-way through the merge (a row the collection's validator
+/// refuses, after more than one write batch) aborts the transaction: nothing of the file stays.
+#[tokio::test]
+async fn a_mongodb_merge_is_one_transaction() {
+    let db = TestDb::new(Kind::Mongo).await;
+    let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+    let d = client.default_database().unwrap();
+    d.run_command(doc! {
+        "create": "people",
+        "validator": { "$jsonSchema": { "properties": { "age": { "bsonType": "int", "minimum": 0 } } } },
+    })
+    .await
+    .unwrap();
+    db.mongo_insert("people", vec![doc! {"_id": 1, "name": "keep", "age": 7}]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("_id,name,age\n");
+    for i in 1..=2500 {
+        csv.push_str(&format!("{i},n{i},{}\n", if i == 2400 { -1 } else { i % 90 }));
+    }
+    let file = write(dir.path(), "people.csv", csv.as_bytes());
+    let mcp = db.serve("read-write").await;
+    let e = mcp.err("load-csv", json!({"table": "people", "file": file, "mode": "upsert"})).await;
+    // Line 2401 holds _id 2400 (the header is line 1).
+    assert!(e.contains("line 2401") && e.contains("validator") && e.contains("nothing was loaded"), "{e}");
+    assert_eq!(rows(&db).await, vec![(1, "keep".into(), Some(7), None)], "the target is exactly as before");
+    // Without the bad row the same file loads whole, in file order.
+    let file = write(dir.path(), "good.csv", csv.replace("2400,n2400,-1", "2400,n2400,1").as_bytes());
+    let v = mcp.ok("load-csv", json!({"table": "people", "file": file, "mode": "upsert"})).await;
+    assert_eq!((v["inserted"].clone(), v["updated"].clone()), (json!(2499), json!(1)), "{v}");
+    assert_eq!(rows(&db).await.len(), 2500);
+    let names: Vec<String> = d.list_collection_names().await.unwrap();
+    assert_eq!(names, vec!["people".to_string()], "the scratch collection is dropped");
+    mcp.close().await;
+}
+
+/// Merging on fields other than `_id` needs a unique index on them (said how to create it).
+#[tokio::test]
+async fn a_mongodb_merge_key_needs_a_unique_index() {
+    let db = TestDb::new(Kind::Mongo).await;
+    db.mongo_insert("people", vec![doc! {"email": "a@x", "name": "ann"}]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "people.csv", b"email,name\na@x,ANN\nb@x,bob\n");
+    let mcp = db.serve("read-write").await;
+    let args = json!({"table": "people", "file": file, "mode": "upsert", "key": ["email"]});
+    let e = mcp.err("load-csv", args.clone()).await;
+    assert!(e.contains("no unique index on email") && e.contains("createIndex({\"email\": 1}, {unique: true})"), "{e}");
+    let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+    let people = client.default_database().unwrap().collection::<Document>("people");
+    people
+        .create_index(
+            mongodb::IndexModel::builder()
+                .keys(doc! {"email": 1})
+                .options(mongodb::options::IndexOptions::builder().unique(true).build())
+                .build(),
+        )
+        .await
+        .unwrap();
+    let v = mcp.ok("load-csv", args).await;
+    assert_eq!((v["inserted"].clone(), v["updated"].clone()), (json!(1), json!(1)), "{v}");
+    let ann = people.find_one(doc! {"email": "a@x"}).await.unwrap().unwrap();
+    assert_eq!(ann.get_str("name").unwrap(), "ANN");
+    mcp.close().await;
+}
+
+/// A standalone MongoDB has no multi-document transactions: the load is refused, unless the
+/// caller accepts a merge that is not atomic (and the result says so).
+#[tokio::test]
+async fn a_standalone_mongodb_needs_non_atomic() {
+    let base = crate::support::server_url("DE_TEST_MONGO_STANDALONE_URL");
+    let url = format!("{}load_standalone_{}", base, std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "people.csv", b"_id,name\n1,ann\n2,bob\n");
+    let mcp = Mcp::spawn(&["--database-url", &url, "--mode", "read-write"], &[]).await;
+    let e = mcp.err("load-csv", json!({"table": "people", "file": file})).await;
+    assert!(e.contains("standalone") && e.contains("--replSet") && e.contains("non_atomic: true"), "{e}");
+    let client = mongodb::Client::with_uri_str(&url).await.unwrap();
+    let people = client.default_database().unwrap().collection::<Document>("people");
+    assert_eq!(people.count_documents(doc! {}).await.unwrap(), 0, "refused before anything was written");
+    let v = mcp.ok("load-csv", json!({"table": "people", "file": file, "non_atomic": true})).await;
+    assert_eq!(v["inserted"], json!(2), "{v}");
+    assert!(v["notes"].to_string().contains("without a transaction"), "{v}");
+    assert_eq!(people.count_documents(doc! {}).await.unwrap(), 2);
+    client.default_database().unwrap().drop().await.unwrap();
+    mcp.close().await;
+}
+
+/// An upsert compares every column, also those without an equality operator (json, point):
+/// reloading the same file rewrites nothing, a changed row is rewritten.
+#[tokio::test]
+async fn a_postgres_upsert_leaves_unchanged_rows_alone() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec("create table shapes (id int primary key, doc json, tags jsonb, spot point, n numeric)").await;
+    let dir = tempfile::tempdir().unwrap();
+    let rows = "id,doc,tags,spot,n\n1,\"{\"\"a\"\": 1}\",\"[\"\"x\"\"]\",\"(1,2)\",1.50\n2,,,,\n";
+    let file = write(dir.path(), "shapes.csv", rows.as_bytes());
+    let mcp = db.serve("read-write").await;
+    let args = json!({"table": "shapes", "file": file, "mode": "upsert"});
+    let v = mcp.ok("load-csv", args.clone()).await;
+    assert_eq!(v["inserted"], json!(2), "{v}");
+    let v = mcp.ok("load-csv", args).await;
+    assert_eq!((v["updated"].clone(), v["unchanged"].clone()), (json!(0), json!(2)), "{v}");
+    let changed = write(dir.path(), "changed.csv", rows.replace("(1,2)", "(1,3)").as_bytes());
+    let v = mcp.ok("load-csv", json!({"table": "shapes", "file": changed, "mode": "upsert"})).await;
+    assert_eq!((v["updated"].clone(), v["unchanged"].clone()), (json!(1), json!(1)), "{v}");
     mcp.close().await;
 }

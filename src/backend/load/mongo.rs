@@ -1,0 +1,402 @@
+//! load-csv into a MongoDB collection. Rows are staged in a scratch collection as they are read
+//! (no transaction is open while the file streams in), then merged into the target inside one
+//! multi-document transaction with batched writes: a refused file, a cancel, a kill or a failed
+//! row at any point leaves the target exactly as it was. `$merge` cannot run in a transaction,
+//! so the merge is ordinary `insert` / `update` commands.
+//!
+//! A standalone server has no transactions: it is refused unless the caller accepts a
+//! non-atomic merge (`non_atomic`).
+
+use std::{sync::atomic::Ordering, time::Duration};
+
+use futures::TryStreamExt as _;
+use mongodb::{
+    ClientSession, Collection,
+    bson::{Bson, Document, doc},
+    error::{ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT},
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Feed, LoadPlan, MergeMode, Merged, bson_value};
+use crate::{backend::mongo::Mongo, error::ToolError};
+
+/// Documents per write command: well under the server's 100,000-statement batch limit.
+const WRITE_BATCH: usize = 1_000;
+/// Bytes per write command, below the 16 MiB document (and 48 MB message) limits.
+const WRITE_BATCH_BYTES: usize = 8 << 20;
+/// Scratch collections older than this are leftovers of a killed load and are dropped.
+const STALE_STAGE: Duration = Duration::from_secs(3600);
+const STAGE_PREFIX: &str = "__load_stage_";
+/// Runs of a merge transaction the server reported as not committed, before giving up.
+const MERGE_ATTEMPTS: u32 = 3;
+
+/// Why a load failed, before it becomes a tool error.
+enum Failure {
+    Cancelled,
+    Mongo(mongodb::error::Error),
+    Tool(ToolError),
+}
+
+impl From<mongodb::error::Error> for Failure {
+    fn from(e: mongodb::error::Error) -> Self {
+        Failure::Mongo(e)
+    }
+}
+
+pub(super) async fn load(
+    m: &Mongo,
+    plan: &LoadPlan,
+    feed: mpsc::Receiver<Feed>,
+    cancel: CancellationToken,
+) -> Result<Option<Merged>, ToolError> {
+    let error = |e: mongodb::error::Error| with_hint(m.error(e, plan.timeout_ms), plan);
+    let transactions = supports_transactions(m).await.map_err(error)?;
+    if !transactions && !plan.non_atomic {
+        return Err(ToolError::refused(
+            "this MongoDB server is a standalone, without multi-document transactions: a crash during the merge \
+             could leave part of the file applied",
+            "run the server as a replica set (a single node will do: mongod --replSet rs0, then rs.initiate()), or \
+             call again with non_atomic: true to accept a merge that is not atomic",
+        ));
+    }
+    if !plan.key.iter().all(|k| k == "_id") && plan.mode != MergeMode::Insert {
+        require_unique_index(m, plan).await?;
+    }
+    drop_stale_stages(m).await;
+    let now = std::time::UNIX_EPOCH.elapsed().unwrap_or_default();
+    let stage_name = format!("{STAGE_PREFIX}{}_{}_{}", now.as_secs(), std::process::id(), now.subsec_nanos());
+    let stage = m.db.collection::<Document>(&stage_name);
+    let result = stage_and_merge(m, plan, &stage, feed, &cancel, transactions).await;
+    let _ = stage.drop().await;
+    match result {
+        Ok(merged) => Ok(merged),
+        Err(Failure::Cancelled) => Err(ToolError::Cancelled),
+        Err(Failure::Tool(e)) => Err(e),
+        Err(Failure::Mongo(e)) => Err(error(e)),
+    }
+}
+
+/// A replica set member or a mongos: both run multi-document transactions.
+async fn supports_transactions(m: &Mongo) -> Result<bool, mongodb::error::Error> {
+    let hello = m.db.run_command(doc! { "hello": 1 }).await?;
+    Ok(hello.contains_key("setName") || hello.get_str("msg").is_ok_and(|msg| msg == "isdbgrid"))
+}
+
+/// Upserting on fields other than `_id` needs a unique index on exactly them: without one every
+/// row's lookup scans the collection and two rows could share a key.
+async fn require_unique_index(m: &Mongo, plan: &LoadPlan) -> Result<(), ToolError> {
+    let target = m.db.collection::<Document>(&plan.target.name);
+    let mut wanted = plan.key.clone();
+    wanted.sort();
+    let indexes: Vec<mongodb::IndexModel> = match target.list_indexes().await {
+        Ok(cursor) => cursor.try_collect().await.map_err(|e| m.error(e, plan.timeout_ms))?,
+        // A collection that does not exist yet has no index.
+        Err(e) if matches!(*e.kind, ErrorKind::Command(ref c) if c.code == 26) => vec![],
+        Err(e) => return Err(m.error(e, plan.timeout_ms)),
+    };
+    let found = indexes.iter().any(|index| {
+        let unique = index.options.as_ref().and_then(|o| o.unique).unwrap_or(false);
+        let mut fields: Vec<String> = index.keys.keys().cloned().collect();
+        fields.sort();
+        unique && fields == wanted
+    });
+    if found {
+        return Ok(());
+    }
+    let spec: Vec<String> = plan.key.iter().map(|k| format!("{k:?}: 1")).collect();
+    Err(ToolError::refused(
+        format!(
+            "collection {} has no unique index on {}: rows cannot be matched by that key",
+            plan.target.name,
+            plan.key.join(", ")
+        ),
+        format!(
+            "create one first (run db.{}.createIndex({{{}}}, {{unique: true}})), or merge on _id",
+            plan.target.name,
+            spec.join(", ")
+        ),
+    ))
+}
+
+/// Scratch collections a killed load left behind, once they are old enough not to be a load
+/// still running in another process.
+async fn drop_stale_stages(m: &Mongo) {
+    let Ok(names) =
+        m.db.list_collection_names().filter(doc! { "name": { "$regex": format!("^{STAGE_PREFIX}") } }).await
+    else {
+        return;
+    };
+    let now = std::time::UNIX_EPOCH.elapsed().unwrap_or_default().as_secs();
+    for name in names {
+        let started = name[STAGE_PREFIX.len()..].split('_').next().and_then(|s| s.parse::<u64>().ok());
+        if started.is_some_and(|s| now.saturating_sub(s) > STALE_STAGE.as_secs()) {
+            let _ = m.db.collection::<Document>(&name).drop().await;
+        }
+    }
+}
+
+async fn stage_and_merge(
+    m: &Mongo,
+    plan: &LoadPlan,
+    stage: &Collection<Document>,
+    mut feed: mpsc::Receiver<Feed>,
+    cancel: &CancellationToken,
+    transactions: bool,
+) -> Result<Option<Merged>, Failure> {
+    let names = plan.names();
+    let mut staged = 0u64;
+    loop {
+        let item = tokio::select! {
+            item = feed.recv() => item,
+            _ = cancel.cancelled() => return Err(Failure::Cancelled),
+        };
+        match item {
+            Some(Feed::Rows(rows)) => {
+                // The line is the scratch document's _id: the merge reads them back in file order
+                // through the _id index, and a failed row is reported by its line.
+                let docs = rows.iter().map(|row| {
+                    let mut d = Document::new();
+                    for (name, v) in names.iter().zip(&row.values) {
+                        d.insert(*name, bson_value(v.as_deref()));
+                    }
+                    doc! { "_id": row.line as i64, "d": d }
+                });
+                staged += rows.len() as u64;
+                tokio::select! {
+                    r = stage.insert_many(docs) => { r?; }
+                    _ = cancel.cancelled() => return Err(Failure::Cancelled),
+                }
+            }
+            Some(Feed::End) => break,
+            Some(Feed::Csv { .. }) => {
+                return Err(Failure::Tool(ToolError::invalid(
+                    "file",
+                    "load-csv sent CSV to a collection (a bug: please report it)",
+                )));
+            }
+            None => return Ok(None),
+        }
+    }
+    plan.merging.store(true, Ordering::Relaxed);
+    let mut attempt = 1;
+    loop {
+        let mut session = m.client.start_session().await?;
+        if transactions {
+            session.start_transaction().await?;
+        }
+        let merged = tokio::select! {
+            r = merge(m, plan, stage, &mut session, staged) => r,
+            _ = cancel.cancelled() => Err(Failure::Cancelled),
+        };
+        let failure = match merged {
+            Ok(merged) if !transactions => return Ok(Some(merged)),
+            Ok(merged) => match commit(&mut session).await {
+                Ok(()) => return Ok(Some(merged)),
+                Err(e) => e,
+            },
+            Err(Failure::Mongo(e)) if transactions && e.contains_label(TRANSIENT_TRANSACTION_ERROR) => {
+                let _ = session.abort_transaction().await;
+                e
+            }
+            Err(e) => {
+                if transactions {
+                    let _ = session.abort_transaction().await;
+                }
+                return Err(e);
+            }
+        };
+        // The server said the transaction did not commit (a write conflict with another
+        // session, say): nothing of it applied, so the merge can run again from the scratch
+        // collection. An unknown outcome is never retried.
+        if attempt == MERGE_ATTEMPTS || failure.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) {
+            return Err(Failure::Mongo(failure));
+        }
+        tracing::warn!(attempt, error = %failure, "load-csv: the merge transaction did not commit; running it again");
+        tokio::time::sleep(Duration::from_millis(100 * attempt as u64)).await;
+        attempt += 1;
+    }
+}
+
+/// Commit, retrying the commit itself while its outcome is unknown (the driver's rule).
+async fn commit(session: &mut ClientSession) -> Result<(), mongodb::error::Error> {
+    let mut tries = 0;
+    loop {
+        match session.commit_transaction().await {
+            Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && tries < 2 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+/// Replay the scratch collection into the target in file order, a batch per write command.
+async fn merge(
+    m: &Mongo,
+    plan: &LoadPlan,
+    stage: &Collection<Document>,
+    session: &mut ClientSession,
+    staged: u64,
+) -> Result<Merged, Failure> {
+    let mut merged = Merged { staged, ..Merged::default() };
+    let mut cursor = stage.find(doc! {}).sort(doc! { "_id": 1 }).batch_size(WRITE_BATCH as u32).await?;
+    let mut batch: Vec<(i64, Document)> = Vec::with_capacity(WRITE_BATCH);
+    let mut bytes = 0;
+    loop {
+        let next = cursor.try_next().await?;
+        if let Some(row) = &next {
+            let line = row.get_i64("_id").unwrap_or_default();
+            let d = row.get_document("d").cloned().unwrap_or_default();
+            bytes += approximate_size(&d);
+            batch.push((line, d));
+        }
+        if batch.len() >= WRITE_BATCH || bytes >= WRITE_BATCH_BYTES || (next.is_none() && !batch.is_empty()) {
+            write_batch(m, plan, session, &batch, &mut merged).await?;
+            batch.clear();
+            bytes = 0;
+        }
+        if next.is_none() {
+            return Ok(merged);
+        }
+    }
+}
+
+async fn write_batch(
+    m: &Mongo,
+    plan: &LoadPlan,
+    session: &mut ClientSession,
+    batch: &[(i64, Document)],
+    merged: &mut Merged,
+) -> Result<(), Failure> {
+    let target = &plan.target.name;
+    if plan.mode == MergeMode::Insert {
+        let docs = batch.iter().map(|(_, d)| d);
+        let coll = m.db.collection::<Document>(target);
+        return match coll.insert_many(docs).ordered(true).session(&mut *session).await {
+            Ok(r) => {
+                merged.inserted += r.inserted_ids.len() as u64;
+                Ok(())
+            }
+            Err(e) => match *e.kind {
+                ErrorKind::InsertMany(ref failure) => {
+                    let first = failure.write_errors.as_ref().and_then(|w| w.first());
+                    match first {
+                        Some(w) => Err(row_failure(plan, batch, w.index, w.code, &w.message)),
+                        None => Err(Failure::Mongo(e)),
+                    }
+                }
+                _ => Err(Failure::Mongo(e)),
+            },
+        };
+    }
+    let updates: Vec<Document> = batch
+        .iter()
+        .map(|(_, d)| {
+            let key: Document = plan.key.iter().map(|k| (k.clone(), d.get(k).cloned().unwrap_or(Bson::Null))).collect();
+            let rest: Document =
+                d.iter().filter(|(k, _)| !plan.key.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let change = match plan.mode {
+                MergeMode::Upsert if !rest.is_empty() => doc! { "$set": rest },
+                _ => doc! { "$setOnInsert": d.clone() },
+            };
+            doc! { "q": key, "u": change, "upsert": true, "multi": false }
+        })
+        .collect();
+    let reply =
+        m.db.run_command(doc! { "update": target, "updates": updates, "ordered": true }).session(&mut *session).await?;
+    if let Ok(errors) = reply.get_array("writeErrors")
+        && let Some(Bson::Document(w)) = errors.first()
+    {
+        let index = w.get_i32("index").map(|i| i as usize).unwrap_or_default();
+        let code = w.get_i32("code").unwrap_or_default();
+        return Err(row_failure(plan, batch, index, code, w.get_str("errmsg").unwrap_or("write error")));
+    }
+    let inserted = reply.get_array("upserted").map(|u| u.len() as u64).unwrap_or_default();
+    let matched = number(reply.get("n")).unwrap_or_default().saturating_sub(inserted);
+    // The server does not rewrite a document a `$set` leaves as it was.
+    let modified = number(reply.get("nModified")).unwrap_or_default().min(matched);
+    merged.inserted += inserted;
+    match plan.mode {
+        MergeMode::Upsert => {
+            merged.updated += modified;
+            merged.unchanged += matched - modified;
+        }
+        _ => merged.skipped += matched,
+    }
+    Ok(())
+}
+
+/// A document's size on the wire, near enough to keep a write command under the limits.
+fn approximate_size(d: &Document) -> usize {
+    d.iter()
+        .map(|(k, v)| {
+            k.len()
+                + 8
+                + match v {
+                    Bson::String(s) => s.len(),
+                    Bson::Document(d) => approximate_size(d),
+                    _ => 8,
+                }
+        })
+        .sum::<usize>()
+        + 16
+}
+
+fn number(v: Option<&Bson>) -> Option<u64> {
+    match v? {
+        Bson::Int32(i) => u64::try_from(*i).ok(),
+        Bson::Int64(i) => u64::try_from(*i).ok(),
+        Bson::Double(f) => Some(*f as u64),
+        _ => None,
+    }
+}
+
+/// A row the target refused, by its line in the file; the transaction is aborted after this.
+fn row_failure(plan: &LoadPlan, batch: &[(i64, Document)], index: usize, code: i32, message: &str) -> Failure {
+    let line = batch.get(index).map(|(line, _)| *line).unwrap_or_default();
+    let hint = match code {
+        11000 if plan.mode == MergeMode::Insert => {
+            "the row's key already exists (in the collection or earlier in the file): use mode upsert to update \
+             existing documents or skip-duplicates to keep them; nothing was loaded"
+        }
+        11000 => {
+            "the row conflicts on a unique index other than the merge key: pass `key` naming it; nothing was loaded"
+        }
+        121 => "the row does not pass the collection's validator: fix the file or the validator; nothing was loaded",
+        _ => "nothing was loaded (the transaction was aborted)",
+    };
+    let hint = if plan.non_atomic {
+        hint.replace(
+            "nothing was loaded",
+            "rows before it were applied (non_atomic): check the collection with run-mongo",
+        )
+    } else {
+        hint.to_string()
+    };
+    Failure::Tool(ToolError::Database {
+        code: Some(code.to_string()),
+        message: format!("line {line}: {message}"),
+        hint: Some(hint),
+    })
+}
+
+/// Driver and server errors said in terms of what to do; the write never half-applies.
+fn with_hint(e: ToolError, plan: &LoadPlan) -> ToolError {
+    match e {
+        ToolError::Database { code, message, hint: None } => {
+            let hint = if code.as_deref() == Some("NoSuchTransaction") || message.contains("transactionLifetimeLimit") {
+                "the merge outlived the server's transaction lifetime (transactionLifetimeLimitSeconds, 60 s by \
+                 default) and was aborted, so nothing was loaded: raise it (db.adminCommand({setParameter: 1, \
+                 transactionLifetimeLimitSeconds: 600})) or load the file in parts"
+                    .to_string()
+            } else if plan.non_atomic {
+                "the merge is not atomic on this server: part of the file may be applied; check the collection with \
+                 run-mongo"
+                    .to_string()
+            } else {
+                "nothing was loaded (the transaction was aborted); check the values with preview: true".to_string()
+            };
+            ToolError::Database { code, message, hint: Some(hint) }
+        }
+        other => other,
+    }
+}
