@@ -2,7 +2,7 @@
 //! the reader sends, in one transaction, cancellable on the server.
 //!
 //! PostgreSQL: a temporary table filled with `COPY FROM STDIN`, merged with `INSERT … SELECT`
-//! (`ON CONFLICT` for upserts); insert mode copies straight into the target in the transaction. MySQL/MariaDB: a temporary table filled with multi-row inserts.
+//! (`ON CONFLICT` for upserts). MySQL/MariaDB: a temporary table filled with multi-row inserts.
 //! SQLite: prepared multi-row inserts into a `temp` table. MongoDB: a scratch collection,
 //! merged in one multi-document transaction ([`mongo`]).
 
@@ -561,26 +561,23 @@ async fn pg_stage_and_merge(
     plan: &LoadPlan,
     mut feed: mpsc::Receiver<Feed>,
 ) -> Result<Option<Merged>, LoadError> {
-    let q = |c: &str| double_quote(c);
-    let names: Vec<String> = plan.names().into_iter().map(q).collect();
+    let names: Vec<String> = plan.names().into_iter().map(double_quote).collect();
     let columns = names.join(", ");
+    let timeout = format!("SET LOCAL statement_timeout = {}", plan.timeout_ms);
+    // Staging has a transaction of its own and the target is locked only for the merge: a long
+    // file streaming in never holds a lock that DDL would queue behind (and other sessions behind
+    // that). The staging table is created and filled in one transaction so that COPY can write
+    // its rows frozen (the merge then reads them without visibility checks). It lives until the
+    // session ends, and the session ends after the load.
+    conn.execute(AssertSqlSafe(format!(
+        "CREATE TEMP TABLE {STAGE} AS SELECT {columns} FROM {} WITH NO DATA",
+        plan.target.quoted
+    )))
+    .await?;
     conn.execute("BEGIN").await?;
-    conn.execute(AssertSqlSafe(format!("SET LOCAL statement_timeout = {}", plan.timeout_ms))).await?;
-    // Insert mode copies straight into the target, inside the same transaction: a merge of a
-    // staging table would only write the same rows twice, and COPY is as atomic (a conflict or
-    // a bad value fails it whole, and the transaction with it).
-    let direct = plan.mode == MergeMode::Insert;
-    let into = if direct {
-        plan.target.quoted.clone()
-    } else {
-        conn.execute(AssertSqlSafe(format!(
-            "CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {columns} FROM {} WITH NO DATA",
-            plan.target.quoted
-        )))
-        .await?;
-        STAGE.to_string()
-    };
-    let mut copy = conn.copy_in_raw(&format!("COPY {into} ({columns}) FROM STDIN WITH (FORMAT csv)")).await?;
+    conn.execute(AssertSqlSafe(timeout.clone())).await?;
+    conn.execute(AssertSqlSafe(format!("TRUNCATE {STAGE}"))).await?;
+    let mut copy = conn.copy_in_raw(&format!("COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv, FREEZE)")).await?;
     let mut staged = 0u64;
     let mut buffer = Vec::with_capacity(1 << 20);
     let mut complete = false;
@@ -615,37 +612,42 @@ async fn pg_stage_and_merge(
         conn.execute("ROLLBACK").await?;
         return Ok(None);
     }
-    if direct {
-        let copied = copy.finish().await?;
-        conn.execute("COMMIT").await?;
-        return Ok(Some(Merged { staged, inserted: copied, ..Merged::default() }));
-    }
     copy.finish().await?;
+    conn.execute("COMMIT").await?;
+
     plan.merging.store(true, Ordering::Relaxed);
+    conn.execute("BEGIN").await?;
+    conn.execute(AssertSqlSafe(timeout)).await?;
     // Compiling this one-pass statement costs more than JIT could save on it.
     conn.execute("SET LOCAL jit = off").await?;
-    let merge = format!(
+    // Rows inserted and updated in this transaction, from the session's own statistics (the
+    // partitions of a partitioned table included): no RETURNING list to collect and count.
+    let written = || {
+        sqlx::query_as::<_, (i64, i64)>(
+            "select coalesce(sum(pg_stat_get_xact_tuples_inserted(relid)), 0)::int8,
+                    coalesce(sum(pg_stat_get_xact_tuples_updated(relid)), 0)::int8
+               from (select $1::regclass as relid union select relid from pg_partition_tree($1::regclass)) r",
+        )
+        .bind(&plan.target.quoted)
+    };
+    let (inserted_before, updated_before) = written().fetch_one(&mut *conn).await?;
+    conn.execute(AssertSqlSafe(format!(
         "INSERT INTO {} AS t ({columns}) SELECT {columns} FROM {STAGE}{}",
         plan.target.quoted,
         on_conflict(plan, double_quote, "EXCLUDED", "IS DISTINCT FROM")
-    );
-    let merged = if plan.mode == MergeMode::Upsert {
-        // Which rows were updated rather than inserted: a new row version has xmax 0. Rows
-        // whose values did not change are neither, and not returned.
-        let (inserted, total): (i64, i64) = sqlx::query_as(AssertSqlSafe(format!(
-            "WITH m AS ({merge} RETURNING (xmax = 0) AS inserted) SELECT count(*) FILTER (WHERE inserted), count(*) FROM m"
-        )))
-        .fetch_one(&mut *conn)
-        .await?;
-        let (inserted, total) = (inserted as u64, total as u64);
-        Merged { staged, inserted, updated: total - inserted, unchanged: staged - total, skipped: 0 }
-    } else {
-        let done = conn.execute(AssertSqlSafe(merge)).await?;
-        let inserted = done.rows_affected();
-        Merged { staged, inserted, skipped: staged - inserted, ..Merged::default() }
-    };
+    )))
+    .await?;
+    let (inserted_after, updated_after) = written().fetch_one(&mut *conn).await?;
     conn.execute("COMMIT").await?;
-    Ok(Some(merged))
+    let inserted = (inserted_after - inserted_before).max(0) as u64;
+    let updated = (updated_after - updated_before).max(0) as u64;
+    Ok(Some(match plan.mode {
+        // Rows whose values did not change are neither inserted nor updated.
+        MergeMode::Upsert => {
+            Merged { staged, inserted, updated, unchanged: staged.saturating_sub(inserted + updated), skipped: 0 }
+        }
+        _ => Merged { staged, inserted, skipped: staged.saturating_sub(inserted), ..Merged::default() },
+    }))
 }
 
 /// Rows per multi-row INSERT into the staging table: under the engine's bind-parameter limit.

@@ -481,7 +481,11 @@ async fn kill_during_the_load_leaves_the_target_unchanged(kind: Kind) {
         }
         match kind {
             Kind::Postgres | Kind::Mysql => {
-                let merging = |q: &String| q.starts_with("INSERT INTO `people`") || q.starts_with("WITH m AS");
+                // PostgreSQL stages with COPY: its only INSERT is the merge.
+                let merging = |q: &String| match kind {
+                    Kind::Postgres => q.starts_with("INSERT INTO"),
+                    _ => q.starts_with("INSERT INTO `people`"),
+                };
                 if server_statements(&db).await.iter().any(merging) {
                     break;
                 }

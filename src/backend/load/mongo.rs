@@ -388,6 +388,10 @@ fn with_hint(e: ToolError, plan: &LoadPlan) -> ToolError {
                  default) and was aborted, so nothing was loaded: raise it (db.adminCommand({setParameter: 1, \
                  transactionLifetimeLimitSeconds: 600})) or load the file in parts"
                     .to_string()
+            } else if code.as_deref() == Some("TransactionTooLarge") {
+                "the file is too large for one transaction on this server (its writes must fit in the storage \
+                 engine's cache), so nothing was loaded: load it in parts"
+                    .to_string()
             } else if plan.non_atomic {
                 "the merge is not atomic on this server: part of the file may be applied; check the collection with \
                  run-mongo"
