@@ -29,6 +29,17 @@ pub(super) struct Mongo {
     name: String,
 }
 
+/// Commit, retrying the commit itself while its outcome is unknown (the drivers' rule).
+pub(super) async fn commit(session: &mut mongodb::ClientSession) -> Result<(), mongodb::error::Error> {
+    let mut tries = 0;
+    loop {
+        match session.commit_transaction().await {
+            Err(e) if e.contains_label(mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT) && tries < 2 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 /// Documents read from a collection, at most `cap` of them.
 pub struct DocumentSet {
     pub documents: Vec<Value>,
@@ -48,6 +59,13 @@ impl Mongo {
         let client = Client::with_options(options).map_err(|e| e.to_string())?;
         let db = client.database(&name);
         Ok(Mongo { client, db, tls, name })
+    }
+
+    /// A replica set member or a mongos: both run multi-document transactions (a standalone
+    /// does not).
+    pub(super) async fn supports_transactions(&self) -> Result<bool, mongodb::error::Error> {
+        let hello = self.db.run_command(doc! { "hello": 1 }).await?;
+        Ok(hello.contains_key("setName") || hello.get_str("msg").is_ok_and(|msg| msg == "isdbgrid"))
     }
 
     pub(super) fn error(&self, e: mongodb::error::Error, timeout_ms: u64) -> ToolError {

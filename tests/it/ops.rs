@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mongodb::bson::{DateTime, Document, doc};
 use serde_json::{Value, json};
-use sqlx::{Connection, Executor};
+use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use crate::support::{Kind, Mcp, TestDb};
 
@@ -641,7 +641,18 @@ async fn seed_whose_connection_dies_midway_leaves_nothing_on_postgres() {
 
 #[tokio::test]
 async fn seed_is_idempotent_and_atomic_on_mongodb() {
-    let db = TestDb::new(Kind::Mongo).await;
+    // A replica set: the run is one multi-document transaction.
+    seed_is_idempotent_and_atomic_on(TestDb::new(Kind::Mongo).await.url).await;
+}
+
+#[tokio::test]
+async fn seed_is_idempotent_and_atomic_on_a_standalone_mongodb() {
+    // No transactions: a failed run takes back what it wrote.
+    let base = crate::support::server_url("DE_TEST_MONGO_STANDALONE_URL");
+    seed_is_idempotent_and_atomic_on(format!("{base}seed_{}", std::process::id())).await;
+}
+
+async fn seed_is_idempotent_and_atomic_on(url: String) {
     let dir = tempfile::tempdir().unwrap();
     let seeds = dir.path().join("seeds");
     std::fs::create_dir(&seeds).unwrap();
@@ -649,11 +660,11 @@ async fn seed_is_idempotent_and_atomic_on_mongodb() {
     std::fs::write(seeds.join("users.json"), r#"[{"name": "Ann"}, {"name": "Bob"}]"#).unwrap();
     std::fs::write(seeds.join("users.csv"), "name\nAnn\n").unwrap();
     let path = seeds.to_str().unwrap();
-    let mcp = db.serve("read-write").await;
+    let mcp = Mcp::spawn(&["--database-url", &url, "--mode", "read-write"], &[]).await;
     let v = mcp.ok("seed", json!({ "path": path })).await;
     assert_eq!(v["counts"]["applied"], 2, "{v}");
     assert_eq!(v["counts"]["ignored"], 1, "CSV is not a MongoDB seed");
-    let m = mongo(&db).await;
+    let m = mongodb::Client::with_uri_str(&url).await.unwrap().default_database().unwrap();
     let n = |c: &'static str| {
         let m = m.clone();
         async move { m.collection::<Document>(c).count_documents(doc! {}).await.unwrap() }
@@ -687,4 +698,52 @@ async fn seed_is_idempotent_and_atomic_on_mongodb() {
     assert_eq!(team.get_str("name").unwrap(), "platform");
     assert_eq!(n("teams").await, 2, "the upserted document is gone again");
     assert_eq!(mcp.ok("seed", json!({ "path": path })).await["counts"]["unchanged"], 2, "ledger as before");
+    m.drop().await.unwrap();
+    mcp.close().await;
+}
+
+/// A streaming standby (the test bed's): caught up, it is 0 s behind however quiet its primary
+/// is; with replay paused while the primary writes, the lag passes the limit and fails the check.
+#[tokio::test]
+async fn smoke_test_measures_replication_lag_on_a_postgres_standby() {
+    let standby_url = crate::support::server_url("DE_TEST_PG_STANDBY_URL");
+    let primary_url = crate::support::server_url("DE_TEST_PG_URL");
+    let mut standby = sqlx::PgConnection::connect(&standby_url).await.unwrap();
+    let mut primary = sqlx::PgConnection::connect(&primary_url).await.unwrap();
+    // One writer at a time on the shared standby's replay (no other test pauses it).
+    let table = format!("lag_probe_{}", std::process::id());
+    primary.execute(AssertSqlSafe(format!("create table if not exists {table} (at timestamptz)"))).await.unwrap();
+    let caught_up = async |standby: &mut sqlx::PgConnection| {
+        for _ in 0..200 {
+            let done: bool = sqlx::query_scalar("select pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()")
+                .fetch_one(&mut *standby)
+                .await
+                .unwrap();
+            if done {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the standby did not catch up");
+    };
+    let mcp = Mcp::spawn(&["--database-url", &standby_url, "--mode", "read-only"], &[]).await;
+    let args = json!({"max_replication_lag_seconds": 1});
+
+    standby.execute("select pg_wal_replay_pause()").await.unwrap();
+    primary.execute(AssertSqlSafe(format!("insert into {table} values (now())"))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let v = mcp.ok("smoke-test", args.clone()).await;
+    standby.execute("select pg_wal_replay_resume()").await.unwrap();
+    assert_eq!(status(&v, "replication-lag"), "fail", "{v}");
+    assert!(check(&v, "replication-lag")["detail"].as_str().unwrap().contains("behind its primary"), "{v}");
+    assert_eq!(v["passed"], false);
+
+    caught_up(&mut standby).await;
+    let v = mcp.ok("smoke-test", args).await;
+    let lag = check(&v, "replication-lag");
+    // Caught up is 0 s behind; a transaction of another test may be on its way, seconds at most.
+    assert_eq!(lag["status"], "pass", "{v}");
+    assert!(lag["detail"].as_str().unwrap().contains("s behind (limit 1 s)"), "{v}");
+    primary.execute(AssertSqlSafe(format!("drop table {table}"))).await.unwrap();
+    mcp.close().await;
 }

@@ -19,7 +19,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Feed, LoadPlan, MergeMode, Merged, bson_value};
-use crate::{backend::mongo::Mongo, error::ToolError};
+use crate::{
+    backend::mongo::{Mongo, commit},
+    error::ToolError,
+};
 
 /// Documents per write command: well under the server's 100,000-statement batch limit.
 const WRITE_BATCH: usize = 1_000;
@@ -51,7 +54,7 @@ pub(super) async fn load(
     cancel: CancellationToken,
 ) -> Result<Option<Merged>, ToolError> {
     let error = |e: mongodb::error::Error| with_hint(m.error(e, plan.timeout_ms), plan);
-    let transactions = supports_transactions(m).await.map_err(error)?;
+    let transactions = m.supports_transactions().await.map_err(error)?;
     if !transactions && !plan.non_atomic {
         return Err(ToolError::refused(
             "this MongoDB server is a standalone, without multi-document transactions: a crash during the merge \
@@ -75,12 +78,6 @@ pub(super) async fn load(
         Err(Failure::Tool(e)) => Err(e),
         Err(Failure::Mongo(e)) => Err(error(e)),
     }
-}
-
-/// A replica set member or a mongos: both run multi-document transactions.
-async fn supports_transactions(m: &Mongo) -> Result<bool, mongodb::error::Error> {
-    let hello = m.db.run_command(doc! { "hello": 1 }).await?;
-    Ok(hello.contains_key("setName") || hello.get_str("msg").is_ok_and(|msg| msg == "isdbgrid"))
 }
 
 /// Upserting on fields other than `_id` needs a unique index on exactly them: without one every
@@ -215,17 +212,6 @@ async fn stage_and_merge(
         tracing::warn!(attempt, error = %failure, "load-csv: the merge transaction did not commit; running it again");
         tokio::time::sleep(Duration::from_millis(100 * attempt as u64)).await;
         attempt += 1;
-    }
-}
-
-/// Commit, retrying the commit itself while its outcome is unknown (the driver's rule).
-async fn commit(session: &mut ClientSession) -> Result<(), mongodb::error::Error> {
-    let mut tries = 0;
-    loop {
-        match session.commit_transaction().await {
-            Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && tries < 2 => tries += 1,
-            other => return other,
-        }
     }
 }
 

@@ -16,7 +16,10 @@ use sha2::{Digest, Sha256};
 
 use super::{Conn, Dialect, Table};
 use crate::{
-    backend::{Database, Pool, mongo::Mongo},
+    backend::{
+        Database, Pool,
+        mongo::{Mongo, commit},
+    },
     error::ToolError,
     safety::StatementKind,
 };
@@ -492,9 +495,10 @@ async fn insert_rows(conn: &mut Conn, target: &Target<'_>, rows: &[Map<String, V
 }
 
 /// MongoDB: JSON files into the collection named after the file, with a ledger collection.
-/// Without multi-document transactions the run is made all-or-nothing by validating every file
-/// first and, when a write fails, deleting what it inserted and restoring what it replaced and
-/// the ledger entries it changed (a crash mid-run is not undone).
+/// On a replica set (or mongos) the run is one multi-document transaction. A standalone server
+/// has none: there the run is made all-or-nothing by validating every file first and, when a
+/// write fails, deleting what it inserted and restoring what it replaced and the ledger entries
+/// it changed (a crash mid-run is not undone there).
 async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64) -> Result<SeedReport, ToolError> {
     use futures::TryStreamExt;
     let map_err = |e| m.error(e, timeout_ms);
@@ -555,7 +559,23 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
     if work.is_empty() {
         return Ok(SeedReport { files: report, committed: false });
     }
-    // What this run wrote, to take back if a later file fails.
+    let mut session = if m.supports_transactions().await.map_err(map_err)? {
+        let mut session = m.client.start_session().await.map_err(map_err)?;
+        session.start_transaction().await.map_err(map_err)?;
+        Some(session)
+    } else {
+        None
+    };
+    // In the transaction when there is one.
+    macro_rules! run {
+        ($action:expr) => {
+            match session.as_mut() {
+                Some(s) => $action.session(&mut *s).await,
+                None => $action.await,
+            }
+        };
+    }
+    // What this run wrote, to take back if a later file fails (standalone servers).
     let mut inserted: Vec<(String, Vec<Bson>)> = Vec::new();
     // Documents as they were before a replace (None: the replace inserted it).
     let mut replaced: Vec<(String, Bson, Option<Document>)> = Vec::new();
@@ -568,7 +588,7 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
             let mut outcome = Ok(());
             for d in docs.iter() {
                 let id = d.get("_id").cloned().unwrap_or(Bson::Null);
-                let before = match coll.find_one(doc! { "_id": id.clone() }).await {
+                let before = match run!(coll.find_one(doc! { "_id": id.clone() })) {
                     Ok(before) => before,
                     Err(e) => {
                         outcome = Err(e);
@@ -576,7 +596,7 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
                     }
                 };
                 replaced.push((name.clone(), id.clone(), before));
-                if let Err(e) = coll.replace_one(doc! { "_id": id }, d.clone()).upsert(true).await {
+                if let Err(e) = run!(coll.replace_one(doc! { "_id": id }, d.clone()).upsert(true)) {
                     outcome = Err(e);
                     break;
                 }
@@ -592,7 +612,7 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
                     d.insert("_id", mongodb::bson::oid::ObjectId::new());
                 }
             }
-            match coll.insert_many(docs.clone()).await {
+            match run!(coll.insert_many(docs.clone())) {
                 Ok(_) => {
                     inserted.push((name.clone(), docs.iter().filter_map(|d| d.get("_id").cloned()).collect()));
                     Ok(docs.len() as u64)
@@ -615,19 +635,24 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
         };
         ledger_before.push((f.name.clone(), recorded.get(&f.name).cloned()));
         let result = match result {
-            Ok(n) => ledger
-                .replace_one(
-                    doc! { "_id": &f.name },
-                    doc! { "_id": &f.name, "checksum": &f.sha256, "applied_at": mongodb::bson::DateTime::now() },
-                )
-                .upsert(true)
-                .await
-                .map(|_| n),
+            Ok(n) => run!(
+                ledger
+                    .replace_one(
+                        doc! { "_id": &f.name },
+                        doc! { "_id": &f.name, "checksum": &f.sha256, "applied_at": mongodb::bson::DateTime::now() },
+                    )
+                    .upsert(true)
+            )
+            .map(|_| n),
             Err(e) => Err(e),
         };
         match result {
             Ok(n) => report[*at].rows = Some(n),
             Err(e) => {
+                if let Some(mut session) = session {
+                    let _ = session.abort_transaction().await;
+                    return Err(rolled_back(&f.name, m.error(e, timeout_ms)));
+                }
                 // Undo newest first: inserts deleted, replaced documents and ledger entries restored.
                 for (collection, id, before) in replaced.iter().rev() {
                     let c = m.db.collection::<Document>(collection);
@@ -652,6 +677,16 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
                 return Err(rolled_back(&f.name, m.error(e, timeout_ms)));
             }
         }
+    }
+    if let Some(session) = session.as_mut() {
+        commit(session).await.map_err(|e| match m.error(e, timeout_ms) {
+            ToolError::Database { code, message, hint } => ToolError::Database {
+                code,
+                message: format!("the seed run did not commit, nothing was applied: {message}"),
+                hint: hint.or_else(|| Some("run seed again".into())),
+            },
+            other => other,
+        })?;
     }
     Ok(SeedReport { files: report, committed: true })
 }
