@@ -125,6 +125,8 @@ pub struct Merged {
     /// Upsert rows whose key existed with the very same values: not rewritten.
     pub unchanged: u64,
     pub skipped: u64,
+    /// The merge ran without a transaction (a MongoDB standalone, with `non_atomic`).
+    pub without_transaction: bool,
 }
 
 /// A load to run: the target, the staged columns (indexes into `target.columns`), the merge.
@@ -643,9 +645,13 @@ async fn pg_stage_and_merge(
     let updated = (updated_after - updated_before).max(0) as u64;
     Ok(Some(match plan.mode {
         // Rows whose values did not change are neither inserted nor updated.
-        MergeMode::Upsert => {
-            Merged { staged, inserted, updated, unchanged: staged.saturating_sub(inserted + updated), skipped: 0 }
-        }
+        MergeMode::Upsert => Merged {
+            staged,
+            inserted,
+            updated,
+            unchanged: staged.saturating_sub(inserted + updated),
+            ..Merged::default()
+        },
         _ => Merged { staged, inserted, skipped: staged.saturating_sub(inserted), ..Merged::default() },
     }))
 }
@@ -792,7 +798,7 @@ async fn mysql_stage_and_merge(
         // row that already held these values, which InnoDB does not rewrite.
         MergeMode::Upsert => {
             let updated = affected.saturating_sub(inserted + existing).min(existing);
-            Merged { staged, inserted, updated, unchanged: existing - updated, skipped: 0 }
+            Merged { staged, inserted, updated, unchanged: existing - updated, ..Merged::default() }
         }
         _ => Merged { staged, inserted, skipped: existing, ..Merged::default() },
     }))
@@ -878,7 +884,7 @@ async fn sqlite_stage_and_merge(
         // Changes count inserted and rewritten rows; an unchanged row is neither.
         MergeMode::Upsert => {
             let updated = written.saturating_sub(inserted).min(existing);
-            Merged { staged, inserted, updated, unchanged: existing - updated, skipped: 0 }
+            Merged { staged, inserted, updated, unchanged: existing - updated, ..Merged::default() }
         }
         _ => Merged { staged, inserted, skipped: existing, ..Merged::default() },
     }))

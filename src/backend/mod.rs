@@ -819,3 +819,9 @@ fn objects<R: sqlx::Row>(
         })
         .collect()
 }
+
+/// Loads, EXPLAIN ANALYZE and migrations run long on purpose: sqlx's "slow statement" warning
+/// (any statement over a second) would only be noise on stderr, so it is logged at debug.
+fn quiet_slow_statements<O: sqlx::ConnectOptions>(options: O) -> O {
+    options.log_slow_statements(log::LevelFilter::Debug, std::time::Duration::from_secs(1))
+}

@@ -21,7 +21,7 @@ use crate::{
 
 pub(super) fn pool(cfg: &DatabaseConfig) -> Result<MySqlPool, String> {
     let url = cfg.url.expose().replacen("mariadb://", "mysql://", 1);
-    let options = MySqlConnectOptions::from_str(&url).map_err(|e| e.to_string())?;
+    let options = super::quiet_slow_statements(MySqlConnectOptions::from_str(&url).map_err(|e| e.to_string())?);
     let timeout_ms = cfg.statement_timeout_ms;
     let read_only = cfg.mode == Mode::ReadOnly;
     Ok(MySqlPoolOptions::new()

@@ -34,6 +34,7 @@ pub(super) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
         .map_err(|e| e.to_string())?
         .application_name("data-engineer-mcp")
         .options(settings);
+    let options = super::quiet_slow_statements(options);
     Ok(PgPoolOptions::new()
         .after_connect(|conn, _| {
             Box::pin(async move {

@@ -31,7 +31,7 @@ pub(super) fn pool(cfg: &DatabaseConfig) -> Result<SqlitePool, String> {
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
-        .connect_lazy_with(options))
+        .connect_lazy_with(super::quiet_slow_statements(options)))
 }
 
 pub(super) async fn run(pool: &SqlitePool, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {

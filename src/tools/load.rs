@@ -573,7 +573,7 @@ impl Server {
                 }
             ));
         }
-        if db.capabilities().documents && p.non_atomic {
+        if merged.without_transaction {
             out.notes.push(
                 "non_atomic: rows were merged without a transaction, so a crash during the merge could have left part \
                  of them applied"

@@ -602,8 +602,10 @@ async fn a_mongodb_merge_is_one_transaction() {
     assert_eq!(rows(&db).await, vec![(1, "keep".into(), Some(7), None)], "the target is exactly as before");
     // Without the bad row the same file loads whole, in file order.
     let file = write(dir.path(), "good.csv", csv.replace("2400,n2400,-1", "2400,n2400,1").as_bytes());
-    let v = mcp.ok("load-csv", json!({"table": "people", "file": file, "mode": "upsert"})).await;
+    // non_atomic only permits a merge without a transaction: a replica set still gets one.
+    let v = mcp.ok("load-csv", json!({"table": "people", "file": file, "mode": "upsert", "non_atomic": true})).await;
     assert_eq!((v["inserted"].clone(), v["updated"].clone()), (json!(2499), json!(1)), "{v}");
+    assert!(v.get("notes").is_none_or(|n| !n.to_string().contains("without a transaction")), "{v}");
     assert_eq!(rows(&db).await.len(), 2500);
     let names: Vec<String> = d.list_collection_names().await.unwrap();
     assert_eq!(names, vec!["people".to_string()], "the scratch collection is dropped");

@@ -187,7 +187,7 @@ async fn stage_and_merge(
             _ = cancel.cancelled() => Err(Failure::Cancelled),
         };
         let failure = match merged {
-            Ok(merged) if !transactions => return Ok(Some(merged)),
+            Ok(merged) if !transactions => return Ok(Some(Merged { without_transaction: true, ..merged })),
             Ok(merged) => match commit(&mut session).await {
                 Ok(()) => return Ok(Some(merged)),
                 Err(e) => e,
