@@ -747,3 +747,24 @@ async fn smoke_test_measures_replication_lag_on_a_postgres_standby() {
     primary.execute(AssertSqlSafe(format!("drop table {table}"))).await.unwrap();
     mcp.close().await;
 }
+
+/// The test bed's MariaDB replica: replicating, it passes; with its SQL thread stopped it has
+/// no lag to report, which fails the check (replication is stopped).
+#[tokio::test]
+async fn smoke_test_checks_replication_on_a_mariadb_replica() {
+    let replica_url = crate::support::server_url("DE_TEST_MYSQL_REPLICA_URL");
+    let mut replica = sqlx::MySqlConnection::connect(&replica_url).await.unwrap();
+    let mcp = Mcp::spawn(&["--database-url", &replica_url, "--mode", "read-only"], &[]).await;
+    let args = json!({"max_replication_lag_seconds": 5});
+    let v = mcp.ok("smoke-test", args.clone()).await;
+    assert_eq!(status(&v, "replication-lag"), "pass", "{v}");
+    assert!(check(&v, "replication-lag")["detail"].as_str().unwrap().contains("s behind (limit 5 s)"), "{v}");
+
+    replica.execute("STOP SLAVE SQL_THREAD").await.unwrap();
+    let v = mcp.ok("smoke-test", args.clone()).await;
+    replica.execute("START SLAVE SQL_THREAD").await.unwrap();
+    assert_eq!(status(&v, "replication-lag"), "fail", "{v}");
+    assert!(check(&v, "replication-lag")["detail"].as_str().unwrap().contains("replication is stopped"), "{v}");
+    assert_eq!(v["passed"], false);
+    mcp.close().await;
+}
