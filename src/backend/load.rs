@@ -129,6 +129,21 @@ pub struct Merged {
     pub without_transaction: bool,
 }
 
+impl Merged {
+    /// The outcome of a merge of `staged` rows, `existing` of whose keys the target already had
+    /// and `updated` of those rewritten (upsert; the rest held the same values).
+    fn counted(mode: MergeMode, staged: u64, existing: u64, updated: u64) -> Merged {
+        let inserted = staged.saturating_sub(existing);
+        match mode {
+            MergeMode::Upsert => {
+                let updated = updated.min(existing);
+                Merged { staged, inserted, updated, unchanged: existing - updated, ..Merged::default() }
+            }
+            _ => Merged { staged, inserted, skipped: existing, ..Merged::default() },
+        }
+    }
+}
+
 /// A load to run: the target, the staged columns (indexes into `target.columns`), the merge.
 pub struct LoadPlan {
     pub target: TargetTable,
@@ -643,17 +658,8 @@ async fn pg_stage_and_merge(
     conn.execute("COMMIT").await?;
     let inserted = (inserted_after - inserted_before).max(0) as u64;
     let updated = (updated_after - updated_before).max(0) as u64;
-    Ok(Some(match plan.mode {
-        // Rows whose values did not change are neither inserted nor updated.
-        MergeMode::Upsert => Merged {
-            staged,
-            inserted,
-            updated,
-            unchanged: staged.saturating_sub(inserted + updated),
-            ..Merged::default()
-        },
-        _ => Merged { staged, inserted, skipped: staged.saturating_sub(inserted), ..Merged::default() },
-    }))
+    // Every staged row not inserted had its key in the target.
+    Ok(Some(Merged::counted(plan.mode, staged, staged.saturating_sub(inserted), updated)))
 }
 
 /// Rows per multi-row INSERT into the staging table: under the engine's bind-parameter limit.
@@ -792,16 +798,11 @@ async fn mysql_stage_and_merge(
         .await?
         .rows_affected();
     conn.execute("COMMIT").await?;
-    let inserted = staged - existing;
-    Ok(Some(match plan.mode {
-        // Affected rows (sqlx connects with CLIENT_FOUND_ROWS): 1 per insert, 2 per update, 1 per
-        // row that already held these values, which InnoDB does not rewrite.
-        MergeMode::Upsert => {
-            let updated = affected.saturating_sub(inserted + existing).min(existing);
-            Merged { staged, inserted, updated, unchanged: existing - updated, ..Merged::default() }
-        }
-        _ => Merged { staged, inserted, skipped: existing, ..Merged::default() },
-    }))
+    // Affected rows (sqlx connects with CLIENT_FOUND_ROWS): 1 per insert, 2 per update, 1 per row
+    // that already held these values, which InnoDB does not rewrite: one per staged row, plus
+    // one per update.
+    let updated = affected.saturating_sub(staged);
+    Ok(Some(Merged::counted(plan.mode, staged, existing, updated)))
 }
 
 async fn sqlite_load(
@@ -879,15 +880,9 @@ async fn sqlite_stage_and_merge(
         .rows_affected();
     tx.execute(AssertSqlSafe(format!("DROP TABLE temp.{STAGE}"))).await?;
     tx.commit().await?;
-    let inserted = staged - existing;
-    Ok(Some(match plan.mode {
-        // Changes count inserted and rewritten rows; an unchanged row is neither.
-        MergeMode::Upsert => {
-            let updated = written.saturating_sub(inserted).min(existing);
-            Merged { staged, inserted, updated, unchanged: existing - updated, ..Merged::default() }
-        }
-        _ => Merged { staged, inserted, skipped: existing, ..Merged::default() },
-    }))
+    // Changes count inserted and rewritten rows; an unchanged row is neither.
+    let updated = written.saturating_sub(staged - existing);
+    Ok(Some(Merged::counted(plan.mode, staged, existing, updated)))
 }
 
 /// A CSV value as BSON: integers, decimals and booleans by what they look like, the rest text.
