@@ -625,6 +625,7 @@ async fn a_mongodb_merge_key_needs_a_unique_index() {
     assert!(e.contains("no unique index on email") && e.contains("createIndex({\"email\": 1}, {unique: true})"), "{e}");
     let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
     let people = client.default_database().unwrap().collection::<Document>("people");
+    assert_eq!(people.count_documents(doc! {}).await.unwrap(), 1, "refused before anything was written");
     people
         .create_index(
             mongodb::IndexModel::builder()
