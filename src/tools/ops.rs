@@ -67,6 +67,11 @@ pub struct SmokeTestParams {
     /// Tables that must have row level security enabled (PostgreSQL), e.g. ["public.notes"].
     #[serde(default)]
     pub rls_tables: Vec<String>,
+    /// A stored snapshot (id or label) whose row level security must still hold: every table it
+    /// recorded with RLS enabled (or forced) must still have it (PostgreSQL). Default: the newest
+    /// stored snapshot, such as the one apply-migration takes before it applies.
+    #[serde(default)]
+    pub snapshot: Option<String>,
     /// Collections that must have a validator (MongoDB).
     #[serde(default)]
     pub validated_collections: Vec<String>,
@@ -252,7 +257,8 @@ impl Server {
         description = "Post-deploy checklist, each item pass, fail, warn or skip (with the reason) and a fix. All engines: \
             connectivity; the _sqlx_migrations ledger's latest successful migration equals `version` and none is \
             dirty. PostgreSQL: no invalid indexes, no unvalidated (NOT VALID) constraints, row level security enabled \
-            on tables with policies and on `rls_tables` (and a warning for tables with per-user columns but no row \
+            on tables with policies, on `rls_tables` and on every table the newest (or the named) stored `snapshot` \
+            recorded with it, forced where it was forced (and a warning for tables with per-user columns but no row \
             level security, as security-audit reports them), sequences below 80% of their range, no statement running \
             past long_query_seconds or session idle in a transaction past idle_in_transaction_seconds, replication lag \
             on a replica. MySQL/MariaDB: AUTO_INCREMENT columns below 80% of their type, long statements and idle \
@@ -275,6 +281,7 @@ impl Server {
             rls_tables: p.rls_tables,
             validated_collections: p.validated_collections,
             max_replication_lag_seconds: seconds("max_replication_lag_seconds", p.max_replication_lag_seconds, 30.0)?,
+            snapshot: p.snapshot,
         };
         let mut checks = db.smoke_test(&opts).await?;
         let connected = checks.first().is_some_and(|c| c.status == SmokeStatus::Pass);

@@ -341,6 +341,75 @@ async fn smoke_test_passes_on_a_healthy_postgres_database() {
 }
 
 #[tokio::test]
+async fn smoke_test_holds_row_level_security_to_a_stored_snapshot() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec(
+        "create table notes (id int primary key, owner int); create policy own on notes using (owner = 1);
+         alter table notes enable row level security, force row level security;
+         create table vault (id int primary key); alter table vault enable row level security;
+         create table scratch (id int primary key); alter table scratch enable row level security;
+         create table open_t (id int primary key);",
+    )
+    .await;
+    let mcp = db.serve("read-write").await;
+    let v = mcp.ok("smoke-test", json!({})).await;
+    assert_eq!(status(&v, "row-level-security"), "pass", "no snapshot yet: {v}");
+    let before = mcp.ok("snapshot", json!({"label": "pre-deploy"})).await;
+    let id = before["snapshot"]["id"].as_i64().unwrap();
+    let v = mcp.ok("smoke-test", json!({})).await;
+    assert_eq!(status(&v, "row-level-security"), "pass", "{v}");
+    let detail = check(&v, "row-level-security")["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains(&format!("compared with snapshot {id} (pre-deploy")) && detail.contains("3 table(s) had RLS")
+    );
+
+    // A deploy that loses RLS on a table without policies (nothing else notices) and FORCE on another.
+    db.exec(
+        "alter table vault disable row level security; alter table notes no force row level security;
+         drop table scratch;",
+    )
+    .await;
+    let v = mcp.ok("smoke-test", json!({})).await;
+    assert_eq!(v["passed"], false, "{v}");
+    assert_eq!(status(&v, "row-level-security"), "fail");
+    let rls = check(&v, "row-level-security");
+    let detail = rls["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("public.vault has RLS disabled, yet snapshot {id} recorded it enabled")),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(&format!("public.notes has RLS not forced, yet snapshot {id} recorded it forced")),
+        "{detail}"
+    );
+    assert!(detail.contains("dropped since: public.scratch") && !detail.contains("open_t"), "{detail}");
+    let fix = rls["fix"].as_str().unwrap();
+    assert!(fix.contains("ALTER TABLE public.vault ENABLE ROW LEVEL SECURITY;"), "{fix}");
+    assert!(fix.contains("ALTER TABLE public.notes FORCE ROW LEVEL SECURITY;"), "{fix}");
+    assert!(fix.contains("take a new snapshot"), "{fix}");
+
+    // rls_tables and the snapshot agree on one table: one problem, one fix.
+    let v = mcp.ok("smoke-test", json!({"rls_tables": ["vault"]})).await;
+    let rls = check(&v, "row-level-security");
+    assert_eq!(rls["fix"].as_str().unwrap().matches("public.vault").count(), 1, "{rls}");
+    assert!(rls["detail"].as_str().unwrap().contains("rls_tables requires it and snapshot"), "{rls}");
+
+    let v = mcp.ok("smoke-test", json!({"snapshot": "no-such-label"})).await;
+    assert_eq!(status(&v, "row-level-security"), "fail");
+    assert!(
+        check(&v, "row-level-security")["detail"].as_str().unwrap().contains("no snapshot \"no-such-label\""),
+        "{v}"
+    );
+
+    // A snapshot taken after an intended change becomes the reference; the old one can still be named.
+    mcp.ok("snapshot", json!({"label": "post-deploy"})).await;
+    let v = mcp.ok("smoke-test", json!({})).await;
+    assert_eq!(status(&v, "row-level-security"), "pass", "{v}");
+    let v = mcp.ok("smoke-test", json!({"snapshot": "pre-deploy"})).await;
+    assert_eq!(status(&v, "row-level-security"), "fail", "{v}");
+}
+
+#[tokio::test]
 async fn smoke_test_fails_for_each_reason_on_mariadb() {
     let db = TestDb::new(Kind::Mysql).await;
     db.exec(&ledger_sql(Kind::Mysql, &[(1, true), (2, false)])).await;

@@ -87,6 +87,34 @@ pub struct SmokeOptions {
     /// Collections that must have a validator (MongoDB).
     pub validated_collections: Vec<String>,
     pub max_replication_lag_seconds: f64,
+    /// A stored snapshot (id or label) whose row level security must still hold; default the newest.
+    pub snapshot: Option<String>,
+}
+
+/// A table that must have row level security, and who says so.
+struct RlsRequirement {
+    table: String,
+    /// FORCE ROW LEVEL SECURITY too (the table owner is filtered as well).
+    forced: bool,
+    /// The snapshot that recorded it; None for rls_tables.
+    snapshot: Option<i64>,
+}
+
+/// What one table lacks of the row level security it must have.
+struct RlsLack {
+    enable: bool,
+    force: bool,
+    why: Vec<String>,
+}
+
+impl RlsLack {
+    fn fix(&self, table: &str) -> String {
+        match (self.enable, self.force) {
+            (true, true) => format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;"),
+            (true, false) => format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;"),
+            _ => format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY;"),
+        }
+    }
 }
 
 /// At most [`LISTED`] items, and how many more.
@@ -245,7 +273,7 @@ impl Database {
             }
             Err(e) => SmokeCheck::unread("unvalidated-constraints", &e),
         });
-        checks.push(self.postgres_rls(pool, &opts.rls_tables).await);
+        checks.push(self.postgres_rls(pool, opts).await);
         let sequences =
             self.read(pool, include_str!("../postgres/smoke_sequences.sql").into(), vec![SEQUENCE_LIMIT.into()]).await;
         checks.push(match sequences {
@@ -299,53 +327,136 @@ impl Database {
         });
     }
 
-    async fn postgres_rls(&self, pool: &Pool, required: &[String]) -> SmokeCheck {
+    async fn postgres_rls(&self, pool: &Pool, opts: &SmokeOptions) -> SmokeCheck {
+        const NAME: &str = "row-level-security";
         let orphaned =
             match self.read(pool, include_str!("../postgres/smoke_policies_without_rls.sql").into(), vec![]).await {
                 Ok(rows) => rows,
-                Err(e) => return SmokeCheck::unread("row-level-security", &e),
+                Err(e) => return SmokeCheck::unread(NAME, &e),
             };
-        let mut problems: Vec<String> = orphaned
+        // Per table, in order found: what it lacks and who says it must have it.
+        let mut lacking: Vec<(String, RlsLack)> = orphaned
             .iter()
-            .map(|r| format!("{} has {} policy(ies) but RLS disabled", text(r, "table"), text(r, "policies")))
+            .map(|r| {
+                let why = format!("it has {} policy(ies)", text(r, "policies"));
+                (text(r, "table"), RlsLack { enable: true, force: false, why: vec![why] })
+            })
             .collect();
-        let mut fixes: Vec<String> =
-            orphaned.iter().map(|r| format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY;", text(r, "table"))).collect();
-        for table in required {
-            match self
-                .read(pool, include_str!("../postgres/smoke_rls_enabled.sql").into(), vec![table.clone().into()])
-                .await
-            {
-                Ok(rows) => match rows.first() {
-                    None => problems.push(format!("{table} (required to have RLS) does not exist")),
-                    Some(r) if r["enabled"] != Value::Bool(true) => {
-                        let name = text(r, "table");
-                        if !fixes.iter().any(|f| f.contains(&format!(" {name} "))) {
-                            problems.push(format!("{name} must have RLS but it is disabled"));
-                            fixes.push(format!("ALTER TABLE {name} ENABLE ROW LEVEL SECURITY;"));
-                        }
-                    }
-                    Some(_) => {}
-                },
+        let mut problems = Vec::new();
+        let mut required: Vec<RlsRequirement> = opts
+            .rls_tables
+            .iter()
+            .map(|t| RlsRequirement { table: t.clone(), forced: false, snapshot: None })
+            .collect();
+        let mut compared = String::new();
+        match self.rls_snapshot(opts.snapshot.as_deref()).await {
+            Ok(Some((source, tables))) => {
+                compared = format!("; compared with {source}: {} table(s) had RLS", tables.len());
+                required.extend(tables);
+            }
+            Ok(None) => {}
+            Err(problem) => problems.push(problem),
+        }
+        let mut dropped = Vec::new();
+        for want in &required {
+            let rows = self.read(
+                pool,
+                include_str!("../postgres/smoke_rls_enabled.sql").into(),
+                vec![want.table.clone().into()],
+            );
+            let row = match rows.await {
+                Ok(rows) => rows.into_iter().next(),
                 // An invalid name: to_regclass raises on bad syntax.
-                Err(e) => problems.push(format!("{table}: {e}")),
+                Err(e) => {
+                    problems.push(format!("{}: {e}", want.table));
+                    continue;
+                }
+            };
+            let Some(row) = row else {
+                // A table dropped since the snapshot is the schema's business, not a lost policy.
+                if want.snapshot.is_none() {
+                    problems.push(format!("{} (required to have RLS) does not exist", want.table));
+                } else {
+                    dropped.push(want.table.clone());
+                }
+                continue;
+            };
+            let enable = row["enabled"] != Value::Bool(true);
+            let force = want.forced && row["forced"] != Value::Bool(true);
+            if !enable && !force {
+                continue;
+            }
+            let name = text(&row, "table");
+            let why = match want.snapshot {
+                None => "rls_tables requires it".to_string(),
+                Some(id) => format!("snapshot {id} recorded it {}", if want.forced { "forced" } else { "enabled" }),
+            };
+            match lacking.iter_mut().find(|(t, _)| *t == name) {
+                Some((_, lack)) => {
+                    lack.enable |= enable;
+                    lack.force |= force;
+                    lack.why.push(why);
+                }
+                None => lacking.push((name, RlsLack { enable, force, why: vec![why] })),
             }
         }
+        if !dropped.is_empty() {
+            compared.push_str(&format!(" (dropped since: {})", listed(&dropped)));
+        }
+        for (table, lack) in &lacking {
+            let state = if lack.enable { "disabled" } else { "not forced" };
+            problems.push(format!("{table} has RLS {state}, yet {}", lack.why.join(" and ")));
+        }
         if problems.is_empty() {
-            let also = if required.is_empty() {
+            let also = if opts.rls_tables.is_empty() {
                 String::new()
             } else {
-                format!("; {} required table(s) have it", required.len())
+                format!("; {} required table(s) have it", opts.rls_tables.len())
             };
-            SmokeCheck::pass("row-level-security", format!("every table with policies enforces them{also}"))
-        } else {
-            let fix = if fixes.is_empty() {
-                "create the missing table or correct the rls_tables list".into()
-            } else {
-                fixes.join(" ")
-            };
-            SmokeCheck::fail("row-level-security", problems.join("; "), fix)
+            return SmokeCheck::pass(NAME, format!("every table with policies enforces them{also}{compared}"));
         }
+        let fixes: Vec<String> = lacking.iter().map(|(table, lack)| lack.fix(table)).collect();
+        let fix = if fixes.is_empty() {
+            "create the missing table, or correct rls_tables or snapshot".into()
+        } else {
+            format!(
+                "{} (if RLS was turned off on purpose, take a new snapshot: later smoke tests compare with the newest)",
+                fixes.join(" ")
+            )
+        };
+        SmokeCheck::fail(NAME, format!("{}{compared}", problems.join("; ")), fix)
+    }
+
+    /// The tables a stored snapshot recorded with row level security: the named one, else the
+    /// newest (apply-migration stores one before every apply). `Err` is a problem to report.
+    async fn rls_snapshot(&self, which: Option<&str>) -> Result<Option<(String, Vec<RlsRequirement>)>, String> {
+        let which = match which {
+            Some(w) => w.to_string(),
+            None => match self.snapshots().await {
+                Ok(all) => match all.last() {
+                    Some(newest) => newest.id.to_string(),
+                    None => return Ok(None),
+                },
+                Err(e) => return Err(format!("could not read the stored snapshots: {e}")),
+            },
+        };
+        let (record, schema) = match self.snapshot(&which).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(format!("no snapshot {which:?} (snapshot with list: true shows them)")),
+            Err(e) => return Err(format!("could not read snapshot {which:?}: {e}")),
+        };
+        let source = format!("snapshot {} ({}, {})", record.id, record.label, record.taken_at);
+        let tables = schema
+            .objects
+            .iter()
+            .filter(|o| o.kind == "row level security")
+            .map(|o| RlsRequirement {
+                table: o.name.clone(),
+                forced: o.definition.contains("forced"),
+                snapshot: Some(record.id),
+            })
+            .collect();
+        Ok(Some((source, tables)))
     }
 
     async fn mysql_checks(&self, pool: &Pool, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
