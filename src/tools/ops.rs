@@ -4,6 +4,8 @@
 use rmcp::{Json, handler::server::wrapper::Parameters, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
+mod checks_file;
+
 use crate::{
     backend::{QualityCheck, QualityResult, SeedFile, SeedOutcome, SmokeCheck, SmokeOptions, SmokeStatus},
     config::{Engine, Mode},
@@ -24,7 +26,11 @@ pub struct DataQualityParams {
     /// {"check": "relationships", "table": "orders", "column": "user_id", "to_table": "users", "to_column": "id"}].
     #[serde(default)]
     pub checks: Option<Vec<QualityCheck>>,
-    /// A TOML file of checks, one `[[checks]]` table each with the same fields (run after `checks`).
+    /// A checks file, run after `checks`: TOML (`[[checks]]` tables) or YAML (`checks:`, a list), each
+    /// check with the same fields; or a dbt properties file (`schema.yml` with `models:` / `sources:`),
+    /// whose column and model tests are translated (not_null, unique, accepted_values, relationships,
+    /// dbt_utils accepted_range, expression_is_true and recency, source freshness) and the rest listed
+    /// as skipped.
     #[serde(default)]
     pub file: Option<String>,
     /// Failing rows shown per check (default 5, at most 50).
@@ -41,12 +47,9 @@ pub struct DataQualityOutput {
     pub checks_passed: usize,
     pub checks_failed: usize,
     pub results: Vec<QualityResult>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ChecksFile {
-    checks: Vec<QualityCheck>,
+    /// Tests of a dbt file that have no equivalent here, with the reason; they did not run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<checks_file::SkippedTest>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -197,7 +200,8 @@ impl Server {
             accepted_values, relationships (every value exists in to_table.to_column), range (min/max), row_count \
             (min/max rows), freshness (newest timestamp at most max_age_seconds old), custom_sql (a query returning \
             the failing rows; SQL engines) and custom_pipeline (an aggregation returning the failing documents; \
-            MongoDB). Give them as `checks` or a TOML `file` of [[checks]]. Tables and columns are checked against the \
+            MongoDB). Give them as `checks` or a `file`: TOML or YAML in the same shape, or a dbt properties file \
+            (schema.yml) whose tests are translated, the rest listed as skipped. Tables and columns are checked against the \
             catalog and quoted; everything runs in one read-only transaction, even on a read-write database.",
         annotations(
             title = "Run data-quality checks",
@@ -213,27 +217,28 @@ impl Server {
     ) -> Result<Json<DataQualityOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         let mut checks = p.checks.unwrap_or_default();
+        let mut skipped = Vec::new();
         if let Some(file) = p.file.as_deref() {
-            if !file.ends_with(".toml") {
-                return Err(ToolError::invalid("file", "a .toml file of [[checks]] tables"));
-            }
+            checks_file::format(file).map_err(|e| ToolError::invalid("file", e))?;
             let path = self.file("file", file)?;
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| ToolError::invalid("file", format!("cannot read {file}: {e}")))?;
-            let parsed: ChecksFile = toml::from_str(&text).map_err(|e| {
-                // The message and line only: toml's full report quotes the file's text.
-                let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].lines().count().max(1));
-                ToolError::invalid(
-                    "file",
-                    format!("{file} line {line} is not a valid [[checks]] table: {}", e.message().trim()),
-                )
-            })?;
+            let parsed = checks_file::parse(file, &text).map_err(|e| ToolError::invalid("file", e))?;
             checks.extend(parsed.checks);
+            skipped = parsed.skipped;
         }
         if checks.is_empty() {
+            let why = if skipped.is_empty() {
+                String::new()
+            } else {
+                let tests: Vec<String> = skipped.iter().map(|s| format!("{} ({})", s.test, s.reason)).collect();
+                format!("; none of the file's tests has an equivalent here: {}", tests.join(", "))
+            };
             return Err(ToolError::invalid(
                 "checks",
-                "give at least one check, e.g. {\"check\": \"not_null\", \"table\": \"users\", \"column\": \"email\"}, or a TOML `file`",
+                format!(
+                    "give at least one check, e.g. {{\"check\": \"not_null\", \"table\": \"users\", \"column\": \"email\"}}, or a checks `file`{why}"
+                ),
             ));
         }
         if checks.len() > MAX_CHECKS {
@@ -249,6 +254,7 @@ impl Server {
             checks_passed,
             checks_failed: results.len() - checks_passed,
             results,
+            skipped,
         }))
     }
 

@@ -161,6 +161,118 @@ async fn data_quality_reads_checks_from_a_toml_file_on_a_read_only_database() {
     assert!(none.contains("at least one check"), "{none}");
 }
 
+const DBT_SCHEMA: &str = r#"
+version: 2
+models:
+  - name: orders
+    data_tests:
+      - dbt_utils.expression_is_true:
+          arguments: {expression: "total >= 0"}
+      - dbt_utils.recency: {datepart: day, field: created_at, interval: 1}
+    columns:
+      - name: id
+        data_tests: [unique, not_null]
+      - name: status
+        data_tests:
+          - accepted_values: {values: [placed, shipped]}
+          - dbt_utils.not_constant
+      - name: customer_id
+        data_tests:
+          - relationships: {to: "ref('customers')", field: id}
+  - name: customers
+    columns:
+      - name: email
+        data_tests: [not_null, unique]
+"#;
+
+async fn dbt_round_trip(kind: Kind, now: &str) {
+    let db = TestDb::new(kind).await;
+    db.exec(
+        "create table customers (id integer primary key, email varchar(100));
+         create table orders (id integer primary key, customer_id integer, status varchar(20), total integer, \
+             created_at timestamp);
+         insert into customers values (1, 'a@x.io'), (2, NULL);
+         insert into orders values (1, 1, 'placed', 10, '2001-01-01 00:00:00'), (2, 7, 'lost', -3, '2001-01-01 00:00:00');",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("schema.yml");
+    std::fs::write(&file, DBT_SCHEMA).unwrap();
+    let mcp = db.serve("read-only").await;
+    let v = mcp.ok("data-quality", json!({"file": file.to_str().unwrap()})).await;
+    assert_eq!(v["checks_passed"].as_u64().unwrap() + v["checks_failed"].as_u64().unwrap(), 8, "{v}");
+    for failing in [
+        "expression_is_true orders: total >= 0",
+        "freshness orders.created_at",
+        "accepted_values orders.status",
+        "relationships orders.customer_id",
+        "not_null customers.email",
+    ] {
+        assert_eq!(result(&v, failing)["passed"], false, "{failing}: {v}");
+    }
+    for passing in ["unique orders.id", "not_null orders.id", "unique customers.email"] {
+        assert_eq!(result(&v, passing)["passed"], true, "{passing}: {v}");
+    }
+    assert_eq!(result(&v, "relationships orders.customer_id")["samples"][0]["customer_id"], 7, "{v}");
+    assert_eq!(
+        v["skipped"],
+        json!([{"test": "orders.status: dbt_utils.not_constant",
+        "reason": "no equivalent check here; write it as a custom_sql check"}])
+    );
+    let text = crate::support::text(&mcp.call("data-quality", json!({"file": file.to_str().unwrap()})).await);
+    assert!(text.contains("dbt_utils.not_constant"), "the skipped test is shown: {text}");
+
+    db.exec(&format!(
+        "update customers set email = 'b@x.io' where id = 2; update orders set customer_id = 2, status = 'shipped', \
+         total = 3 where id = 2; update orders set created_at = {now};"
+    ))
+    .await;
+    let v = mcp.ok("data-quality", json!({"file": file.to_str().unwrap()})).await;
+    assert_eq!(v["passed"], true, "every translated test passes on fixed data: {v}");
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn data_quality_runs_a_dbt_schema_file_on_postgres() {
+    dbt_round_trip(Kind::Postgres, "now()").await;
+}
+
+#[tokio::test]
+async fn data_quality_runs_a_dbt_schema_file_on_mariadb() {
+    dbt_round_trip(Kind::Mysql, "NOW()").await;
+}
+
+#[tokio::test]
+async fn data_quality_runs_a_dbt_schema_file_on_sqlite() {
+    dbt_round_trip(Kind::Sqlite, "datetime('now')").await;
+}
+
+#[tokio::test]
+async fn data_quality_reads_a_yaml_checks_list_and_refuses_other_files() {
+    let db = TestDb::new(Kind::Sqlite).await;
+    db.exec("create table items (id integer primary key, qty integer); insert into items values (1, -5), (2, 3);")
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("checks.yaml");
+    std::fs::write(&file, "checks:\n  - {check: range, table: items, column: qty, min: 0}\n  - {check: row_count, table: items, min: 2}\n")
+        .unwrap();
+    let mcp = db.serve("read-only").await;
+    let v = mcp.ok("data-quality", json!({"file": file.to_str().unwrap()})).await;
+    assert_eq!(v["checks_failed"], 1, "{v}");
+    assert_eq!(result(&v, "range items.qty")["samples"][0]["qty"], -5);
+    std::fs::write(&file, "checks:\n  - {check: range, tabel: items}\n").unwrap();
+    let bad = mcp.err("data-quality", json!({"file": file.to_str().unwrap()})).await;
+    assert!(bad.contains("checks.yaml line 2") && bad.contains("unknown field `tabel`"), "{bad}");
+    let only_skipped = dir.path().join("schema.yml");
+    std::fs::write(
+        &only_skipped,
+        "models:\n  - name: items\n    columns:\n      - name: qty\n        tests: [dbt_utils.not_constant]\n",
+    )
+    .unwrap();
+    let bad = mcp.err("data-quality", json!({"file": only_skipped.to_str().unwrap()})).await;
+    assert!(bad.contains("none of the file's tests") && bad.contains("items.qty: dbt_utils.not_constant"), "{bad}");
+}
+
 fn mongo_checks() -> Value {
     json!([
         {"name": "email not null", "check": "not_null", "table": "users", "column": "email"},
