@@ -647,6 +647,26 @@ fn idle_transactions(rows: Vec<Value>, limit: f64, terminate: &str) -> SmokeChec
     }
 }
 
+/// The operations of a `currentOp` reply on database `db` running at least `limit` seconds. The
+/// command's filter is applied again here: not every MongoDB-compatible server applies it.
+fn long_operations(reply: &Document, db: &str, limit: f64) -> Vec<Value> {
+    let prefix = format!("{db}.");
+    let Ok(inprog) = reply.get_array("inprog") else { return vec![] };
+    inprog
+        .iter()
+        .filter_map(Bson::as_document)
+        .filter(|op| {
+            op.get_bool("active").unwrap_or(false)
+                && op.get("secs_running").and_then(super::bson_number).unwrap_or(0.0) >= limit
+                && op.get_str("ns").is_ok_and(|ns| ns.starts_with(&prefix))
+        })
+        .map(|op| {
+            let field = |k: &str| op.get(k).cloned().map_or(Value::Null, Bson::into_relaxed_extjson);
+            serde_json::json!({ "opid": field("opid"), "seconds": field("secs_running"), "ns": field("ns"), "op": field("op") })
+        })
+        .collect()
+}
+
 fn replica_lag(lag: Option<f64>, limit: f64) -> SmokeCheck {
     match lag {
         Some(s) if s <= limit => {
@@ -688,31 +708,7 @@ async fn mongo_smoke(m: &Mongo, opts: &SmokeOptions, timeout_ms: u64) -> Vec<Smo
     };
     checks.push(match admin.run_command(command).await {
         Ok(reply) => {
-            let ops: Vec<Value> = reply
-                .get_array("inprog")
-                .map(|a| {
-                    // The filter again here: not every MongoDB-compatible server applies it.
-                    let prefix = format!("{}.", m.db.name());
-                    a.iter()
-                        .filter_map(Bson::as_document)
-                        .filter(|op| {
-                            op.get_bool("active").unwrap_or(false)
-                                && op.get("secs_running").and_then(super::bson_number).unwrap_or(0.0)
-                                    >= opts.long_query_seconds
-                                && op.get_str("ns").is_ok_and(|ns| ns.starts_with(&prefix))
-                        })
-                        .map(|op| {
-                            let field = |k: &str| op.get(k).cloned().map_or(Value::Null, Bson::into_relaxed_extjson);
-                            serde_json::json!({
-                                "opid": field("opid"),
-                                "seconds": field("secs_running"),
-                                "ns": field("ns"),
-                                "op": field("op"),
-                            })
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let ops = long_operations(&reply, m.db.name(), opts.long_query_seconds);
             if ops.is_empty() {
                 SmokeCheck::pass(
                     "long-running-operations",
@@ -800,6 +796,21 @@ mod tests {
         assert_eq!(replica_lag(Some(2.0), 30.0).status, SmokeStatus::Pass);
         assert_eq!(replica_lag(Some(31.0), 30.0).status, SmokeStatus::Fail);
         assert_eq!(replica_lag(None, 30.0).status, SmokeStatus::Fail);
+    }
+
+    #[test]
+    fn long_operations_are_active_ones_of_this_database_past_the_limit() {
+        // The shape mongod's currentOp answers with (SecantusDB reports every op at 0 s).
+        let reply = doc! { "inprog": [
+            { "opid": 11, "active": true, "secs_running": 400_i64, "ns": "app.orders", "op": "query" },
+            { "opid": 12, "active": true, "secs_running": 5_i32, "ns": "app.orders", "op": "query" },
+            { "opid": 13, "active": false, "secs_running": 900_i64, "ns": "app.orders", "op": "none" },
+            { "opid": 14, "active": true, "secs_running": 900_i64, "ns": "application.x", "op": "update" },
+            { "type": "idleCursor", "ns": "app.orders" },
+        ], "ok": 1.0 };
+        let ops = long_operations(&reply, "app", 300.0);
+        assert_eq!(ops, vec![serde_json::json!({"opid": 11, "seconds": 400, "ns": "app.orders", "op": "query"})]);
+        assert!(long_operations(&doc! { "ok": 1.0 }, "app", 300.0).is_empty());
     }
 
     #[test]
