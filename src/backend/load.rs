@@ -11,7 +11,11 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
+mod constraints;
 mod mongo;
+
+pub use constraints::MergeRejects;
+use constraints::{Names, Scope};
 
 use mongodb::bson::Bson;
 use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Row as _};
@@ -110,10 +114,37 @@ pub enum Feed {
     End,
 }
 
+/// Bad rows kept for the report; the count covers all of them.
+pub const MAX_REPORTED_REJECTS: usize = 100;
+/// Bad rows listed when the load is refused (on_error: abort).
+pub const ABORT_REJECTS: usize = 10;
+
+/// One bad row: where, which column, what value, and why.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct Reject {
+    pub line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// The value as read (shown as [redacted] in columns named like secrets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub reason: String,
+}
+
 /// One good row: its line in the file and one value per staged column (`None` is NULL).
 pub struct StagedRow {
     pub line: u64,
     pub values: Vec<Option<String>>,
+}
+
+/// What a load came to.
+#[derive(Debug)]
+pub enum Loaded {
+    /// The reader refused the file (bad rows, on_error abort): nothing was merged.
+    FileRefused,
+    /// Rows the target's constraints refuse (on_error abort): nothing was merged.
+    RowsRefused(MergeRejects),
+    Merged(Merged),
 }
 
 /// How the merge went.
@@ -127,6 +158,8 @@ pub struct Merged {
     pub skipped: u64,
     /// The merge ran without a transaction (a MongoDB standalone, with `non_atomic`).
     pub without_transaction: bool,
+    /// Rows the target's constraints refused, left out (on_error skip).
+    pub rejects: MergeRejects,
 }
 
 impl Merged {
@@ -154,6 +187,10 @@ pub struct LoadPlan {
     pub timeout_ms: u64,
     /// MongoDB standalone servers: merge without a transaction (the caller accepted it).
     pub non_atomic: bool,
+    /// on_error skip: rows the target's constraints refuse are reported and left out.
+    pub skip_bad_rows: bool,
+    /// Where every bad row is written (the reader's first, then the merge's).
+    pub rejects_file: Option<std::path::PathBuf>,
     /// Set once the whole file is staged and the merge runs (progress says so).
     pub merging: Arc<AtomicBool>,
 }
@@ -196,15 +233,15 @@ impl Database {
         result.map_err(|e| self.db_error(e, t))
     }
 
-    /// Stage what `feed` sends and merge it into the target in one transaction. `Ok(None)`: the
-    /// feed ended without `End` (the reader refused the file), nothing was merged. On `cancel`,
-    /// the statement running on the server is cancelled and everything rolled back.
+    /// Stage what `feed` sends and merge it into the target in one transaction. The feed may end
+    /// without `End` (the reader refused the file): then nothing is merged. On `cancel`, the
+    /// statement running on the server is cancelled and everything rolled back.
     pub async fn load(
         &self,
         plan: &LoadPlan,
         feed: mpsc::Receiver<Feed>,
         cancel: CancellationToken,
-    ) -> Result<Option<Merged>, ToolError> {
+    ) -> Result<Loaded, ToolError> {
         if self.config.mode != Mode::ReadWrite {
             return Err(ToolError::refused(
                 format!("database {} is read-only", self.config.name),
@@ -514,7 +551,14 @@ fn on_conflict(plan: &LoadPlan, quote: fn(&str) -> String, excluded: &str, disti
                     ValueKind::Json => c.type_name == "jsonb",
                     _ => true,
                 };
-                if comparable || distinct == "IS NOT" { format!("{side}.{q}") } else { format!("{side}.{q}::text") }
+                if distinct == "IS NOT" {
+                    // Byte for byte: a NOCASE column's change of case is still a change.
+                    format!("{side}.{q} COLLATE BINARY")
+                } else if comparable {
+                    format!("{side}.{q}")
+                } else {
+                    format!("{side}.{q}::text")
+                }
             })
             .collect();
         format!("({})", items.join(", "))
@@ -552,7 +596,7 @@ async fn pg_load(
     plan: &LoadPlan,
     feed: mpsc::Receiver<Feed>,
     cancel: CancellationToken,
-) -> Result<Option<Merged>, LoadError> {
+) -> Result<Loaded, LoadError> {
     let mut conn = pool.acquire().await?;
     // The session's temp buffers grow for the staging table, so the connection is not reused.
     conn.close_on_drop();
@@ -577,7 +621,7 @@ async fn pg_stage_and_merge(
     conn: &mut sqlx::PgConnection,
     plan: &LoadPlan,
     mut feed: mpsc::Receiver<Feed>,
-) -> Result<Option<Merged>, LoadError> {
+) -> Result<Loaded, LoadError> {
     let names: Vec<String> = plan.names().into_iter().map(double_quote).collect();
     let columns = names.join(", ");
     let timeout = format!("SET LOCAL statement_timeout = {}", plan.timeout_ms);
@@ -586,15 +630,17 @@ async fn pg_stage_and_merge(
     // that). The staging table is created and filled in one transaction so that COPY can write
     // its rows frozen (the merge then reads them without visibility checks). It lives until the
     // session ends, and the session ends after the load.
+    // `__line` names a row the target's constraints refuse, should the merge fail.
     conn.execute(AssertSqlSafe(format!(
-        "CREATE TEMP TABLE {STAGE} AS SELECT {columns} FROM {} WITH NO DATA",
+        "CREATE TEMP TABLE {STAGE} AS SELECT {columns}, 0::int8 AS __line FROM {} WITH NO DATA",
         plan.target.quoted
     )))
     .await?;
     conn.execute("BEGIN").await?;
     conn.execute(AssertSqlSafe(timeout.clone())).await?;
     conn.execute(AssertSqlSafe(format!("TRUNCATE {STAGE}"))).await?;
-    let mut copy = conn.copy_in_raw(&format!("COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv, FREEZE)")).await?;
+    let mut copy =
+        conn.copy_in_raw(&format!("COPY {STAGE} ({columns}, __line) FROM STDIN WITH (FORMAT csv, FREEZE)")).await?;
     let mut staged = 0u64;
     let mut buffer = Vec::with_capacity(1 << 20);
     let mut complete = false;
@@ -603,12 +649,11 @@ async fn pg_stage_and_merge(
             Feed::Rows(rows) => {
                 buffer.clear();
                 for row in &rows {
-                    for (i, v) in row.values.iter().enumerate() {
-                        if i > 0 {
-                            buffer.push(b',');
-                        }
+                    for v in &row.values {
                         csv_field(&mut buffer, v.as_deref());
+                        buffer.push(b',');
                     }
+                    buffer.extend_from_slice(itoa::Buffer::new().format(row.line).as_bytes());
                     buffer.push(b'\n');
                 }
                 staged += rows.len() as u64;
@@ -627,7 +672,7 @@ async fn pg_stage_and_merge(
     if !complete {
         copy.abort("load-csv: the file was refused").await.ok();
         conn.execute("ROLLBACK").await?;
-        return Ok(None);
+        return Ok(Loaded::FileRefused);
     }
     copy.finish().await?;
     conn.execute("COMMIT").await?;
@@ -647,19 +692,75 @@ async fn pg_stage_and_merge(
         )
         .bind(&plan.target.quoted)
     };
-    let (inserted_before, updated_before) = written().fetch_one(&mut *conn).await?;
-    conn.execute(AssertSqlSafe(format!(
+    let merge = format!(
         "INSERT INTO {} AS t ({columns}) SELECT {columns} FROM {STAGE}{}",
         plan.target.quoted,
         on_conflict(plan, double_quote, "EXCLUDED", "IS DISTINCT FROM")
-    )))
-    .await?;
+    );
+    let mut rejects = MergeRejects::new(plan.rejects_file.as_deref());
+    conn.execute("SAVEPOINT load_merge").await?;
+    let (mut inserted_before, mut updated_before) = written().fetch_one(&mut *conn).await?;
+    if let Err(e) = conn.execute(AssertSqlSafe(merge.clone())).await {
+        if !constraints::is_violation(&e) {
+            return Err(e.into());
+        }
+        // Which rows, by line: the statement's error names one at best.
+        conn.execute("ROLLBACK TO SAVEPOINT load_merge").await?;
+        let names = Names {
+            quote: double_quote,
+            stage: STAGE.into(),
+            target: plan.target.quoted.clone(),
+            text: pg_text,
+            tolerant: false,
+        };
+        let found = match constraints::postgres(conn, &plan.target.quoted).await {
+            Ok(rules) => {
+                constraints::find::<sqlx::Postgres>(
+                    conn,
+                    &names,
+                    &rules,
+                    plan,
+                    Scope::All,
+                    plan.skip_bad_rows,
+                    &mut rejects,
+                )
+                .await
+            }
+            Err(x) => Err(x),
+        };
+        match found {
+            // Nothing found (or the search failed): the merge's own error says what it can.
+            Ok(0) | Err(_) => return Err(e.into()),
+            Ok(_) if !plan.skip_bad_rows => {
+                conn.execute("ROLLBACK").await?;
+                return Ok(Loaded::RowsRefused(rejects));
+            }
+            Ok(n) => {
+                staged -= n;
+                (inserted_before, updated_before) = written().fetch_one(&mut *conn).await?;
+                conn.execute(AssertSqlSafe(merge)).await?;
+            }
+        }
+    }
     let (inserted_after, updated_after) = written().fetch_one(&mut *conn).await?;
     conn.execute("COMMIT").await?;
     let inserted = (inserted_after - inserted_before).max(0) as u64;
     let updated = (updated_after - updated_before).max(0) as u64;
     // Every staged row not inserted had its key in the target.
-    Ok(Some(Merged::counted(plan.mode, staged, staged.saturating_sub(inserted), updated)))
+    let merged = Merged::counted(plan.mode, staged, staged.saturating_sub(inserted), updated);
+    Ok(Loaded::Merged(Merged { rejects, ..merged }))
+}
+
+fn pg_text(expr: &str) -> String {
+    format!("CAST({expr} AS text)")
+}
+
+fn mysql_text(expr: &str) -> String {
+    format!("CAST({expr} AS CHAR)")
+}
+
+fn sqlite_text(expr: &str) -> String {
+    format!("CAST({expr} AS TEXT)")
 }
 
 /// Rows per multi-row INSERT into the staging table: under the engine's bind-parameter limit.
@@ -719,7 +820,7 @@ async fn mysql_load(
     plan: &LoadPlan,
     feed: mpsc::Receiver<Feed>,
     cancel: CancellationToken,
-) -> Result<Option<Merged>, LoadError> {
+) -> Result<Loaded, LoadError> {
     let mut conn = pool.acquire().await?;
     // The session's timeout changes for this load: the connection is not reused after it.
     conn.close_on_drop();
@@ -736,7 +837,7 @@ async fn mysql_stage_and_merge(
     conn: &mut sqlx::MySqlConnection,
     plan: &LoadPlan,
     mut feed: mpsc::Receiver<Feed>,
-) -> Result<Option<Merged>, LoadError> {
+) -> Result<Loaded, LoadError> {
     let names: Vec<String> = plan.names().into_iter().map(backtick).collect();
     let columns = names.join(", ");
     let seconds = plan.timeout_ms as f64 / 1000.0;
@@ -755,21 +856,56 @@ async fn mysql_stage_and_merge(
     let mut staged = 0;
     if !stage_rows::<sqlx::MySql>(conn, &head, names.len(), 65_000, &mut feed, &mut staged).await? {
         conn.execute("ROLLBACK").await?;
-        return Ok(None);
+        return Ok(Loaded::FileRefused);
     }
     plan.merging.store(true, Ordering::Relaxed);
-    let existing = if plan.mode == MergeMode::Insert {
-        0
-    } else {
-        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM {STAGE} s JOIN {} t ON {}",
-            plan.target.quoted,
-            key_join(plan, backtick)
-        )))
-        .fetch_one(&mut *conn)
-        .await?;
-        n as u64
+    let n = Names {
+        quote: backtick,
+        stage: STAGE.into(),
+        target: plan.target.quoted.clone(),
+        text: mysql_text,
+        tolerant: true,
     };
+    let mut rejects = MergeRejects::new(plan.rejects_file.as_deref());
+    let mut rules = None;
+    if plan.mode != MergeMode::Insert {
+        // ON DUPLICATE KEY fires on any unique key, and a later row of the file overwrites an
+        // earlier one: such rows are found before the merge, which would not fail on them.
+        let found = rules.insert(constraints::mysql(conn, &plan.target.name).await?);
+        let silent = Scope::Silent { any_unique_key: true };
+        let skip = plan.skip_bad_rows;
+        // Refusing: a probe first, then, if it finds anything, every kind of problem is listed.
+        let mut probe = MergeRejects::new(None);
+        let sink = if skip { &mut rejects } else { &mut probe };
+        let refused = constraints::find::<sqlx::MySql>(conn, &n, found, plan, silent, skip, sink).await?;
+        if refused > 0 && !skip {
+            constraints::find::<sqlx::MySql>(conn, &n, found, plan, Scope::All, false, &mut rejects).await?;
+            conn.execute("ROLLBACK").await?;
+            return Ok(Loaded::RowsRefused(rejects));
+        }
+        staged -= refused;
+    }
+    // An upsert leaves alone rows that hold these very values (compared byte for byte, not by
+    // collation): they are neither rewritten nor seen by update triggers.
+    let mut unchanged = 0;
+    if plan.mode == MergeMode::Upsert {
+        let same: Vec<String> = plan
+            .names()
+            .into_iter()
+            .filter(|c| !plan.key.iter().any(|k| k == c))
+            .map(|c| format!("CAST(t.{q} AS BINARY) <=> CAST(s.{q} AS BINARY)", q = backtick(c)))
+            .collect();
+        let same = if same.is_empty() { String::new() } else { format!(" AND {}", same.join(" AND ")) };
+        unchanged = conn
+            .execute(AssertSqlSafe(format!(
+                "DELETE s FROM {STAGE} s JOIN {} t ON {}{same}",
+                plan.target.quoted,
+                key_join(plan, backtick)
+            )))
+            .await?
+            .rows_affected();
+        staged -= unchanged;
+    }
     let tail = match plan.mode {
         MergeMode::Insert => String::new(),
         MergeMode::Upsert => {
@@ -790,19 +926,48 @@ async fn mysql_stage_and_merge(
             format!(" ON DUPLICATE KEY UPDATE {t}.{q} = {t}.{q}", t = plan.target.quoted, q = backtick(&plan.key[0]))
         }
     };
-    let affected = conn
-        .execute(AssertSqlSafe(format!(
-            "INSERT INTO {} ({columns}) SELECT {columns} FROM {STAGE} ORDER BY __line{tail}",
-            plan.target.quoted
-        )))
-        .await?
-        .rows_affected();
+    let merge =
+        format!("INSERT INTO {} ({columns}) SELECT {columns} FROM {STAGE} ORDER BY __line{tail}", plan.target.quoted);
+    let existing_sql =
+        format!("SELECT COUNT(*) FROM {STAGE} s JOIN {} t ON {}", plan.target.quoted, key_join(plan, backtick));
+    let mut existing = 0;
+    if plan.mode != MergeMode::Insert {
+        existing =
+            sqlx::query_scalar::<_, i64>(AssertSqlSafe(existing_sql.clone())).fetch_one(&mut *conn).await? as u64;
+    }
+    // A failed statement is undone by InnoDB on its own; the transaction goes on.
+    let affected = match conn.execute(AssertSqlSafe(merge.clone())).await {
+        Ok(done) => done.rows_affected(),
+        Err(e) if constraints::is_violation(&e) => {
+            let rules = match rules {
+                Some(rules) => rules,
+                None => constraints::mysql(conn, &plan.target.name).await?,
+            };
+            let skip = plan.skip_bad_rows;
+            let found =
+                constraints::find::<sqlx::MySql>(conn, &n, &rules, plan, Scope::All, skip, &mut rejects).await?;
+            if found == 0 {
+                return Err(e.into());
+            }
+            if !skip {
+                conn.execute("ROLLBACK").await?;
+                return Ok(Loaded::RowsRefused(rejects));
+            }
+            staged -= found;
+            if plan.mode != MergeMode::Insert {
+                existing =
+                    sqlx::query_scalar::<_, i64>(AssertSqlSafe(existing_sql)).fetch_one(&mut *conn).await? as u64;
+            }
+            conn.execute(AssertSqlSafe(merge)).await?.rows_affected()
+        }
+        Err(e) => return Err(e.into()),
+    };
     conn.execute("COMMIT").await?;
-    // Affected rows (sqlx connects with CLIENT_FOUND_ROWS): 1 per insert, 2 per update, 1 per row
-    // that already held these values, which InnoDB does not rewrite: one per staged row, plus
-    // one per update.
+    // Affected rows (sqlx connects with CLIENT_FOUND_ROWS): 1 per insert, 2 per update, 1 per
+    // skip-duplicates row kept as it was: one per staged row, plus one per update.
     let updated = affected.saturating_sub(staged);
-    Ok(Some(Merged::counted(plan.mode, staged, existing, updated)))
+    let merged = Merged::counted(plan.mode, staged + unchanged, existing + unchanged, updated);
+    Ok(Loaded::Merged(Merged { rejects, ..merged }))
 }
 
 async fn sqlite_load(
@@ -810,7 +975,7 @@ async fn sqlite_load(
     plan: &LoadPlan,
     feed: mpsc::Receiver<Feed>,
     cancel: CancellationToken,
-) -> Result<Option<Merged>, LoadError> {
+) -> Result<Loaded, LoadError> {
     let mut conn = pool.acquire().await?;
     let stop = Arc::new(AtomicBool::new(false));
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(plan.timeout_ms);
@@ -841,7 +1006,7 @@ async fn sqlite_stage_and_merge(
     conn: &mut sqlx::SqliteConnection,
     plan: &LoadPlan,
     mut feed: mpsc::Receiver<Feed>,
-) -> Result<Option<Merged>, LoadError> {
+) -> Result<Loaded, LoadError> {
     let names: Vec<String> = plan.names().into_iter().map(double_quote).collect();
     let columns = names.join(", ");
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
@@ -854,35 +1019,78 @@ async fn sqlite_stage_and_merge(
     let mut staged = 0;
     if !stage_rows::<sqlx::Sqlite>(&mut tx, &head, names.len(), 32_000, &mut feed, &mut staged).await? {
         tx.rollback().await?;
-        return Ok(None);
+        return Ok(Loaded::FileRefused);
     }
     plan.merging.store(true, Ordering::Relaxed);
-    let existing = if plan.mode == MergeMode::Insert {
-        0
-    } else {
-        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM temp.{STAGE} s JOIN main.{} t ON {}",
-            plan.target.quoted,
-            key_join(plan, double_quote)
-        )))
-        .fetch_one(&mut *tx)
-        .await?;
-        n as u64
+    let target = format!("main.{}", plan.target.quoted);
+    let n = Names {
+        quote: double_quote,
+        stage: format!("temp.{STAGE}"),
+        target: target.clone(),
+        text: sqlite_text,
+        tolerant: true,
     };
+    let mut rejects = MergeRejects::new(plan.rejects_file.as_deref());
+    let mut rules = None;
+    if plan.mode == MergeMode::Upsert {
+        // A key repeated in the file would let its last row win without an error.
+        let found = rules.insert(constraints::sqlite(&mut tx, &plan.target.name).await?);
+        let silent = Scope::Silent { any_unique_key: false };
+        let skip = plan.skip_bad_rows;
+        // Refusing: a probe first, then, if it finds anything, every kind of problem is listed.
+        let mut probe = MergeRejects::new(None);
+        let sink = if skip { &mut rejects } else { &mut probe };
+        let refused = constraints::find::<sqlx::Sqlite>(&mut tx, &n, found, plan, silent, skip, sink).await?;
+        if refused > 0 && !skip {
+            constraints::find::<sqlx::Sqlite>(&mut tx, &n, found, plan, Scope::All, false, &mut rejects).await?;
+            tx.rollback().await?;
+            return Ok(Loaded::RowsRefused(rejects));
+        }
+        staged -= refused;
+    }
+    let existing_sql =
+        format!("SELECT COUNT(*) FROM temp.{STAGE} s JOIN {target} t ON {}", key_join(plan, double_quote));
+    let mut existing = 0;
+    if plan.mode != MergeMode::Insert {
+        existing = sqlx::query_scalar::<_, i64>(AssertSqlSafe(existing_sql.clone())).fetch_one(&mut *tx).await? as u64;
+    }
     // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
-    let written = tx
-        .execute(AssertSqlSafe(format!(
-            "INSERT INTO main.{} AS t ({columns}) SELECT {columns} FROM temp.{STAGE} WHERE true ORDER BY __line{}",
-            plan.target.quoted,
-            on_conflict(plan, double_quote, "excluded", "IS NOT")
-        )))
-        .await?
-        .rows_affected();
+    let merge = format!(
+        "INSERT INTO {target} AS t ({columns}) SELECT {columns} FROM temp.{STAGE} WHERE true ORDER BY __line{}",
+        on_conflict(plan, double_quote, "excluded", "IS NOT")
+    );
+    // A failed statement is undone on its own (SQLite's statement journal); the transaction goes on.
+    let written = match tx.execute(AssertSqlSafe(merge.clone())).await {
+        Ok(done) => done.rows_affected(),
+        Err(e) if constraints::is_violation(&e) => {
+            let rules = match rules {
+                Some(rules) => rules,
+                None => constraints::sqlite(&mut tx, &plan.target.name).await?,
+            };
+            let skip = plan.skip_bad_rows;
+            let found =
+                constraints::find::<sqlx::Sqlite>(&mut tx, &n, &rules, plan, Scope::All, skip, &mut rejects).await?;
+            if found == 0 {
+                return Err(e.into());
+            }
+            if !skip {
+                tx.rollback().await?;
+                return Ok(Loaded::RowsRefused(rejects));
+            }
+            staged -= found;
+            if plan.mode != MergeMode::Insert {
+                existing = sqlx::query_scalar::<_, i64>(AssertSqlSafe(existing_sql)).fetch_one(&mut *tx).await? as u64;
+            }
+            tx.execute(AssertSqlSafe(merge)).await?.rows_affected()
+        }
+        Err(e) => return Err(e.into()),
+    };
     tx.execute(AssertSqlSafe(format!("DROP TABLE temp.{STAGE}"))).await?;
     tx.commit().await?;
     // Changes count inserted and rewritten rows; an unchanged row is neither.
     let updated = written.saturating_sub(staged - existing);
-    Ok(Some(Merged::counted(plan.mode, staged, existing, updated)))
+    let merged = Merged::counted(plan.mode, staged, existing, updated);
+    Ok(Loaded::Merged(Merged { rejects, ..merged }))
 }
 
 /// A CSV value as BSON: integers, decimals and booleans by what they look like, the rest text.
@@ -992,6 +1200,8 @@ mod tests {
             key: vec!["id".into()],
             timeout_ms: 1,
             non_atomic: false,
+            skip_bad_rows: false,
+            rejects_file: None,
             merging: Arc::default(),
         }
     }
@@ -1004,9 +1214,10 @@ mod tests {
              \"spot\" = EXCLUDED.\"spot\" WHERE (t.\"doc\"::text, t.\"tags\", t.\"spot\"::text) IS DISTINCT FROM \
              (EXCLUDED.\"doc\"::text, EXCLUDED.\"tags\", EXCLUDED.\"spot\"::text)"
         );
-        // SQLite compares any two values.
+        // SQLite compares any two values, byte for byte whatever the column's collation.
         assert!(on_conflict(&plan(MergeMode::Upsert), double_quote, "excluded", "IS NOT").ends_with(
-            "WHERE (t.\"doc\", t.\"tags\", t.\"spot\") IS NOT (excluded.\"doc\", excluded.\"tags\", excluded.\"spot\")"
+            "WHERE (t.\"doc\" COLLATE BINARY, t.\"tags\" COLLATE BINARY, t.\"spot\" COLLATE BINARY) IS NOT \
+             (excluded.\"doc\" COLLATE BINARY, excluded.\"tags\" COLLATE BINARY, excluded.\"spot\" COLLATE BINARY)"
         ));
         assert_eq!(
             on_conflict(&plan(MergeMode::SkipDuplicates), double_quote, "EXCLUDED", "IS DISTINCT FROM"),

@@ -27,7 +27,7 @@ use self::{
     values::Guess,
 };
 use crate::{
-    backend::load::{LoadPlan, MergeMode, TargetTable},
+    backend::load::{LoadPlan, Loaded, MergeMode, TargetTable},
     config::{Engine, Mode},
     error::ToolError,
     server::Server,
@@ -277,10 +277,11 @@ impl Server {
         description = "Load a CSV file (read by the server) into a table or collection, streamed in bounded batches. \
             Rows go to a staging table first (PostgreSQL COPY, MySQL/MariaDB and SQLite multi-row inserts, a \
             MongoDB staging collection), every value is checked against the column (type, range, length, NOT NULL), \
-            and the merge into the target is one transaction: mode insert (an existing key fails the load), upsert \
-            (on the primary key or `key`) or skip-duplicates. Bad rows: by default nothing loads and the first ones \
-            are listed with line, column, value and reason; on_error: skip loads the good rows and reports the bad \
-            (rejects_file writes them all). Header names match columns case-insensitively, or pass a mapping. \
+            and the merge into the target is one transaction: mode insert (an existing key is a bad row), upsert \
+            (on the primary key or `key`) or skip-duplicates. Rows the table's own rules refuse (foreign keys, \
+            CHECKs or the validator, unique keys taken or repeated in the file) are found by line too. Bad rows: by \
+            default nothing loads and the first ones are listed with line, column, value and reason; on_error: skip \
+            loads the good rows and reports the bad (rejects_file writes them all). Header names match columns case-insensitively, or pass a mapping. \
             preview: true reads the first rows, guesses types, shows mismatches and proposes a CREATE TABLE \
             without writing. Sends progress when asked; cancelling rolls back. Read-write databases only.",
         annotations(
@@ -455,6 +456,9 @@ impl Server {
             }
         }
         out.key = key.clone();
+        let rejects_file = p.rejects_file.as_deref().map(|f| self.file("rejects_file", f)).transpose()?;
+        out.rejects_file = rejects_file.as_ref().map(|f| f.display().to_string());
+        let skip_bad_rows = p.on_error == OnError::Skip;
         let merging = Arc::new(AtomicBool::new(false));
         let plan = if target.schemaless {
             // A collection: staged fields are the file's, in file order.
@@ -476,6 +480,8 @@ impl Server {
                 key,
                 timeout_ms: p.timeout_ms.unwrap_or(DEFAULT_LOAD_TIMEOUT_MS),
                 non_atomic: p.non_atomic,
+                skip_bad_rows,
+                rejects_file: rejects_file.clone(),
                 merging: merging.clone(),
             }
         } else {
@@ -486,11 +492,11 @@ impl Server {
                 key,
                 timeout_ms: p.timeout_ms.unwrap_or(DEFAULT_LOAD_TIMEOUT_MS),
                 non_atomic: p.non_atomic,
+                skip_bad_rows,
+                rejects_file: rejects_file.clone(),
                 merging: merging.clone(),
             }
         };
-        let rejects_file = p.rejects_file.as_deref().map(|f| self.file("rejects_file", f)).transpose()?;
-        out.rejects_file = rejects_file.as_ref().map(|f| f.display().to_string());
 
         let rows_read = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -500,7 +506,7 @@ impl Server {
             opened,
             slots,
             format,
-            skip_bad_rows: p.on_error == OnError::Skip,
+            skip_bad_rows,
             rejects_file: rejects_file.clone(),
             rows_read: rows_read.clone(),
             stop: stop.clone(),
@@ -522,36 +528,15 @@ impl Server {
         if let Some(fatal) = summary.fatal {
             return Err(fatal);
         }
-        let Some(merged) = merged else {
-            let listed: Vec<String> = summary
-                .rejects
-                .iter()
-                .take(reader::ABORT_REJECTS)
-                .map(|r| {
-                    let mut s = format!("line {}", r.line);
-                    if let Some(c) = &r.column {
-                        s.push_str(&format!(", column {c}"));
-                    }
-                    if let Some(v) = &r.value {
-                        s.push_str(&format!(", value {v:?}"));
-                    }
-                    format!("{s}: {}", r.reason)
-                })
-                .collect();
-            return Err(ToolError::refused(
-                format!(
-                    "{} bad row{} found, nothing was loaded; first: {}",
-                    if summary.rows_read > 0 && listed.len() == reader::ABORT_REJECTS {
-                        "at least 10".to_string()
-                    } else {
-                        summary.rejected.to_string()
-                    },
-                    if summary.rejected == 1 { "" } else { "s" },
-                    listed.join("; ")
-                ),
-                "fix those rows in the file, or call again with on_error: skip to load the good rows and get every bad \
-                 one in the report (rejects_file writes them all to a CSV)",
-            ));
+        let merged = match merged {
+            Loaded::Merged(merged) => merged,
+            Loaded::FileRefused => return Err(bad_rows(&summary.rejects, summary.rejected, summary.rows_read > 0)),
+            Loaded::RowsRefused(refused) => {
+                let mut listed = summary.rejects;
+                listed.extend(refused.listed);
+                listed.sort_by_key(|r| r.line);
+                return Err(bad_rows(&listed, summary.rejected + refused.count, true));
+            }
         };
         out.committed = true;
         out.rows_read = summary.rows_read;
@@ -559,8 +544,12 @@ impl Server {
         out.updated = merged.updated;
         out.unchanged = merged.unchanged;
         out.skipped_duplicates = merged.skipped;
-        out.rejected = summary.rejected;
+        // The reader's bad rows, then those the target's constraints refused at the merge.
+        out.rejected = summary.rejected + merged.rejects.count;
         out.rejects = summary.rejects;
+        let room = reader::MAX_REPORTED_REJECTS.saturating_sub(out.rejects.len());
+        out.rejects.extend(merged.rejects.listed.into_iter().take(room));
+        out.rejects.sort_by_key(|r| r.line);
         if out.rejected > out.rejects.len() as u64 {
             out.notes.push(format!(
                 "{} bad rows, {} listed{}",
@@ -585,6 +574,38 @@ impl Server {
         out.rows_per_second = round(out.rows_read as f64 / elapsed.max(1e-6));
         Ok(Json(out))
     }
+}
+
+/// Nothing was loaded because of these rows: the first few, with what to do.
+fn bad_rows(rejects: &[Reject], count: u64, more_possible: bool) -> ToolError {
+    let listed: Vec<String> = rejects
+        .iter()
+        .take(reader::ABORT_REJECTS)
+        .map(|r| {
+            let mut s = format!("line {}", r.line);
+            if let Some(c) = &r.column {
+                s.push_str(&format!(", column {c}"));
+            }
+            if let Some(v) = &r.value {
+                s.push_str(&format!(", value {v:?}"));
+            }
+            format!("{s}: {}", r.reason)
+        })
+        .collect();
+    ToolError::refused(
+        format!(
+            "{} bad row{} found, nothing was loaded; first: {}",
+            if more_possible && listed.len() == reader::ABORT_REJECTS {
+                format!("at least {}", count.max(listed.len() as u64))
+            } else {
+                count.to_string()
+            },
+            if count == 1 { "" } else { "s" },
+            listed.join("; ")
+        ),
+        "fix those rows in the file, or call again with on_error: skip to load the good rows and get every bad one in \
+         the report (rejects_file writes them all to a CSV)",
+    )
 }
 
 /// Progress every half second: rows read so far and the rate.

@@ -16,7 +16,7 @@ use rmcp::{
     transport::{ConfigureCommandExt, TokioChildProcess},
 };
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::Connection;
 
 use crate::support::{BIN, Kind, Mcp, TestDb};
 
@@ -309,6 +309,8 @@ on_every_engine!(file_problems_load_nothing);
 on_every_engine!(preview_guesses_and_proposes);
 on_every_engine!(cancel_mid_load_merges_nothing);
 on_every_engine!(kill_during_the_load_leaves_the_target_unchanged);
+on_every_engine!(constraint_violations_are_named_by_line);
+on_every_engine!(upsert_conflicts_are_named_by_line);
 
 /// Progress notifications received: (progress, message).
 type Received = Arc<Mutex<Vec<(f64, Option<String>)>>>;
@@ -526,52 +528,146 @@ fn unsafe_kill(pid: i32) -> i32 {
     std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().map_or(1, |s| s.code().unwrap_or(1))
 }
 
-#[tokio::test]
-async fn a_load_that_fails_at_the_merge_reports_the_constraint_and_loads_nothing() {
-    let db = TestDb::new(Kind::Postgres).await;
-    db.exec(
-        "create table teams (id int primary key);
-         create table members (id int primary key, team_id int not null references teams(id), email text unique)",
-    )
-    .await;
+/// The rows of `members` as text, ordered by key (run-sql on SQL engines, find on MongoDB).
+async fn members(db: &TestDb, mcp: &Mcp) -> Vec<String> {
+    if db.kind == Kind::Mongo {
+        use futures::TryStreamExt;
+        let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+        let coll = client.default_database().unwrap().collection::<Document>("members");
+        let docs: Vec<Document> = coll.find(doc! {}).sort(doc! {"_id": 1}).await.unwrap().try_collect().await.unwrap();
+        return docs.iter().map(|d| format!("{} {}", d.get("_id").unwrap(), d.get_str("email").unwrap())).collect();
+    }
+    let v = mcp.ok("run-sql", json!({"sql": "select id, email from members order by id"})).await;
+    v["rows"].as_array().unwrap().iter().map(|r| format!("{} {}", r[0], r[1].as_str().unwrap())).collect()
+}
+
+/// Rows the target's own rules refuse at the merge (a foreign key, a CHECK or validator, a
+/// unique key taken by a stored row or repeated in the file, an existing key in insert mode)
+/// are named by line: the load refuses them all (nothing merged), or with on_error: skip
+/// loads the rest and reports them, rejects_file included.
+async fn constraint_violations_are_named_by_line(kind: Kind) {
+    let db = TestDb::new(kind).await;
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "m.csv", b"id,team_id,email\n1,1,a@x\n2,9,b@x\n");
-    db.exec("insert into teams values (1)").await;
+    let (file, expected) = if kind == Kind::Mongo {
+        let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+        let d = client.default_database().unwrap();
+        d.run_command(doc! {
+            "create": "members",
+            "validator": { "$jsonSchema": { "properties": { "age": { "bsonType": "int", "minimum": 0 } } } },
+        })
+        .await
+        .unwrap();
+        d.collection::<Document>("members")
+            .create_index(
+                mongodb::IndexModel::builder()
+                    .keys(doc! {"email": 1})
+                    .options(mongodb::options::IndexOptions::builder().unique(true).build())
+                    .build(),
+            )
+            .await
+            .unwrap();
+        db.mongo_insert("members", vec![doc! {"_id": 7, "email": "taken@x", "age": 30}]).await;
+        let csv = "_id,email,age\n1,a@x,20\n3,c@x,-1\n4,taken@x,20\n5,a@x,20\n7,z@x,20\n8,h@x,20\n";
+        let expected: Vec<(u64, &str)> =
+            vec![(3, "validator"), (4, "other than _id"), (5, "other than _id"), (6, "mode insert adds new documents")];
+        (write(dir.path(), "members.csv", csv.as_bytes()), expected)
+    } else {
+        db.exec(
+            "create table teams (id int primary key);
+             insert into teams values (1);
+             create table members (id int primary key, team_id int, email varchar(50) unique, age int,
+                 constraint age_not_negative check (age >= 0), foreign key (team_id) references teams (id));
+             insert into members values (7, 1, 'taken@x', 30);",
+        )
+        .await;
+        let csv = "id,team_id,email,age\n1,1,a@x,20\n2,9,b@x,20\n3,1,c@x,-1\n4,1,taken@x,20\n5,1,a@x,20\n7,1,z@x,20\n8,1,h@x,20\n";
+        let expected: Vec<(u64, &str)> = vec![
+            (3, "foreign key"),
+            (4, "age_not_negative"),
+            (5, "unique key (email) is already taken by another row"),
+            (6, "unique key (email) repeats line 2"),
+            (7, "key (id) already exists in members: mode insert adds new rows only"),
+        ];
+        (write(dir.path(), "members.csv", csv.as_bytes()), expected)
+    };
     let mcp = db.serve("read-write").await;
+    let before = members(&db, &mcp).await;
     let e = mcp.err("load-csv", json!({"table": "members", "file": file})).await;
-    assert!(e.contains("foreign key") && e.contains("nothing was loaded"), "{e}");
-    let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let n: i64 =
-        sqlx::query_scalar(AssertSqlSafe("select count(*) from members".to_string())).fetch_one(&mut c).await.unwrap();
-    assert_eq!(n, 0);
-    // The same key twice in one file cannot be upserted in one statement: said so, nothing loaded.
-    let twice = write(dir.path(), "twice.csv", b"id,team_id,email\n5,1,e@x\n5,1,f@x\n");
-    let e = mcp.err("load-csv", json!({"table": "members", "file": twice, "mode": "upsert"})).await;
-    assert!(e.contains("same key more than once"), "{e}");
-    // A unique key other than the merge key.
-    db.exec("insert into members values (7, 1, 'taken@x')").await;
-    let clash = write(dir.path(), "clash.csv", b"id,team_id,email\n8,1,taken@x\n");
-    let e = mcp.err("load-csv", json!({"table": "members", "file": clash, "mode": "upsert"})).await;
-    assert!(e.contains("unique key other than the merge key") && e.contains("taken@x"), "{e}");
-    let n: i64 =
-        sqlx::query_scalar(AssertSqlSafe("select count(*) from members".to_string())).fetch_one(&mut c).await.unwrap();
-    assert_eq!(n, 1);
+    assert!(e.contains("nothing was loaded"), "{e}");
+    for (line, reason) in &expected {
+        let at = |part: &&str| {
+            let part = part.rsplit("first: ").next().unwrap_or_default();
+            part.starts_with(&format!("line {line},")) || part.starts_with(&format!("line {line}:"))
+        };
+        let named = e.split("; ").find(at);
+        assert!(named.is_some_and(|part| part.contains(reason)), "line {line}: {reason}: {e}");
+    }
+    assert!(e.contains(&format!("{} bad rows found", expected.len())), "{e}");
+    assert_eq!(members(&db, &mcp).await, before, "nothing merged");
+
+    let rejects = dir.path().join("rejects.csv");
+    let args = json!({"table": "members", "file": file, "on_error": "skip", "rejects_file": rejects.to_str().unwrap()});
+    let v = mcp.ok("load-csv", args).await;
+    assert_eq!(v["inserted"], json!(2), "{v}");
+    assert_eq!(v["rejected"], json!(expected.len()), "{v}");
+    let lines: Vec<u64> = v["rejects"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    let mut wanted: Vec<u64> = expected.iter().map(|(l, _)| *l).collect();
+    wanted.sort();
+    let mut got = lines.clone();
+    got.sort();
+    assert_eq!(got, wanted, "{v}");
+    let written = std::fs::read_to_string(&rejects).unwrap();
+    assert_eq!(written.lines().count(), 1 + expected.len(), "a header and every refused row: {written}");
+    let kept: Vec<String> = members(&db, &mcp).await;
+    assert_eq!(kept, vec!["1 a@x".to_string(), "7 taken@x".into(), "8 h@x".into()], "{v}");
     mcp.close().await;
 }
 
-#[tokio::test]
-async fn a_mariadb_foreign_key_failure_names_the_cause() {
-    let db = TestDb::new(Kind::Mysql).await;
-    db.exec(
-        "create table teams (id int primary key) engine=innodb;
-         create table members (id int primary key, team_id int not null, foreign key (team_id) references teams(id)) engine=innodb",
-    )
-    .await;
+/// Upserts: a unique key held by another stored row is refused by line on every engine,
+/// including MySQL/MariaDB, whose ON DUPLICATE KEY would otherwise rewrite that other row; a key
+/// repeated in the file is refused rather than letting one of its rows win silently.
+async fn upsert_conflicts_are_named_by_line(kind: Kind) {
+    let db = TestDb::new(kind).await;
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "m.csv", b"id,team_id\n1,9\n");
+    let (id, table) = (if kind == Kind::Mongo { "_id" } else { "id" }, "members");
+    if kind == Kind::Mongo {
+        let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+        let coll = client.default_database().unwrap().collection::<Document>(table);
+        coll.create_index(
+            mongodb::IndexModel::builder()
+                .keys(doc! {"email": 1})
+                .options(mongodb::options::IndexOptions::builder().unique(true).build())
+                .build(),
+        )
+        .await
+        .unwrap();
+        db.mongo_insert(table, vec![doc! {"_id": 6, "email": "six@x"}, doc! {"_id": 7, "email": "taken@x"}]).await;
+    } else {
+        db.exec(
+            "create table members (id int primary key, email varchar(50) unique);
+             insert into members values (6, 'six@x'), (7, 'taken@x');",
+        )
+        .await;
+    }
+    let csv = format!("{id},email\n7,seven@x\n9,six@x\n10,ten@x\n10,ten2@x\n");
+    let file = write(dir.path(), "members.csv", csv.as_bytes());
     let mcp = db.serve("read-write").await;
-    let e = mcp.err("load-csv", json!({"table": "members", "file": file})).await;
-    assert!(e.contains("load the referenced table first"), "{e}");
+    let before = members(&db, &mcp).await;
+    let args = json!({"table": table, "file": file, "mode": "upsert"});
+    let e = mcp.err("load-csv", args.clone()).await;
+    assert!(e.contains("line 3") && e.contains("nothing was loaded"), "another row's email: {e}");
+    assert!(e.contains("line 5") && e.contains("repeats line 4"), "a key twice in the file: {e}");
+    assert_eq!(members(&db, &mcp).await, before, "nothing merged, row 6 untouched");
+    let mut skip = args.clone();
+    skip["on_error"] = json!("skip");
+    let v = mcp.ok("load-csv", skip).await;
+    assert_eq!(v["updated"], json!(1), "{v}");
+    assert_eq!(v["inserted"], json!(1), "{v}");
+    let lines: Vec<u64> = v["rejects"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![3, 5], "{v}");
+    let kept = members(&db, &mcp).await;
+    assert!(kept.contains(&"6 six@x".to_string()) && kept.contains(&"7 seven@x".to_string()), "{kept:?}");
+    assert!(!kept.iter().any(|r| r.starts_with("9 ")), "{kept:?}");
     mcp.close().await;
 }
 
@@ -683,4 +779,75 @@ async fn a_postgres_upsert_leaves_unchanged_rows_alone() {
     let v = mcp.ok("load-csv", json!({"table": "shapes", "file": changed, "mode": "upsert"})).await;
     assert_eq!((v["updated"].clone(), v["unchanged"].clone()), (json!(1), json!(1)), "{v}");
     mcp.close().await;
+}
+
+/// An upsert compares values byte for byte: a change of case is a change, even in a column
+/// whose collation ignores case (MariaDB's default, SQLite's NOCASE), and it is written.
+async fn an_upsert_sees_a_change_of_case(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let collation = match kind {
+        Kind::Sqlite => " collate nocase",
+        Kind::Mysql => " collate utf8mb4_general_ci",
+        _ => "",
+    };
+    db.exec(&format!("create table tags (id int primary key, label varchar(20){collation})")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mcp = db.serve("read-write").await;
+    let first = write(dir.path(), "a.csv", b"id,label\n1,ann\n2,bob\n");
+    mcp.ok("load-csv", json!({"table": "tags", "file": first})).await;
+    let changed = write(dir.path(), "b.csv", b"id,label\n1,ANN\n2,bob\n");
+    let v = mcp.ok("load-csv", json!({"table": "tags", "file": changed, "mode": "upsert"})).await;
+    assert_eq!((v["updated"].clone(), v["unchanged"].clone()), (json!(1), json!(1)), "{v}");
+    let rows = mcp.ok("run-sql", json!({"sql": "select label from tags order by id"})).await;
+    assert_eq!(rows["rows"], json!([["ANN"], ["bob"]]), "{rows}");
+    mcp.close().await;
+}
+
+/// Reloading an unchanged file in upsert mode fires no update trigger; a changed row fires one.
+async fn an_unchanged_reload_fires_no_update_trigger(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    db.exec("create table tags (id int primary key, label varchar(20)); create table fired (n int); insert into fired values (0);")
+        .await;
+    let trigger = match kind {
+        Kind::Mysql => "create trigger tags_updated after update on tags for each row update fired set n = n + 1",
+        _ => "create trigger tags_updated after update on tags begin update fired set n = n + 1; end",
+    };
+    db.exec(trigger).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mcp = db.serve("read-write").await;
+    let file = write(dir.path(), "a.csv", b"id,label\n1,ann\n2,bob\n");
+    mcp.ok("load-csv", json!({"table": "tags", "file": file})).await;
+    let v = mcp.ok("load-csv", json!({"table": "tags", "file": file, "mode": "upsert"})).await;
+    assert_eq!((v["updated"].clone(), v["unchanged"].clone()), (json!(0), json!(2)), "{v}");
+    assert_eq!(mcp.ok("run-sql", json!({"sql": "select n from fired"})).await["rows"][0][0], json!(0));
+    let changed = write(dir.path(), "b.csv", b"id,label\n1,ann\n2,bo\n");
+    let v = mcp.ok("load-csv", json!({"table": "tags", "file": changed, "mode": "upsert"})).await;
+    assert_eq!((v["updated"].clone(), v["unchanged"].clone()), (json!(1), json!(1)), "{v}");
+    assert_eq!(mcp.ok("run-sql", json!({"sql": "select n from fired"})).await["rows"][0][0], json!(1));
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn an_unchanged_reload_fires_no_update_trigger_on_mariadb() {
+    an_unchanged_reload_fires_no_update_trigger(Kind::Mysql).await;
+}
+
+#[tokio::test]
+async fn an_unchanged_reload_fires_no_update_trigger_on_sqlite() {
+    an_unchanged_reload_fires_no_update_trigger(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_upsert_sees_a_change_of_case_on_sqlite() {
+    an_upsert_sees_a_change_of_case(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_upsert_sees_a_change_of_case_on_mariadb() {
+    an_upsert_sees_a_change_of_case(Kind::Mysql).await;
+}
+
+#[tokio::test]
+async fn an_upsert_sees_a_change_of_case_on_postgres() {
+    an_upsert_sees_a_change_of_case(Kind::Postgres).await;
 }

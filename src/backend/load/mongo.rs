@@ -18,7 +18,7 @@ use mongodb::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Feed, LoadPlan, MergeMode, Merged, bson_value};
+use super::{ABORT_REJECTS, Feed, LoadPlan, Loaded, MergeMode, MergeRejects, Merged, Reject, bson_value};
 use crate::{
     backend::mongo::{Mongo, commit},
     error::ToolError,
@@ -33,12 +33,21 @@ const STALE_STAGE: Duration = Duration::from_secs(3600);
 const STAGE_PREFIX: &str = "__load_stage_";
 /// Runs of a merge transaction the server reported as not committed, before giving up.
 const MERGE_ATTEMPTS: u32 = 3;
+/// Rows the target may refuse with on_error skip. Each one aborts the merge transaction, which
+/// then runs again without it, so beyond this the file needs fixing instead.
+const MAX_MERGE_REFUSALS: u64 = 100;
 
 /// Why a load failed, before it becomes a tool error.
 enum Failure {
     Cancelled,
     Mongo(mongodb::error::Error),
     Tool(ToolError),
+    /// The target refused the row of this line (a duplicate key, its validator).
+    Row {
+        line: i64,
+        code: i32,
+        message: String,
+    },
 }
 
 impl From<mongodb::error::Error> for Failure {
@@ -52,7 +61,7 @@ pub(super) async fn load(
     plan: &LoadPlan,
     feed: mpsc::Receiver<Feed>,
     cancel: CancellationToken,
-) -> Result<Option<Merged>, ToolError> {
+) -> Result<Loaded, ToolError> {
     let error = |e: mongodb::error::Error| with_hint(m.error(e, plan.timeout_ms), plan);
     let transactions = m.supports_transactions().await.map_err(error)?;
     if !transactions && !plan.non_atomic {
@@ -77,6 +86,7 @@ pub(super) async fn load(
         Err(Failure::Cancelled) => Err(ToolError::Cancelled),
         Err(Failure::Tool(e)) => Err(e),
         Err(Failure::Mongo(e)) => Err(error(e)),
+        Err(Failure::Row { line, code, message }) => Err(row_failure(plan, line, code, &message)),
     }
 }
 
@@ -140,7 +150,7 @@ async fn stage_and_merge(
     mut feed: mpsc::Receiver<Feed>,
     cancel: &CancellationToken,
     transactions: bool,
-) -> Result<Option<Merged>, Failure> {
+) -> Result<Loaded, Failure> {
     let names = plan.names();
     let mut staged = 0u64;
     loop {
@@ -172,10 +182,18 @@ async fn stage_and_merge(
                     "load-csv sent CSV to a collection (a bug: please report it)",
                 )));
             }
-            None => return Ok(None),
+            None => return Ok(Loaded::FileRefused),
         }
     }
     plan.merging.store(true, Ordering::Relaxed);
+    let mut rejects = MergeRejects::new(plan.rejects_file.as_deref());
+    if plan.mode == MergeMode::Upsert {
+        // Refusing, the rows stay staged: the merge then lists what else the target refuses.
+        staged -= repeated_keys(plan, stage, &mut rejects).await?;
+        if !plan.skip_bad_rows && rejects.count >= ABORT_REJECTS as u64 {
+            return Ok(Loaded::RowsRefused(rejects));
+        }
+    }
     let mut attempt = 1;
     loop {
         let mut session = m.client.start_session().await?;
@@ -187,11 +205,41 @@ async fn stage_and_merge(
             _ = cancel.cancelled() => Err(Failure::Cancelled),
         };
         let failure = match merged {
-            Ok(merged) if !transactions => return Ok(Some(Merged { without_transaction: true, ..merged })),
+            Ok(merged) if !transactions => return Ok(Loaded::Merged(Merged { without_transaction: true, ..merged })),
+            Ok(_) if rejects.count > 0 && !plan.skip_bad_rows => {
+                let _ = session.abort_transaction().await;
+                return Ok(Loaded::RowsRefused(rejects));
+            }
             Ok(merged) => match commit(&mut session).await {
-                Ok(()) => return Ok(Some(merged)),
+                Ok(()) => return Ok(Loaded::Merged(Merged { rejects, ..merged })),
                 Err(e) => e,
             },
+            // The transaction is aborted: the row is set aside and the merge runs again without
+            // it, until every refused row is known (skip) or enough are listed (abort).
+            Err(Failure::Row { line, code, message }) if transactions => {
+                let _ = session.abort_transaction().await;
+                let reason = row_reason(plan, code, &message);
+                let pushed = rejects.push(Reject { line: line as u64, column: None, value: None, reason });
+                pushed
+                    .and_then(|()| rejects.flush())
+                    .map_err(|e| Failure::Tool(ToolError::invalid("rejects_file", format!("cannot write it: {e}"))))?;
+                stage.delete_one(doc! { "_id": line }).await?;
+                staged -= 1;
+                if !plan.skip_bad_rows && rejects.count >= ABORT_REJECTS as u64 {
+                    return Ok(Loaded::RowsRefused(rejects));
+                }
+                if rejects.count > MAX_MERGE_REFUSALS {
+                    return Err(Failure::Tool(ToolError::refused(
+                        format!(
+                            "the collection refused more than {MAX_MERGE_REFUSALS} rows at the merge (each one aborts the \
+                             merge transaction, which then runs again); nothing was loaded"
+                        ),
+                        "look at the first refused rows with on_error: abort, fix the file (or the validator or \
+                         unique index that refuses them), then load it again",
+                    )));
+                }
+                continue;
+            }
             Err(Failure::Mongo(e)) if transactions && e.contains_label(TRANSIENT_TRANSACTION_ERROR) => {
                 let _ = session.abort_transaction().await;
                 e
@@ -213,6 +261,60 @@ async fn stage_and_merge(
         tokio::time::sleep(Duration::from_millis(100 * attempt as u64)).await;
         attempt += 1;
     }
+}
+
+/// Rows whose merge key an earlier line has: an upsert applies one row per key, so they are
+/// refused (and, with on_error skip, taken out of the scratch collection). Returns how many
+/// were taken out.
+async fn repeated_keys(
+    plan: &LoadPlan,
+    stage: &Collection<Document>,
+    rejects: &mut MergeRejects,
+) -> Result<u64, Failure> {
+    let key: Document = plan.key.iter().map(|k| (k.clone(), Bson::String(format!("$d.{k}")))).collect();
+    let pipeline = vec![
+        doc! { "$group": { "_id": key, "lines": { "$push": "$_id" }, "n": { "$sum": 1 } } },
+        doc! { "$match": { "n": { "$gt": 1 } } },
+    ];
+    let mut groups = stage.aggregate(pipeline).await?;
+    let mut refused = Vec::new();
+    while let Some(group) = groups.try_next().await? {
+        let mut lines: Vec<i64> = group
+            .get_array("lines")
+            .map(|a| a.iter().filter_map(|l| l.as_i64().or_else(|| l.as_i32().map(i64::from))).collect())
+            .unwrap_or_default();
+        lines.sort_unstable();
+        let value = group
+            .get_document("_id")
+            .map(|k| k.values().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .join(", ");
+        for &line in lines.iter().skip(1) {
+            refused.push(Reject {
+                line: line as u64,
+                column: Some(plan.key.join(", ")),
+                value: Some(if plan.key.iter().any(|k| crate::redact::is_secret_name(k)) {
+                    "[redacted]".into()
+                } else {
+                    value.chars().take(200).collect()
+                }),
+                reason: super::constraints::repeated_key(&plan.key, lines[0]),
+            });
+        }
+    }
+    refused.sort_by_key(|r| r.line);
+    let lines: Vec<i64> = refused.iter().map(|r| r.line as i64).collect();
+    for reject in refused {
+        rejects
+            .push(reject)
+            .map_err(|e| Failure::Tool(ToolError::invalid("rejects_file", format!("cannot write it: {e}"))))?;
+    }
+    rejects.flush().map_err(|e| Failure::Tool(ToolError::invalid("rejects_file", format!("cannot write it: {e}"))))?;
+    if !plan.skip_bad_rows || lines.is_empty() {
+        return Ok(0);
+    }
+    let removed = stage.delete_many(doc! { "_id": { "$in": lines } }).await?;
+    Ok(removed.deleted_count)
 }
 
 /// Replay the scratch collection into the target in file order, a batch per write command.
@@ -266,7 +368,7 @@ async fn write_batch(
                 ErrorKind::InsertMany(ref failure) => {
                     let first = failure.write_errors.as_ref().and_then(|w| w.first());
                     match first {
-                        Some(w) => Err(row_failure(plan, batch, w.index, w.code, &w.message)),
+                        Some(w) => Err(refused_row(batch, w.index, w.code, &w.message)),
                         None => Err(Failure::Mongo(e)),
                     }
                 }
@@ -294,7 +396,7 @@ async fn write_batch(
     {
         let index = w.get_i32("index").map(|i| i as usize).unwrap_or_default();
         let code = w.get_i32("code").unwrap_or_default();
-        return Err(row_failure(plan, batch, index, code, w.get_str("errmsg").unwrap_or("write error")));
+        return Err(refused_row(batch, index, code, w.get_str("errmsg").unwrap_or("write error")));
     }
     let inserted = reply.get_array("upserted").map(|u| u.len() as u64).unwrap_or_default();
     let matched = number(reply.get("n")).unwrap_or_default().saturating_sub(inserted);
@@ -336,9 +438,29 @@ fn number(v: Option<&Bson>) -> Option<u64> {
     }
 }
 
-/// A row the target refused, by its line in the file; the transaction is aborted after this.
-fn row_failure(plan: &LoadPlan, batch: &[(i64, Document)], index: usize, code: i32, message: &str) -> Failure {
+/// The row of a batch the target refused, by its line in the file.
+fn refused_row(batch: &[(i64, Document)], index: usize, code: i32, message: &str) -> Failure {
     let line = batch.get(index).map(|(line, _)| *line).unwrap_or_default();
+    Failure::Row { line, code, message: message.chars().take(300).collect() }
+}
+
+/// Why the target refused a row, for the reject report.
+fn row_reason(plan: &LoadPlan, code: i32, message: &str) -> String {
+    // The server names the index: `... index: email_1 dup key: ...`.
+    let on_id = message.contains("index: _id_ ");
+    match code {
+        11000 if plan.mode == MergeMode::Insert && on_id => {
+            format!("{message} (mode insert adds new documents only: upsert updates them, skip-duplicates keeps them)")
+        }
+        11000 if on_id => message.to_string(),
+        11000 => format!("{message} (a unique index other than _id)"),
+        121 => format!("the collection's validator refuses it: {message}"),
+        _ => message.to_string(),
+    }
+}
+
+/// A row the target refused on a merge without a transaction: rows before it stay applied.
+fn row_failure(plan: &LoadPlan, line: i64, code: i32, message: &str) -> ToolError {
     let hint = match code {
         11000 if plan.mode == MergeMode::Insert => {
             "the row's key already exists (in the collection or earlier in the file): use mode upsert to update \
@@ -358,11 +480,7 @@ fn row_failure(plan: &LoadPlan, batch: &[(i64, Document)], index: usize, code: i
     } else {
         hint.to_string()
     };
-    Failure::Tool(ToolError::Database {
-        code: Some(code.to_string()),
-        message: format!("line {line}: {message}"),
-        hint: Some(hint),
-    })
+    ToolError::Database { code: Some(code.to_string()), message: format!("line {line}: {message}"), hint: Some(hint) }
 }
 
 /// Driver and server errors said in terms of what to do; the write never half-applies.

@@ -13,7 +13,6 @@ use std::{
     },
 };
 
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::values;
@@ -22,12 +21,10 @@ use crate::{
     error::ToolError,
 };
 
+pub use crate::backend::load::{ABORT_REJECTS, MAX_REPORTED_REJECTS, Reject};
+
 /// Rows per batch sent to the database side; with a channel of 4 batches this bounds memory.
 pub const BATCH_ROWS: usize = 4096;
-/// Bad rows kept for the report; the count covers all of them.
-pub const MAX_REPORTED_REJECTS: usize = 100;
-/// Bad rows listed when the load is refused (on_error: abort).
-pub const ABORT_REJECTS: usize = 10;
 
 /// How to read the file.
 #[derive(Debug, Clone)]
@@ -39,18 +36,6 @@ pub struct Format {
     pub skip_rows: u64,
     /// Exactly these are NULL in every column; `None`: an empty field is NULL except in text columns.
     pub null_values: Option<Vec<String>>,
-}
-
-/// One bad row: where, which column, what value, and why.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Reject {
-    pub line: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<String>,
-    /// The value as read (shown as [redacted] in columns named like secrets).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    pub reason: String,
 }
 
 /// A staged column: which field of the record feeds it and what it accepts.
@@ -245,12 +230,12 @@ impl Pending {
 
     fn push(&mut self, line: u64, values: Vec<Option<Cow<'_, str>>>) {
         if self.csv {
-            for (i, v) in values.iter().enumerate() {
-                if i > 0 {
-                    self.bytes.push(b',');
-                }
+            // The values, then the line: the staging table's last column.
+            for v in &values {
                 csv_field(&mut self.bytes, v.as_deref());
+                self.bytes.push(b',');
             }
+            self.bytes.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
             self.bytes.push(b'\n');
         } else {
             self.rows.push(StagedRow { line, values: values.into_iter().map(|v| v.map(Cow::into_owned)).collect() });
