@@ -108,7 +108,7 @@ pub struct SeedParams {
     pub database: Option<String>,
     /// A seed file or a folder of them (applied in file-name order): `.sql` scripts, or `.csv` (header row
     /// of column names; an empty field is NULL) and `.json` (an array of objects) files named after their
-    /// table. MongoDB: `.json` files named after their collection.
+    /// table. MongoDB: `.json` or `.csv` files named after their collection (CSV fields typed by their look).
     pub path: String,
     /// Re-apply files whose content changed since they were applied: CSV and JSON rows are upserted on the
     /// primary key (documents replaced by _id), SQL files rerun whole. Default false: changes are only reported.
@@ -315,7 +315,7 @@ impl Server {
     #[tool(
         name = "seed",
         description = "Apply seed data idempotently from a file or folder (file-name order): .sql scripts, or .csv / \
-            .json files named after their table (MongoDB: .json files named after their collection). The ledger \
+            .json files named after their table (MongoDB: .json or .csv files named after their collection). The ledger \
             table data_engineer_seeds records each file's SHA-256, so a re-run is a no-op; a changed file is \
             reported and re-applied only with reapply_changed (rows upserted on the primary key). The whole run is \
             one transaction: a failing file leaves nothing applied. On MySQL/MariaDB seed SQL may not hold DDL \

@@ -560,6 +560,12 @@ async fn smoke_test_fails_for_each_reason_on_mariadb() {
     db.exec("update _sqlx_migrations set success = true; drop table tiny;").await;
     let v = mcp.ok("smoke-test", json!({"version": 2})).await;
     assert_eq!(v["passed"], true, "healthy now: {v}");
+
+    // An unreachable server is a failed check, not a crash.
+    let gone = Mcp::spawn(&["--database-url", "mysql://nobody@127.0.0.1:1/none", "--mode", "read-only"], &[]).await;
+    let v = gone.ok("smoke-test", json!({})).await;
+    assert_eq!(status(&v, "connectivity"), "fail", "{v}");
+    assert_eq!(v["passed"], false);
 }
 
 #[tokio::test]
@@ -597,6 +603,12 @@ async fn smoke_test_fails_for_each_reason_on_sqlite() {
     assert_eq!(status(&v, "integrity"), "fail", "{v}");
     assert!(check(&v, "integrity")["detail"].as_str().unwrap().contains("t_v"), "{v}");
     assert_eq!(status(&v, "row-level-security"), "fail");
+
+    // A database file that cannot be opened is a failed check, not a crash.
+    let gone = Mcp::spawn(&["--database-url", "sqlite:///nonexistent-dir/none.db", "--mode", "read-only"], &[]).await;
+    let v = gone.ok("smoke-test", json!({})).await;
+    assert_eq!(status(&v, "connectivity"), "fail", "{v}");
+    assert_eq!(v["passed"], false);
 }
 
 #[tokio::test]
@@ -839,12 +851,13 @@ async fn seed_is_idempotent_and_atomic_on(url: String) {
     std::fs::create_dir(&seeds).unwrap();
     std::fs::write(seeds.join("teams.json"), r#"[{"_id": 1, "name": "core"}, {"_id": 2, "name": "ops"}]"#).unwrap();
     std::fs::write(seeds.join("users.json"), r#"[{"name": "Ann"}, {"name": "Bob"}]"#).unwrap();
-    std::fs::write(seeds.join("users.csv"), "name\nAnn\n").unwrap();
+    std::fs::write(seeds.join("tags.csv"), "_id,label,weight,active\n1,red,1.5,true\n2,blue,,false\n").unwrap();
+    std::fs::write(seeds.join("notes.txt"), "not a seed").unwrap();
     let path = seeds.to_str().unwrap();
     let mcp = Mcp::spawn(&["--database-url", &url, "--mode", "read-write"], &[]).await;
     let v = mcp.ok("seed", json!({ "path": path })).await;
-    assert_eq!(v["counts"]["applied"], 2, "{v}");
-    assert_eq!(v["counts"]["ignored"], 1, "CSV is not a MongoDB seed");
+    assert_eq!(v["counts"]["applied"], 3, "{v}");
+    assert_eq!(v["counts"]["ignored"], 1, "{v}");
     let m = mongodb::Client::with_uri_str(&url).await.unwrap().default_database().unwrap();
     let n = |c: &'static str| {
         let m = m.clone();
@@ -852,7 +865,19 @@ async fn seed_is_idempotent_and_atomic_on(url: String) {
     };
     assert_eq!(n("teams").await, 2);
     assert_eq!(n("users").await, 2);
-    assert_eq!(mcp.ok("seed", json!({ "path": path })).await["counts"]["unchanged"], 2);
+    // CSV fields are typed by what they look like, as load-csv types them; an empty one is null.
+    let tags: Vec<Document> = {
+        use futures::TryStreamExt;
+        m.collection::<Document>("tags").find(doc! {}).sort(doc! {"_id": 1}).await.unwrap().try_collect().await.unwrap()
+    };
+    assert_eq!(
+        tags,
+        vec![
+            doc! {"_id": 1, "label": "red", "weight": 1.5, "active": true},
+            doc! {"_id": 2, "label": "blue", "weight": mongodb::bson::Bson::Null, "active": false}
+        ]
+    );
+    assert_eq!(mcp.ok("seed", json!({ "path": path })).await["counts"]["unchanged"], 3);
 
     std::fs::write(seeds.join("teams.json"), r#"[{"_id": 1, "name": "platform"}, {"_id": 2, "name": "ops"}]"#).unwrap();
     assert_eq!(mcp.ok("seed", json!({ "path": path })).await["counts"]["changed"], 1);
@@ -869,7 +894,7 @@ async fn seed_is_idempotent_and_atomic_on(url: String) {
     assert!(e.contains("z_dupes.json") && e.contains("nothing was applied"), "{e}");
     assert_eq!(n("members").await, 0, "documents of earlier files are taken back");
     assert_eq!(n("z_dupes").await, 0);
-    assert_eq!(n("data_engineer_seeds").await, 2);
+    assert_eq!(n("data_engineer_seeds").await, 3);
 
     // A failing re-apply puts replaced documents and the ledger back as they were.
     std::fs::write(broken.join("teams.json"), r#"[{"_id": 1, "name": "renamed"}, {"_id": 3, "name": "new"}]"#).unwrap();
@@ -878,7 +903,7 @@ async fn seed_is_idempotent_and_atomic_on(url: String) {
     let team = m.collection::<Document>("teams").find_one(doc! {"_id": 1}).await.unwrap().unwrap();
     assert_eq!(team.get_str("name").unwrap(), "platform");
     assert_eq!(n("teams").await, 2, "the upserted document is gone again");
-    assert_eq!(mcp.ok("seed", json!({ "path": path })).await["counts"]["unchanged"], 2, "ledger as before");
+    assert_eq!(mcp.ok("seed", json!({ "path": path })).await["counts"]["unchanged"], 3, "ledger as before");
     m.drop().await.unwrap();
     mcp.close().await;
 }

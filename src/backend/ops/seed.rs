@@ -377,6 +377,32 @@ struct Target<'a> {
     upsert: bool,
 }
 
+/// A CSV seed as documents: fields named by the header, typed by what they look like (as
+/// load-csv types them: int32/int64, double, boolean, else string); an empty field is null.
+fn csv_documents(path: &Path) -> Result<Vec<Document>, ToolError> {
+    let file_error = |m: String| ToolError::invalid("path", format!("{}: {m}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(std::io::BufReader::new(file));
+    let header: Vec<String> =
+        reader.headers().map_err(|e| file_error(e.to_string()))?.iter().map(str::to_string).collect();
+    let mut docs = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| file_error(e.to_string()))?;
+        if record.len() != header.len() {
+            let line = record.position().map_or(0, |p| p.line());
+            return Err(file_error(format!("line {line} has {} fields, the header {}", record.len(), header.len())));
+        }
+        let doc: Document = header
+            .iter()
+            .zip(record.iter())
+            .map(|(k, v)| (k.clone(), crate::backend::load::bson_value((!v.is_empty()).then_some(v))))
+            .collect();
+        docs.push(doc);
+    }
+    Ok(docs)
+}
+
 fn csv_header(path: &Path) -> Result<Vec<String>, ToolError> {
     let file_error = |m: String| ToolError::invalid("path", format!("{}: {m}", path.display()));
     let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
@@ -517,8 +543,8 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
     let mut work = Vec::new();
     for f in files {
         let mut entry = SeedFile::ignored(&f);
-        if f.format != Some(Format::Json) {
-            entry.detail = Some("MongoDB seeds are .json files (an array of documents)".into());
+        if !matches!(f.format, Some(Format::Json | Format::Csv)) {
+            entry.detail = Some("MongoDB seeds are .json (an array of documents) or .csv files".into());
             report.push(entry);
             continue;
         }
@@ -532,15 +558,20 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
             None => SeedOutcome::Applied,
         };
         if matches!(entry.outcome, SeedOutcome::Applied | SeedOutcome::Reapplied) {
-            let docs: Vec<Document> = json_rows(&f.path)?
-                .into_iter()
-                .map(|o| match Bson::try_from(Value::Object(o)) {
-                    Ok(Bson::Document(d)) => Ok(d),
-                    _ => {
-                        Err(ToolError::invalid("path", format!("{}: a document is not representable in BSON", f.name)))
-                    }
-                })
-                .collect::<Result<_, _>>()?;
+            let docs: Vec<Document> = if f.format == Some(Format::Csv) {
+                csv_documents(&f.path)?
+            } else {
+                json_rows(&f.path)?
+                    .into_iter()
+                    .map(|o| match Bson::try_from(Value::Object(o)) {
+                        Ok(Bson::Document(d)) => Ok(d),
+                        _ => Err(ToolError::invalid(
+                            "path",
+                            format!("{}: a document is not representable in BSON", f.name),
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?
+            };
             if entry.outcome == SeedOutcome::Reapplied && docs.iter().any(|d| !d.contains_key("_id")) {
                 return Err(ToolError::refused(
                     format!("{} changed, but not every document has an _id to replace by", f.name),
