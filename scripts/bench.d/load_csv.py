@@ -16,6 +16,9 @@ load-csv alternate, DE_BENCH_LOAD_REPS times (default 3); the medians are compar
   - reload: the unchanged original file upserted again, the same two ways (load-csv leaves rows
     whose values are the same alone; psql by hand rewrites them)
   - the server's peak RSS (VmHWM) after the loads.
+  - flat (only when DE_BENCH_LOAD_CASES names it): a ~1 GB file (DE_BENCH_FLAT_ROWS, default
+    11,500,000 rows) loaded by a fresh server into a table with only its primary key, then
+    reloaded as an upsert; time and the server's peak RSS, which must stay flat (tens of MB).
 Prints Markdown table rows. Standard library plus the psql client.
 """
 import json
@@ -185,6 +188,18 @@ def main():
                 print(f"rep {rep + 1}/{reps}: " + ", ".join(f"{k[0]} {k[1]} {v[-1]:.2f} s" for k, v in times.items()),
                       file=sys.stderr, flush=True)
             peak = mcp.peak_rss_kib()
+            flat = []
+            if "flat" in wanted:
+                mcp.close()
+                mcp = None
+                big = os.path.join(tmp, "big.csv")
+                write_csv(big, 0, int(os.environ.get("DE_BENCH_FLAT_ROWS", "11500000")))
+                big_mb = os.path.getsize(big) / 1e6
+                psql(url, "drop table bench;\n" + TABLE.split(";")[0] + ";\n")
+                mcp = Mcp(binary, url, tmp)
+                for mode in ["insert", "upsert"]:
+                    flat.append((mode, big_mb, timed(lambda: mcp.load(big, mode)), mcp.peak_rss_kib()))
+                os.remove(big)
         finally:
             if mcp:
                 mcp.close()
@@ -208,6 +223,9 @@ def main():
     print(row("psql, the same by hand, reloading the unchanged file", "reload", "psql"))
     print(row("load-csv mode upsert, reloading the unchanged file", "reload", "load-csv"))
     print(f"| load-csv server peak RSS (VmHWM) | {peak / 1024:.1f} MiB | | | |")
+    for mode, mb, t, kib in flat:
+        print(f"| flat memory: a {mb:,.0f} MB file, mode {mode} (primary key only) | {t:.1f} s | peak RSS "
+              f"{kib / 1024:.1f} MiB | | |")
 
 
 if __name__ == "__main__":

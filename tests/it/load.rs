@@ -16,7 +16,7 @@ use rmcp::{
     transport::{ConfigureCommandExt, TokioChildProcess},
 };
 use serde_json::{Value, json};
-use sqlx::Connection;
+use sqlx::{Connection, Executor};
 
 use crate::support::{BIN, Kind, Mcp, TestDb};
 
@@ -128,6 +128,34 @@ async fn clean_file_with_quoted_newlines(kind: Kind) {
     let e = relative.err("load-csv", load_args("nope.csv", json!({}))).await;
     assert!(e.contains("no such file") && e.contains(&dir.path().join("nope.csv").display().to_string()), "{e}");
     relative.close().await;
+    mcp.close().await;
+}
+
+/// Other CSV shapes: a UTF-8 byte order mark, `;` between fields, `'` quotes with a backslash
+/// escape; a file without a header mapped by position; `skip_rows` before the header.
+async fn csv_dialects_are_read(kind: Kind) {
+    let db = people(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = id(kind);
+    let mut csv = b"\xEF\xBB\xBF".to_vec();
+    csv.extend_from_slice(format!("{key};name;age\n1;'O\\'Brien';30\n2;'semi;colon';40\n").as_bytes());
+    let file = write(dir.path(), "bom.csv", &csv);
+    let mcp = db.serve("read-write").await;
+    let args = load_args(&file, json!({"delimiter": ";", "quote": "'", "escape": "\\"}));
+    let v = mcp.ok("load-csv", args).await;
+    assert_eq!(v["inserted"], json!(2), "{v}");
+    let headless = write(dir.path(), "headless.csv", b"export of 2024-05-01\n3,carol,50\n");
+    let mapping = json!({"1": key, "2": "name", "3": "age"});
+    let v =
+        mcp.ok("load-csv", load_args(&headless, json!({"header": false, "skip_rows": 1, "mapping": mapping}))).await;
+    assert_eq!(v["inserted"], json!(1), "{v}");
+    let got: Vec<(i64, String, Option<i64>)> = rows(&db).await.into_iter().map(|(i, n, a, _)| (i, n, a)).collect();
+    assert_eq!(
+        got,
+        vec![(1, "O'Brien".into(), Some(30)), (2, "semi;colon".into(), Some(40)), (3, "carol".into(), Some(50))]
+    );
+    let bad = mcp.err("load-csv", load_args(&file, json!({"quote": "''"}))).await;
+    assert!(bad.contains("quote") && bad.contains("one ASCII character"), "{bad}");
     mcp.close().await;
 }
 
@@ -310,6 +338,7 @@ on_every_engine!(preview_guesses_and_proposes);
 on_every_engine!(cancel_mid_load_merges_nothing);
 on_every_engine!(kill_during_the_load_leaves_the_target_unchanged);
 on_every_engine!(constraint_violations_are_named_by_line);
+on_every_engine!(csv_dialects_are_read);
 on_every_engine!(upsert_conflicts_are_named_by_line);
 
 /// Progress notifications received: (progress, message).
@@ -426,6 +455,22 @@ async fn cancel_mid_load_merges_nothing(kind: Kind) {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(rows(&db).await.is_empty(), "a cancelled load merges nothing");
+    match kind {
+        // The load's write transaction is gone: another writer gets the lock at once.
+        Kind::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            c.execute("PRAGMA busy_timeout = 0").await.unwrap();
+            c.execute("BEGIN IMMEDIATE").await.expect("the cancelled load still holds the write lock");
+            c.execute("ROLLBACK").await.unwrap();
+        }
+        // The scratch collection is dropped: nothing of the load is left on the server.
+        Kind::Mongo => {
+            let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+            let names = client.default_database().unwrap().list_collection_names().await.unwrap();
+            assert_eq!(names, vec!["people".to_string()], "the scratch collection is dropped after a cancel");
+        }
+        _ => {}
+    }
     // The server is still usable: the same load runs to the end.
     let r = client
         .call_tool(
@@ -462,7 +507,7 @@ async fn kill_during_the_load_leaves_the_target_unchanged(kind: Kind) {
     let mcp = db.serve("read-write").await;
     mcp.ok("load-csv", load_args(&seed, json!({}))).await;
     mcp.close().await;
-    if kind == Kind::Postgres {
+    if matches!(kind, Kind::Postgres | Kind::Sqlite) {
         db.exec("create index people_name on people (name); create index people_note on people (note)").await;
     }
     let file = big_file(dir.path(), big_size(kind), key);
@@ -502,8 +547,10 @@ async fn kill_during_the_load_leaves_the_target_unchanged(kind: Kind) {
                     break;
                 }
             }
+            // The whole file is staged and the merge is under way (in the load's one transaction).
             Kind::Sqlite => {
-                if handler.progress.lock().unwrap().iter().any(|(n, _)| *n > 0.0) {
+                let merging = |m: &Option<String>| m.as_deref().is_some_and(|m| m.contains("merging"));
+                if handler.progress.lock().unwrap().iter().any(|(_, m)| merging(m)) {
                     break;
                 }
             }
@@ -850,4 +897,83 @@ async fn an_upsert_sees_a_change_of_case_on_mariadb() {
 #[tokio::test]
 async fn an_upsert_sees_a_change_of_case_on_postgres() {
     an_upsert_sees_a_change_of_case(Kind::Postgres).await;
+}
+
+/// Upsert on a named unique key (the primary key, generated by the database, is not in the file).
+async fn an_upsert_on_a_named_key(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let id = match kind {
+        Kind::Postgres => "id int generated always as identity primary key",
+        Kind::Mysql => "id int auto_increment primary key",
+        _ => "id integer primary key",
+    };
+    db.exec(&format!("create table accounts ({id}, email varchar(50) not null unique, name varchar(20))")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mcp = db.serve("read-write").await;
+    let first = write(dir.path(), "a.csv", b"email,name\na@x,ann\nb@x,bob\n");
+    let args = |file: &str| json!({"table": "accounts", "file": file, "mode": "upsert", "key": ["email"]});
+    let v = mcp.ok("load-csv", args(&first)).await;
+    assert_eq!(v["inserted"], json!(2), "{v}");
+    let second = write(dir.path(), "b.csv", b"email,name\na@x,ANN\nc@x,cy\n");
+    let v = mcp.ok("load-csv", args(&second)).await;
+    assert_eq!((v["inserted"].clone(), v["updated"].clone()), (json!(1), json!(1)), "{v}");
+    assert_eq!(v["key"], json!(["email"]));
+    let rows = mcp.ok("run-sql", json!({"sql": "select id, email, name from accounts order by id"})).await;
+    // The stored rows keep their ids (a new row's id may skip values: upserts draw from the sequence).
+    assert_eq!(rows["rows"][0], json!([1, "a@x", "ANN"]), "{rows}");
+    assert_eq!(rows["rows"][1], json!([2, "b@x", "bob"]), "{rows}");
+    assert_eq!((rows["rows"][2][1].clone(), rows["rows"][2][2].clone()), (json!("c@x"), json!("cy")), "{rows}");
+    let e = mcp.err("load-csv", json!({"table": "accounts", "file": first, "mode": "upsert", "key": ["nope"]})).await;
+    assert!(e.contains("key column nope is not filled by the file"), "{e}");
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn an_upsert_on_a_named_key_on_postgres() {
+    an_upsert_on_a_named_key(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn an_upsert_on_a_named_key_on_mariadb() {
+    an_upsert_on_a_named_key(Kind::Mysql).await;
+}
+
+#[tokio::test]
+async fn an_upsert_on_a_named_key_on_sqlite() {
+    an_upsert_on_a_named_key(Kind::Sqlite).await;
+}
+
+/// Preview reads and writes nothing, so a read-only database allows it; a load it refuses.
+#[tokio::test]
+async fn preview_works_on_a_read_only_database() {
+    let db = people(Kind::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "people.csv", b"id,name,age\n1,ann,x\n2,bob,40\n");
+    let mcp = db.serve("read-only").await;
+    let v = mcp.ok("load-csv", load_args(&file, json!({"preview": true}))).await;
+    assert_eq!(v["committed"], json!(false), "{v}");
+    assert!(v["rejects"].to_string().contains("age"), "the value the table would refuse: {v}");
+    let e = mcp.err("load-csv", load_args(&file, json!({}))).await;
+    assert!(e.contains("read-only") && e.contains("preview: true works"), "{e}");
+    assert!(rows(&db).await.is_empty());
+    mcp.close().await;
+}
+
+/// A bad row's value never shows a secret: redacted when its column is named like one, and a
+/// secret-looking value (a URL with a password) is redacted by the output layer.
+#[tokio::test]
+async fn bad_row_values_keep_secrets_out() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec("create table creds (id int primary key, api_token varchar(5), age int)").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file =
+        write(dir.path(), "creds.csv", b"id,api_token,age\n1,tok-abcdefgh,5\n2,ok,postgres://u:SuperSecret1@h/db\n");
+    let mcp = db.serve("read-write").await;
+    let e = mcp.err("load-csv", json!({"table": "creds", "file": file})).await;
+    assert!(e.contains("line 2") && e.contains("line 3"), "{e}");
+    assert!(!e.contains("abcdefgh") && !e.contains("SuperSecret1"), "{e}");
+    let v = mcp.ok("load-csv", json!({"table": "creds", "file": file, "on_error": "skip"})).await;
+    let shown = v["rejects"].to_string();
+    assert!(shown.contains("[redacted]") && !shown.contains("abcdefgh") && !shown.contains("SuperSecret1"), "{shown}");
+    mcp.close().await;
 }
