@@ -105,6 +105,24 @@ pub struct QualityResult {
 }
 
 impl QualityCheck {
+    /// A check of `kind` on `table`.`column`, every other field unset.
+    pub fn on(kind: QualityKind, table: Option<String>, column: Option<String>) -> Self {
+        QualityCheck {
+            check: kind,
+            name: None,
+            table,
+            column,
+            values: None,
+            to_table: None,
+            to_column: None,
+            min: None,
+            max: None,
+            max_age_seconds: None,
+            sql: None,
+            pipeline: None,
+        }
+    }
+
     fn label(&self) -> String {
         if let Some(n) = &self.name {
             return n.clone();
@@ -575,20 +593,7 @@ mod tests {
     use super::*;
 
     fn check(kind: QualityKind) -> QualityCheck {
-        QualityCheck {
-            check: kind,
-            name: None,
-            table: Some("t".into()),
-            column: Some("c".into()),
-            values: None,
-            to_table: None,
-            to_column: None,
-            min: None,
-            max: None,
-            max_age_seconds: None,
-            sql: None,
-            pipeline: None,
-        }
+        QualityCheck::on(kind, Some("t".into()), Some("c".into()))
     }
 
     #[test]

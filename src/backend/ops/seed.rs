@@ -245,7 +245,7 @@ impl Database {
                         entry.table = Some(table.shown());
                         // Columns come from the CSV header or the JSON objects' keys; each must exist.
                         let (keys, rows) = if format == Format::Csv {
-                            (csv_header(&f.path)?, None)
+                            (csv_seed(&f.path)?.0, None)
                         } else {
                             let rows = json_rows(&f.path)?;
                             (json_keys(&rows), Some(rows))
@@ -317,27 +317,12 @@ impl Database {
     /// Stream a CSV seed (header row = column names) into the table in batches.
     async fn csv_rows(&self, conn: &mut Conn, target: &Target<'_>, path: &Path) -> Result<u64, ToolError> {
         let t = self.config.statement_timeout_ms;
-        let file_error = |m: String| ToolError::invalid("path", format!("{}: {m}", path.display()));
-        let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
-        // Flexible: a short or long row gets this function's error, with its line number.
-        let mut reader =
-            csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(std::io::BufReader::new(file));
-        let header: Vec<String> =
-            reader.headers().map_err(|e| file_error(e.to_string()))?.iter().map(str::to_string).collect();
+        let (header, records) = csv_seed(path)?;
         let batch_rows = (BIND_BUDGET / header.len().max(1)).max(1);
-        let line = |r: &csv::StringRecord| r.position().map_or(0, |p| p.line());
         let mut batch = Vec::new();
         let mut written = 0;
-        for record in reader.records() {
-            let record = record.map_err(|e| file_error(e.to_string()))?;
-            if record.len() != header.len() {
-                return Err(file_error(format!(
-                    "line {} has {} fields, the header {}",
-                    line(&record),
-                    record.len(),
-                    header.len()
-                )));
-            }
+        for record in records {
+            let record = record?;
             // An empty field is NULL.
             let row: Map<String, Value> = header
                 .iter()
@@ -380,19 +365,10 @@ struct Target<'a> {
 /// A CSV seed as documents: fields named by the header, typed by what they look like (as
 /// load-csv types them: int32/int64, double, boolean, else string); an empty field is null.
 fn csv_documents(path: &Path) -> Result<Vec<Document>, ToolError> {
-    let file_error = |m: String| ToolError::invalid("path", format!("{}: {m}", path.display()));
-    let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
-    let mut reader =
-        csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(std::io::BufReader::new(file));
-    let header: Vec<String> =
-        reader.headers().map_err(|e| file_error(e.to_string()))?.iter().map(str::to_string).collect();
+    let (header, records) = csv_seed(path)?;
     let mut docs = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| file_error(e.to_string()))?;
-        if record.len() != header.len() {
-            let line = record.position().map_or(0, |p| p.line());
-            return Err(file_error(format!("line {line} has {} fields, the header {}", record.len(), header.len())));
-        }
+    for record in records {
+        let record = record?;
         let doc: Document = header
             .iter()
             .zip(record.iter())
@@ -403,16 +379,32 @@ fn csv_documents(path: &Path) -> Result<Vec<Document>, ToolError> {
     Ok(docs)
 }
 
-fn csv_header(path: &Path) -> Result<Vec<String>, ToolError> {
-    let file_error = |m: String| ToolError::invalid("path", format!("{}: {m}", path.display()));
+/// A CSV seed's header (the column names) and its records, streamed; a record whose width is not
+/// the header's is an error naming the file and the line.
+fn csv_seed(
+    path: &Path,
+) -> Result<(Vec<String>, impl Iterator<Item = Result<csv::StringRecord, ToolError>>), ToolError> {
+    let display = path.display().to_string();
+    let file_error = move |m: String| ToolError::invalid("path", format!("{display}: {m}"));
     let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(std::io::BufReader::new(file));
+    // Flexible: a short or long row gets this function's error, with its line number.
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(std::io::BufReader::new(file));
     let header: Vec<String> =
         reader.headers().map_err(|e| file_error(e.to_string()))?.iter().map(str::to_string).collect();
     if header.iter().all(String::is_empty) {
         return Err(file_error("the first line must name the columns".into()));
     }
-    Ok(header)
+    let width = header.len();
+    let records = reader.into_records().map(move |record| {
+        let record = record.map_err(|e| file_error(e.to_string()))?;
+        if record.len() != width {
+            let line = record.position().map_or(0, |p| p.line());
+            return Err(file_error(format!("line {line} has {} fields, the header {width}", record.len())));
+        }
+        Ok(record)
+    });
+    Ok((header, records))
 }
 
 /// Keys of JSON rows in first-seen order.

@@ -165,20 +165,8 @@ fn translate(out: &mut FileChecks, table: &str, column: Option<&str>, test: &Val
     if arguments.contains_key("where") || args.get("config").and_then(|c| c.get("where")).is_some() {
         return skip(out, "a `where` filter is not supported; write it as a custom_sql check");
     }
-    let mut check = QualityCheck {
-        check: QualityKind::NotNull,
-        name: args.get("name").and_then(Value::as_str).map(str::to_string),
-        table: Some(table.to_string()),
-        column: column.map(str::to_string),
-        values: None,
-        to_table: None,
-        to_column: None,
-        min: None,
-        max: None,
-        max_age_seconds: None,
-        sql: None,
-        pipeline: None,
-    };
+    let mut check = QualityCheck::on(QualityKind::NotNull, Some(table.to_string()), column.map(str::to_string));
+    check.name = args.get("name").and_then(Value::as_str).map(str::to_string);
     let number = |key: &str| arguments.get(key).and_then(Value::as_f64);
     let text = |key: &str| arguments.get(key).and_then(Value::as_str);
     let bare = test_name.rsplit('.').next().unwrap_or(test_name);
@@ -305,20 +293,10 @@ fn freshness(out: &mut FileChecks, table: &str, source: &Map<String, Value>, nod
         });
         return;
     };
-    out.checks.push(QualityCheck {
-        check: QualityKind::Freshness,
-        name: Some(format!("source freshness {table}")),
-        table: Some(table.to_string()),
-        column: Some(field.to_string()),
-        values: None,
-        to_table: None,
-        to_column: None,
-        min: None,
-        max: None,
-        max_age_seconds: Some(count * period),
-        sql: None,
-        pipeline: None,
-    });
+    let mut check = QualityCheck::on(QualityKind::Freshness, Some(table.to_string()), Some(field.to_string()));
+    check.name = Some(format!("source freshness {table}"));
+    check.max_age_seconds = Some(count * period);
+    out.checks.push(check);
 }
 
 #[cfg(test)]
