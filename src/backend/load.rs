@@ -15,7 +15,7 @@ mod constraints;
 mod mongo;
 
 pub use constraints::MergeRejects;
-use constraints::{Names, Scope};
+use constraints::{Names, Scope, Verdict};
 
 use mongodb::bson::Bson;
 use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Row as _};
@@ -129,6 +129,11 @@ pub struct Reject {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     pub reason: String,
+}
+
+/// The rejects file could not be written.
+pub fn rejects_file_error(e: impl std::fmt::Display) -> ToolError {
+    ToolError::invalid("rejects_file", format!("cannot write it: {e}"))
 }
 
 /// One good row: its line in the file and one value per staged column (`None` is NULL).
@@ -713,29 +718,20 @@ async fn pg_stage_and_merge(
             text: pg_text,
             tolerant: false,
         };
-        let found = match constraints::postgres(conn, &plan.target.quoted).await {
+        let verdict = match constraints::postgres(conn, &plan.target.quoted).await {
             Ok(rules) => {
-                constraints::find::<sqlx::Postgres>(
-                    conn,
-                    &names,
-                    &rules,
-                    plan,
-                    Scope::All,
-                    plan.skip_bad_rows,
-                    &mut rejects,
-                )
-                .await
+                constraints::screen::<sqlx::Postgres>(conn, &names, &rules, plan, Scope::All, &mut rejects).await
             }
             Err(x) => Err(x),
         };
-        match found {
+        match verdict {
             // Nothing found (or the search failed): the merge's own error says what it can.
-            Ok(0) | Err(_) => return Err(e.into()),
-            Ok(_) if !plan.skip_bad_rows => {
+            Ok(Verdict::Clean) | Err(_) => return Err(e.into()),
+            Ok(Verdict::Refused) => {
                 conn.execute("ROLLBACK").await?;
                 return Ok(Loaded::RowsRefused(rejects));
             }
-            Ok(n) => {
+            Ok(Verdict::Removed(n)) => {
                 staged -= n;
                 (inserted_before, updated_before) = written().fetch_one(&mut *conn).await?;
                 conn.execute(AssertSqlSafe(merge)).await?;
@@ -873,17 +869,14 @@ async fn mysql_stage_and_merge(
         // earlier one: such rows are found before the merge, which would not fail on them.
         let found = rules.insert(constraints::mysql(conn, &plan.target.name).await?);
         let silent = Scope::Silent { any_unique_key: true };
-        let skip = plan.skip_bad_rows;
-        // Refusing: a probe first, then, if it finds anything, every kind of problem is listed.
-        let mut probe = MergeRejects::new(None);
-        let sink = if skip { &mut rejects } else { &mut probe };
-        let refused = constraints::find::<sqlx::MySql>(conn, &n, found, plan, silent, skip, sink).await?;
-        if refused > 0 && !skip {
-            constraints::find::<sqlx::MySql>(conn, &n, found, plan, Scope::All, false, &mut rejects).await?;
-            conn.execute("ROLLBACK").await?;
-            return Ok(Loaded::RowsRefused(rejects));
+        match constraints::screen::<sqlx::MySql>(conn, &n, found, plan, silent, &mut rejects).await? {
+            Verdict::Clean => {}
+            Verdict::Removed(removed) => staged -= removed,
+            Verdict::Refused => {
+                conn.execute("ROLLBACK").await?;
+                return Ok(Loaded::RowsRefused(rejects));
+            }
         }
-        staged -= refused;
     }
     // An upsert leaves alone rows that hold these very values (compared byte for byte, not by
     // collation): they are neither rewritten nor seen by update triggers.
@@ -943,17 +936,14 @@ async fn mysql_stage_and_merge(
                 Some(rules) => rules,
                 None => constraints::mysql(conn, &plan.target.name).await?,
             };
-            let skip = plan.skip_bad_rows;
-            let found =
-                constraints::find::<sqlx::MySql>(conn, &n, &rules, plan, Scope::All, skip, &mut rejects).await?;
-            if found == 0 {
-                return Err(e.into());
+            match constraints::screen::<sqlx::MySql>(conn, &n, &rules, plan, Scope::All, &mut rejects).await? {
+                Verdict::Clean => return Err(e.into()),
+                Verdict::Removed(removed) => staged -= removed,
+                Verdict::Refused => {
+                    conn.execute("ROLLBACK").await?;
+                    return Ok(Loaded::RowsRefused(rejects));
+                }
             }
-            if !skip {
-                conn.execute("ROLLBACK").await?;
-                return Ok(Loaded::RowsRefused(rejects));
-            }
-            staged -= found;
             if plan.mode != MergeMode::Insert {
                 existing =
                     sqlx::query_scalar::<_, i64>(AssertSqlSafe(existing_sql)).fetch_one(&mut *conn).await? as u64;
@@ -1036,17 +1026,14 @@ async fn sqlite_stage_and_merge(
         // A key repeated in the file would let its last row win without an error.
         let found = rules.insert(constraints::sqlite(&mut tx, &plan.target.name).await?);
         let silent = Scope::Silent { any_unique_key: false };
-        let skip = plan.skip_bad_rows;
-        // Refusing: a probe first, then, if it finds anything, every kind of problem is listed.
-        let mut probe = MergeRejects::new(None);
-        let sink = if skip { &mut rejects } else { &mut probe };
-        let refused = constraints::find::<sqlx::Sqlite>(&mut tx, &n, found, plan, silent, skip, sink).await?;
-        if refused > 0 && !skip {
-            constraints::find::<sqlx::Sqlite>(&mut tx, &n, found, plan, Scope::All, false, &mut rejects).await?;
-            tx.rollback().await?;
-            return Ok(Loaded::RowsRefused(rejects));
+        match constraints::screen::<sqlx::Sqlite>(&mut tx, &n, found, plan, silent, &mut rejects).await? {
+            Verdict::Clean => {}
+            Verdict::Removed(removed) => staged -= removed,
+            Verdict::Refused => {
+                tx.rollback().await?;
+                return Ok(Loaded::RowsRefused(rejects));
+            }
         }
-        staged -= refused;
     }
     let existing_sql =
         format!("SELECT COUNT(*) FROM temp.{STAGE} s JOIN {target} t ON {}", key_join(plan, double_quote));
@@ -1067,17 +1054,14 @@ async fn sqlite_stage_and_merge(
                 Some(rules) => rules,
                 None => constraints::sqlite(&mut tx, &plan.target.name).await?,
             };
-            let skip = plan.skip_bad_rows;
-            let found =
-                constraints::find::<sqlx::Sqlite>(&mut tx, &n, &rules, plan, Scope::All, skip, &mut rejects).await?;
-            if found == 0 {
-                return Err(e.into());
+            match constraints::screen::<sqlx::Sqlite>(&mut tx, &n, &rules, plan, Scope::All, &mut rejects).await? {
+                Verdict::Clean => return Err(e.into()),
+                Verdict::Removed(removed) => staged -= removed,
+                Verdict::Refused => {
+                    tx.rollback().await?;
+                    return Ok(Loaded::RowsRefused(rejects));
+                }
             }
-            if !skip {
-                tx.rollback().await?;
-                return Ok(Loaded::RowsRefused(rejects));
-            }
-            staged -= found;
             if plan.mode != MergeMode::Insert {
                 existing = sqlx::query_scalar::<_, i64>(AssertSqlSafe(existing_sql)).fetch_one(&mut *tx).await? as u64;
             }

@@ -293,7 +293,7 @@ pub(super) fn repeated_key(columns: &[String], first: i64) -> String {
 /// from the staging table. Without `remove` (the load is refused anyway) it stops once
 /// [`ABORT_REJECTS`] rows are listed. A test the engine cannot run is passed over where
 /// [`Names::tolerant`]; otherwise its error is returned.
-pub(super) async fn find<DB>(
+async fn find<DB>(
     conn: &mut DB::Connection,
     n: &Names,
     rules: &[Rule],
@@ -380,6 +380,54 @@ where
     }
     rejects.flush().map_err(sqlx::Error::Io)?;
     Ok(found)
+}
+
+/// What screening the staged rows came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// No staged row breaks a rule looked for.
+    Clean,
+    /// on_error skip: this many rows were reported and taken out of the staging table.
+    Removed(u64),
+    /// on_error abort: the load is refused; the rejects list the first rows of every kind.
+    Refused,
+}
+
+/// Look for the rows breaking `rules` within `scope`, then remove them (on_error skip) or refuse
+/// the load. Refusing after a narrower scope, a probe finds whether anything is wrong and, if so,
+/// the listing covers every kind of problem, so the caller sees them all at once.
+pub(super) async fn screen<DB>(
+    conn: &mut DB::Connection,
+    n: &Names,
+    rules: &[Rule],
+    plan: &LoadPlan,
+    scope: Scope,
+    rejects: &mut MergeRejects,
+) -> Result<Verdict, sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'r> String: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'r> i64: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'r> &'r str: sqlx::ColumnIndex<DB::Row>,
+{
+    let skip = plan.skip_bad_rows;
+    let probing = !skip && scope != Scope::All;
+    let mut probe = MergeRejects::new(None);
+    let sink = if probing { &mut probe } else { &mut *rejects };
+    let found = find::<DB>(conn, n, rules, plan, scope, skip, sink).await?;
+    Ok(match found {
+        0 => Verdict::Clean,
+        found if skip => Verdict::Removed(found),
+        _ => {
+            if probing {
+                find::<DB>(conn, n, rules, plan, Scope::All, false, rejects).await?;
+            }
+            Verdict::Refused
+        }
+    })
 }
 
 /// A merge failure a constraint explains: unique, foreign key, NOT NULL, CHECK or exclusion

@@ -18,7 +18,9 @@ use mongodb::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{ABORT_REJECTS, Feed, LoadPlan, Loaded, MergeMode, MergeRejects, Merged, Reject, bson_value};
+use super::{
+    ABORT_REJECTS, Feed, LoadPlan, Loaded, MergeMode, MergeRejects, Merged, Reject, bson_value, rejects_file_error,
+};
 use crate::{
     backend::mongo::{Mongo, commit},
     error::ToolError,
@@ -220,9 +222,7 @@ async fn stage_and_merge(
                 let _ = session.abort_transaction().await;
                 let reason = row_reason(plan, code, &message);
                 let pushed = rejects.push(Reject { line: line as u64, column: None, value: None, reason });
-                pushed
-                    .and_then(|()| rejects.flush())
-                    .map_err(|e| Failure::Tool(ToolError::invalid("rejects_file", format!("cannot write it: {e}"))))?;
+                pushed.and_then(|()| rejects.flush()).map_err(|e| Failure::Tool(rejects_file_error(e)))?;
                 stage.delete_one(doc! { "_id": line }).await?;
                 staged -= 1;
                 if !plan.skip_bad_rows && rejects.count >= ABORT_REJECTS as u64 {
@@ -305,11 +305,9 @@ async fn repeated_keys(
     refused.sort_by_key(|r| r.line);
     let lines: Vec<i64> = refused.iter().map(|r| r.line as i64).collect();
     for reject in refused {
-        rejects
-            .push(reject)
-            .map_err(|e| Failure::Tool(ToolError::invalid("rejects_file", format!("cannot write it: {e}"))))?;
+        rejects.push(reject).map_err(|e| Failure::Tool(rejects_file_error(e)))?;
     }
-    rejects.flush().map_err(|e| Failure::Tool(ToolError::invalid("rejects_file", format!("cannot write it: {e}"))))?;
+    rejects.flush().map_err(|e| Failure::Tool(rejects_file_error(e)))?;
     if !plan.skip_bad_rows || lines.is_empty() {
         return Ok(0);
     }

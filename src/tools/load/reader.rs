@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use super::values;
 use crate::{
-    backend::load::{Feed, StagedRow, ValueKind, csv_field},
+    backend::load::{Feed, StagedRow, ValueKind, csv_field, rejects_file_error},
     error::ToolError,
 };
 
@@ -267,7 +267,7 @@ pub fn run(mut job: ReadJob, feed: mpsc::Sender<Feed>) -> ReadSummary {
     let mut rejects_out = match job.rejects_file.as_ref().map(csv::Writer::from_path).transpose() {
         Ok(w) => w,
         Err(e) => {
-            summary.fatal = Some(ToolError::invalid("rejects_file", format!("cannot write it: {e}")));
+            summary.fatal = Some(rejects_file_error(e));
             return summary;
         }
     };
@@ -344,7 +344,7 @@ pub fn run(mut job: ReadJob, feed: mpsc::Sender<Feed>) -> ReadSummary {
     if let Some(mut w) = rejects_out
         && let Err(e) = w.flush()
     {
-        summary.fatal = Some(ToolError::invalid("rejects_file", format!("cannot write it: {e}")));
+        summary.fatal = Some(rejects_file_error(e));
         return summary;
     }
     if refused {
