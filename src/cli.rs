@@ -80,7 +80,14 @@ pub fn main() -> ExitCode {
         Err(_) => Redactor::patterns_only(),
     });
     init_tracing(redactor.clone());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    // Deep statement trees are walked recursively: every thread gets the stack the SQL check
+    // bounds them to (address space only; pages are touched as used).
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(crate::safety::STACK_BYTES)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -154,6 +154,12 @@ pub struct DatabaseConfig {
     pub mode: Mode,
     pub statement_timeout_ms: u64,
     pub max_rows: usize,
+    /// A least-privilege login for the reads the server runs on the model's behalf (its SQL):
+    /// the database itself then refuses everything but reading, whatever the main login may do.
+    pub reader_url: Option<SecretUrl>,
+    /// PostgreSQL: the role read-only work switches to when there is no `reader_url` (default
+    /// `pg_read_all_data`).
+    pub reader_role: Option<String>,
 }
 
 impl DatabaseConfig {
@@ -248,6 +254,8 @@ struct FileDatabase {
     mode: Option<Mode>,
     statement_timeout_ms: Option<u64>,
     max_rows: Option<usize>,
+    reader_url: Option<String>,
+    reader_role: Option<String>,
 }
 
 impl Config {
@@ -290,6 +298,8 @@ impl Config {
             mode: req.mode.unwrap_or(Mode::ReadWrite),
             statement_timeout_ms: DEFAULT_STATEMENT_TIMEOUT_MS,
             max_rows: DEFAULT_MAX_ROWS,
+            reader_url: None,
+            reader_role: None,
         };
         Ok(Config {
             databases: vec![db],
@@ -312,8 +322,23 @@ impl Config {
                 message: format!("[databases.{name}]: {}", e.message()),
             })?;
             let url = interpolate(&raw.url, &format!("databases.{name}.url"), env, &mut secrets)?;
-            let db = database(&name, &url, raw.mode, raw.statement_timeout_ms, raw.max_rows)?;
+            let mut db = database(&name, &url, raw.mode, raw.statement_timeout_ms, raw.max_rows)?;
             secrets.extend(db.url.password());
+            if let Some(reader) = &raw.reader_url {
+                let reader = interpolate(reader, &format!("databases.{name}.reader_url"), env, &mut secrets)?;
+                if Engine::from_url(&reader) != Some(db.engine) || db.engine == Engine::Sqlite {
+                    return Err(ConfigError::Database {
+                        name: name.clone(),
+                        message:
+                            "reader_url must be a URL of the same engine as url (PostgreSQL, MySQL/MariaDB or MongoDB)"
+                                .into(),
+                    });
+                }
+                let reader = SecretUrl::new(reader);
+                secrets.extend(reader.password());
+                db.reader_url = Some(reader);
+            }
+            db.reader_role = raw.reader_role.filter(|r| !r.trim().is_empty());
             databases.push(db);
         }
         if databases.is_empty() {
@@ -379,6 +404,8 @@ fn database(
         mode: mode.unwrap_or(Mode::ReadOnly),
         statement_timeout_ms: statement_timeout_ms.unwrap_or(DEFAULT_STATEMENT_TIMEOUT_MS),
         max_rows: max_rows.unwrap_or(DEFAULT_MAX_ROWS),
+        reader_url: None,
+        reader_role: None,
     })
 }
 

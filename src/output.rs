@@ -64,6 +64,11 @@ impl Output {
         &self.redactor
     }
 
+    /// The largest result, in bytes; row reads stop near it.
+    pub fn max_bytes(&self) -> usize {
+        self.config.max_bytes
+    }
+
     /// Finish a tool call's response: the only way a result leaves the server.
     pub fn finish(&self, response: Result<CallToolResponse, McpError>) -> Result<CallToolResponse, McpError> {
         match response {

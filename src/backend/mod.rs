@@ -3,30 +3,67 @@
 
 #[macro_use]
 mod rows {
-    /// Run one statement on an executor, keeping at most `cap + 1` rows (the extra one tells the
-    /// result was cut) and summing rows affected. The parser has checked it is one statement,
-    /// so fetch_many's multi-statement caveat does not apply.
-    macro_rules! read_rows {
-        ($executor:expr, $sql:expr, $cap:expr, $stop_early:expr) => {
-            read_rows!($executor, $sql, $cap, $stop_early, false)
-        };
-        ($executor:expr, $sql:expr, $cap:expr, $stop_early:expr, $persistent:expr) => {{
+    /// A query with JSON values bound in order: null, bool, integer, float or text (arrays and
+    /// objects as JSON text). Never cached as a prepared statement.
+    macro_rules! bound {
+        ($sql:expr, $binds:expr) => {{
+            let mut q = sqlx::query(sqlx::AssertSqlSafe($sql)).persistent(false);
+            for v in $binds {
+                q = match v {
+                    serde_json::Value::Null => q.bind(None::<String>),
+                    serde_json::Value::Bool(b) => q.bind(*b),
+                    serde_json::Value::Number(n) => match n.as_i64() {
+                        Some(i) => q.bind(i),
+                        None => q.bind(n.as_f64()),
+                    },
+                    serde_json::Value::String(s) => q.bind(s.clone()),
+                    other => q.bind(other.to_string()),
+                };
+            }
+            q
+        }};
+    }
+
+    /// Run one statement on an executor and decode its rows as they arrive, stopping at `cap`
+    /// rows (one more is read to tell whether the result was cut) or once the decoded values
+    /// pass `max_bytes`. Evaluates to `(RowSet, rows affected, stopped early)`; a read that
+    /// stopped early left rows unread on the connection. The parser has checked it is one
+    /// statement, so fetch_many's multi-statement caveat does not apply.
+    macro_rules! stream_rows {
+        ($executor:expr, $query:expr, $cap:expr, $max_bytes:expr, $cell:expr, $type_name:expr) => {{
             use futures::TryStreamExt as _;
-            let mut rows = Vec::new();
+            let mut out = $crate::backend::RowSet::default();
+            let mut bytes = 0usize;
             let mut affected: u64 = 0;
+            let mut stopped = false;
             {
                 #[allow(deprecated)]
-                let mut stream = sqlx::query(sqlx::AssertSqlSafe($sql)).persistent($persistent).fetch_many($executor);
+                let mut stream = $query.fetch_many($executor);
                 while let Some(item) = stream.try_next().await? {
                     match item {
                         sqlx::Either::Left(done) => affected += done.rows_affected(),
-                        sqlx::Either::Right(row) if rows.len() <= $cap => rows.push(row),
-                        sqlx::Either::Right(_) if $stop_early => break,
-                        sqlx::Either::Right(_) => {}
+                        sqlx::Either::Right(row) => {
+                            if out.columns.is_empty() {
+                                out.columns = $crate::backend::columns_of(&row, $type_name);
+                            }
+                            if out.rows.len() == $cap {
+                                out.more = true;
+                                stopped = true;
+                                break;
+                            }
+                            let cells =
+                                (0..sqlx::Row::len(&row)).map(|i| $cell(&row, i)).collect::<Result<Vec<_>, _>>()?;
+                            bytes += cells.iter().map($crate::backend::approx_json_len).sum::<usize>();
+                            out.rows.push(cells);
+                            if bytes > $max_bytes {
+                                stopped = true;
+                                break;
+                            }
+                        }
                     }
                 }
             }
-            (rows, affected)
+            (out, affected, stopped)
         }};
     }
 }
@@ -39,6 +76,7 @@ mod ops;
 mod order;
 mod postgres;
 mod rls;
+pub mod session;
 mod sqlite;
 
 pub use migrate::{Applied, Change, LedgerChange, LedgerRow, SnapshotRecord, StatementError, Trial};
@@ -57,8 +95,8 @@ use tokio::sync::OnceCell;
 use crate::{
     config::{DatabaseConfig, Engine, Mode},
     error::ToolError,
-    safety::Checked,
 };
+use session::Access;
 
 tokio::task_local! {
     /// The running tool call's cancellation (the client's notifications/cancelled).
@@ -77,20 +115,6 @@ pub async fn with_cancellation<F: std::future::Future>(
 /// The current call's cancellation token, when it runs under [`with_cancellation`].
 fn cancel_token() -> Option<tokio_util::sync::CancellationToken> {
     CANCEL.try_with(Clone::clone).ok()
-}
-
-/// Resolves when the client cancels the current call; never otherwise.
-async fn cancelled() {
-    match cancel_token() {
-        Some(token) => token.cancelled_owned().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The error a cancelled statement ends with; [`Database::db_error`] turns it into
-/// [`ToolError::Cancelled`].
-fn cancelled_error() -> sqlx::Error {
-    sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled by the client"))
 }
 
 fn is_cancelled() -> bool {
@@ -190,18 +214,6 @@ pub struct RowSet {
     pub rows_affected: Option<u64>,
 }
 
-/// One SQL statement that passed the parser check, with its limits.
-pub struct SqlCall<'a> {
-    pub sql: &'a str,
-    pub checked: &'a Checked,
-    pub mode: Mode,
-    pub cap: usize,
-    /// The statement timeout for this call.
-    pub timeout_ms: u64,
-    /// The database's configured timeout, which its connections carry by default.
-    pub default_timeout_ms: u64,
-}
-
 /// A find or aggregate on a document collection.
 pub struct DocumentCall {
     pub collection: String,
@@ -216,8 +228,7 @@ pub struct DocumentCall {
 /// A statement to explain. Whatever it is, it runs inside a transaction that is rolled back.
 pub struct ExplainCall<'a> {
     pub sql: &'a str,
-    pub kind: crate::safety::StatementKind,
-    pub mode: Mode,
+    pub checked: &'a crate::safety::Checked,
     /// Run it and measure (true), or only plan it.
     pub analyze: bool,
     pub timeout_ms: u64,
@@ -327,11 +338,43 @@ enum Pool {
 pub struct Database {
     pub config: DatabaseConfig,
     pool: OnceCell<Pool>,
+    /// The least-privilege login's pool (`reader_url`), built on first read.
+    reader_pool: OnceCell<Pool>,
+    /// Whom the model's reads run as, decided on first read.
+    read_as: OnceCell<session::ReadAs>,
+    /// MySQL/MariaDB: what the server is, for the settings every session begins with.
+    mysql_flavor: OnceCell<mysql::session::Flavor>,
 }
 
 impl Database {
     pub fn new(config: DatabaseConfig) -> Self {
-        Self { config, pool: OnceCell::new() }
+        Self {
+            config,
+            pool: OnceCell::new(),
+            reader_pool: OnceCell::new(),
+            read_as: OnceCell::new(),
+            mysql_flavor: OnceCell::new(),
+        }
+    }
+
+    /// The pool of the least-privilege login, when one is configured.
+    async fn reader_pool(&self) -> Result<Option<&Pool>, ToolError> {
+        let Some(url) = &self.config.reader_url else { return Ok(None) };
+        let pool = self
+            .reader_pool
+            .get_or_try_init(|| async {
+                let mut cfg = self.config.clone();
+                cfg.url = url.clone();
+                cfg.mode = Mode::ReadOnly;
+                let config_error = |message: String| ToolError::Config { database: cfg.name.clone(), message };
+                Ok::<_, ToolError>(match cfg.engine {
+                    Engine::Postgres => Pool::Postgres(postgres::pool(&cfg).map_err(config_error)?),
+                    Engine::Mysql => Pool::Mysql(mysql::pool(&cfg).map_err(config_error)?),
+                    _ => return Err(config_error("reader_url applies to PostgreSQL and MySQL/MariaDB".into())),
+                })
+            })
+            .await?;
+        Ok(Some(pool))
     }
 
     pub fn capabilities(&self) -> Capabilities {
@@ -365,17 +408,6 @@ impl Database {
         }
     }
 
-    /// Run one checked SQL statement in its own transaction.
-    pub async fn run_sql(&self, call: &SqlCall<'_>) -> Result<RowSet, ToolError> {
-        let result = match self.pool().await? {
-            Pool::Postgres(p) => postgres::run(p, call).await,
-            Pool::Mysql(p) => mysql::run(p, call).await,
-            Pool::Sqlite(p) => sqlite::run(p, call).await,
-            Pool::Mongo(_) => return Err(self.needs_sql("run-sql")),
-        };
-        result.map_err(|e| self.db_error(e, call.timeout_ms))
-    }
-
     /// Run a find or aggregate on a collection.
     pub async fn run_documents(&self, call: DocumentCall) -> Result<DocumentSet, ToolError> {
         match self.pool().await? {
@@ -384,15 +416,67 @@ impl Database {
         }
     }
 
-    /// Explain (and with `analyze`, run and roll back) one checked statement.
+    /// Explain one checked statement; with `analyze`, run it: a read as the reader in a
+    /// read-only transaction, a write in a trial that is always rolled back (and refused first
+    /// when a rollback could not undo all of it).
     pub async fn explain(&self, call: &ExplainCall<'_>) -> Result<Explained, ToolError> {
-        let result = match self.pool().await? {
-            Pool::Postgres(p) => postgres::explain(p, call).await,
-            Pool::Mysql(p) => mysql::explain(p, call).await,
-            Pool::Sqlite(p) => sqlite::explain(p, call).await,
-            Pool::Mongo(_) => return Err(self.needs_sql("explain-analyze of SQL")),
+        if !self.capabilities().sql {
+            return Err(self.needs_sql("explain-analyze of SQL"));
+        }
+        let trial = call.analyze && call.checked.kind.writes();
+        if trial {
+            self.refuse_lasting_effects(call.checked, call.timeout_ms).await?;
+        }
+        // A plan alone runs nothing: a write is planned with the login's own rights (the planner
+        // checks them) inside a read-only transaction.
+        let access = match (trial, call.checked.kind.writes()) {
+            (true, _) => Access::Trial,
+            (false, true) => Access::Catalog,
+            (false, false) => Access::Reader,
         };
-        result.map_err(|e| self.db_error(e, call.timeout_ms))
+        let mut session = self.session(access, call.timeout_ms).await?;
+        let explained = match self.config.engine {
+            Engine::Postgres => postgres::explain(&mut session, call).await,
+            Engine::Mysql => mysql::explain(&mut session, call).await,
+            _ => sqlite::explain(&mut session, call).await,
+        };
+        if trial {
+            // Awaited: the rollback is the point.
+            let rolled_back = session.rollback().await;
+            explained.and_then(|e| rolled_back.map(|()| e))
+        } else {
+            session.close();
+            explained
+        }
+    }
+
+    /// Refuse to run a write that leaves a trace a rollback cannot undo: sequences, AUTO_INCREMENT
+    /// counters, non-transactional tables, triggers and user functions this server cannot vouch
+    /// for, foreign tables.
+    async fn refuse_lasting_effects(&self, checked: &crate::safety::Checked, timeout_ms: u64) -> Result<(), ToolError> {
+        let mut reasons: Vec<String> = checked
+            .functions
+            .iter()
+            .filter(|f| matches!(f.as_str(), "nextval" | "setval" | "lastval"))
+            .map(|f| format!("{f}() changes a sequence, and a rollback does not undo that"))
+            .collect();
+        if reasons.is_empty() && self.config.engine != Engine::Sqlite {
+            let mut session = self.session(Access::Catalog, timeout_ms).await?;
+            let found = match self.config.engine {
+                Engine::Postgres => postgres::lasting_effects(&mut session, checked).await,
+                _ => mysql::lasting_effects(&mut session, checked).await,
+            };
+            session.close();
+            reasons = found?;
+        }
+        match reasons.as_slice() {
+            [] => Ok(()),
+            _ => Err(ToolError::refused(
+                format!("analyzing this statement would leave a trace a rollback cannot undo: {}", reasons.join("; ")),
+                "pass analyze: false for the estimated plan (nothing runs), or analyze the statement on a copy of the \
+                 table (CREATE TABLE ... AS, or a scratch database)",
+            )),
+        }
     }
 
     /// Explain a find or pipeline with MongoDB's explain command.
@@ -408,14 +492,18 @@ impl Database {
     pub async fn hypothetical_indexes(
         &self,
         sql: &str,
+        writes: bool,
         candidates: &[String],
     ) -> Result<Option<Hypothetical>, ToolError> {
-        match self.pool().await? {
-            Pool::Postgres(p) => postgres::hypothetical(p, sql, self.config.mode, candidates)
-                .await
-                .map_err(|e| self.db_error(e, self.config.statement_timeout_ms)),
-            _ => Ok(None),
+        if !self.capabilities().hypothetical_indexes {
+            return Ok(None);
         }
+        // Only planned, never run: a write is planned with the login's own rights.
+        let access = if writes { Access::Catalog } else { Access::Reader };
+        let mut session = self.session(access, self.config.statement_timeout_ms).await?;
+        let tried = postgres::hypothetical(&mut session, sql, candidates).await;
+        session.close();
+        tried
     }
 
     /// Foreign keys no index starts with, where the engine can tell (explain's fk-join rule needs
@@ -503,13 +591,13 @@ impl Database {
 
     /// Text columns named like secrets whose sampled values are not hashes.
     pub async fn plaintext_secrets(&self) -> Result<Option<Vec<crate::audit::AuditFinding>>, ToolError> {
-        match self.pool().await? {
-            Pool::Postgres(p) => postgres::plaintext_secrets(p)
-                .await
-                .map(Some)
-                .map_err(|e| self.db_error(e, self.config.statement_timeout_ms)),
-            _ => Ok(None),
+        if self.config.engine != Engine::Postgres {
+            return Ok(None);
         }
+        let mut session = self.session(Access::Catalog, self.config.statement_timeout_ms).await?;
+        let found = postgres::plaintext_secrets(&mut session).await;
+        session.close();
+        found.map(Some)
     }
 
     /// Run catalog audit rules; `None` where the engine has no rules yet.
@@ -517,12 +605,16 @@ impl Database {
         &self,
         rules: &[&crate::audit::Rule],
     ) -> Result<Option<Vec<crate::audit::AuditFinding>>, ToolError> {
-        let t = self.config.statement_timeout_ms;
-        match self.pool().await? {
-            Pool::Postgres(p) => postgres::audit(p, rules).await.map(Some).map_err(|e| self.db_error(e, t)),
-            Pool::Mysql(p) => mysql::audit(p, rules).await.map(Some).map_err(|e| self.db_error(e, t)),
-            _ => Ok(None),
+        if !matches!(self.config.engine, Engine::Postgres | Engine::Mysql) {
+            return Ok(None);
         }
+        let mut session = self.session(Access::Catalog, self.config.statement_timeout_ms).await?;
+        let found = match self.config.engine {
+            Engine::Postgres => postgres::audit(&mut session, rules).await,
+            _ => mysql::audit(&mut session, rules).await,
+        };
+        session.close();
+        found.map(Some)
     }
 
     /// Run the document-database audit rules `wanted` selects: how many ran and what they found;
@@ -667,29 +759,25 @@ impl Database {
     }
 }
 
-/// Decode rows into a [`RowSet`]: column names and types from the first row, at most `cap`
-/// rows, and whether more were read.
-fn row_set<R: sqlx::Row>(
-    rows: &[R],
-    cap: usize,
-    cell: fn(&R, usize) -> Result<Value, sqlx::Error>,
-    type_name: fn(&R, usize) -> String,
-) -> Result<RowSet, sqlx::Error> {
+/// A result's columns, named and typed from one of its rows.
+pub(crate) fn columns_of<R: sqlx::Row>(row: &R, type_name: fn(&R, usize) -> String) -> Vec<Column> {
     use sqlx::Column as _;
-    let mut out = RowSet::default();
-    if let Some(first) = rows.first() {
-        out.columns = first
-            .columns()
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Column { name: c.name().to_string(), type_name: type_name(first, i) })
-            .collect();
+    row.columns()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Column { name: c.name().to_string(), type_name: type_name(row, i) })
+        .collect()
+}
+
+/// About how many bytes a value takes as JSON, without writing it out.
+pub(crate) fn approx_json_len(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 12,
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(approx_json_len).sum::<usize>() + a.len(),
+        Value::Object(o) => 2 + o.iter().map(|(k, v)| k.len() + 4 + approx_json_len(v)).sum::<usize>(),
     }
-    out.more = rows.len() > cap;
-    for row in rows.iter().take(cap) {
-        out.rows.push((0..row.len()).map(|i| cell(row, i)).collect::<Result<_, _>>()?);
-    }
-    Ok(out)
 }
 
 /// The declared type name of a result column.

@@ -13,11 +13,10 @@ use sqlx::{
     },
 };
 
-use super::{Check, Health, ObjectPage, ObjectQuery, RowSet, SqlCall, b64, objects};
-use crate::{
-    config::{DatabaseConfig, Mode},
-    safety::StatementKind,
-};
+use super::{Check, Health, ObjectPage, ObjectQuery, b64, objects};
+use crate::config::{DatabaseConfig, Mode};
+
+pub(super) mod session;
 
 pub(super) fn pool(cfg: &DatabaseConfig) -> Result<MySqlPool, String> {
     let url = cfg.url.expose().replacen("mariadb://", "mysql://", 1);
@@ -48,48 +47,6 @@ async fn set_session_timeout(conn: &mut sqlx::MySqlConnection, ms: u64) -> Resul
         conn.execute(AssertSqlSafe(format!("SET SESSION max_execution_time = {ms}"))).await?;
     }
     Ok(())
-}
-
-pub(super) async fn run(pool: &MySqlPool, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {
-    // The pool pings before handing out a connection and replaces dead ones (server restarts).
-    let mut conn = pool.acquire().await?;
-    let custom_timeout = call.timeout_ms != call.default_timeout_ms;
-    if custom_timeout {
-        set_session_timeout(&mut conn, call.timeout_ms).await?;
-    }
-    let result = tokio::select! {
-        result = run_in_transaction(&mut conn, call) => result,
-        () = super::cancelled() => {
-            // Closed, not pooled: the transaction dies with the connection.
-            conn.close_on_drop();
-            return Err(super::cancelled_error());
-        }
-    };
-    if custom_timeout {
-        // Pooled connections go back with the database's own timeout.
-        let _ = set_session_timeout(&mut conn, call.default_timeout_ms).await;
-    }
-    result
-}
-
-async fn run_in_transaction(conn: &mut sqlx::MySqlConnection, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {
-    let mut tx = sqlx::Connection::begin_with(
-        conn,
-        if call.mode == Mode::ReadOnly { "START TRANSACTION READ ONLY" } else { "START TRANSACTION" },
-    )
-    .await?;
-    let sql = call.checked.capped_sql.clone().unwrap_or_else(|| call.sql.to_string());
-    let (rows, affected) = read_rows!(&mut *tx, sql, call.cap, false);
-    let mut out = super::row_set(&rows, call.cap, cell, super::declared_type)?;
-    if matches!(call.checked.kind, StatementKind::Dml | StatementKind::Ddl) {
-        out.rows_affected = Some(affected);
-    }
-    if call.mode == Mode::ReadWrite {
-        tx.commit().await?;
-    }
-    // A read-only transaction is dropped: its ROLLBACK is queued and sent with the next use or
-    // the pool's release ping, off the caller's path.
-    Ok(out)
 }
 
 pub(super) fn cell(row: &MySqlRow, i: usize) -> Result<Value, sqlx::Error> {
@@ -260,47 +217,46 @@ pub(super) async fn health(pool: &MySqlPool, cfg: &DatabaseConfig) -> Result<Hea
 
 /// MariaDB's `ANALYZE FORMAT=JSON` runs the statement and reports real rows and times; MySQL
 /// gets `EXPLAIN FORMAT=JSON`. Either way inside a transaction that is always rolled back.
-pub(super) async fn explain(pool: &MySqlPool, call: &super::ExplainCall<'_>) -> Result<super::Explained, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    conn.execute("SET SESSION innodb_lock_wait_timeout = 2").await?;
-    let begin = if call.mode == Mode::ReadOnly { "START TRANSACTION READ ONLY" } else { "START TRANSACTION" };
-    conn.execute(begin).await?;
+/// ANALYZE FORMAT=JSON in the session (a reader's, or a trial that is always rolled back);
+/// MySQL, which has no JSON form of it, gets the estimated plan.
+pub(super) async fn explain(
+    session: &mut super::session::Session<'_>,
+    call: &super::ExplainCall<'_>,
+) -> Result<super::Explained, crate::error::ToolError> {
     let mut notes = Vec::new();
-    let result = async {
-        if call.analyze {
-            let analyzed: Result<String, _> =
-                sqlx::query_scalar(AssertSqlSafe(format!("ANALYZE FORMAT=JSON {}", call.sql)))
-                    .persistent(false)
-                    .fetch_one(&mut *conn)
-                    .await;
-            match analyzed {
-                Ok(text) => return Ok((text, true)),
-                // MySQL has no ANALYZE FORMAT=JSON (its EXPLAIN ANALYZE prints text): plan only.
-                Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42000") => {
-                    notes.push(
-                        "this server has no ANALYZE FORMAT=JSON (MySQL): the plan holds estimates only".to_string(),
-                    );
+    let result = session
+        .guard(async |conn, _| {
+            let super::session::Conn::Mysql(c) = conn else { unreachable!() };
+            if call.analyze {
+                let analyzed: Result<String, _> =
+                    sqlx::query_scalar(AssertSqlSafe(format!("ANALYZE FORMAT=JSON {}", call.sql)))
+                        .persistent(false)
+                        .fetch_one(&mut **c)
+                        .await;
+                match analyzed {
+                    Ok(text) => return Ok((text, true)),
+                    // MySQL has no ANALYZE FORMAT=JSON (its EXPLAIN ANALYZE prints text): plan only.
+                    Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42000") => {
+                        notes.push(
+                            "this server has no ANALYZE FORMAT=JSON (MySQL): the plan holds estimates only".to_string(),
+                        );
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
-        }
-        let text: String = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN FORMAT=JSON {}", call.sql)))
-            .persistent(false)
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok((text, false))
-    };
-    let result = tokio::select! {
-        result = result => result,
-        () = super::cancelled() => {
-            conn.close_on_drop();
-            return Err(super::cancelled_error());
-        }
-    };
-    conn.execute("ROLLBACK").await?;
-    let _ = conn.execute("SET SESSION innodb_lock_wait_timeout = DEFAULT").await;
+            let text: String = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN FORMAT=JSON {}", call.sql)))
+                .persistent(false)
+                .fetch_one(&mut **c)
+                .await?;
+            Ok((text, false))
+        })
+        .await;
     let (text, analyzed) = result?;
-    let raw: Value = serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let raw: Value = serde_json::from_str(&text).map_err(|e| crate::error::ToolError::Database {
+        code: None,
+        message: e.to_string(),
+        hint: None,
+    })?;
     let block = &raw["query_block"];
     Ok(super::Explained {
         plan: block_node(block),
@@ -421,12 +377,18 @@ pub(super) async fn hotpaths(pool: &MySqlPool, order: &str, limit: i64) -> Resul
 
 /// Run audit rules in one read-only transaction; each returns `(object, detail, fix)` rows.
 pub(super) async fn audit(
-    pool: &MySqlPool,
+    session: &mut super::session::Session<'_>,
     rules: &[&crate::audit::Rule],
-) -> Result<Vec<crate::audit::AuditFinding>, sqlx::Error> {
+) -> Result<Vec<crate::audit::AuditFinding>, crate::error::ToolError> {
     let mut out = Vec::new();
     for rule in rules {
-        let rows = match sqlx::query(rule.sql).fetch_all(pool).await {
+        let fetched = session
+            .guard(async |conn, _| {
+                let super::session::Conn::Mysql(c) = conn else { unreachable!() };
+                Ok(sqlx::query(rule.sql).fetch_all(&mut **c).await)
+            })
+            .await?;
+        let rows = match fetched {
             Ok(rows) => rows,
             // A rule over mysql.* tables the account may not read: say what was not checked.
             Err(sqlx::Error::Database(d))
@@ -443,9 +405,9 @@ pub(super) async fn audit(
                 });
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(session.db.db_error(e, session.timeout_ms)),
         };
-        for row in objects(&rows, cell)? {
+        for row in objects(&rows, cell).map_err(|e| session.db.db_error(e, session.timeout_ms))? {
             let text = |k: &str| row[k].as_str().unwrap_or_default().to_string();
             out.push(crate::audit::AuditFinding {
                 code: rule.code.clone(),
@@ -458,4 +420,31 @@ pub(super) async fn audit(
         }
     }
     Ok(out)
+}
+
+/// What an analyzed write would leave behind after its rollback (see `lasting_effects.sql`).
+pub(super) async fn lasting_effects(
+    session: &mut super::session::Session<'_>,
+    checked: &crate::safety::Checked,
+) -> Result<Vec<String>, crate::error::ToolError> {
+    let last = |t: &str| t.rsplit('.').next().unwrap_or(t).to_string();
+    let tables =
+        serde_json::to_string(&checked.targets.iter().map(|t| last(&t.table)).collect::<Vec<_>>()).unwrap_or_default();
+    let inserted = serde_json::to_string(
+        &checked.targets.iter().filter(|t| t.inserts).map(|t| last(&t.table)).collect::<Vec<_>>(),
+    )
+    .unwrap_or_default();
+    let functions = serde_json::to_string(&checked.functions).unwrap_or_default();
+    session
+        .guard(async |conn, _| {
+            let super::session::Conn::Mysql(c) = conn else { unreachable!() };
+            sqlx::query_scalar(include_str!("mysql/lasting_effects.sql"))
+                .bind(&tables)
+                .bind(&inserted)
+                .bind(&tables)
+                .bind(&functions)
+                .fetch_all(&mut **c)
+                .await
+        })
+        .await
 }

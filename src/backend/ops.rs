@@ -157,27 +157,6 @@ enum Inner {
     Sqlite(PoolConnection<sqlx::Sqlite>),
 }
 
-/// A query with JSON values bound in order: null, bool, integer, float or text (arrays and
-/// objects as JSON text).
-macro_rules! bound {
-    ($sql:expr, $binds:expr) => {{
-        let mut q = sqlx::query(sqlx::AssertSqlSafe($sql)).persistent(false);
-        for v in $binds {
-            q = match v {
-                Value::Null => q.bind(None::<String>),
-                Value::Bool(b) => q.bind(*b),
-                Value::Number(n) => match n.as_i64() {
-                    Some(i) => q.bind(i),
-                    None => q.bind(n.as_f64()),
-                },
-                Value::String(s) => q.bind(s.clone()),
-                other => q.bind(other.to_string()),
-            };
-        }
-        q
-    }};
-}
-
 impl Conn {
     /// Open a transaction; `read_only` makes the database itself refuse writes.
     async fn begin(pool: &Pool, read_only: bool) -> Result<Conn, sqlx::Error> {

@@ -4,7 +4,7 @@ use std::{str::FromStr, time::Duration};
 
 use serde_json::{Value, json};
 use sqlx::{
-    AssertSqlSafe, Column as _, Executor, PgPool, Row, SqlSafeStr, TypeInfo, ValueRef,
+    AssertSqlSafe, Executor, PgPool, Row, TypeInfo, ValueRef,
     postgres::{PgConnectOptions, PgPoolOptions, PgRow},
     types::{
         Decimal, Uuid,
@@ -12,13 +12,11 @@ use sqlx::{
     },
 };
 
-use super::{Check, Column, Health, ObjectPage, ObjectQuery, RowSet, SqlCall, b64};
-use crate::{
-    config::{DatabaseConfig, Mode},
-    safety::StatementKind,
-};
+use super::{Check, Health, ObjectPage, ObjectQuery, b64};
+use crate::config::{DatabaseConfig, Mode};
 
 pub(super) mod rls;
+pub(super) mod session;
 
 pub(super) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
     let mut settings = vec![
@@ -54,8 +52,6 @@ pub(super) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
         .connect_lazy_with(options))
 }
 
-const CURSOR: &str = "__data_engineer_rows";
-
 /// A pooled connection; one that died while idle (the server restarted) is replaced, which is
 /// safe because nothing has run on it yet.
 async fn acquire(pool: &PgPool, mode: Mode) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error> {
@@ -72,105 +68,6 @@ async fn acquire(pool: &PgPool, mode: Mode) -> Result<sqlx::pool::PoolConnection
             Ok(_) => return Ok(conn),
         }
     }
-}
-
-/// Give up a connection whose statement the client cancelled: closed, never pooled, so its
-/// transaction dies with it and the server (which checks for a gone client every second, see
-/// `pool`) stops the statement.
-fn abandon(mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>) -> sqlx::Error {
-    conn.close_on_drop();
-    super::cancelled_error()
-}
-
-/// "cached plan must not change result type": a cached statement outlived a schema change.
-fn is_stale_statement(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("0A000") && d.message().contains("cached plan"))
-}
-
-fn begin_sql(mode: Mode) -> &'static str {
-    if mode == Mode::ReadOnly { "BEGIN READ ONLY" } else { "BEGIN" }
-}
-
-pub(super) async fn run(pool: &PgPool, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {
-    let mut conn = acquire(pool, call.mode).await?;
-    let first = tokio::select! {
-        result = statement(&mut conn, call, true) => Some(result),
-        () = super::cancelled() => None,
-    };
-    let Some(first) = first else { return Err(abandon(conn)) };
-    let result = match first {
-        // Queries are cached as prepared statements (one round trip when repeated). A schema
-        // change can invalidate one: drop the cache and run the statement once more, uncached.
-        Err(e) if is_stale_statement(&e) => {
-            conn.execute("ROLLBACK").await?;
-            sqlx::Connection::clear_cached_statements(&mut *conn).await?;
-            conn.execute(begin_sql(call.mode)).await?;
-            statement(&mut conn, call, false).await
-        }
-        other => other,
-    };
-    match result {
-        Ok(rows) if call.mode == Mode::ReadWrite => {
-            conn.execute("COMMIT").await?;
-            Ok(rows)
-        }
-        other => {
-            // Nothing to keep: roll back off the caller's path; the connection returns to the
-            // pool when it is done.
-            tokio::spawn(async move {
-                if conn.execute("ROLLBACK").await.is_err() {
-                    conn.close_on_drop();
-                }
-            });
-            other
-        }
-    }
-}
-
-/// Run the statement inside the open transaction.
-async fn statement(conn: &mut sqlx::PgConnection, call: &SqlCall<'_>, cache: bool) -> Result<RowSet, sqlx::Error> {
-    if call.timeout_ms != call.default_timeout_ms {
-        conn.execute(AssertSqlSafe(format!("SET LOCAL statement_timeout = {}", call.timeout_ms))).await?;
-    }
-    let mut out = match (&call.checked.capped_sql, call.checked.kind) {
-        // The query itself stops at cap + 1 rows.
-        (Some(capped), _) => {
-            let (rows, _) = read_rows!(&mut *conn, capped.clone(), call.cap, true, cache);
-            super::row_set(&rows, call.cap, cell, super::declared_type)?
-        }
-        // A query whose LIMIT could not be rewritten: a cursor stops the server instead.
-        (None, StatementKind::Query) => {
-            conn.execute(
-                sqlx::query(AssertSqlSafe(format!("DECLARE {CURSOR} NO SCROLL CURSOR FOR {}", call.sql)))
-                    .persistent(false),
-            )
-            .await?;
-            // Not cached: the same FETCH text returns different columns from call to call.
-            let rows = sqlx::query(AssertSqlSafe(format!("FETCH FORWARD {} FROM {CURSOR}", call.cap + 1)))
-                .persistent(false)
-                .fetch_all(&mut *conn)
-                .await?;
-            conn.execute(AssertSqlSafe(format!("CLOSE {CURSOR}"))).await?;
-            super::row_set(&rows, call.cap, cell, super::declared_type)?
-        }
-        (None, kind) => {
-            let (rows, affected) = read_rows!(&mut *conn, call.sql.to_string(), call.cap, false);
-            let mut out = super::row_set(&rows, call.cap, cell, super::declared_type)?;
-            if kind != StatementKind::Inspect {
-                out.rows_affected = Some(affected);
-            }
-            out
-        }
-    };
-    if out.columns.is_empty() && call.checked.kind == StatementKind::Query {
-        // No row to read column types from: ask the server to describe the statement.
-        let prepared = (&mut *conn).prepare(AssertSqlSafe(call.sql.to_string()).into_sql_str()).await?;
-        out.columns = sqlx::Statement::columns(&prepared)
-            .iter()
-            .map(|c| Column { name: c.name().to_string(), type_name: c.type_info().name().to_string() })
-            .collect();
-    }
-    Ok(out)
 }
 
 /// Decode one value by its declared type; PostgreSQL decoding is strict about widths.
@@ -328,31 +225,20 @@ pub(super) async fn health(pool: &PgPool, cfg: &DatabaseConfig) -> Result<Health
     Ok(Health { version: v["version"].as_str().map(str::to_string), checks })
 }
 
-/// EXPLAIN in a transaction that is always rolled back, with lock and statement timeouts: an
-/// analyzed DELETE deletes nothing.
-pub(super) async fn explain(pool: &PgPool, call: &super::ExplainCall<'_>) -> Result<super::Explained, sqlx::Error> {
-    let mut conn = acquire(pool, call.mode).await?;
-    let explained = async {
-        conn.execute(AssertSqlSafe(format!(
-            "SET LOCAL lock_timeout = 2000; SET LOCAL statement_timeout = {}",
-            call.timeout_ms
-        )))
+/// EXPLAIN in the session (a reader's, or a trial that is always rolled back): an analyzed
+/// DELETE deletes nothing.
+pub(super) async fn explain(
+    session: &mut super::session::Session<'_>,
+    call: &super::ExplainCall<'_>,
+) -> Result<super::Explained, crate::error::ToolError> {
+    let options = if call.analyze { "ANALYZE, BUFFERS, SETTINGS, FORMAT JSON" } else { "SETTINGS, FORMAT JSON" };
+    let sql = format!("EXPLAIN ({options}) {}", call.sql);
+    let raw: Value = session
+        .guard(async |conn, _| {
+            let super::session::Conn::Postgres(c) = conn else { unreachable!() };
+            sqlx::query_scalar(AssertSqlSafe(sql)).persistent(false).fetch_one(&mut **c).await
+        })
         .await?;
-        let options = if call.analyze { "ANALYZE, BUFFERS, SETTINGS, FORMAT JSON" } else { "SETTINGS, FORMAT JSON" };
-        let raw: Value = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN ({options}) {}", call.sql)))
-            .persistent(false)
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok::<_, sqlx::Error>(raw)
-    };
-    let result = tokio::select! {
-        result = explained => Some(result),
-        () = super::cancelled() => None,
-    };
-    let Some(result) = result else { return Err(abandon(conn)) };
-    // Awaited, not queued: the rollback is the point.
-    conn.execute("ROLLBACK").await?;
-    let raw = result?;
     let top = raw.get(0).cloned().unwrap_or(Value::Null);
     let mut notes = Vec::new();
     if let Some(settings) = top.get("Settings").and_then(Value::as_object).filter(|s| !s.is_empty()) {
@@ -427,48 +313,45 @@ fn plan_node(v: &Value) -> crate::plan::PlanNode {
 
 /// Try each candidate as a HypoPG hypothetical index: the planner's cost before and after, the
 /// index's estimated size, and whether the plan used it. `None` when HypoPG is not installed.
+/// The hypothetical indexes live in this session only and are reset before it ends.
 pub(super) async fn hypothetical(
-    pool: &PgPool,
+    session: &mut super::session::Session<'_>,
     sql: &str,
-    mode: Mode,
     candidates: &[String],
-) -> Result<Option<super::Hypothetical>, sqlx::Error> {
-    let mut conn = acquire(pool, mode).await?;
+) -> Result<Option<super::Hypothetical>, crate::error::ToolError> {
+    let installed = session.scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg')", &[]).await?;
+    if installed != Value::Bool(true) {
+        return Ok(None);
+    }
+    let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
     let result = async {
-        let installed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg')")
-            .fetch_one(&mut *conn)
-            .await?;
-        if !installed {
-            return Ok(None);
-        }
-        let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
-        let plan: Value =
-            sqlx::query_scalar(AssertSqlSafe(explain.clone())).persistent(false).fetch_one(&mut *conn).await?;
-        let cost_of = |plan: &Value| plan[0]["Plan"]["Total Cost"].as_f64().unwrap_or(f64::NAN);
-        let before = cost_of(&plan);
+        let cost_of = |plan: &Value| plan["QUERY PLAN"][0]["Plan"]["Total Cost"].as_f64().unwrap_or(f64::NAN);
+        let plan = session.rows(explain.clone(), &[]).await?;
+        let before = plan.first().map(cost_of).unwrap_or(f64::NAN);
         let mut tried = Vec::new();
         for statement in candidates {
-            let (oid, name): (sqlx::postgres::types::Oid, String) =
-                sqlx::query_as("SELECT indexrelid, indexname FROM hypopg_create_index($1)")
-                    .bind(statement)
-                    .fetch_one(&mut *conn)
-                    .await?;
-            let plan: Value =
-                sqlx::query_scalar(AssertSqlSafe(explain.clone())).persistent(false).fetch_one(&mut *conn).await?;
-            let bytes: i64 =
-                sqlx::query_scalar("SELECT hypopg_relation_size($1)").bind(oid).fetch_one(&mut *conn).await?;
-            sqlx::query("SELECT hypopg_drop_index($1)").bind(oid).execute(&mut *conn).await?;
+            let created = session
+                .rows(
+                    "SELECT indexrelid::bigint AS oid, indexname FROM hypopg_create_index($1)",
+                    &[Value::String(statement.clone())],
+                )
+                .await?;
+            let oid = created.first().map(|r| r["oid"].clone()).unwrap_or(Value::Null);
+            let name = created.first().and_then(|r| r["indexname"].as_str()).unwrap_or_default().to_string();
+            let plan = session.rows(explain.clone(), &[]).await?;
+            let bytes =
+                session.scalar("SELECT hypopg_relation_size($1::bigint::oid)", std::slice::from_ref(&oid)).await?;
+            session.execute("SELECT hypopg_drop_index($1::bigint::oid)", std::slice::from_ref(&oid)).await?;
             tried.push(super::HypotheticalIndex {
-                cost_after: cost_of(&plan),
-                bytes,
-                used: plan.to_string().contains(&name),
+                cost_after: plan.first().map(cost_of).unwrap_or(f64::NAN),
+                bytes: bytes.as_i64().unwrap_or(0),
+                used: !name.is_empty() && Value::Array(plan).to_string().contains(&name),
             });
         }
-        Ok(Some(super::Hypothetical { cost_before: before, tried }))
+        Ok::<_, crate::error::ToolError>(Some(super::Hypothetical { cost_before: before, tried }))
     }
     .await;
-    let _ = sqlx::query("SELECT hypopg_reset()").execute(&mut *conn).await;
-    conn.execute("ROLLBACK").await?;
+    let _ = session.execute("SELECT hypopg_reset()", &[]).await;
     result
 }
 
@@ -542,72 +425,91 @@ pub(super) async fn column_stats(
     Ok((stats, table_rows))
 }
 
-/// Run audit rules in one read-only transaction; each returns `(object, detail, fix)` rows.
+/// Run audit rules in the session (a catalog reader's); each returns `(object, detail, fix)` rows.
 pub(super) async fn audit(
-    pool: &PgPool,
+    session: &mut super::session::Session<'_>,
     rules: &[&crate::audit::Rule],
-) -> Result<Vec<crate::audit::AuditFinding>, sqlx::Error> {
-    let mut conn = acquire(pool, Mode::ReadOnly).await?;
+) -> Result<Vec<crate::audit::AuditFinding>, crate::error::ToolError> {
     let mut out = Vec::new();
-    let mut failure = None;
     for rule in rules {
-        match sqlx::query_as::<_, (String, Option<String>, Option<String>)>(rule.sql).fetch_all(&mut *conn).await {
-            Ok(rows) => out.extend(rows.into_iter().map(|(object, detail, fix)| crate::audit::AuditFinding {
-                code: rule.code.clone(),
-                severity: rule.severity,
-                object,
-                detail: detail.unwrap_or_default(),
-                why: rule.why.clone(),
-                fix: fix.unwrap_or_default(),
-            })),
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        }
+        let rows: Vec<(String, Option<String>, Option<String>)> = session
+            .guard(async |conn, _| {
+                let super::session::Conn::Postgres(c) = conn else { unreachable!() };
+                sqlx::query_as(rule.sql).fetch_all(&mut **c).await
+            })
+            .await?;
+        out.extend(rows.into_iter().map(|(object, detail, fix)| crate::audit::AuditFinding {
+            code: rule.code.clone(),
+            severity: rule.severity,
+            object,
+            detail: detail.unwrap_or_default(),
+            why: rule.why.clone(),
+            fix: fix.unwrap_or_default(),
+        }));
     }
-    conn.execute("ROLLBACK").await?;
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
+    Ok(out)
 }
 
 /// Sample the values of text columns named like secrets and report those not hashed.
-pub(super) async fn plaintext_secrets(pool: &PgPool) -> Result<Vec<crate::audit::AuditFinding>, sqlx::Error> {
+pub(super) async fn plaintext_secrets(
+    session: &mut super::session::Session<'_>,
+) -> Result<Vec<crate::audit::AuditFinding>, crate::error::ToolError> {
     use crate::audit::plaintext_secrets as rule;
-    let mut conn = acquire(pool, Mode::ReadOnly).await?;
-    let result = async {
-        let columns: Vec<(String, String, String)> =
-            sqlx::query_as(include_str!("postgres/secret_columns.sql")).fetch_all(&mut *conn).await?;
-        let mut out = Vec::new();
-        for (schema, table, column) in columns.into_iter().filter(|(_, _, c)| crate::redact::is_secret_name(c)) {
-            let ident = super::double_quote;
-            let sql = format!(
-                "SELECT {col}::text FROM {}.{} WHERE {col} IS NOT NULL AND {col} <> '' LIMIT {}",
-                ident(&schema),
-                ident(&table),
-                rule::SAMPLE,
-                col = ident(&column)
-            );
-            let values: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql)).persistent(false).fetch_all(&mut *conn).await?;
-            if let Some(detail) = rule::judge(&values) {
-                out.push(crate::audit::AuditFinding {
-                    code: rule::CODE.into(),
-                    severity: rule::SEVERITY,
-                    object: format!("{schema}.{table}.{column}"),
-                    detail,
-                    why: rule::WHY.into(),
-                    fix: format!(
-                        "store a hash instead (e.g. crypt(value, gen_salt('bf')) from pgcrypto for passwords), or encrypt it \
-                         outside the database; then UPDATE {schema}.{table} to replace the plain values and rotate them"
-                    ),
-                });
-            }
+    let columns = session.rows(include_str!("postgres/secret_columns.sql"), &[]).await?;
+    let mut out = Vec::new();
+    for c in columns {
+        let field = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+        let (schema, table, column) = (field("schema"), field("table"), field("column"));
+        if !crate::redact::is_secret_name(&column) {
+            continue;
         }
-        Ok::<_, sqlx::Error>(out)
+        let ident = super::double_quote;
+        let sql = format!(
+            "SELECT {col}::text AS v FROM {}.{} WHERE {col} IS NOT NULL AND {col} <> '' LIMIT {}",
+            ident(&schema),
+            ident(&table),
+            rule::SAMPLE,
+            col = ident(&column)
+        );
+        let values: Vec<String> =
+            session.rows(sql, &[]).await?.iter().filter_map(|r| r["v"].as_str().map(str::to_string)).collect();
+        if let Some(detail) = rule::judge(&values) {
+            out.push(crate::audit::AuditFinding {
+                code: rule::CODE.into(),
+                severity: rule::SEVERITY,
+                object: format!("{schema}.{table}.{column}"),
+                detail,
+                why: rule::WHY.into(),
+                fix: format!(
+                    "store a hash instead (e.g. crypt(value, gen_salt('bf')) from pgcrypto for passwords), or encrypt it \
+                     outside the database; then UPDATE {schema}.{table} to replace the plain values and rotate them"
+                ),
+            });
+        }
     }
-    .await;
-    conn.execute("ROLLBACK").await?;
-    result
+    Ok(out)
+}
+
+/// What an analyzed write would leave behind after its rollback (see `lasting_effects.sql`).
+pub(super) async fn lasting_effects(
+    session: &mut super::session::Session<'_>,
+    checked: &crate::safety::Checked,
+) -> Result<Vec<String>, crate::error::ToolError> {
+    let regclass = |t: &str| t.split('.').map(super::double_quote).collect::<Vec<_>>().join(".");
+    let tables: Vec<String> = checked.targets.iter().map(|t| regclass(&t.table)).collect();
+    let inserts: Vec<bool> = checked.targets.iter().map(|t| t.inserts).collect();
+    let columns: Vec<Option<String>> =
+        checked.targets.iter().map(|t| t.columns.as_ref().map(|c| c.join("\n"))).collect();
+    session
+        .guard(async |conn, _| {
+            let super::session::Conn::Postgres(c) = conn else { unreachable!() };
+            sqlx::query_scalar(include_str!("postgres/lasting_effects.sql"))
+                .bind(&tables)
+                .bind(&inserts)
+                .bind(&columns)
+                .bind(&checked.functions)
+                .fetch_all(&mut **c)
+                .await
+        })
+        .await
 }

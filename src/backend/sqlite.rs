@@ -12,11 +12,10 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow},
 };
 
-use super::{Check, Health, ObjectPage, ObjectQuery, RowSet, SqlCall, b64};
-use crate::{
-    config::{DatabaseConfig, Mode},
-    safety::StatementKind,
-};
+use super::{Check, Health, ObjectPage, ObjectQuery, b64};
+use crate::config::{DatabaseConfig, Mode};
+
+pub(super) mod session;
 
 pub(super) fn pool(cfg: &DatabaseConfig) -> Result<SqlitePool, String> {
     let mut options = SqliteConnectOptions::from_str(cfg.url.expose())
@@ -28,38 +27,27 @@ pub(super) fn pool(cfg: &DatabaseConfig) -> Result<SqlitePool, String> {
         Mode::ReadWrite => options.journal_mode(SqliteJournalMode::Wal),
     };
     Ok(SqlitePoolOptions::new()
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // No connection may attach another database file: SQLite refuses ATTACH itself,
+                // whatever the SQL check lets through.
+                let mut handle = conn.lock_handle().await?;
+                // SAFETY: the handle is locked for the duration of the call, and sqlite3_limit
+                // only changes a limit of this one connection.
+                unsafe {
+                    libsqlite3_sys::sqlite3_limit(
+                        handle.as_raw_handle().as_ptr(),
+                        libsqlite3_sys::SQLITE_LIMIT_ATTACHED,
+                        0,
+                    );
+                }
+                Ok(())
+            })
+        })
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
         .connect_lazy_with(super::quiet_slow_statements(options)))
-}
-
-pub(super) async fn run(pool: &SqlitePool, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let deadline = Instant::now() + Duration::from_millis(call.timeout_ms);
-    // Returning false interrupts the statement (SQLITE_INTERRUPT).
-    let cancel = super::cancel_token().unwrap_or_default();
-    conn.lock_handle().await?.set_progress_handler(1_000, move || Instant::now() < deadline && !cancel.is_cancelled());
-    let result = run_in_transaction(&mut conn, call).await;
-    conn.lock_handle().await?.remove_progress_handler();
-    result
-}
-
-async fn run_in_transaction(conn: &mut sqlx::SqliteConnection, call: &SqlCall<'_>) -> Result<RowSet, sqlx::Error> {
-    let mut tx = sqlx::Connection::begin(conn).await?;
-    let sql = call.checked.capped_sql.clone().unwrap_or_else(|| call.sql.to_string());
-    // SQLite runs in-process: stopping at the cap costs nothing.
-    let (rows, affected) = read_rows!(&mut *tx, sql, call.cap, true);
-    let mut out = super::row_set(&rows, call.cap, cell, storage_class)?;
-    if matches!(call.checked.kind, StatementKind::Dml | StatementKind::Ddl) {
-        out.rows_affected = Some(affected);
-    }
-    if call.mode == Mode::ReadWrite {
-        tx.commit().await?;
-    } else {
-        tx.rollback().await?;
-    }
-    Ok(out)
 }
 
 /// The declared type when the column has one, else the first row's storage class.
@@ -149,50 +137,50 @@ pub(super) async fn health(pool: &SqlitePool, cfg: &DatabaseConfig) -> Result<He
 /// SQLite's query plan, plus (with analyze) a timed run inside a transaction that is always
 /// rolled back. SQLite reports no row counts per step, so the run's row count and the scanned
 /// table's size stand in for them.
-pub(super) async fn explain(pool: &SqlitePool, call: &super::ExplainCall<'_>) -> Result<super::Explained, sqlx::Error> {
+/// The query plan, and with `analyze` a timed run, in the session (a reader's, or a trial that
+/// is always rolled back).
+pub(super) async fn explain(
+    session: &mut super::session::Session<'_>,
+    call: &super::ExplainCall<'_>,
+) -> Result<super::Explained, crate::error::ToolError> {
     use crate::plan::{Access, PlanNode};
-    let mut conn = pool.acquire().await?;
-    let deadline = Instant::now() + Duration::from_millis(call.timeout_ms);
-    let cancel = super::cancel_token().unwrap_or_default();
-    conn.lock_handle().await?.set_progress_handler(1_000, move || Instant::now() < deadline && !cancel.is_cancelled());
-    let result = async {
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        // Reading the schema table first makes the plan see the current schema: a connection
-        // that has not read since another one created an index would plan without it.
-        let _: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_schema").fetch_one(&mut *tx).await?;
-        // Columns: id, parent, notused, detail.
-        let steps: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", call.sql)))
-                .persistent(false)
-                .fetch_all(&mut *tx)
-                .await?;
-        let steps: Vec<(i64, i64, String)> =
-            steps.into_iter().map(|(id, parent, _, detail)| (id, parent, detail)).collect();
-        let mut measured = None;
-        if call.analyze {
-            use futures::TryStreamExt as _;
-            let started = Instant::now();
-            // Count the rows without keeping them: the result can be any size.
-            let mut rows = 0_usize;
-            let mut affected = 0;
-            {
-                #[allow(deprecated)] // one statement, checked by the parser
-                let mut stream =
-                    sqlx::query(AssertSqlSafe(call.sql.to_string())).persistent(false).fetch_many(&mut *tx);
-                while let Some(item) = stream.try_next().await? {
-                    match item {
-                        sqlx::Either::Left(done) => affected += done.rows_affected(),
-                        sqlx::Either::Right(_) => rows += 1,
+    let result = session
+        .guard(async |conn, _| {
+            let super::session::Conn::Sqlite(c) = conn else { unreachable!() };
+            // Reading the schema table first makes the plan see the current schema: a connection
+            // that has not read since another one created an index would plan without it.
+            let _: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_schema").fetch_one(&mut **c).await?;
+            // Columns: id, parent, notused, detail.
+            let steps: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", call.sql)))
+                    .persistent(false)
+                    .fetch_all(&mut **c)
+                    .await?;
+            let steps: Vec<(i64, i64, String)> =
+                steps.into_iter().map(|(id, parent, _, detail)| (id, parent, detail)).collect();
+            let mut measured = None;
+            if call.analyze {
+                use futures::TryStreamExt as _;
+                let started = Instant::now();
+                // Count the rows without keeping them: the result can be any size.
+                let mut rows = 0_usize;
+                let mut affected = 0;
+                {
+                    #[allow(deprecated)] // one statement, checked by the parser
+                    let mut stream =
+                        sqlx::query(AssertSqlSafe(call.sql.to_string())).persistent(false).fetch_many(&mut **c);
+                    while let Some(item) = stream.try_next().await? {
+                        match item {
+                            sqlx::Either::Left(done) => affected += done.rows_affected(),
+                            sqlx::Either::Right(_) => rows += 1,
+                        }
                     }
                 }
+                measured = Some((started.elapsed().as_secs_f64() * 1000.0, rows as f64, affected));
             }
-            measured = Some((started.elapsed().as_secs_f64() * 1000.0, rows as f64, affected));
-        }
-        tx.rollback().await?;
-        Ok::<_, sqlx::Error>((steps, measured))
-    }
-    .await;
-    conn.lock_handle().await?.remove_progress_handler();
+            Ok((steps, measured))
+        })
+        .await;
     let (steps, measured) = result?;
 
     // Rebuild the tree from (id, parent) pairs.
@@ -239,10 +227,8 @@ pub(super) async fn explain(pool: &SqlitePool, call: &super::ExplainCall<'_>) ->
         if let ([only], Some(filter)) = (scans.as_slice(), where_clause(call.sql)) {
             let relation = root.children[*only].relation.clone().unwrap_or_default();
             let quoted = super::double_quote(&relation);
-            let size: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!("SELECT max(rowid) FROM {quoted}")))
-                .fetch_one(pool)
-                .await
-                .unwrap_or(None);
+            let size =
+                session.scalar(format!("SELECT max(rowid) FROM {quoted}"), &[]).await.ok().and_then(|v| v.as_i64());
             let scan = &mut root.children[*only];
             scan.condition = Some(filter);
             scan.actual_rows = Some(rows);
@@ -256,12 +242,8 @@ pub(super) async fn explain(pool: &SqlitePool, call: &super::ExplainCall<'_>) ->
 
 /// The WHERE clause of a single-table statement, as SQL text.
 fn where_clause(sql: &str) -> Option<String> {
-    use sqlparser::{
-        ast::{SetExpr, Statement},
-        dialect::SQLiteDialect,
-        parser::Parser,
-    };
-    let statements = Parser::parse_sql(&SQLiteDialect {}, sql).ok()?;
+    use sqlparser::ast::{SetExpr, Statement};
+    let statements = crate::safety::parse(sql, crate::config::Engine::Sqlite).ok()?;
     match statements.first()? {
         Statement::Query(q) => match q.body.as_ref() {
             SetExpr::Select(s) if s.from.len() == 1 && s.from[0].joins.is_empty() => {

@@ -11,7 +11,6 @@ use sqlparser::{
         Statement as Ast, TableConstraint,
     },
     dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect},
-    parser::Parser,
 };
 
 use super::{
@@ -93,7 +92,7 @@ pub fn dialect(engine: Engine) -> Box<dyn Dialect> {
 
 /// Parse one statement; None when the parser does not know it (the database will judge it).
 pub fn parse(engine: Engine, sql: &str) -> Option<Ast> {
-    Parser::parse_sql(dialect(engine).as_ref(), sql).ok().and_then(|mut v| (v.len() == 1).then(|| v.remove(0)))
+    crate::safety::parse(sql, engine).ok().and_then(|mut v| (v.len() == 1).then(|| v.remove(0)))
 }
 
 /// The unquoted last part of a name (`"public"."Orders"` → `Orders`).
@@ -772,6 +771,8 @@ pub fn check_statements(engine: Engine, statements: &[Statement]) -> Result<(), 
                 "load data with a dedicated tool and keep migrations to schema changes and in-database backfills",
             ));
         }
+        // Tokens, not the tree: a statement the parser does not know is still read for calls.
+        crate::safety::refuse_functions_in(&s.sql, engine, crate::config::Mode::ReadWrite)?;
         let Some(ast) = parse(engine, &s.sql) else { continue };
         let what = match &ast {
             Ast::StartTransaction { .. }
@@ -791,7 +792,6 @@ pub fn check_statements(engine: Engine, statements: &[Statement]) -> Result<(), 
                  `-- no-transaction` for CREATE INDEX CONCURRENTLY)",
             ));
         }
-        crate::safety::refuse_functions(&ast, crate::config::Mode::ReadWrite)?;
     }
     Ok(())
 }

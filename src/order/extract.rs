@@ -12,7 +12,6 @@ use sqlparser::{
         Visit, Visitor, visit_expressions,
     },
     dialect::Dialect,
-    parser::Parser,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -651,7 +650,7 @@ impl Collect<'_> {
                 if language.as_deref() == Some("sql") =>
             {
                 if let Some(text) = string_literal(e)
-                    && let Ok(stmts) = Parser::parse_sql(dialect, &text)
+                    && let Ok(stmts) = crate::safety::parse_with(dialect, &text)
                 {
                     for s in &stmts {
                         self.expressions(s);

@@ -14,7 +14,6 @@ use std::{
 };
 
 use serde::Serialize;
-use sqlparser::parser::Parser;
 
 use crate::{config::Engine, error::ToolError};
 use extract::{Extractor, Facts, Kind, Obj};
@@ -265,7 +264,7 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
     for file in files {
         for (n, chunk) in split::split(&file.text).into_iter().enumerate() {
             let at = Location { file: file.name.clone(), statement: n + 1, line: chunk.line };
-            let parse = |text: &str| Parser::parse_sql(dialect.as_ref(), text);
+            let parse = |text: &str| crate::safety::parse(text, engine);
             let result = parse(&chunk.text).or_else(|e| rescue(&chunk.text).and_then(|t| parse(&t).ok()).ok_or(e));
             let (parsed, facts) = match result {
                 Ok(mut list) if list.len() == 1 => {

@@ -4,13 +4,9 @@
 use std::{collections::BTreeMap, ops::ControlFlow};
 
 use serde_json::Value;
-use sqlparser::{
-    ast::{
-        BinaryOperator, Expr, GroupByExpr, OrderByKind, SetExpr, Statement, TableFactor, Value as SqlValue,
-        visit_expressions,
-    },
-    dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect},
-    parser::Parser,
+use sqlparser::ast::{
+    BinaryOperator, Expr, GroupByExpr, OrderByKind, SetExpr, Statement, TableFactor, Value as SqlValue,
+    visit_expressions,
 };
 
 use crate::config::Engine;
@@ -55,12 +51,7 @@ fn is_constant(e: &Expr) -> bool {
 
 /// Candidates for each table a SELECT, UPDATE or DELETE filters, joins or sorts.
 pub fn sql_candidates(sql: &str, engine: Engine) -> Vec<Candidate> {
-    let dialect: Box<dyn Dialect> = match engine {
-        Engine::Postgres => Box::new(PostgreSqlDialect {}),
-        Engine::Mysql => Box::new(MySqlDialect {}),
-        _ => Box::new(SQLiteDialect {}),
-    };
-    let Ok(statements) = Parser::parse_sql(dialect.as_ref(), sql) else { return vec![] };
+    let Ok(statements) = crate::safety::parse(sql, engine) else { return vec![] };
     let Some(statement) = statements.first() else { return vec![] };
 
     // Which table each name or alias stands for.

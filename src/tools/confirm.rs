@@ -52,9 +52,9 @@ pub(crate) async fn confirmed(
     match context.peer.elicit::<Confirm>(format!("{action}. Go ahead?")).await {
         Ok(Some(Confirm { confirm: true })) => Ok(()),
         Ok(_) | Err(ElicitationError::UserDeclined) | Err(ElicitationError::UserCancelled) => Err(declined()),
-        // The client said it could ask but failed to: fall back to the explicit argument.
-        Err(_) if confirm => Ok(()),
-        Err(e) => Err(ToolError::ConfirmationRequired { action: format!("{action} (asking the user failed: {e})") }),
+        // The client said it could ask but failed to. The model's own `confirm: true` is no
+        // stand-in for the user's answer: nothing runs.
+        Err(e) => Err(ToolError::NotConfirmed { action: format!("{action} (asking the user failed: {e})") }),
     }
 }
 

@@ -46,6 +46,10 @@ pub struct DatabaseReport {
     pub latency_ms: Option<f64>,
     pub statement_timeout_ms: u64,
     pub max_rows: usize,
+    /// What refuses the model's reads: the database itself (a least-privilege login or role,
+    /// a read-only file), or the parser alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assurance: Option<String>,
     pub checks: Vec<Check>,
 }
 
@@ -77,6 +81,23 @@ impl Server {
             if cfg.mode == Mode::ReadOnly && cfg.engine.capabilities().sql {
                 checks.push(Check::ok("mode", "read-only: every statement runs in a read-only transaction"));
             }
+            let assurance = match latency_ms {
+                Some(_) => match db.assurance().await {
+                    Ok((line, fix)) => {
+                        checks.push(match fix {
+                            Some(fix) if line.starts_with("parser") => Check::warn("assurance", line.clone(), fix),
+                            Some(fix) => Check { fix: Some(fix), ..Check::ok("assurance", line.clone()) },
+                            None => Check::ok("assurance", line.clone()),
+                        });
+                        Some(line)
+                    }
+                    Err(e) => {
+                        checks.push(Check::warn("assurance", e.to_string(), e.hint().unwrap_or_default()));
+                        None
+                    }
+                },
+                None => None,
+            };
             databases.push(DatabaseReport {
                 name: cfg.name.clone(),
                 engine: cfg.engine,
@@ -87,6 +108,7 @@ impl Server {
                 latency_ms: latency_ms.map(|ms| (ms * 100.0).round() / 100.0),
                 statement_timeout_ms: cfg.statement_timeout_ms,
                 max_rows: cfg.max_rows,
+                assurance,
                 checks,
             });
         }

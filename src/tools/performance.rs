@@ -122,16 +122,18 @@ impl Server {
                         "explain-analyze takes a query or an INSERT / UPDATE / DELETE",
                     ));
                 }
-                if analyze && cfg.mode == Mode::ReadOnly {
-                    if checked.kind == StatementKind::Dml {
-                        return Err(ToolError::refused(
-                            "on a read-only database only reads are analyzed",
-                            "pass analyze: false for the estimated plan, or use a read-write database (the write is rolled back)",
-                        ));
-                    }
+                if analyze && cfg.mode == Mode::ReadOnly && checked.kind == StatementKind::Dml {
+                    return Err(ToolError::refused(
+                        "on a read-only database only reads are analyzed",
+                        "pass analyze: false for the estimated plan, or use a read-write database (the write is rolled back)",
+                    ));
+                }
+                if analyze && checked.kind == StatementKind::Query {
+                    // An analyzed read runs as the reader, under the read-only rules, whatever the
+                    // database's mode.
                     safety::check(sql, cfg.engine, Mode::ReadOnly, 1)?;
                 }
-                db.explain(&ExplainCall { sql, kind: checked.kind, mode: cfg.mode, analyze, timeout_ms }).await?
+                db.explain(&ExplainCall { sql, checked: &checked, analyze, timeout_ms }).await?
             }
             (_, Some(collection)) if db.capabilities().documents => {
                 let pipeline = p
@@ -380,7 +382,7 @@ impl Server {
                 if !matches!(checked.kind, StatementKind::Query | StatementKind::Dml) {
                     return Err(ToolError::invalid("sql", "design-indexes takes a query or an UPDATE / DELETE"));
                 }
-                (plan::indexes::sql_candidates(sql, cfg.engine), Some(sql.to_string()))
+                (plan::indexes::sql_candidates(sql, cfg.engine), Some((sql.to_string(), checked.kind.writes())))
             }
             (_, Some(collection)) if db.capabilities().documents => {
                 let filter = Value::Object(p.target.filter.clone().unwrap_or_default());
@@ -438,7 +440,7 @@ impl Server {
                     .map(|(_, ms)| (ms * 1000.0).round() / 1000.0),
             })
             .collect();
-        if let Some(sql) = &sql
+        if let Some((sql, writes)) = &sql
             && db.capabilities().hypothetical_indexes
             && !fresh.is_empty()
         {
@@ -449,7 +451,7 @@ impl Server {
                     format!("CREATE INDEX ON {} ({}){filter}", c.table, c.columns.join(", "))
                 })
                 .collect();
-            match db.hypothetical_indexes(sql, &statements).await? {
+            match db.hypothetical_indexes(sql, *writes, &statements).await? {
                 Some(h) => {
                     hypothetical_costing = true;
                     cost_before = Some(h.cost_before);

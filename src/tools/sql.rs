@@ -4,12 +4,20 @@
 use std::time::Instant;
 
 use mongodb::bson::{Bson, Document};
-use rmcp::{Json, handler::server::wrapper::Parameters, tool, tool_router};
+use rmcp::{
+    Json, RoleServer,
+    handler::server::{tool::InputResponses, wrapper::Parameters},
+    service::RequestContext,
+    tool, tool_router,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    backend::{Column, DocumentCall, SqlCall},
+    backend::{
+        Column, DocumentCall,
+        session::{Access, UserStatement},
+    },
     config::{Engine, Mode},
     error::ToolError,
     output::Truncation,
@@ -30,6 +38,10 @@ pub struct RunSqlParams {
     /// Statement timeout in milliseconds (default and ceiling: the database's statement_timeout_ms).
     #[serde(default, deserialize_with = "super::lenient::opt_u64")]
     pub timeout_ms: Option<u64>,
+    /// For DROP, TRUNCATE, ALTER ... DROP, or DELETE / UPDATE without WHERE, from clients that
+    /// cannot ask the user: true once the user agreed.
+    #[serde(default)]
+    pub confirm: bool,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -39,7 +51,8 @@ pub struct RunSqlOutput {
     pub mode: Mode,
     /// query, inspect, dml or ddl.
     pub statement: StatementKind,
-    /// True when a change was committed (read-write databases only).
+    /// True when a change (DML, DDL, or EXPLAIN ANALYZE of one) was committed: read-write
+    /// databases only.
     pub committed: bool,
     /// Rows changed by INSERT / UPDATE / DELETE.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,7 +137,12 @@ impl Server {
             open_world_hint = false
         )
     )]
-    async fn run_sql(&self, Parameters(p): Parameters<RunSqlParams>) -> Result<Json<RunSqlOutput>, ToolError> {
+    async fn run_sql(
+        &self,
+        Parameters(p): Parameters<RunSqlParams>,
+        context: RequestContext<RoleServer>,
+        responses: InputResponses,
+    ) -> Result<Json<RunSqlOutput>, ToolError> {
         let db = self.database(p.database.as_deref())?;
         let cfg = &db.config;
         if !db.capabilities().sql {
@@ -134,31 +152,63 @@ impl Server {
         let timeout_ms = cfg.timeout_ms(p.timeout_ms);
         // One row past the cap tells whether the result was cut.
         let checked = safety::check(&p.sql, cfg.engine, cfg.mode, cap + 1)?;
+        if let Some(destructive) = &checked.destructive {
+            super::confirmed(&context, responses, p.confirm, &format!("run {} on {}", destructive.action, cfg.name))
+                .await?;
+        }
         let started = Instant::now();
-        let rows = db
-            .run_sql(&SqlCall {
+        let (mut session, filtered) = db.statement_session(&checked.relations, timeout_ms).await?;
+        // TRUNCATE reports no rows: count what it will remove, in the same transaction.
+        let mut removed = None;
+        if let Some(destructive) = checked.destructive.as_ref().filter(|d| !d.truncated.is_empty()) {
+            let mut total = 0;
+            for table in &destructive.truncated {
+                let n = session.scalar(format!("SELECT count(*) FROM {table}"), &[]).await?;
+                total += n.as_u64().or_else(|| n.as_str().and_then(|s| s.parse().ok())).unwrap_or(0);
+            }
+            removed = Some(total);
+        }
+        let read = session
+            .statement(&UserStatement {
                 sql: p.sql.trim().trim_end_matches(';'),
                 checked: &checked,
-                mode: cfg.mode,
                 cap,
-                timeout_ms,
-                default_timeout_ms: cfg.statement_timeout_ms,
+                max_bytes: self.output().max_bytes(),
             })
             .await?;
+        let committed = if session.access() == Access::Writer {
+            session.commit().await?;
+            checked.kind.writes()
+        } else {
+            session.close();
+            false
+        };
         let mut notes = Vec::new();
         if checked.kind == StatementKind::Ddl && !db.capabilities().transactional_ddl {
             notes.push(format!("{} commits DDL implicitly: this change cannot be rolled back", cfg.engine));
         }
-        let committed = cfg.mode == Mode::ReadWrite && matches!(checked.kind, StatementKind::Dml | StatementKind::Ddl);
+        if !filtered.is_empty() {
+            notes.push(format!(
+                "row level security filters {}: the rows shown are those its policies give the least-privilege reader \
+                 this server reads as on a read-only database; test-as-user shows what a given user sees",
+                filtered.join(", ")
+            ));
+        }
+        let rows = read.rows;
+        let mut truncation = Truncation::new(rows.rows.len(), rows.more, cap);
+        if read.cut_at_bytes {
+            truncation.truncated = true;
+            truncation.reason = Some("max_bytes".into());
+        }
         Ok(Json(RunSqlOutput {
             database: cfg.name.clone(),
             engine: cfg.engine,
             mode: cfg.mode,
             statement: checked.kind,
             committed,
-            rows_affected: rows.rows_affected,
+            rows_affected: removed.or(rows.rows_affected),
             elapsed_ms: round_ms(started),
-            truncation: Truncation::new(rows.rows.len(), rows.more, cap),
+            truncation,
             columns: rows.columns,
             rows: rows.rows,
             notes,

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Kind, TestDb};
+use crate::support::{Kind, Mcp, TestDb};
 
 fn column<'a>(v: &'a Value, name: &str) -> &'a Value {
     let cols = v["columns"].as_array().unwrap();
@@ -268,31 +268,18 @@ async fn sqlite_end_to_end() {
     assert!(e.starts_with("error (timeout)"), "{e}");
     ro.close().await;
 
-    // Below the parser, the read-only file refuses writes by itself.
-    use data_engineer_mcp::{backend::*, config::*, safety::*};
-    let cfg = Config::load(
-        &ConfigRequest {
-            database_url: Some(db.url.clone()),
-            mode: Some(Mode::ReadOnly),
-            config_file: None,
-            allow_dirs: vec![],
-            tools: None,
-        },
-        &|_| None,
+    // Below the parser (switched off), the read-only file refuses writes by itself, and no
+    // other file can be attached.
+    let bare = Mcp::spawn(
+        &["--database-url", &db.url, "--mode", "read-only"],
+        &[("DATA_ENGINEER_UNSAFE_SKIP_PARSER_CHECK", "1")],
     )
-    .unwrap();
-    let database = Database::new(cfg.databases[0].clone());
-    let sneaky = Checked { kind: StatementKind::Query, capped_sql: None };
-    let call = SqlCall {
-        sql: "insert into customers (email) values ('evil@example.com')",
-        checked: &sneaky,
-        mode: Mode::ReadOnly,
-        cap: 10,
-        timeout_ms: 1000,
-        default_timeout_ms: 1000,
-    };
-    let e = database.run_sql(&call).await.unwrap_err().to_string();
+    .await;
+    let e = bare.err("run-sql", json!({"sql": "insert into customers (email) values ('evil@example.com')"})).await;
     assert!(e.contains("readonly"), "{e}");
+    let other = db.url.replace("t.db", "other.db");
+    let e = bare.err("run-sql", json!({"sql": format!("attach database '{}' as o", other.trim_start_matches("sqlite://").split('?').next().unwrap())})).await;
+    assert!(e.starts_with("error (database)"), "{e}");
 }
 
 #[tokio::test]

@@ -11,5 +11,6 @@ mod order;
 mod performance;
 mod protocol;
 mod redaction;
+mod redteam;
 mod rls;
 mod support;

@@ -18,6 +18,12 @@ use tokio::io::AsyncReadExt;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_data-engineer-mcp");
 
+/// The binary under test: this build's, or `DE_TEST_BIN` (to run a test against an older build
+/// and see it fail there).
+pub fn bin() -> String {
+    std::env::var("DE_TEST_BIN").unwrap_or_else(|_| BIN.to_string())
+}
+
 /// A server URL from the test bed. Missing is a failure, never a skip.
 pub fn server_url(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
@@ -118,12 +124,14 @@ impl TestDb {
 #[derive(Clone, Default)]
 pub struct Client {
     pub answer: Option<bool>,
+    /// Declare elicitation but fail every request (a client that says it can ask and cannot).
+    pub fail: bool,
     pub asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ClientHandler for Client {
     fn get_info(&self) -> ClientConfig {
-        let capabilities = match self.answer {
+        let capabilities = match self.answer.or(self.fail.then_some(false)) {
             Some(_) => ClientCapabilities::builder().enable_elicitation().build(),
             None => ClientCapabilities::default(),
         };
@@ -138,6 +146,9 @@ impl ClientHandler for Client {
         if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
             self.asked.lock().unwrap().push(message.clone());
         }
+        if self.fail {
+            return Err(ErrorData::internal_error("this client cannot show forms after all", None));
+        }
         Ok(match self.answer {
             Some(true) => {
                 ElicitResult::new(ElicitationAction::Accept).with_content(serde_json::json!({"confirm": true}))
@@ -150,6 +161,8 @@ impl ClientHandler for Client {
 /// A running server binary and an MCP client speaking to it over stdio.
 pub struct Mcp {
     pub client: RunningService<RoleClient, Client>,
+    /// The server process's id (for /proc readings such as peak memory).
+    pub pid: u32,
     /// Everything the server writes to stderr, drained as it comes so the pipe never fills.
     stderr: tokio::task::JoinHandle<String>,
 }
@@ -187,7 +200,7 @@ impl Mcp {
         // Tests keep their files in temporary directories: allow that one (the files module's own
         // tests and files::outside_paths_are_refused cover the refusal).
         let temp = std::env::temp_dir();
-        let cmd = tokio::process::Command::new(BIN).configure(|c| {
+        let cmd = tokio::process::Command::new(bin()).configure(|c| {
             c.args(args).arg("--allow-dir").arg(&temp).env_remove("DATABASE_URL").env("DATA_ENGINEER_LOG", "warn");
             for (k, v) in env {
                 c.env(k, v);
@@ -197,6 +210,7 @@ impl Mcp {
             }
         });
         let (transport, stderr) = TokioChildProcess::builder(cmd).stderr(Stdio::piped()).spawn().unwrap();
+        let pid = transport.id().expect("server pid");
         let stderr = tokio::spawn(async move {
             let mut out = String::new();
             if let Some(mut e) = stderr {
@@ -211,7 +225,7 @@ impl Mcp {
         } else {
             handler.serve(transport).await.expect("MCP initialize")
         };
-        Mcp { client, stderr }
+        Mcp { client, pid, stderr }
     }
 
     pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {

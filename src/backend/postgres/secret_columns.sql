@@ -1,5 +1,5 @@
 -- Text columns of ordinary tables, with their table, for the plaintext-secret-columns rule.
-SELECT n.nspname::text, c.relname::text, a.attname::text
+SELECT n.nspname::text AS schema, c.relname::text AS table, a.attname::text AS column
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -1,0 +1,482 @@
+//! A call's session on a SQL engine, owned in one place: which connection (the main login, or
+//! the least-privilege reader), the transaction and its read-only-ness, the role, the statement
+//! and lock timeouts, cancellation, and the reset before the connection goes back to the pool.
+//! Every tool reaches a SQL database through a [`Session`]; the engine-specific halves are
+//! `postgres/session.rs`, `mysql/session.rs` and `sqlite/session.rs`.
+//!
+//! A session whose state is unknown (cancelled mid-statement, a result abandoned at a cap, a
+//! failed end) is closed, never pooled: nothing of it can leak into the next call.
+
+use serde_json::Value;
+use sqlx::pool::PoolConnection;
+use tokio_util::sync::CancellationToken;
+
+use super::{Database, RowSet, mysql, postgres, sqlite};
+use crate::{config::Mode, error::ToolError};
+
+/// Who a session acts as and what its transaction allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads on the model's behalf (its SQL, on any database): a read-only transaction as the
+    /// least-privilege reader (a separate login, or on PostgreSQL a switched role), always
+    /// rolled back.
+    Reader,
+    /// The server's own reads (catalogs, audit rules, the truth behind an RLS test): a
+    /// read-only transaction as the connected login, always rolled back.
+    Catalog,
+    /// A change: a read-write transaction as the connected login, kept only by `commit`.
+    Writer,
+    /// Something run to be measured or tried (EXPLAIN ANALYZE of a write): a read-write
+    /// transaction under a short lock timeout, always rolled back.
+    Trial,
+    /// The caller runs its own transactions (loads, migrations): the session still sets the
+    /// timeouts, watches for cancellation and resets the connection afterwards.
+    Manual,
+}
+
+impl Access {
+    fn writes(self) -> bool {
+        matches!(self, Access::Writer | Access::Trial | Access::Manual)
+    }
+}
+
+/// A pooled connection of one engine.
+pub(crate) enum Conn {
+    Postgres(PoolConnection<sqlx::Postgres>),
+    Mysql(PoolConnection<sqlx::MySql>),
+    Sqlite(PoolConnection<sqlx::Sqlite>),
+    /// Handed on to the end statements.
+    Empty,
+}
+
+/// One call's connection, transaction and limits.
+pub struct Session<'db> {
+    pub(crate) db: &'db Database,
+    pub(crate) conn: Conn,
+    pub(crate) access: Access,
+    pub(crate) timeout_ms: u64,
+    cancel: Option<CancellationToken>,
+    /// The connection's state is unknown: close it instead of pooling it.
+    pub(crate) spoiled: bool,
+    ended: bool,
+    /// Engine-specific state the end must undo (SQLite's query_only, PostgreSQL's server version).
+    pub(crate) engine_state: EngineState,
+}
+
+#[derive(Default)]
+pub(crate) struct EngineState {
+    /// SQLite: `PRAGMA query_only` was switched on for this session.
+    pub sqlite_query_only: bool,
+    /// PostgreSQL: the server checks for a gone client (14+), a setting the reset restores.
+    pub pg_client_check: bool,
+    /// MySQL/MariaDB: RELEASE_ALL_LOCKS() exists, so the end releases named locks.
+    pub mysql_release_locks: bool,
+}
+
+/// The model's statement, checked, with the caps its rows are read against.
+#[derive(Clone, Copy)]
+pub struct UserStatement<'a> {
+    /// The statement as given (trimmed of a final `;`).
+    pub sql: &'a str,
+    pub checked: &'a crate::safety::Checked,
+    /// Rows to keep; one more is read to tell whether there were more.
+    pub cap: usize,
+    /// Stop reading once the decoded values pass this many bytes.
+    pub max_bytes: usize,
+}
+
+/// What a user statement returned, read against the caps.
+pub struct StatementRows {
+    pub rows: RowSet,
+    /// The byte cap stopped the read (the row cap sets `rows.more`).
+    pub cut_at_bytes: bool,
+}
+
+impl<'db> Session<'db> {
+    pub(crate) fn new(db: &'db Database, conn: Conn, access: Access, timeout_ms: u64) -> Self {
+        Session {
+            db,
+            conn,
+            access,
+            timeout_ms,
+            cancel: super::cancel_token(),
+            spoiled: false,
+            ended: false,
+            engine_state: EngineState::default(),
+        }
+    }
+
+    /// Run `work` unless the client cancels first; a cancelled session is spoiled.
+    pub(crate) async fn guard<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut Conn, &mut EngineState) -> Result<T, sqlx::Error>,
+    ) -> Result<T, ToolError> {
+        let cancel = self.cancel.clone();
+        let result = {
+            let fut = work(&mut self.conn, &mut self.engine_state);
+            match cancel {
+                Some(token) => tokio::select! {
+                    r = fut => Some(r),
+                    () = token.cancelled() => None,
+                },
+                None => Some(fut.await),
+            }
+        };
+        match result {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(self.db.db_error(e, self.timeout_ms)),
+            None => {
+                self.spoiled = true;
+                Err(ToolError::Cancelled)
+            }
+        }
+    }
+
+    /// Rows of one of the server's own statements, as objects keyed by column name, with
+    /// JSON values bound in order.
+    pub async fn rows(&mut self, sql: impl Into<String>, binds: &[Value]) -> Result<Vec<Value>, ToolError> {
+        let sql = sql.into();
+        self.guard(async move |conn, _| match conn {
+            Conn::Postgres(c) => super::objects(&bound!(sql, binds).fetch_all(&mut **c).await?, postgres::cell),
+            Conn::Mysql(c) => super::objects(&bound!(sql, binds).fetch_all(&mut **c).await?, mysql::cell),
+            Conn::Sqlite(c) => super::objects(&bound!(sql, binds).fetch_all(&mut **c).await?, sqlite::cell),
+            Conn::Empty => Err(ended()),
+        })
+        .await
+    }
+
+    /// The first column of the first row (NULL when there is none).
+    pub async fn scalar(&mut self, sql: impl Into<String>, binds: &[Value]) -> Result<Value, ToolError> {
+        let rows = self.rows(sql, binds).await?;
+        Ok(rows.first().and_then(Value::as_object).and_then(|o| o.values().next().cloned()).unwrap_or(Value::Null))
+    }
+
+    /// Run one of the server's own statements with binds; rows affected.
+    pub async fn execute(&mut self, sql: impl Into<String>, binds: &[Value]) -> Result<u64, ToolError> {
+        let sql = sql.into();
+        self.guard(async move |conn, _| {
+            Ok(match conn {
+                Conn::Postgres(c) => bound!(sql, binds).execute(&mut **c).await?.rows_affected(),
+                Conn::Mysql(c) => bound!(sql, binds).execute(&mut **c).await?.rows_affected(),
+                Conn::Sqlite(c) => bound!(sql, binds).execute(&mut **c).await?.rows_affected(),
+                Conn::Empty => return Err(ended()),
+            })
+        })
+        .await
+    }
+
+    /// Run a script of several statements that passed `safety::check_script` (a seed file).
+    pub async fn script(&mut self, sql: &str) -> Result<u64, ToolError> {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        self.guard(async move |conn, _| {
+            Ok(match conn {
+                Conn::Postgres(c) => sqlx::raw_sql(sql).execute(&mut **c).await?.rows_affected(),
+                Conn::Mysql(c) => sqlx::raw_sql(sql).execute(&mut **c).await?.rows_affected(),
+                Conn::Sqlite(c) => sqlx::raw_sql(sql).execute(&mut **c).await?.rows_affected(),
+                Conn::Empty => return Err(ended()),
+            })
+        })
+        .await
+    }
+
+    /// Run the model's statement over the extended (prepared) protocol, reading rows as they
+    /// arrive and stopping at the row or byte cap: no more than that plus one row is held.
+    pub async fn statement(&mut self, call: &UserStatement<'_>) -> Result<StatementRows, ToolError> {
+        let (rows, stopped_early) = match &self.conn {
+            Conn::Postgres(_) => postgres::session::statement(self, call).await?,
+            Conn::Mysql(_) => mysql::session::statement(self, call).await?,
+            Conn::Sqlite(_) => sqlite::session::statement(self, call).await?,
+            Conn::Empty => return Err(self.db.db_error(ended(), self.timeout_ms)),
+        };
+        let cut_at_bytes = stopped_early && !rows.more;
+        if stopped_early && !matches!(self.conn, Conn::Sqlite(_)) {
+            // The server is still sending the rest: closing the connection stops it, where
+            // draining would read every row.
+            self.spoiled = true;
+        }
+        Ok(StatementRows { rows, cut_at_bytes })
+    }
+
+    /// Keep what the transaction did (Writer sessions), then reset the connection.
+    pub async fn commit(mut self) -> Result<(), ToolError> {
+        if !matches!(self.access, Access::Writer | Access::Manual) {
+            return Err(ToolError::refused(
+                "this session cannot keep changes",
+                "report this as a bug: only write sessions commit",
+            ));
+        }
+        self.end(true).await
+    }
+
+    /// Undo the transaction and reset the connection, awaited.
+    pub async fn rollback(mut self) -> Result<(), ToolError> {
+        self.end(false).await
+    }
+
+    /// End without waiting: roll back and reset off the caller's path (reads). The connection
+    /// returns to the pool only when that is done.
+    pub fn close(mut self) {
+        let end = self.end_sql(false);
+        let conn = std::mem::replace(&mut self.conn, Conn::empty());
+        self.ended = true;
+        if self.spoiled {
+            conn.closed();
+            return;
+        }
+        tokio::spawn(async move {
+            let _ = end_on(conn, end).await;
+        });
+    }
+
+    async fn end(&mut self, commit: bool) -> Result<(), ToolError> {
+        self.ended = true;
+        if self.spoiled {
+            return Err(ToolError::Cancelled);
+        }
+        // The end statements are computed before the connection is handed on: they depend on it.
+        let end = self.end_sql(commit);
+        let conn = std::mem::replace(&mut self.conn, Conn::empty());
+        end_on(conn, end).await.map_err(|e| self.db.db_error(e, self.timeout_ms))
+    }
+
+    fn end_sql(&self, commit: bool) -> String {
+        match &self.conn {
+            Conn::Postgres(_) => postgres::session::end_sql(self, commit),
+            Conn::Mysql(_) => mysql::session::end_sql(self, commit),
+            Conn::Sqlite(_) => sqlite::session::end_sql(self, commit),
+            Conn::Empty => String::new(),
+        }
+    }
+
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// The engine's own connection, for engine code that needs a driver feature (COPY).
+    pub(crate) fn pg(&mut self) -> &mut sqlx::PgConnection {
+        match &mut self.conn {
+            Conn::Postgres(c) => c,
+            _ => unreachable!("a PostgreSQL session"),
+        }
+    }
+
+    pub(crate) fn mysql(&mut self) -> &mut sqlx::MySqlConnection {
+        match &mut self.conn {
+            Conn::Mysql(c) => c,
+            _ => unreachable!("a MySQL session"),
+        }
+    }
+
+    pub(crate) fn sqlite(&mut self) -> &mut sqlx::SqliteConnection {
+        match &mut self.conn {
+            Conn::Sqlite(c) => c,
+            _ => unreachable!("a SQLite session"),
+        }
+    }
+}
+
+/// The error of a session used after its end (a bug).
+fn ended() -> sqlx::Error {
+    sqlx::Error::Protocol("the session has ended".into())
+}
+
+/// Run the end statements and hand the connection back, or close it when they fail.
+async fn end_on(conn: Conn, end: String) -> Result<(), sqlx::Error> {
+    use sqlx::Executor as _;
+    let sql = sqlx::AssertSqlSafe(end);
+    let result = match conn {
+        Conn::Postgres(mut c) => {
+            let r = c.execute(sql).await.map(drop);
+            if r.is_err() {
+                c.close_on_drop();
+            }
+            r
+        }
+        Conn::Mysql(mut c) => {
+            let r = c.execute(sql).await.map(drop);
+            if r.is_err() {
+                c.close_on_drop();
+            }
+            r
+        }
+        Conn::Sqlite(mut c) => {
+            let r = c.execute(sql).await.map(drop);
+            if let Ok(mut h) = c.lock_handle().await {
+                h.remove_progress_handler();
+            }
+            if r.is_err() {
+                c.close_on_drop();
+            }
+            r
+        }
+        Conn::Empty => Ok(()),
+    };
+    result
+}
+
+impl Conn {
+    fn empty() -> Conn {
+        Conn::Empty
+    }
+
+    /// Drop the connection so that it closes instead of returning to the pool.
+    fn closed(self) {
+        match self {
+            Conn::Postgres(mut c) => c.close_on_drop(),
+            Conn::Mysql(mut c) => c.close_on_drop(),
+            Conn::Sqlite(mut c) => c.close_on_drop(),
+            Conn::Empty => {}
+        }
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        // Dropped unended (an error returned early, or the call was cancelled): the transaction's
+        // state is unknown, so the connection is closed and the server rolls it back.
+        if !self.ended {
+            std::mem::replace(&mut self.conn, Conn::Empty).closed();
+        }
+    }
+}
+
+impl Database {
+    /// The session the model's statement runs in: as the reader, read-only, on a read-only
+    /// database; as the login, committing only when asked, on a read-write one. On PostgreSQL a
+    /// reader's session also says which of the named `relations` row level security filters
+    /// for it (read in the same round trip as the begin).
+    pub async fn statement_session(
+        &self,
+        relations: &[String],
+        timeout_ms: u64,
+    ) -> Result<(Session<'_>, Vec<String>), ToolError> {
+        let access = if self.config.mode == Mode::ReadOnly { Access::Reader } else { Access::Writer };
+        match self.pool().await? {
+            super::Pool::Postgres(p) => postgres::session::open_probing(self, p, access, timeout_ms, relations).await,
+            _ => Ok((self.session(access, timeout_ms).await?, vec![])),
+        }
+    }
+
+    /// Open a session for one call: the right connection, its transaction begun, its role and
+    /// timeouts set. `timeout_ms` is the statement timeout (the call's, never above the
+    /// database's).
+    pub async fn session(&self, access: Access, timeout_ms: u64) -> Result<Session<'_>, ToolError> {
+        if access.writes() && self.config.mode == Mode::ReadOnly {
+            return Err(ToolError::refused(
+                format!("database {} is read-only", self.config.name),
+                "use a database configured with mode = \"read-write\"",
+            ));
+        }
+        match self.pool().await? {
+            super::Pool::Postgres(p) => postgres::session::open(self, p, access, timeout_ms).await,
+            super::Pool::Mysql(p) => mysql::session::open(self, p, access, timeout_ms).await,
+            super::Pool::Sqlite(p) => sqlite::session::open(self, p, access, timeout_ms).await,
+            super::Pool::Mongo(_) => Err(self.needs_sql("a SQL session")),
+        }
+    }
+}
+
+/// Whom the model's reads run as on a database, decided once per database on first use.
+#[derive(Debug, Clone)]
+pub enum ReadAs {
+    /// A separate least-privilege login (`reader_url`): the database refuses all but reading
+    /// to it, whatever runs.
+    ReaderLogin,
+    /// The connected login itself: it holds no power beyond its table grants (no superuser,
+    /// no file, program, signal or replication rights), and the read-only transaction stops
+    /// writes.
+    OwnLogin,
+    /// PostgreSQL: `SET LOCAL ROLE` to a role that may only read, inside each read-only
+    /// transaction. The way back to the login's own role (`set_config('role', ...)`, SQL run
+    /// from text) is closed by the parser alone.
+    Role(String),
+    /// The login holds powers the database cannot take away in a session (superuser, FILE,
+    /// SUPER, ...): the read-only transaction stops writes, everything else rests on the parser.
+    ParserOnly {
+        /// The powers, for env-check.
+        powers: String,
+        /// The statements that would let the database refuse on its own.
+        fix: String,
+    },
+}
+
+impl ReadAs {
+    /// How to reach a database-enforced boundary from here, when there is a step left.
+    pub fn fix(&self, engine: crate::config::Engine) -> Option<String> {
+        match self {
+            ReadAs::ReaderLogin | ReadAs::OwnLogin => None,
+            ReadAs::ParserOnly { fix, .. } => Some(fix.clone()),
+            ReadAs::Role(_) if engine == crate::config::Engine::Postgres => Some(
+                "for a boundary no SQL can cross, give read-only work its own login and set reader_url to it: \
+                 CREATE ROLE data_engineer_reader LOGIN PASSWORD '<secret>' IN ROLE pg_read_all_data, pg_read_all_stats;"
+                    .into(),
+            ),
+            ReadAs::Role(_) => None,
+        }
+    }
+
+    /// One line for env-check: what the database refuses, what rests on the parser.
+    pub fn assurance(&self) -> String {
+        match self {
+            ReadAs::ReaderLogin => "database-enforced: the model's SQL runs as the least-privilege login reader_url \
+                in a read-only transaction; the parser is a second layer"
+                .into(),
+            ReadAs::OwnLogin => "database-enforced: the connected login holds no superuser, file, program, signal or \
+                replication rights, and the model's SQL runs in a read-only transaction; the parser is a second layer"
+                .into(),
+            ReadAs::Role(role) => format!(
+                "database-enforced for files, programs, connections, signals, slots, configuration and writes: the \
+                 model's SQL runs in a read-only transaction as role {role}; the way back to the login's own role \
+                 (set_config('role', ...), SQL run from text) is refused by the parser alone"
+            ),
+            ReadAs::ParserOnly { powers, .. } => format!(
+                "parser-enforced: the login holds {powers}, which a session cannot give up; the database refuses \
+                 writes (read-only transaction) but files, locks and settings rest on the parser"
+            ),
+        }
+    }
+}
+
+impl Database {
+    /// What refuses the model's reads on this database, in one line, and the step that would
+    /// make the database refuse on its own where one is left.
+    pub async fn assurance(&self) -> Result<(String, Option<String>), ToolError> {
+        let engine = self.config.engine;
+        let read_write = self.config.mode == Mode::ReadWrite;
+        let reads = match self.pool().await? {
+            super::Pool::Postgres(p) => Some(postgres::session::read_as(self, p).await?),
+            super::Pool::Mysql(p) => Some(mysql::session::read_as(self, p).await?),
+            _ => None,
+        };
+        let (line, fix) = match (reads, engine) {
+            (Some(read_as), _) => (read_as.assurance(), read_as.fix(engine)),
+            (None, crate::config::Engine::Sqlite) => (
+                "database-enforced: the file is opened read-only (SQLite refuses every write) and SQLite refuses to \
+                 attach other files; the parser is a second layer"
+                    .to_string(),
+                None,
+            ),
+            (None, _) => (
+                "parser-enforced: $out, $merge and server-side JavaScript are refused at any depth of a filter or \
+                 pipeline; MongoDB itself refuses writes only to a user holding nothing but read roles"
+                    .to_string(),
+                Some(
+                    "connect as a user with only the read role on this database: db.createUser({user: \
+                     'data_engineer_reader', pwd: '<secret>', roles: [{role: 'read', db: '<database>'}]})"
+                        .to_string(),
+                ),
+            ),
+        };
+        Ok(if read_write {
+            (
+                format!(
+                    "read-write: the model's statements run as the connected login and commit; its reads for checks \
+                     and analysis are {line}"
+                ),
+                None,
+            )
+        } else {
+            (line, fix)
+        })
+    }
+}
