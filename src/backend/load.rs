@@ -22,7 +22,7 @@ use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Row as _};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Database, Pool, backtick, double_quote};
+use super::{Database, Pool, backtick, double_quote, session::Access};
 use crate::{
     config::{Engine, Mode},
     error::ToolError,
@@ -254,12 +254,19 @@ impl Database {
             ));
         }
         let t = plan.timeout_ms;
-        let result = match self.pool().await? {
-            Pool::Postgres(p) => pg_load(p, plan, feed, cancel).await,
-            Pool::Mysql(p) => mysql_load(p, plan, feed, cancel).await,
-            Pool::Sqlite(p) => sqlite_load(p, plan, feed, cancel).await,
-            Pool::Mongo(m) => return mongo::load(m, plan, feed, cancel).await,
+        let pool = self.pool().await?;
+        if let Pool::Mongo(m) = pool {
+            return mongo::load(m, plan, feed, cancel).await;
+        }
+        // The load runs its own transactions on the session's connection, which it then
+        // discards: staging tables and session memory are not for the next call.
+        let mut session = self.session(Access::Manual, t).await?;
+        let result = match pool {
+            Pool::Postgres(p) => pg_load(session.conn().pg(), p, plan, feed, cancel).await,
+            Pool::Mysql(p) => mysql_load(session.conn().mysql(), p, plan, feed, cancel).await,
+            _ => sqlite_load(session.conn().sqlite(), plan, feed, cancel).await,
         };
+        session.discard();
         match result {
             Err(LoadError::Cancelled) => Err(ToolError::Cancelled),
             Err(LoadError::Sql(e)) => Err(self.merge_error(e, plan, t)),
@@ -597,21 +604,19 @@ where
 }
 
 async fn pg_load(
+    conn: &mut sqlx::PgConnection,
     pool: &sqlx::PgPool,
     plan: &LoadPlan,
     feed: mpsc::Receiver<Feed>,
     cancel: CancellationToken,
 ) -> Result<Loaded, LoadError> {
-    let mut conn = pool.acquire().await?;
-    // The session's temp buffers grow for the staging table, so the connection is not reused.
-    conn.close_on_drop();
     let pid: i32 = sqlx::query_scalar("select pg_backend_pid()").fetch_one(&mut *conn).await?;
     // Room for the staging table in the session's own memory (allocated only as it fills):
     // with the 8 MB default a large file is written out to temporary files and read back.
     // It can only be set before the session first touches a temporary table; if this one
     // already did, the load runs with what it has.
     let _ = conn.execute(AssertSqlSafe(format!("SET temp_buffers = '{}MB'", PG_TEMP_BUFFERS_MB))).await;
-    let work = pg_stage_and_merge(&mut conn, plan, feed);
+    let work = pg_stage_and_merge(conn, plan, feed);
     cancellable(&cancel, work, async {
         // Ends the session: its transaction rolls back and its statement stops on the server.
         let _ = sqlx::query("select pg_terminate_backend($1)").bind(pid).execute(pool).await;
@@ -812,16 +817,14 @@ fn key_join(plan: &LoadPlan, quote: fn(&str) -> String) -> String {
 }
 
 async fn mysql_load(
+    conn: &mut sqlx::MySqlConnection,
     pool: &sqlx::MySqlPool,
     plan: &LoadPlan,
     feed: mpsc::Receiver<Feed>,
     cancel: CancellationToken,
 ) -> Result<Loaded, LoadError> {
-    let mut conn = pool.acquire().await?;
-    // The session's timeout changes for this load: the connection is not reused after it.
-    conn.close_on_drop();
     let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut *conn).await?;
-    let work = mysql_stage_and_merge(&mut conn, plan, feed);
+    let work = mysql_stage_and_merge(conn, plan, feed);
     cancellable(&cancel, work, async {
         // Ends the session: MariaDB rolls its transaction back and stops its statement.
         let _ = pool.execute(AssertSqlSafe(format!("KILL {id}"))).await;
@@ -836,11 +839,7 @@ async fn mysql_stage_and_merge(
 ) -> Result<Loaded, LoadError> {
     let names: Vec<String> = plan.names().into_iter().map(backtick).collect();
     let columns = names.join(", ");
-    let seconds = plan.timeout_ms as f64 / 1000.0;
-    if conn.execute(AssertSqlSafe(format!("SET SESSION max_statement_time = {seconds}"))).await.is_err() {
-        conn.execute(AssertSqlSafe(format!("SET SESSION max_execution_time = {}", plan.timeout_ms))).await?;
-    }
-    conn.execute("SET SESSION innodb_lock_wait_timeout = 5").await?;
+    // The session set the statement timeout and lock waits.
     conn.execute("START TRANSACTION").await?;
     // A temporary table neither commits the transaction nor outlives the session.
     conn.execute(AssertSqlSafe(format!(
@@ -961,35 +960,14 @@ async fn mysql_stage_and_merge(
 }
 
 async fn sqlite_load(
-    pool: &sqlx::SqlitePool,
+    conn: &mut sqlx::SqliteConnection,
     plan: &LoadPlan,
     feed: mpsc::Receiver<Feed>,
     cancel: CancellationToken,
 ) -> Result<Loaded, LoadError> {
-    let mut conn = pool.acquire().await?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(plan.timeout_ms);
-    {
-        let stop = stop.clone();
-        // Returning false interrupts the running statement (SQLITE_INTERRUPT).
-        conn.lock_handle()
-            .await?
-            .set_progress_handler(1_000, move || !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline);
-    }
-    let result = {
-        let work = sqlite_stage_and_merge(&mut conn, plan, feed);
-        cancellable(&cancel, work, async {
-            stop.store(true, Ordering::Relaxed);
-        })
-        .await
-    };
-    if result.is_err() {
-        // The dropped transaction's rollback is queued on the connection; closing it is surer.
-        conn.close_on_drop();
-    } else {
-        conn.lock_handle().await?.remove_progress_handler();
-    }
-    result
+    // The session's progress handler interrupts the running statement at the deadline or on
+    // cancel (SQLITE_INTERRUPT); the connection is discarded after the load.
+    cancellable(&cancel, sqlite_stage_and_merge(conn, plan, feed), async {}).await
 }
 
 async fn sqlite_stage_and_merge(

@@ -7,7 +7,10 @@ use std::time::Instant;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 
-use super::{Database, Pool};
+use super::{
+    Database, Pool,
+    session::{Access, Conn},
+};
 use crate::{
     config::Engine,
     error::ToolError,
@@ -249,22 +252,17 @@ impl Database {
 
     /// The schema as the catalogs describe it now.
     pub async fn schema(&self) -> Result<Schema, ToolError> {
-        let result = match self.pool().await? {
-            Pool::Postgres(p) => match p.acquire().await {
-                Ok(mut c) => pg_schema(&mut c).await,
-                Err(e) => Err(e),
-            },
-            Pool::Mysql(p) => match p.acquire().await {
-                Ok(mut c) => mysql_schema(&mut c).await,
-                Err(e) => Err(e),
-            },
-            Pool::Sqlite(p) => match p.acquire().await {
-                Ok(mut c) => sqlite_schema(&mut c).await,
-                Err(e) => Err(e),
-            },
-            Pool::Mongo(_) => return Err(self.needs_sql("schema snapshots")),
-        };
-        result.map_err(|e| self.migrate_error(e))
+        let mut session = self.session(Access::Catalog, self.config.statement_timeout_ms).await?;
+        let schema = session
+            .guard(async |conn, _| match conn {
+                Conn::Postgres(c) => pg_schema(c).await,
+                Conn::Mysql(c) => mysql_schema(c).await,
+                Conn::Sqlite(c) => sqlite_schema(c).await,
+                Conn::Empty => unreachable!("an open session"),
+            })
+            .await;
+        session.close();
+        schema
     }
 
     /// The sqlx ledger; empty when the table does not exist yet.
@@ -399,23 +397,36 @@ impl Database {
     /// is always rolled back (under lock and statement timeouts), MySQL/MariaDB in a scratch
     /// database cloned from this one's schema and dropped afterwards.
     pub async fn trial(&self, up: &[String], down: Option<&[String]>, timeout_ms: u64) -> Result<Trial, ToolError> {
-        let result = match self.pool().await? {
-            Pool::Postgres(p) => self.pg_trial(p, up, down, timeout_ms).await,
-            Pool::Sqlite(p) => self.sqlite_trial(p, up, down, timeout_ms).await,
-            Pool::Mysql(p) => return self.mysql_trial(p, up, down).await,
-            Pool::Mongo(_) => return Err(self.needs_sql("migrations")),
-        };
-        result.map_err(|e| self.migrate_error(e))
+        if !self.capabilities().sql {
+            return Err(self.needs_sql("migrations"));
+        }
+        // The trial runs its own transaction (rolled back) on the session's connection; a
+        // cancelled trial closes the connection, which rolls it back on the server.
+        let mut session = self.session(Access::Manual, timeout_ms).await?;
+        let result = session
+            .race(async |conn| match conn {
+                Conn::Postgres(c) => self.pg_trial(c, up, down, timeout_ms).await.map_err(|e| self.migrate_error(e)),
+                Conn::Sqlite(c) => self.sqlite_trial(c, up, down).await.map_err(|e| self.migrate_error(e)),
+                Conn::Mysql(c) => self.mysql_trial(c, up, down).await,
+                Conn::Empty => unreachable!("an open session"),
+            })
+            .await;
+        if self.config.engine == crate::config::Engine::Mysql {
+            // It switched databases: never back to the pool.
+            session.discard();
+        } else {
+            session.close();
+        }
+        result?
     }
 
     async fn pg_trial(
         &self,
-        pool: &sqlx::PgPool,
+        conn: &mut sqlx::PgConnection,
         up: &[String],
         down: Option<&[String]>,
         timeout_ms: u64,
     ) -> Result<Trial, sqlx::Error> {
-        let mut conn = pool.acquire().await?;
         let mut trial = Trial::default();
         // CONCURRENTLY cannot run in a transaction; without it the schema effect is the same.
         let concurrently = regex::Regex::new(r"(?i)\s+CONCURRENTLY\b").expect("static regex");
@@ -433,11 +444,8 @@ impl Database {
         // A sqlx transaction, so even a dropped call never hands the pool a connection mid-trial.
         let mut tx = conn.begin().await?;
         let result = async {
-            tx.execute(AssertSqlSafe(format!(
-                "SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = '{timeout_ms}ms'",
-                timeout_ms.min(5000)
-            )))
-            .await?;
+            // The session set the statement timeout; locks are waited for less long.
+            tx.execute(AssertSqlSafe(format!("SET LOCAL lock_timeout = '{}ms'", timeout_ms.min(5000)))).await?;
             trial.before = pg_schema(&mut tx).await?;
             trial.up_failed = run_all!(self, tx, up);
             if trial.up_failed.is_some() {
@@ -453,26 +461,21 @@ impl Database {
             Ok(())
         }
         .await;
-        // Always rolled back, awaited; a connection that cannot roll back is not reused.
-        if tx.rollback().await.is_err() {
-            conn.close_on_drop();
-        }
+        // Always rolled back, awaited; a connection that cannot roll back errs, and the session
+        // then closes it.
+        tx.rollback().await?;
         result.map(|_| trial)
     }
 
     async fn sqlite_trial(
         &self,
-        pool: &sqlx::SqlitePool,
+        conn: &mut sqlx::SqliteConnection,
         up: &[String],
         down: Option<&[String]>,
-        timeout_ms: u64,
     ) -> Result<Trial, sqlx::Error> {
-        let mut conn = pool.acquire().await?;
         let mut trial = Trial::default();
-        // SQLite's statement timeout: a progress handler that stops the work past the deadline
-        // (the pool's busy_timeout bounds the wait for the write lock).
-        let deadline = Instant::now() + std::time::Duration::from_millis(timeout_ms);
-        conn.lock_handle().await?.set_progress_handler(1_000, move || Instant::now() < deadline);
+        // The session's progress handler stops the work past the deadline (the pool's
+        // busy_timeout bounds the wait for the write lock).
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let result = async {
             trial.before = sqlite_schema(&mut tx).await?;
@@ -490,22 +493,16 @@ impl Database {
             Ok(())
         }
         .await;
-        if tx.rollback().await.is_err() {
-            conn.close_on_drop();
-        }
-        conn.lock_handle().await?.remove_progress_handler();
+        tx.rollback().await?;
         result.map(|_| trial)
     }
 
     async fn mysql_trial(
         &self,
-        pool: &sqlx::MySqlPool,
+        conn: &mut sqlx::MySqlConnection,
         up: &[String],
         down: Option<&[String]>,
     ) -> Result<Trial, ToolError> {
-        let mut conn = pool.acquire().await.map_err(|e| self.migrate_error(e))?;
-        // This connection switches databases: it never goes back to the pool.
-        conn.close_on_drop();
         let source: String =
             sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut *conn).await.map_err(|e| self.migrate_error(e))?;
         let qualified = format!("{}.", source.to_ascii_lowercase());
@@ -521,7 +518,7 @@ impl Database {
                  qualified name would reach the real database",
             ));
         }
-        let source_schema = mysql_schema(&mut conn).await.map_err(|e| self.migrate_error(e))?;
+        let source_schema = mysql_schema(conn).await.map_err(|e| self.migrate_error(e))?;
         let scratch = format!("de_dryrun_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
         conn.execute(AssertSqlSafe(format!("CREATE DATABASE `{scratch}`"))).await.map_err(|e| {
             let e = self.migrate_error(e);
@@ -531,7 +528,7 @@ impl Database {
                  (de_dryrun_*): grant them to this account",
             )
         })?;
-        let result = self.mysql_trial_in(&mut conn, &scratch, &source_schema, up, down).await;
+        let result = self.mysql_trial_in(conn, &scratch, &source_schema, up, down).await;
         let dropped = conn.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{scratch}`"))).await;
         let mut trial = result.map_err(|e| self.migrate_error(e))?;
         if let Err(e) = dropped {
@@ -597,19 +594,33 @@ impl Database {
     /// Apply a change for real and record it in the ledger.
     pub async fn apply_change(&self, change: &Change<'_>) -> Result<Applied, ToolError> {
         let started = Instant::now();
-        let mut applied = match self.pool().await? {
-            Pool::Postgres(p) => self.pg_apply(p, change).await,
-            Pool::Sqlite(p) => self.sqlite_apply(p, change).await,
-            Pool::Mysql(p) => self.mysql_apply(p, change).await,
-            Pool::Mongo(_) => return Err(self.needs_sql("migrations")),
+        if !self.capabilities().sql {
+            return Err(self.needs_sql("migrations"));
         }
-        .map_err(|e| self.migrate_error(e))?;
+        // Not raced against cancellation: MySQL's statement-by-statement apply must finish its
+        // compensation, and the transactional ones end in a moment anyway.
+        let mut session = self.session(Access::Manual, self.config.statement_timeout_ms).await?;
+        let applied = match session.conn() {
+            Conn::Postgres(c) => self.pg_apply(c, change).await,
+            Conn::Sqlite(c) => self.sqlite_apply(c, change).await,
+            Conn::Mysql(c) => self.mysql_apply(c, change).await,
+            Conn::Empty => unreachable!("an open session"),
+        };
+        let mut applied = match applied {
+            Ok(a) => {
+                session.rollback().await?;
+                a
+            }
+            Err(e) => {
+                session.discard();
+                return Err(self.migrate_error(e));
+            }
+        };
         applied.elapsed_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
         Ok(applied)
     }
 
-    async fn pg_apply(&self, pool: &sqlx::PgPool, change: &Change<'_>) -> Result<Applied, sqlx::Error> {
-        let mut conn = pool.acquire().await?;
+    async fn pg_apply(&self, conn: &mut sqlx::PgConnection, change: &Change<'_>) -> Result<Applied, sqlx::Error> {
         sqlx::raw_sql(include_str!("postgres/ledger_create.sql")).execute(&mut *conn).await?;
         let started = Instant::now();
         let mut applied = Applied::default();
@@ -625,10 +636,10 @@ impl Database {
         } else {
             applied.failed = run_all!(self, conn, change.statements);
             if let Some(failed) = &applied.failed {
-                self.compensate_pg(&mut conn, change, failed.index, &mut applied).await;
+                self.compensate_pg(conn, change, failed.index, &mut applied).await;
                 return Ok(applied);
             }
-            pg_record(&mut conn, &change.ledger).await?;
+            pg_record(conn, &change.ledger).await?;
         }
         applied.kept = change.statements.len();
         if let LedgerChange::Record { version, .. } = change.ledger {
@@ -660,8 +671,11 @@ impl Database {
         applied.kept = 0;
     }
 
-    async fn sqlite_apply(&self, pool: &sqlx::SqlitePool, change: &Change<'_>) -> Result<Applied, sqlx::Error> {
-        let mut conn = pool.acquire().await?;
+    async fn sqlite_apply(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        change: &Change<'_>,
+    ) -> Result<Applied, sqlx::Error> {
         sqlx::raw_sql(include_str!("sqlite/ledger_create.sql")).execute(&mut *conn).await?;
         let started = Instant::now();
         let mut applied = Applied::default();
@@ -704,8 +718,7 @@ impl Database {
 
     /// MySQL/MariaDB commit each DDL statement: statement by statement, the ledger row first
     /// (not yet successful, as sqlx does), and on failure the inverses of what had run.
-    async fn mysql_apply(&self, pool: &sqlx::MySqlPool, change: &Change<'_>) -> Result<Applied, sqlx::Error> {
-        let mut conn = pool.acquire().await?;
+    async fn mysql_apply(&self, conn: &mut sqlx::MySqlConnection, change: &Change<'_>) -> Result<Applied, sqlx::Error> {
         sqlx::raw_sql(include_str!("mysql/ledger_create.sql")).execute(&mut *conn).await?;
         let started = Instant::now();
         let mut applied = Applied::default();

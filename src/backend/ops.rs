@@ -11,9 +11,7 @@ pub use seed::{SeedFile, SeedOutcome, SeedReport};
 pub use smoke::{SmokeCheck, SmokeOptions, SmokeStatus};
 
 use serde_json::Value;
-use sqlx::{Executor, pool::PoolConnection};
 
-use super::{Pool, mysql, postgres, sqlite};
 use crate::{error::ToolError, output::MASK, redact::is_secret_name};
 
 /// What generated statements must get right per SQL engine.
@@ -138,112 +136,6 @@ impl super::Database {
             crate::config::Engine::Mysql => Some(Dialect::Mysql),
             crate::config::Engine::Sqlite => Some(Dialect::Sqlite),
             crate::config::Engine::Mongodb => None,
-        }
-    }
-}
-
-/// One pooled connection held for a whole tool call, inside one transaction. Dropped before
-/// `finish` (the call was cancelled or failed to unwind), the connection is closed rather than
-/// returned to the pool, so the server rolls the transaction back.
-struct Conn {
-    inner: Inner,
-    finished: bool,
-    query_only: bool,
-}
-
-enum Inner {
-    Postgres(PoolConnection<sqlx::Postgres>),
-    Mysql(PoolConnection<sqlx::MySql>),
-    Sqlite(PoolConnection<sqlx::Sqlite>),
-}
-
-impl Conn {
-    /// Open a transaction; `read_only` makes the database itself refuse writes.
-    async fn begin(pool: &Pool, read_only: bool) -> Result<Conn, sqlx::Error> {
-        let mut query_only = false;
-        let inner = match pool {
-            Pool::Postgres(p) => {
-                let mut c = p.acquire().await?;
-                c.execute(if read_only { "BEGIN READ ONLY" } else { "BEGIN" }).await?;
-                Inner::Postgres(c)
-            }
-            Pool::Mysql(p) => {
-                let mut c = p.acquire().await?;
-                c.execute(if read_only { "START TRANSACTION READ ONLY" } else { "START TRANSACTION" }).await?;
-                Inner::Mysql(c)
-            }
-            Pool::Sqlite(p) => {
-                let mut c = p.acquire().await?;
-                if read_only {
-                    c.execute("PRAGMA query_only = ON").await?;
-                    query_only = true;
-                }
-                c.execute(if read_only { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
-                Inner::Sqlite(c)
-            }
-            Pool::Mongo(_) => return Err(sqlx::Error::Protocol("not a SQL database".into())),
-        };
-        Ok(Conn { inner, finished: false, query_only })
-    }
-
-    /// Rows as JSON objects keyed by column name.
-    async fn rows(&mut self, sql: String, binds: &[Value]) -> Result<Vec<Value>, sqlx::Error> {
-        match &mut self.inner {
-            Inner::Postgres(c) => super::objects(&bound!(sql, binds).fetch_all(&mut **c).await?, postgres::cell),
-            Inner::Mysql(c) => super::objects(&bound!(sql, binds).fetch_all(&mut **c).await?, mysql::cell),
-            Inner::Sqlite(c) => super::objects(&bound!(sql, binds).fetch_all(&mut **c).await?, sqlite::cell),
-        }
-    }
-
-    /// The first column of the first row.
-    async fn scalar(&mut self, sql: String, binds: &[Value]) -> Result<Value, sqlx::Error> {
-        let rows = self.rows(sql, binds).await?;
-        Ok(rows.first().and_then(Value::as_object).and_then(|o| o.values().next().cloned()).unwrap_or(Value::Null))
-    }
-
-    /// Run one statement with binds; rows affected.
-    async fn execute(&mut self, sql: String, binds: &[Value]) -> Result<u64, sqlx::Error> {
-        Ok(match &mut self.inner {
-            Inner::Postgres(c) => bound!(sql, binds).execute(&mut **c).await?.rows_affected(),
-            Inner::Mysql(c) => bound!(sql, binds).execute(&mut **c).await?.rows_affected(),
-            Inner::Sqlite(c) => bound!(sql, binds).execute(&mut **c).await?.rows_affected(),
-        })
-    }
-
-    /// Run a script of several statements (a seed file) inside the open transaction.
-    async fn script(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
-        let sql = sqlx::AssertSqlSafe(sql.to_string());
-        Ok(match &mut self.inner {
-            Inner::Postgres(c) => sqlx::raw_sql(sql).execute(&mut **c).await?.rows_affected(),
-            Inner::Mysql(c) => sqlx::raw_sql(sql).execute(&mut **c).await?.rows_affected(),
-            Inner::Sqlite(c) => sqlx::raw_sql(sql).execute(&mut **c).await?.rows_affected(),
-        })
-    }
-
-    /// Commit or roll back. A connection whose transaction state is unknown afterwards is closed.
-    async fn finish(mut self, commit: bool) -> Result<(), sqlx::Error> {
-        let end = if commit { "COMMIT" } else { "ROLLBACK" };
-        let result = match &mut self.inner {
-            Inner::Postgres(c) => c.execute(end).await.map(drop),
-            Inner::Mysql(c) => c.execute(end).await.map(drop),
-            Inner::Sqlite(c) => {
-                let ended = c.execute(end).await.map(drop);
-                if self.query_only { c.execute("PRAGMA query_only = OFF").await.map(drop).and(ended) } else { ended }
-            }
-        };
-        self.finished = result.is_ok();
-        result
-    }
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        if !self.finished {
-            match &mut self.inner {
-                Inner::Postgres(c) => c.close_on_drop(),
-                Inner::Mysql(c) => c.close_on_drop(),
-                Inner::Sqlite(c) => c.close_on_drop(),
-            }
         }
     }
 }

@@ -52,24 +52,6 @@ pub(super) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
         .connect_lazy_with(options))
 }
 
-/// A pooled connection; one that died while idle (the server restarted) is replaced, which is
-/// safe because nothing has run on it yet.
-async fn acquire(pool: &PgPool, mode: Mode) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error> {
-    let statement = if mode == Mode::ReadOnly { "BEGIN READ ONLY" } else { "BEGIN" };
-    let mut attempt = 0;
-    loop {
-        let mut conn = pool.acquire().await?;
-        match conn.execute(statement).await {
-            Err(e) if super::is_connection_error(&e) && attempt < pool.options().get_max_connections() => {
-                attempt += 1;
-                conn.close_on_drop();
-            }
-            Err(e) => return Err(e),
-            Ok(_) => return Ok(conn),
-        }
-    }
-}
-
 /// Decode one value by its declared type; PostgreSQL decoding is strict about widths.
 pub(super) fn cell(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
     let raw = row.try_get_raw(i)?;

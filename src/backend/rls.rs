@@ -1,9 +1,12 @@
 //! Row level security tools' entry points: PostgreSQL does the work; other engines explain
 //! their equivalent.
 
-use super::{Database, Pool, postgres};
+use super::{
+    Database, postgres,
+    session::{Access, Session},
+};
 use crate::{
-    config::Engine,
+    config::{Engine, Mode},
     error::ToolError,
     rls::{PolicyPlan, PolicyRequest, UserReport, UserTest},
 };
@@ -56,33 +59,50 @@ impl Database {
         ToolError::Unsupported { what: what.into(), engine: self.config.engine, hint: hint.into() }
     }
 
+    /// A session that tries changes and always rolls back (a catalog read on a read-only
+    /// database, where nothing is tried).
+    async fn rolled_back_session(&self, timeout_ms: u64) -> Result<Session<'_>, ToolError> {
+        let access = if self.config.mode == Mode::ReadWrite { Access::Trial } else { Access::Catalog };
+        self.session(access, timeout_ms).await
+    }
+
     /// The policies policy-apply would create, from a transaction that is rolled back.
     pub async fn plan_policies(&self, req: &PolicyRequest) -> Result<PolicyPlan, ToolError> {
-        match self.pool().await? {
-            Pool::Postgres(p) => {
-                postgres::rls::plan_policies(p, req, self.config.mode).await.map_err(|f| self.rls_failure(f))
-            }
-            _ => Err(self.without_row_security("policy-apply")),
+        if !self.capabilities().row_level_security {
+            return Err(self.without_row_security("policy-apply"));
         }
+        let mut session = self.rolled_back_session(self.config.statement_timeout_ms).await?;
+        let plan = postgres::rls::plan_policies(&mut session, req, self.config.mode).await;
+        session.rollback().await?;
+        plan.map_err(|f| self.rls_failure(f))
     }
 
     /// Apply the plan in one transaction, if it is still the one confirmed.
     pub async fn apply_policies(&self, req: &PolicyRequest, confirmed: &[String]) -> Result<PolicyPlan, ToolError> {
-        match self.pool().await? {
-            Pool::Postgres(p) => {
-                postgres::rls::apply_policies(p, req, confirmed).await.map_err(|f| self.rls_failure(f))
+        if !self.capabilities().row_level_security {
+            return Err(self.without_row_security("policy-apply"));
+        }
+        let mut session = self.session(Access::Writer, self.config.statement_timeout_ms).await?;
+        match postgres::rls::apply_policies(&mut session, req, confirmed).await {
+            Ok(plan) => {
+                session.commit().await?;
+                Ok(plan)
             }
-            _ => Err(self.without_row_security("policy-apply")),
+            Err(f) => {
+                let _ = session.rollback().await;
+                Err(self.rls_failure(f))
+            }
         }
     }
 
     /// One user's access matrix, measured in a transaction that is always rolled back.
     pub async fn test_as_user(&self, test: &UserTest) -> Result<UserReport, ToolError> {
-        match self.pool().await? {
-            Pool::Postgres(p) => {
-                postgres::rls::test_as_user(p, test, self.config.mode).await.map_err(|f| self.rls_failure(f))
-            }
-            _ => Err(self.without_row_security("test-as-user")),
+        if !self.capabilities().row_level_security {
+            return Err(self.without_row_security("test-as-user"));
         }
+        let mut session = self.rolled_back_session(test.timeout_ms).await?;
+        let report = postgres::rls::test_as_user(&mut session, test, self.config.mode).await;
+        session.rollback().await?;
+        report.map_err(|f| self.rls_failure(f))
     }
 }

@@ -106,7 +106,27 @@ impl<'db> Session<'db> {
         }
     }
 
-    /// Run `work` unless the client cancels first; a cancelled session is spoiled.
+    /// Run `work` on the connection unless the client cancels first; a cancelled session is
+    /// spoiled (closed, never pooled), so the server stops the statement and rolls back.
+    pub(crate) async fn race<T>(&mut self, work: impl AsyncFnOnce(&mut Conn) -> T) -> Result<T, ToolError> {
+        let cancel = self.cancel.clone();
+        let result = {
+            let fut = work(&mut self.conn);
+            match cancel {
+                Some(token) => tokio::select! {
+                    r = fut => Some(r),
+                    () = token.cancelled() => None,
+                },
+                None => Some(fut.await),
+            }
+        };
+        result.ok_or_else(|| {
+            self.spoiled = true;
+            ToolError::Cancelled
+        })
+    }
+
+    /// [`Session::race`] for driver calls: their errors become tool errors the model can read.
     pub(crate) async fn guard<T>(
         &mut self,
         work: impl AsyncFnOnce(&mut Conn, &mut EngineState) -> Result<T, sqlx::Error>,
@@ -252,23 +272,39 @@ impl<'db> Session<'db> {
         self.access
     }
 
-    /// The engine's own connection, for engine code that needs a driver feature (COPY).
+    /// The connection itself, for a flow that runs its own transactions and stops its own
+    /// statement on the server when cancelled (loads: COPY, staging tables, savepoints).
+    pub(crate) fn conn(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+
+    /// End without handing the connection back: the flow changed it in ways the reset does not
+    /// undo (temporary tables, session memory), or may have left it mid-statement.
+    pub(crate) fn discard(mut self) {
+        self.ended = true;
+        std::mem::replace(&mut self.conn, Conn::Empty).closed();
+    }
+}
+
+impl Conn {
+    /// The engine's own connection, for engine code that needs a driver feature (COPY,
+    /// savepoints in a flow of its own).
     pub(crate) fn pg(&mut self) -> &mut sqlx::PgConnection {
-        match &mut self.conn {
+        match self {
             Conn::Postgres(c) => c,
             _ => unreachable!("a PostgreSQL session"),
         }
     }
 
     pub(crate) fn mysql(&mut self) -> &mut sqlx::MySqlConnection {
-        match &mut self.conn {
+        match self {
             Conn::Mysql(c) => c,
             _ => unreachable!("a MySQL session"),
         }
     }
 
     pub(crate) fn sqlite(&mut self) -> &mut sqlx::SqliteConnection {
-        match &mut self.conn {
+        match self {
             Conn::Sqlite(c) => c,
             _ => unreachable!("a SQLite session"),
         }

@@ -8,7 +8,8 @@ use mongodb::bson::{Bson, Document, doc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Conn, Dialect, Table, mask_secrets, number};
+use super::{Dialect, Table, mask_secrets, number};
+use crate::backend::session::{Access, Session};
 use crate::{
     backend::{Database, Pool, mongo::Mongo},
     config::Mode,
@@ -190,14 +191,26 @@ impl Database {
         for (i, check) in checks.iter().enumerate() {
             planned.push(self.plan(dialect, i, check, samples).await?);
         }
-        let mut conn = Conn::begin(pool, true).await.map_err(|e| self.db_error(e, t))?;
+        // The server's own checks read as the login (row level security must not hide rows from
+        // a count); the model's custom_sql runs as the least-privilege reader. Both read-only.
+        let mut catalog: Option<Session<'_>> = None;
+        let mut reader: Option<Session<'_>> = None;
         let mut out = Vec::new();
         for (check, plan) in checks.iter().zip(planned) {
-            let result = evaluate(&mut conn, check, plan).await.map_err(|e| self.db_error(e, t));
-            match result {
+            let slot = if check.check == QualityKind::CustomSql { &mut reader } else { &mut catalog };
+            let session = match slot {
+                Some(s) => s,
+                None => slot.insert(
+                    self.session(
+                        if check.check == QualityKind::CustomSql { Access::Reader } else { Access::Catalog },
+                        t,
+                    )
+                    .await?,
+                ),
+            };
+            match evaluate(session, check, plan).await {
                 Ok(r) => out.push(r),
                 Err(e) => {
-                    let _ = conn.finish(false).await;
                     return Err(match e {
                         ToolError::Database { code, message, hint } => ToolError::Database {
                             code,
@@ -209,7 +222,7 @@ impl Database {
                 }
             }
         }
-        conn.finish(false).await.map_err(|e| self.db_error(e, t))?;
+        catalog.into_iter().chain(reader).for_each(Session::close);
         Ok(out)
     }
 
@@ -231,8 +244,9 @@ impl Database {
                 ));
             }
             return Ok(Planned {
-                failing: Some(format!("SELECT count(*) AS n FROM ({sql}) AS failing_rows")),
-                samples: Some(format!("SELECT * FROM ({sql}) AS failing_rows LIMIT {samples}")),
+                // On lines of its own: a trailing `--` comment cannot swallow the closing parenthesis.
+                failing: Some(format!("SELECT count(*) AS n FROM (\n{sql}\n) AS failing_rows")),
+                samples: Some(format!("SELECT * FROM (\n{sql}\n) AS failing_rows LIMIT {samples}")),
                 ..Planned::default()
             });
         }
@@ -331,7 +345,7 @@ impl Database {
     }
 }
 
-async fn evaluate(conn: &mut Conn, check: &QualityCheck, plan: Planned) -> Result<QualityResult, sqlx::Error> {
+async fn evaluate(conn: &mut Session<'_>, check: &QualityCheck, plan: Planned) -> Result<QualityResult, ToolError> {
     let count = |v: Value| number(&v).map(|n| n.max(0.0) as u64);
     let total = match plan.total {
         Some(sql) => count(conn.scalar(sql, &[]).await?),

@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{Conn, Dialect, Table};
+use super::{Dialect, Table};
+use crate::backend::session::{Access, Session};
 use crate::{
     backend::{
         Database, Pool,
@@ -180,19 +181,17 @@ impl Database {
             return mongo_seed(m, files, reapply_changed, t).await;
         }
         let d = self.dialect().ok_or_else(|| self.needs_sql("seed"))?;
-        let err = |e| self.db_error(e, t);
         let ledger_ddl = match d {
             Dialect::Postgres => include_str!("../postgres/seed_ledger.sql"),
             Dialect::Mysql => include_str!("../mysql/seed_ledger.sql"),
             Dialect::Sqlite => include_str!("../sqlite/seed_ledger.sql"),
         };
         // Outside the run's transaction: on MySQL a CREATE TABLE would commit it.
-        let mut setup = Conn::begin(pool, false).await.map_err(err)?;
-        setup.execute(ledger_ddl.into(), &[]).await.map_err(err)?;
+        let mut setup = self.session(Access::Writer, t).await?;
+        setup.execute(ledger_ddl, &[]).await?;
         let recorded: HashMap<String, String> = setup
             .rows(format!("SELECT file, checksum FROM {LEDGER}"), &[])
-            .await
-            .map_err(err)?
+            .await?
             .into_iter()
             .map(|r| {
                 (
@@ -201,7 +200,7 @@ impl Database {
                 )
             })
             .collect();
-        setup.finish(true).await.map_err(err)?;
+        setup.commit().await?;
 
         // Decide and validate everything before writing anything.
         let mut report = Vec::new();
@@ -265,14 +264,14 @@ impl Database {
             return Ok(SeedReport { files: report, committed: false });
         }
 
-        let mut conn = Conn::begin(pool, false).await.map_err(err)?;
+        let mut conn = self.session(Access::Writer, t).await?;
         for (at, f, job, upsert) in &work {
             let written = match job {
-                Job::Sql(sql) => conn.script(sql).await.map_err(err),
+                Job::Sql(sql) => conn.script(sql).await,
                 Job::Rows { table, keys, columns, rows } => {
                     let target = Target { d, table, keys, columns, upsert: *upsert };
                     match rows {
-                        Some(rows) => insert_rows(&mut conn, &target, rows).await.map_err(err),
+                        Some(rows) => insert_rows(&mut conn, &target, rows).await,
                         None => self.csv_rows(&mut conn, &target, &f.path).await,
                     }
                 }
@@ -285,16 +284,16 @@ impl Database {
                         Dialect::Mysql => include_str!("../mysql/seed_record.sql"),
                         Dialect::Sqlite => include_str!("../sqlite/seed_record.sql"),
                     };
-                    conn.execute(record.into(), &[f.name.clone().into(), f.sha256.clone().into()]).await.map_err(err)
+                    conn.execute(record, &[f.name.clone().into(), f.sha256.clone().into()]).await
                 }
                 Err(e) => Err(e),
             };
             if let Err(e) = recorded {
-                let _ = conn.finish(false).await;
+                let _ = conn.rollback().await;
                 return Err(rolled_back(&f.name, e));
             }
         }
-        conn.finish(true).await.map_err(err)?;
+        conn.commit().await?;
         Ok(SeedReport { files: report, committed: true })
     }
 
@@ -315,8 +314,7 @@ impl Database {
     }
 
     /// Stream a CSV seed (header row = column names) into the table in batches.
-    async fn csv_rows(&self, conn: &mut Conn, target: &Target<'_>, path: &Path) -> Result<u64, ToolError> {
-        let t = self.config.statement_timeout_ms;
+    async fn csv_rows(&self, conn: &mut Session<'_>, target: &Target<'_>, path: &Path) -> Result<u64, ToolError> {
         let (header, records) = csv_seed(path)?;
         let batch_rows = (BIND_BUDGET / header.len().max(1)).max(1);
         let mut batch = Vec::new();
@@ -331,12 +329,12 @@ impl Database {
                 .collect();
             batch.push(row);
             if batch.len() == batch_rows {
-                written += insert_rows(conn, target, &batch).await.map_err(|e| self.db_error(e, t))?;
+                written += insert_rows(conn, target, &batch).await?;
                 batch.clear();
             }
         }
         if !batch.is_empty() {
-            written += insert_rows(conn, target, &batch).await.map_err(|e| self.db_error(e, t))?;
+            written += insert_rows(conn, target, &batch).await?;
         }
         Ok(written)
     }
@@ -456,7 +454,11 @@ fn rolled_back(file: &str, e: ToolError) -> ToolError {
 }
 
 /// Insert (or upsert on the primary key) rows keyed by column name; returns rows written.
-async fn insert_rows(conn: &mut Conn, target: &Target<'_>, rows: &[Map<String, Value>]) -> Result<u64, sqlx::Error> {
+async fn insert_rows(
+    conn: &mut Session<'_>,
+    target: &Target<'_>,
+    rows: &[Map<String, Value>],
+) -> Result<u64, ToolError> {
     if rows.is_empty() {
         return Ok(0);
     }

@@ -6,7 +6,8 @@ use mongodb::bson::{Bson, Document, doc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Conn, Dialect, number};
+use super::{Dialect, number};
+use crate::backend::session::Access;
 use crate::{
     backend::{Database, Pool, mongo::Mongo},
     error::ToolError,
@@ -161,10 +162,10 @@ impl Database {
 
     /// Rows of one catalog query in its own read-only transaction.
     async fn read(&self, pool: &Pool, sql: String, binds: Vec<Value>) -> Result<Vec<Value>, ToolError> {
-        let t = self.config.statement_timeout_ms;
-        let mut conn = Conn::begin(pool, true).await.map_err(|e| self.db_error(e, t))?;
-        let rows = conn.rows(sql, &binds).await.map_err(|e| self.db_error(e, t));
-        conn.finish(false).await.map_err(|e| self.db_error(e, t))?;
+        let _ = pool;
+        let mut session = self.session(Access::Catalog, self.config.statement_timeout_ms).await?;
+        let rows = session.rows(sql, &binds).await;
+        session.close();
         rows
     }
 

@@ -2,10 +2,10 @@
 //! (policy-apply), and measuring one user's access inside a rolled-back transaction
 //! (test-as-user).
 
-use sqlx::{AssertSqlSafe, Executor, PgConnection, PgPool, Row};
+use sqlx::{AssertSqlSafe, Executor, PgConnection, Row};
 
-use super::acquire;
 use crate::backend::double_quote as ident;
+use crate::backend::session::Session;
 use crate::{
     backend::rls::Failure,
     config::Mode,
@@ -433,50 +433,40 @@ async fn as_stored(
     tried?.into_iter().find(|p| p[0] == w.name).ok_or_else(|| Failure::Sql(sqlx::Error::RowNotFound))
 }
 
-/// The plan, from a transaction that is rolled back.
+/// The plan, from the session's transaction (rolled back by the caller). On a read-write
+/// database each policy is created under a savepoint to compare it with what is stored.
 pub(in crate::backend) async fn plan_policies(
-    pool: &PgPool,
+    session: &mut Session<'_>,
     req: &PolicyRequest,
     mode: Mode,
 ) -> Result<PolicyPlan, Failure> {
-    let mut conn = acquire(pool, mode).await?;
-    let plan = plan_on(&mut conn, req, mode == Mode::ReadWrite).await;
-    conn.execute("ROLLBACK").await?;
-    plan
+    session.race(async |conn| plan_on(conn.pg(), req, mode == Mode::ReadWrite).await).await?
 }
 
-/// Re-plan inside the applying transaction; apply only if the plan is the one confirmed.
+/// Re-plan inside the applying transaction; apply only if the plan is the one confirmed. The
+/// caller commits.
 pub(in crate::backend) async fn apply_policies(
-    pool: &PgPool,
+    session: &mut Session<'_>,
     req: &PolicyRequest,
     confirmed: &[String],
 ) -> Result<PolicyPlan, Failure> {
-    let mut conn = acquire(pool, Mode::ReadWrite).await?;
-    let applied = async {
-        conn.execute("SET LOCAL lock_timeout = '5s'").await?;
-        let plan = plan_on(&mut conn, req, true).await?;
-        if plan.statements != confirmed {
-            return Err(Failure::Tool(ToolError::refused(
-                "the table's policies changed while waiting for confirmation",
-                "call policy-apply again to see the new plan",
-            )));
-        }
-        for statement in &plan.statements {
-            conn.execute(AssertSqlSafe(statement.clone())).await?;
-        }
-        Ok(plan)
-    }
-    .await;
-    match applied {
-        Ok(plan) => {
-            conn.execute("COMMIT").await?;
+    session
+        .race(async |conn| {
+            let conn = conn.pg();
+            conn.execute("SET LOCAL lock_timeout = '5s'").await?;
+            let plan = plan_on(conn, req, true).await?;
+            if plan.statements != confirmed {
+                return Err(Failure::Tool(ToolError::refused(
+                    "the table's policies changed while waiting for confirmation",
+                    "call policy-apply again to see the new plan",
+                )));
+            }
+            for statement in &plan.statements {
+                conn.execute(AssertSqlSafe(statement.clone())).await?;
+            }
             Ok(plan)
-        }
-        Err(e) => {
-            conn.execute("ROLLBACK").await?;
-            Err(e)
-        }
-    }
+        })
+        .await?
 }
 
 /// What one table looks like to the privileged connection: the truth the user's view is
@@ -631,23 +621,17 @@ fn insert_copy(t: &Truth, sample: &serde_json::Value, owner: &str) -> Option<(St
     ))
 }
 
-/// The matrix for one user, measured inside a transaction that is always rolled back.
+/// The matrix for one user, measured inside the session's transaction, which the caller always
+/// rolls back.
 pub(in crate::backend) async fn test_as_user(
-    pool: &PgPool,
+    session: &mut Session<'_>,
     test: &UserTest,
     mode: Mode,
 ) -> Result<UserReport, Failure> {
-    let mut conn = acquire(pool, mode).await?;
-    let report = measure(&mut conn, test, mode).await;
-    if conn.execute("ROLLBACK").await.is_err() {
-        conn.close_on_drop();
-    }
-    report
+    session.race(async |conn| measure(conn.pg(), test, mode).await).await?
 }
 
 async fn measure(conn: &mut PgConnection, test: &UserTest, mode: Mode) -> Result<UserReport, Failure> {
-    conn.execute(AssertSqlSafe(format!("SET LOCAL statement_timeout = {}", test.timeout_ms))).await?;
-    conn.execute("SET LOCAL lock_timeout = '5s'").await?;
     let names: Vec<String> = if test.tables.is_empty() {
         sqlx::query_scalar(include_str!("rls_tables.sql")).fetch_all(&mut *conn).await?
     } else {
