@@ -212,7 +212,7 @@ fn check_here(sql: &str, engine: Engine, mode: Mode, cap: usize) -> Result<Check
     let kind = classify(&statement);
     let checked = Checked {
         kind,
-        capped_sql: cap_rows(&statement, cap),
+        capped_sql: cap_rows(sql, &statement, engine, cap),
         destructive: destructive(&statement),
         relations: relations(&statement, engine),
         targets: targets(&statement, engine),
@@ -679,32 +679,55 @@ pub(crate) fn refuse_functions_in(sql: &str, engine: Engine, mode: Mode) -> Resu
     refuse_functions(&tokens.functions, mode)
 }
 
-/// Rewrite a top-level query so the server stops after `cap` rows.
-fn cap_rows(statement: &Statement, cap: usize) -> Option<String> {
+/// The statement with its row count capped at `cap`, so the server stops after that many rows.
+/// The text is the caller's own, never the tree printed back: a LIMIT is appended on a line of
+/// its own, or an existing one's number replaced where it stands. (Printed back, a string the
+/// parser read as data can come out as code: MySQL reads `'a\'` as an escaped quote.)
+fn cap_rows(sql: &str, statement: &Statement, engine: Engine, cap: usize) -> Option<String> {
     let Statement::Query(query) = statement else { return None };
-    if query.fetch.is_some() || query.for_clause.is_some() || query_selects_into(query) {
+    if query.fetch.is_some() || query.for_clause.is_some() || !query.locks.is_empty() || query_selects_into(query) {
         return None;
     }
-    let cap_expr = Expr::value(Value::Number(cap.to_string(), false));
-    let mut capped = query.clone();
-    match &mut capped.limit_clause {
-        None => {
-            capped.limit_clause =
-                Some(LimitClause::LimitOffset { limit: Some(cap_expr), offset: None, limit_by: vec![] });
+    let body = sql.trim_end().trim_end_matches(';').trim_end();
+    match &query.limit_clause {
+        None => Some(format!("{body}\nLIMIT {cap}")),
+        // PostgreSQL takes LIMIT after OFFSET; MySQL and SQLite have no OFFSET without LIMIT.
+        Some(LimitClause::LimitOffset { limit: None, .. }) if engine == Engine::Postgres => {
+            Some(format!("{body}\nLIMIT {cap}"))
         }
-        Some(LimitClause::LimitOffset { limit, .. }) => match limit {
-            Some(Expr::Value(v)) if matches!(&v.value, Value::Number(n, _) if n.parse::<usize>().is_ok_and(|n| n <= cap)) =>
-            {
-                return None;
+        Some(LimitClause::LimitOffset { limit: Some(Expr::Value(v)), .. }) => match &v.value {
+            Value::Number(n, _) if n.parse::<usize>().is_ok_and(|n| n <= cap) => None,
+            Value::Number(..) => {
+                let (start, end) = (byte_offset(sql, v.span.start)?, byte_offset(sql, v.span.end)?);
+                // Only when the span is exactly the number as written.
+                (sql.get(start..end)?.trim().parse::<u128>().is_ok())
+                    .then(|| format!("{}{cap}{}", &sql[..start], &sql[end..]))
             }
-            Some(Expr::Value(v)) if matches!(&v.value, Value::Number(..)) => *limit = Some(cap_expr),
-            None => *limit = Some(cap_expr),
-            // A computed or parameter limit: leave it, the reader stops at the cap.
-            Some(_) => return None,
+            _ => None,
         },
-        Some(LimitClause::OffsetCommaLimit { .. }) => return None,
+        // A computed or parameter limit, or MySQL's `LIMIT offset, count`: the reader stops at the cap.
+        _ => None,
     }
-    Some(capped.to_string())
+}
+
+/// The byte offset of a 1-based line and column (in characters), as the tokenizer counts them.
+fn byte_offset(sql: &str, at: sqlparser::tokenizer::Location) -> Option<usize> {
+    let (line, column) = (usize::try_from(at.line).ok()?, usize::try_from(at.column).ok()?);
+    if line == 0 || column == 0 {
+        return None;
+    }
+    let mut offset = 0;
+    for (i, text) in sql.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            return match text.char_indices().nth(column - 1) {
+                Some((b, _)) => Some(offset + b),
+                None if text.chars().count() == column - 1 => Some(offset + text.len()),
+                None => None,
+            };
+        }
+        offset += text.len();
+    }
+    (line == sql.split_inclusive('\n').count() + 1 && column == 1).then_some(sql.len())
 }
 
 /// Check a script of several statements (a seed file): each passes the same session-control and
@@ -751,9 +774,9 @@ mod tests {
         use Engine::*;
         let ro = Mode::ReadOnly;
         let cases: &[(&str, Engine, &str)] = &[
-            ("SELECT 1", Postgres, "ok Query SELECT 1 LIMIT 11"),
+            ("SELECT 1", Postgres, "ok Query SELECT 1\nLIMIT 11"),
             ("select * from t order by a limit 5", Mysql, "ok Query -"),
-            ("select * from t limit 500", Sqlite, "ok Query SELECT * FROM t LIMIT 11"),
+            ("select * from t limit 500", Sqlite, "ok Query select * from t limit 11"),
             (
                 "SELECT 1; DROP TABLE t",
                 Postgres,
@@ -903,7 +926,7 @@ mod tests {
         // The same text inside a plain comment or string does not run: still refused, since
         // quoting rules are the parser's and the server's to disagree on.
         assert!(verdict("select '/*M! x */'", Mysql, rw).starts_with("err refused"));
-        assert_eq!(verdict("select 1 /* plain */", Mysql, rw), "ok Query SELECT 1 LIMIT 11");
+        assert_eq!(verdict("select 1 /* plain */", Mysql, rw), "ok Query select 1 /* plain */\nLIMIT 11");
     }
 
     #[test]
@@ -931,11 +954,28 @@ mod tests {
         let rw = Mode::ReadWrite;
         assert_eq!(verdict("CREATE TABLE t (id int)", Engine::Postgres, rw), "ok Ddl -");
         assert_eq!(verdict("INSERT INTO t VALUES (1)", Engine::Mysql, rw), "ok Dml -");
-        assert_eq!(verdict("SELECT nextval('s')", Engine::Postgres, rw), "ok Query SELECT nextval('s') LIMIT 11");
+        assert_eq!(verdict("SELECT nextval('s')", Engine::Postgres, rw), "ok Query SELECT nextval('s')\nLIMIT 11");
         assert_eq!(verdict("EXPLAIN ANALYZE INSERT INTO t VALUES (1)", Engine::Postgres, rw), "ok Dml -");
         assert_eq!(verdict("SELECT * INTO t2 FROM t", Engine::Postgres, rw), "ok Ddl -");
         assert!(verdict("ROLLBACK", Engine::Sqlite, rw).starts_with("err refused"));
         assert!(verdict("SELECT pg_read_file('x')", Engine::Postgres, rw).starts_with("err refused"));
+    }
+
+    #[test]
+    fn the_cap_is_spliced_into_the_text_as_written() {
+        let capped = |sql: &str, engine| check(sql, engine, Mode::ReadOnly, 10).unwrap().capped_sql;
+        use Engine::*;
+        assert_eq!(capped(r"select 'a\\', 'b' -- c;", Mysql).as_deref(), Some("select 'a\\\\', 'b' -- c\nLIMIT 10"));
+        assert_eq!(capped("select 1;  ", Postgres).as_deref(), Some("select 1\nLIMIT 10"));
+        assert_eq!(
+            capped("select x\nfrom t\n  limit  500 offset 2", Postgres).as_deref(),
+            Some("select x\nfrom t\n  limit  10 offset 2")
+        );
+        assert_eq!(capped("select 'é' from t limit 99", Sqlite).as_deref(), Some("select 'é' from t limit 10"));
+        assert_eq!(capped("select 1 offset 5", Postgres).as_deref(), Some("select 1 offset 5\nLIMIT 10"));
+        assert_eq!(capped("select 1 limit 3", Postgres), None);
+        assert_eq!(capped("select 1 limit 2, 500", Mysql), None);
+        assert_eq!(capped("select * from t for update", Postgres), None);
     }
 
     #[test]

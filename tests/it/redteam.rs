@@ -456,3 +456,26 @@ async fn row_level_security_reads_say_whose_rows_they_show() {
     let notes = out["notes"].to_string();
     assert!(notes.contains("row level security"), "{out}");
 }
+
+#[tokio::test]
+async fn the_row_cap_never_rewrites_what_the_parser_read() {
+    // The parser reads two strings here; printed back out with its own quoting, the first one's
+    // trailing backslash escapes the closing quote on MariaDB, and load_file turns into code.
+    let (_db, mcp) = mysql_target().await;
+    let marker = unique_path("rewrite_marker.txt");
+    std::fs::write(&marker, "redteam-rewrite-4d1e").unwrap();
+    let codes: Vec<String> = marker.display().to_string().bytes().map(|b| b.to_string()).collect();
+    let sql = format!(r"select 'a\\', ' ,load_file(char({})) as y -- '", codes.join(","));
+    let said = through_every_tool(&mcp, &sql).await.join("\n");
+    // base64 of the marker, as a BLOB comes back, and the marker itself.
+    assert!(!said.contains("cmVkdGVhbS1yZXdyaXRlLTRkMWU") && !said.contains("redteam-rewrite-4d1e"), "{said}");
+    // The same text on every SQL engine comes back as the two strings it is.
+    for kind in [Kind::Postgres, Kind::Sqlite] {
+        let db = TestDb::new(kind).await;
+        db.exec("create table x (a int)").await;
+        let mcp = db.serve("read-only").await;
+        let out = mcp.ok("run-sql", json!({ "sql": "select 'a\\', 'b''c' as x -- '" })).await;
+        assert_eq!(out["rows"][0], json!(["a\\", "b'c"]), "{kind:?}: {out}");
+    }
+    let _ = std::fs::remove_file(&marker);
+}
