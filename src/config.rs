@@ -458,6 +458,25 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_loads_and_its_reader_password_is_a_secret() {
+        let text = include_str!("../examples/data-engineer.toml");
+        let vars = |name: &str| {
+            Some(if name.ends_with("_URL") { "postgres://app@db/app".to_string() } else { "pw-from-env-7".to_string() })
+        };
+        let cfg = Config::from_toml(text, "examples/data-engineer.toml", &vars).unwrap();
+        let analytics = cfg.databases.iter().find(|d| d.name == "analytics").unwrap();
+        assert!(analytics.reader_url.as_ref().is_some_and(|u| u.expose().starts_with("mysql://data_engineer_reader:")));
+        assert!(cfg.secrets.contains(&"pw-from-env-7".to_string()));
+        // A reader of another engine is refused.
+        let wrong = Config::from_toml(
+            "[databases.a]\nurl = \"postgres://x@h/d\"\nreader_url = \"mysql://r@h/d\"",
+            "t.toml",
+            &env,
+        );
+        assert!(wrong.is_err());
+    }
+
+    #[test]
     fn toml_with_interpolation_keeps_order_and_secrets() {
         let cfg = Config::from_toml(
             r#"

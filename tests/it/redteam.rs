@@ -479,3 +479,35 @@ async fn the_row_cap_never_rewrites_what_the_parser_read() {
     }
     let _ = std::fs::remove_file(&marker);
 }
+
+#[tokio::test]
+async fn a_reader_login_is_a_boundary_no_sql_crosses() {
+    // reader_url: the model's SQL runs as a separate least-privilege login. Even with the parser
+    // off, the way back to the superuser (set_config('role', ...)) is refused by PostgreSQL.
+    let db = TestDb::new(Kind::Postgres).await;
+    let reader = format!("de_reader_{}", std::process::id());
+    db.exec(&format!(
+        "create table t (id int); insert into t values (1);
+         do $$ begin
+           if not exists (select from pg_roles where rolname = '{reader}') then
+             create role {reader} login in role pg_read_all_data;
+           end if;
+         end $$;"
+    ))
+    .await;
+    let (scheme_user, rest) = db.url.split_once('@').unwrap();
+    let scheme = scheme_user.split("://").next().unwrap();
+    let reader_url = format!("{scheme}://{reader}@{rest}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("data-engineer.toml");
+    std::fs::write(&config, format!("[databases.main]\nurl = \"{}\"\nreader_url = \"{reader_url}\"\n", db.url)).unwrap();
+    let mcp = Mcp::spawn(&["--config", config.to_str().unwrap()], &[("DATA_ENGINEER_UNSAFE_SKIP_PARSER_CHECK", "1")])
+        .await;
+    let who = mcp.ok("run-sql", json!({ "sql": "select current_user as u, count(*) as n from t" })).await;
+    assert_eq!(who["rows"][0], json!([reader, 1]), "{who}");
+    let r = mcp.call("run-sql", json!({ "sql": "select set_config('role', 'postgres', true)" })).await;
+    assert_eq!(r.is_error, Some(true), "{}", text(&r));
+    assert!(text(&r).contains("permission denied"), "{}", text(&r));
+    let env = mcp.ok("env-check", json!({})).await;
+    assert!(env["databases"][0]["assurance"].as_str().unwrap().contains("reader_url"), "{env}");
+}
