@@ -43,6 +43,14 @@ impl Truncation {
     pub fn new(returned: usize, more: bool, max_rows: usize) -> Self {
         Truncation { truncated: more, reason: more.then(|| "max_rows".into()), returned, max_rows }
     }
+
+    /// Cut by the row cap (`more`), or by the byte cap while reading (`at_bytes`).
+    pub fn cut(returned: usize, more: bool, at_bytes: bool, max_rows: usize) -> Self {
+        match (more, at_bytes) {
+            (false, true) => Truncation { truncated: true, reason: Some("max_bytes".into()), returned, max_rows },
+            _ => Truncation::new(returned, more, max_rows),
+        }
+    }
 }
 
 /// The JSON text a [`ToolError`] travels in until [`Output::finish`] renders it.

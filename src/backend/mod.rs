@@ -222,6 +222,8 @@ pub struct DocumentCall {
     pub sort: Option<mongodb::bson::Document>,
     pub pipeline: Option<Vec<mongodb::bson::Document>>,
     pub cap: usize,
+    /// Stop reading once the documents pass this many bytes.
+    pub max_bytes: usize,
     pub timeout_ms: u64,
 }
 

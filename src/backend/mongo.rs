@@ -44,6 +44,8 @@ pub(super) async fn commit(session: &mut mongodb::ClientSession) -> Result<(), m
 pub struct DocumentSet {
     pub documents: Vec<Value>,
     pub more: bool,
+    /// The byte cap stopped the read.
+    pub cut_at_bytes: bool,
 }
 
 impl Mongo {
@@ -101,7 +103,7 @@ impl Mongo {
         let max_time = Duration::from_millis(call.timeout_ms);
         let map_err = |e| self.error(e, call.timeout_ms);
         let mut cursor = if pipeline.is_empty() {
-            let mut find = coll.find(call.filter).limit(limit).max_time(max_time).batch_size(limit.min(1000) as u32);
+            let mut find = coll.find(call.filter).limit(limit).max_time(max_time).batch_size(limit.min(101) as u32);
             if let Some(p) = call.projection {
                 find = find.projection(p);
             }
@@ -116,18 +118,28 @@ impl Mongo {
             if !writes {
                 pipeline.push(doc! { "$limit": limit });
             }
-            coll.aggregate(pipeline).max_time(max_time).batch_size(limit.min(1000) as u32).await.map_err(map_err)?
+            coll.aggregate(pipeline).max_time(max_time).batch_size(limit.min(101) as u32).await.map_err(map_err)?
         };
+        // Documents are converted as they arrive; the read stops at the row cap or once they pass
+        // the byte cap (the driver holds one batch, kept small, beyond them).
         let mut documents = Vec::new();
+        let mut bytes = 0;
+        let mut cut_at_bytes = false;
         while let Some(d) = cursor.try_next().await.map_err(map_err)? {
-            documents.push(Bson::Document(d).into_relaxed_extjson());
+            let value = Bson::Document(d).into_relaxed_extjson();
+            bytes += super::approx_json_len(&value);
+            documents.push(value);
             if documents.len() as i64 >= limit {
+                break;
+            }
+            if bytes > call.max_bytes {
+                cut_at_bytes = true;
                 break;
             }
         }
         let more = documents.len() > call.cap;
         documents.truncate(call.cap);
-        Ok(DocumentSet { documents, more })
+        Ok(DocumentSet { documents, more, cut_at_bytes })
     }
 
     /// The explain command; with analyze, `executionStats` runs the query (reads only: stages

@@ -195,11 +195,7 @@ impl Server {
             ));
         }
         let rows = read.rows;
-        let mut truncation = Truncation::new(rows.rows.len(), rows.more, cap);
-        if read.cut_at_bytes {
-            truncation.truncated = true;
-            truncation.reason = Some("max_bytes".into());
-        }
+        let truncation = Truncation::cut(rows.rows.len(), rows.more, read.cut_at_bytes, cap);
         Ok(Json(RunSqlOutput {
             database: cfg.name.clone(),
             engine: cfg.engine,
@@ -251,6 +247,7 @@ impl Server {
             sort: p.sort.map(|f| bson_document("sort", f)).transpose()?,
             pipeline,
             cap,
+            max_bytes: self.output().max_bytes(),
             timeout_ms,
         };
         let started = Instant::now();
@@ -261,7 +258,7 @@ impl Server {
             collection: p.collection,
             operation: operation.into(),
             elapsed_ms: round_ms(started),
-            truncation: Truncation::new(set.documents.len(), set.more, cap),
+            truncation: Truncation::cut(set.documents.len(), set.more, set.cut_at_bytes, cap),
             documents: set.documents,
         }))
     }

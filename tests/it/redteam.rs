@@ -419,6 +419,18 @@ async fn rows_stream_against_the_caps() {
         let peak = peak_rss_mib(mcp.pid);
         assert!(peak < 200, "{kind:?}: peak RSS {peak} MiB\n{}", text(&r).chars().take(300).collect::<String>());
     }
+    // MongoDB: 40 documents of 4 MB, read for an answer of at most max_bytes.
+    let db = TestDb::new(Kind::Mongo).await;
+    let big = "z".repeat(4 << 20);
+    for chunk in 0..4 {
+        let docs = (0..10).map(|i| mongodb::bson::doc! { "n": chunk * 10 + i, "blob": big.clone() }).collect();
+        db.mongo_insert("big", docs).await;
+    }
+    let mcp = db.serve("read-only").await;
+    let out = mcp.ok("run-mongo", json!({ "collection": "big" })).await;
+    assert_eq!(out["truncation"]["truncated"], true, "{}", out["truncation"]);
+    let peak = peak_rss_mib(mcp.pid);
+    assert!(peak < 150, "MongoDB: peak RSS {peak} MiB: documents were held past the cap");
 }
 
 #[tokio::test]
@@ -500,9 +512,10 @@ async fn a_reader_login_is_a_boundary_no_sql_crosses() {
     let reader_url = format!("{scheme}://{reader}@{rest}");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("data-engineer.toml");
-    std::fs::write(&config, format!("[databases.main]\nurl = \"{}\"\nreader_url = \"{reader_url}\"\n", db.url)).unwrap();
-    let mcp = Mcp::spawn(&["--config", config.to_str().unwrap()], &[("DATA_ENGINEER_UNSAFE_SKIP_PARSER_CHECK", "1")])
-        .await;
+    std::fs::write(&config, format!("[databases.main]\nurl = \"{}\"\nreader_url = \"{reader_url}\"\n", db.url))
+        .unwrap();
+    let mcp =
+        Mcp::spawn(&["--config", config.to_str().unwrap()], &[("DATA_ENGINEER_UNSAFE_SKIP_PARSER_CHECK", "1")]).await;
     let who = mcp.ok("run-sql", json!({ "sql": "select current_user as u, count(*) as n from t" })).await;
     assert_eq!(who["rows"][0], json!([reader, 1]), "{who}");
     let r = mcp.call("run-sql", json!({ "sql": "select set_config('role', 'postgres', true)" })).await;
