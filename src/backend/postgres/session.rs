@@ -257,8 +257,13 @@ async fn run(conn: &mut Conn, call: &UserStatement<'_>, cache: bool) -> Result<(
 
 /// End the transaction, then put the session back as the pool handed it out: the login's own
 /// role and authorization, every setting at its connection default, no advisory lock, no
-/// LISTEN, no temporary table.
+/// LISTEN, no temporary table. A read-only transaction rolled back leaves only session-level
+/// advisory locks behind (a rollback undoes settings, role switches and LISTEN, and it could
+/// create no temporary table): those alone are released.
 pub(in crate::backend) fn end_sql(session: &Session<'_>, commit: bool) -> String {
+    if !commit && matches!(session.access(), Access::Reader | Access::Catalog) {
+        return "ROLLBACK; SELECT pg_advisory_unlock_all()".into();
+    }
     let end = if commit { "COMMIT" } else { "ROLLBACK" };
     let mut sql = format!(
         "{end}; RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL; SELECT pg_advisory_unlock_all(); UNLISTEN *; DISCARD TEMP"
