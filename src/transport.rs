@@ -270,7 +270,10 @@ mod tests {
     #[test]
     fn lines_are_judged() {
         assert!(matches!(judge(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#), Verdict::Serve(_)));
-        assert!(matches!(judge(b"\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\r"), Verdict::Serve(_)));
+        assert!(matches!(
+            judge(b"\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\r"),
+            Verdict::Serve(_)
+        ));
         assert!(matches!(judge(b"  \r"), Verdict::Skip));
         assert!(matches!(judge(br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":7}"#), Verdict::Skip));
         assert_eq!(reply(b"nope")["error"]["code"], PARSE_ERROR);

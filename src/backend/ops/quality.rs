@@ -8,7 +8,7 @@ use mongodb::bson::{Bson, Document, doc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Conn, Dialect, Table, mask_secrets, number};
+use super::{Conn, Dialect, Table, number};
 use crate::{
     backend::{Database, Pool, mongo::Mongo},
     config::Mode,
@@ -345,11 +345,10 @@ async fn evaluate(conn: &mut Conn, check: &QualityCheck, plan: Planned) -> Resul
         Some(sql) => Some(conn.scalar(sql, &[]).await?),
         None => None,
     };
-    let mut samples = match (plan.samples, failing) {
+    let samples = match (plan.samples, failing) {
         (Some(sql), Some(n)) if n > 0 => conn.rows(sql, &plan.binds).await?,
         _ => vec![],
     };
-    samples.iter_mut().for_each(mask_secrets);
     Ok(judge(check, total, failing, observed, samples))
 }
 
@@ -550,7 +549,6 @@ async fn mongo_check(
         } else {
             groups
         };
-        sampled.iter_mut().for_each(mask_secrets);
         let total = (check.check != QualityKind::CustomPipeline).then_some(total);
         return Ok(judge(check, total, Some(failing), None, sampled));
     }
