@@ -45,6 +45,10 @@ async fn a_known_password_appears_nowhere_on_stdout_or_stderr() {
         ("run-sql", json!({"sql": format!("insert into vault values (1, 'pw is {PASSWORD}', '{PASSWORD}')")})),
         ("run-sql", json!({"sql": "select * from vault"})),
         ("run-sql", json!({"sql": format!("select '{PASSWORD}'::int")})),
+        (
+            "run-sql",
+            json!({"sql": format!("select convert_to('{PASSWORD}', 'UTF8') as b, '{PASSWORD}'::bytea::text as h")}),
+        ),
         ("run-sql", json!({"sql": format!("select current_setting('{PASSWORD}')")})),
         ("run-sql", json!({"database": "down", "sql": "select 1"})),
         ("run-sql", json!({"database": "denied", "sql": "select 1"})),
@@ -65,15 +69,23 @@ async fn a_known_password_appears_nowhere_on_stdout_or_stderr() {
         ("env-check", json!({"database": "docs"})),
     ];
     let mut seen = String::new();
+    let mut found = Vec::new();
     for (tool, args) in calls {
-        let r = mcp.call(tool, args).await;
+        let r = mcp.call(tool, args.clone()).await;
         seen.push_str(&serde_json::to_string(&r).unwrap());
+        found.extend(leaks(&format!("{tool} {args}"), &whole(&r), &[PASSWORD, &mysql_password]));
     }
+    assert!(found.is_empty(), "{} leaks:\n{}", found.len(), found.join("\n"));
     let stderr = mcp.close().await;
     assert!(seen.contains("***"), "redaction markers expected in {seen}");
     assert!(
         stderr.contains("DEBUG") || stderr.contains("WARN") || !stderr.is_empty(),
         "the log must have run: {stderr}"
+    );
+    // The database's error, which quotes the value, reached the log, redacted.
+    assert!(
+        stderr.lines().any(|l| l.contains("invalid input syntax for type integer") && l.contains("***")),
+        "the database error is logged through the redactor:\n{stderr}"
     );
     for secret in [PASSWORD, mysql_password.as_str()] {
         assert!(!seen.contains(secret), "{secret} leaked on stdout:\n{seen}");
