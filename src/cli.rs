@@ -14,6 +14,7 @@ use crate::{
     config::{Config, ConfigRequest, Mode},
     redact::Redactor,
     server::Server,
+    transport::LineTransport,
 };
 
 #[derive(Debug, Parser)]
@@ -104,7 +105,7 @@ pub fn main() -> ExitCode {
                     Server::unconfigured(e.to_string(), Redactor::patterns_only())
                 }
             };
-            runtime.block_on(serve(server))
+            runtime.block_on(serve(server, redactor))
         }
         Command::Tools => {
             let names = cli.tools.as_deref().or_else(|| loaded.as_ref().ok().and_then(|c| c.tools.as_deref()));
@@ -134,8 +135,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn serve(server: Server) -> ExitCode {
-    match server.serve(rmcp::transport::stdio()).await {
+async fn serve(server: Server, redactor: Arc<Redactor>) -> ExitCode {
+    let stdout = match protocol_stdout(redactor) {
+        Ok(out) => out,
+        Err(e) => {
+            tracing::error!("cannot take stdout for the protocol: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match server.serve(LineTransport::new(tokio::io::stdin(), stdout)).await {
         Ok(running) => match running.waiting().await {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
@@ -150,6 +158,38 @@ async fn serve(server: Server) -> ExitCode {
     }
 }
 
+/// The protocol's own handle on stdout. On Unix, fd 1 itself is then pointed into a pipe whose
+/// lines reach stderr through the redactor: whatever else in the process (a dependency, a stray
+/// print) writes to stdout can never interleave with the protocol's lines.
+#[cfg(unix)]
+fn protocol_stdout(redactor: Arc<Redactor>) -> std::io::Result<tokio::fs::File> {
+    use std::{
+        io::BufRead,
+        os::fd::{AsFd, AsRawFd},
+    };
+    std::io::stdout().lock().flush()?;
+    let protocol = std::io::stdout().as_fd().try_clone_to_owned()?;
+    let (stray, sink) = std::io::pipe()?;
+    // SAFETY: dup2 on two open descriptors; fd 1 is replaced atomically and `sink` stays ours.
+    if unsafe { libc::dup2(sink.as_raw_fd(), libc::STDOUT_FILENO) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    drop(sink);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stray).lines() {
+            let Ok(line) = line else { break };
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "stray stdout output (kept off the protocol): {}", redactor.redact(&line));
+        }
+    });
+    Ok(tokio::fs::File::from_std(std::fs::File::from(protocol)))
+}
+
+#[cfg(not(unix))]
+fn protocol_stdout(_: Arc<Redactor>) -> std::io::Result<tokio::io::Stdout> {
+    Ok(tokio::io::stdout())
+}
+
 /// Run one tool through a real MCP session in process, so the result passes the same path
 /// (argument validation, the output layer) as any client's call.
 async fn call_once(server: Server, tool: String, args: &str, json: bool) -> ExitCode {
@@ -162,7 +202,8 @@ async fn call_once(server: Server, tool: String, args: &str, json: bool) -> Exit
     };
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
     let server_task = tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
+        let (read, write) = tokio::io::split(server_io);
+        if let Ok(running) = server.serve(LineTransport::new(read, write)).await {
             let _ = running.waiting().await;
         }
     });

@@ -24,3 +24,4 @@ pub mod rls;
 pub mod safety;
 pub mod server;
 pub mod tools;
+pub mod transport;

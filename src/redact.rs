@@ -121,10 +121,58 @@ impl Redactor {
         if out == text { Cow::Borrowed(text) } else { out }
     }
 
-    /// Redact every string (object keys are left alone, values recursively) in a JSON value in place.
+    /// Redact the text inside bytes: every run of valid UTF-8 is redacted as text, the other
+    /// bytes are kept as they are. `None` when nothing matched.
+    pub fn redact_bytes(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let mut out: Option<Vec<u8>> = None;
+        let mut done = 0;
+        for chunk in bytes.utf8_chunks() {
+            let text = chunk.valid();
+            if let Cow::Owned(redacted) = self.redact(text) {
+                // `text` borrows from `bytes`, so its offset is where this run starts.
+                let start = text.as_ptr() as usize - bytes.as_ptr() as usize;
+                let o = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
+                o.extend_from_slice(&bytes[done..start]);
+                o.extend_from_slice(redacted.as_bytes());
+                done = start + text.len();
+            }
+        }
+        out.map(|mut o| {
+            o.extend_from_slice(&bytes[done..]);
+            o
+        })
+    }
+
+    /// A string that encodes bytes the way our decoders and the databases print them (standard
+    /// base64, PostgreSQL's `\x` hex): the bytes' text redacted and encoded the same way again.
+    /// `None` when the string is no such encoding or nothing matched.
+    pub fn redact_encoded(&self, s: &str) -> Option<String> {
+        use base64::Engine as _;
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        if let Some(digits) = s.strip_prefix("\\x") {
+            let bytes = hex::decode(digits).ok()?;
+            return self.redact_bytes(&bytes).map(|r| format!("\\x{}", hex::encode(r)));
+        }
+        // The shortest secret (4 characters) takes 8; shorter, or not a multiple of 4, is no
+        // base64 we or a driver wrote.
+        if s.len() < 8
+            || !s.len().is_multiple_of(4)
+            || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+        {
+            return None;
+        }
+        let bytes = b64.decode(s).ok()?;
+        self.redact_bytes(&bytes).map(|r| b64.encode(r))
+    }
+
+    /// Redact every string (object keys are left alone, values recursively) in a JSON value in
+    /// place; a string that encodes bytes ([`Redactor::redact_encoded`]) has their text redacted.
     pub fn redact_json(&self, value: &mut Value) {
         match value {
             Value::String(s) => {
+                if let Some(r) = self.redact_encoded(s) {
+                    *s = r;
+                }
                 if let Cow::Owned(r) = self.redact(s) {
                     *s = r;
                 }
@@ -303,7 +351,12 @@ fn is_not_a_secret(v: &str) -> bool {
         "yes", "no", "true", "false", "null", "none", "nil", "empty", "unset", "required", "missing", "invalid",
         "expired", "redacted", "hidden", "masked",
     ];
-    v.is_empty() || v.bytes().all(|b| b == b'*') || WORDS.iter().any(|w| v.eq_ignore_ascii_case(w)) || is_placeholder(v)
+    // `[masked]` is what the output layer puts in place of a secret-named key's value.
+    let word = v.strip_prefix('[').and_then(|w| w.strip_suffix(']')).unwrap_or(v);
+    v.is_empty()
+        || v.bytes().all(|b| b == b'*')
+        || WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+        || is_placeholder(v)
 }
 
 /// Bind parameters and env references (`$1`, `?`, `%s`, `${DB_PASSWORD}`, `$DB_PASSWORD`).
@@ -789,6 +842,7 @@ mod tests {
         "the ghp_ prefix and AKIA alone",
         "header eyJhbGciOiJIUzI1NiJ9 only",
         r#"{"password": null, "token": ""}"#,
+        r#"{"password":"[masked]","token": "[MASKED]"}"#,
         "user=app password=*** dbname=x",
         "Größe: 5 — naïve café ☕ token_count=3",
         "PWD=/home/user/project pwd: ~/src",
@@ -911,6 +965,30 @@ mod tests {
         // preserve_order: key order unchanged
         let keys: Vec<_> = v.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
         assert_eq!(keys, ["rows", "password=keysAreLeftAlone", "count"]);
+    }
+
+    #[test]
+    fn text_in_bytes_is_redacted_and_other_bytes_kept() {
+        let red = Redactor::new(["LiteralPw1"]);
+        let bytes = [b"\x00\xffuser=app password=s3cret1 \xfe".as_slice(), "é LiteralPw1".as_bytes()].concat();
+        let want = [b"\x00\xffuser=app password=*** \xfe".as_slice(), "é ***".as_bytes()].concat();
+        assert_eq!(red.redact_bytes(&bytes), Some(want));
+        assert_eq!(red.redact_bytes(b"\x00\x01 clean \xff"), None);
+        // Encoded as our decoders and the databases print bytes: base64, PostgreSQL's \x hex.
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        assert_eq!(red.redact_encoded(&b64("pw LiteralPw1")), Some(b64("pw ***")));
+        assert_eq!(
+            red.redact_encoded(&format!("\\x{}", hex::encode("LiteralPw1!"))),
+            Some(format!("\\x{}", hex::encode("***!")))
+        );
+        // Not an encoding, or nothing to redact: untouched.
+        for s in ["LiteralPw1", "abc", &b64("clean text"), "\\xzz", "AKIAIOSFODNN7EXAMPLE"] {
+            assert_eq!(red.redact_encoded(s), None, "{s}");
+        }
+        let mut v = json!({"b": b64("postgres://u:pw123@h/db"), "k": "AKIAIOSFODNN7EXAMPLE"});
+        red.redact_json(&mut v);
+        assert_eq!(v, json!({"b": b64("postgres://u:***@h/db"), "k": "***"}));
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub use smoke::{SmokeCheck, SmokeOptions, SmokeStatus};
 
 use serde_json::Value;
 
-use crate::{error::ToolError, output::MASK, redact::is_secret_name};
+use crate::error::ToolError;
 
 /// What generated statements must get right per SQL engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,24 +161,6 @@ fn bson_number(b: &mongodb::bson::Bson) -> Option<f64> {
     }
 }
 
-/// Mask values under keys that name secrets (sample rows are nested, where the output layer's
-/// column masking does not look).
-fn mask_secrets(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if is_secret_name(k) && !v.is_null() && !v.is_object() {
-                    *v = Value::String(MASK.into());
-                } else {
-                    mask_secrets(v);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(mask_secrets),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,15 +170,6 @@ mod tests {
         assert_eq!(Dialect::Postgres.ident(r#"a"; drop table t; --"#), r#""a""; drop table t; --""#);
         assert_eq!(Dialect::Mysql.ident("a`b"), "`a``b`");
         assert_eq!(Dialect::Sqlite.ident("plain"), "\"plain\"");
-    }
-
-    #[test]
-    fn secret_keys_are_masked_at_any_depth() {
-        let mut v = serde_json::json!([{"id": 1, "password": "x", "nested": {"api_token": "y"}}]);
-        mask_secrets(&mut v);
-        assert_eq!(v[0]["password"], MASK);
-        assert_eq!(v[0]["nested"]["api_token"], MASK);
-        assert_eq!(v[0]["id"], 1);
     }
 
     #[test]

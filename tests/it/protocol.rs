@@ -320,3 +320,162 @@ async fn toolsets_select_what_tools_list_offers() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("toolsets: all, core"), "{out:?}");
 }
+
+/// A raw server process spoken to line by line, its stdout read on a thread so that every read
+/// can time out: a server that swallows a bad line must fail the test, not hang it.
+struct Raw {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Raw {
+    fn spawn() -> Raw {
+        let mut child = Command::new(BIN)
+            .args(["--database-url", "sqlite::memory:"])
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        #[cfg(target_os = "linux")]
+        let protocol_pipe = {
+            use std::os::fd::AsRawFd;
+            std::fs::read_link(format!("/proc/self/fd/{}", stdout.as_raw_fd())).unwrap()
+        };
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut raw = Raw { child, stdin, lines };
+        raw.send(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}));
+        assert_eq!(raw.next_line()["id"], 0);
+        raw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        // While serving, the process's fd 1 no longer leads to the protocol pipe: nothing but the
+        // transport's own handle can write there.
+        #[cfg(target_os = "linux")]
+        {
+            let fd1 = std::fs::read_link(format!("/proc/{}/fd/1", raw.child.id())).unwrap();
+            assert_ne!(fd1, protocol_pipe, "fd 1 is still the protocol channel");
+        }
+        raw
+    }
+
+    fn send(&mut self, v: &Value) {
+        self.write(format!("{v}\n").as_bytes());
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The next line on stdout, which must be JSON-RPC and come within 10 seconds.
+    fn next_line(&mut self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("no reply within 10 s: the server swallowed the message and the client would wait forever");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout carries only JSON-RPC ({e}): {line:.200}"))
+    }
+
+    /// Sends `bytes` as one line and returns the reply, then proves the server still serves.
+    fn bad(&mut self, bytes: &[u8], ping_id: i64) -> Value {
+        self.write(bytes);
+        self.write(b"\n");
+        let reply = self.next_line();
+        self.send(&json!({"jsonrpc": "2.0", "id": ping_id, "method": "ping"}));
+        let pong = self.next_line();
+        assert_eq!(pong, json!({"jsonrpc": "2.0", "id": ping_id, "result": {}}), "keeps serving after {reply}");
+        reply
+    }
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn assert_error(reply: &Value, code: i64, id: Value) {
+    assert_eq!(reply["jsonrpc"], "2.0", "{reply}");
+    assert_eq!(reply["error"]["code"], code, "{reply}");
+    assert_eq!(reply["id"], id, "{reply}");
+    assert!(reply["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{reply}");
+    assert!(reply.get("result").is_none(), "{reply}");
+}
+
+/// JSON-RPC 2.0: a line that is not JSON (or not UTF-8, or nested too deep) gets a parse error
+/// with a null id; valid JSON that is no request gets invalid-request, with its id when it has
+/// one; and the server keeps serving after each.
+#[test]
+fn malformed_lines_get_json_rpc_errors_and_the_server_keeps_serving() {
+    let mut raw = Raw::spawn();
+    for (i, line) in [
+        b"this is not json".to_vec(),
+        b"{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"ping\"".to_vec(),
+        b"{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"p\xffing\"}".to_vec(),
+        b"\xc3\x28\xa0\xa1".to_vec(),
+        // 100k nested arrays: a recursive parser would overflow its stack.
+        [vec![b'['; 100_000], vec![b']'; 100_000]].concat(),
+        format!(
+            r#"{{"jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": {{"x": {}{}}}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        )
+        .into_bytes(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let reply = raw.bad(&line, 100 + i as i64);
+        assert_error(&reply, -32700, Value::Null);
+    }
+    for (i, (line, id)) in [
+        (json!({"jsonrpc": "2.0", "id": 7, "method": 42}), json!(7)),
+        (json!({"jsonrpc": "2.0", "id": "seven", "method": "tools/call", "params": "nope"}), json!("seven")),
+        (json!({"jsonrpc": "1.0", "id": 8, "method": "ping"}), json!(8)),
+        (json!({"id": 9}), json!(9)),
+        (json!({"hello": "world"}), Value::Null),
+        (json!([]), Value::Null),
+        (json!("a string"), Value::Null),
+        (json!(42), Value::Null),
+        (json!({"jsonrpc": "2.0", "id": {"an": "object"}, "method": "ping"}), Value::Null),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let reply = raw.bad(line.to_string().as_bytes(), 200 + i as i64);
+        assert_error(&reply, -32600, id);
+    }
+    // A good request after all that is served as usual.
+    raw.send(&json!({"jsonrpc": "2.0", "id": 300, "method": "tools/list"}));
+    assert!(raw.next_line()["result"]["tools"].as_array().is_some_and(|t| t.len() > 5));
+}
+
+/// A line longer than the bound is refused with a parse error and never buffered whole; the
+/// server keeps serving. Blank lines and a CRLF ending are not errors.
+#[test]
+fn an_oversized_line_is_refused_and_blank_lines_are_ignored() {
+    let mut raw = Raw::spawn();
+    let mut huge = Vec::with_capacity(65 << 20);
+    huge.extend_from_slice(br#"{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": ""#);
+    huge.resize(65 << 20, b'a');
+    huge.extend_from_slice(br#""}}"#);
+    let reply = raw.bad(&huge, 2);
+    assert_error(&reply, -32700, Value::Null);
+    assert!(reply["error"]["message"].as_str().unwrap().contains("MiB"), "{reply}");
+    raw.write(b"\n\r\n   \n");
+    raw.write(b"{\"jsonrpc\": \"2.0\", \"id\": 3, \"method\": \"ping\"}\r\n");
+    assert_eq!(raw.next_line(), json!({"jsonrpc": "2.0", "id": 3, "result": {}}));
+}

@@ -8,7 +8,7 @@ use mongodb::bson::{Bson, Document, doc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Dialect, Table, mask_secrets, number};
+use super::{Dialect, Table, number};
 use crate::backend::session::{Access, Session};
 use crate::{
     backend::{Database, Pool, mongo::Mongo},
@@ -359,11 +359,10 @@ async fn evaluate(conn: &mut Session<'_>, check: &QualityCheck, plan: Planned) -
         Some(sql) => Some(conn.scalar(sql, &[]).await?),
         None => None,
     };
-    let mut samples = match (plan.samples, failing) {
+    let samples = match (plan.samples, failing) {
         (Some(sql), Some(n)) if n > 0 => conn.rows(sql, &plan.binds).await?,
         _ => vec![],
     };
-    samples.iter_mut().for_each(mask_secrets);
     Ok(judge(check, total, failing, observed, samples))
 }
 
@@ -564,7 +563,6 @@ async fn mongo_check(
         } else {
             groups
         };
-        sampled.iter_mut().for_each(mask_secrets);
         let total = (check.check != QualityKind::CustomPipeline).then_some(total);
         return Ok(judge(check, total, Some(failing), None, sampled));
     }
