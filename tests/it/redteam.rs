@@ -430,6 +430,9 @@ async fn rows_stream_against_the_caps() {
     let out = mcp.ok("run-mongo", json!({ "collection": "big" })).await;
     assert_eq!(out["truncation"]["truncated"], true, "{}", out["truncation"]);
     let peak = peak_rss_mib(mcp.pid);
+    // 160 MB is much for the test server to keep: gone before the check can fail.
+    let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+    client.default_database().unwrap().drop().await.unwrap();
     assert!(peak < 150, "MongoDB: peak RSS {peak} MiB: documents were held past the cap");
 }
 
