@@ -6,6 +6,7 @@ mod engines;
 mod load;
 mod manifest;
 mod migrate;
+mod mongo_pipelines;
 mod ops;
 mod order;
 mod performance;
