@@ -3,6 +3,7 @@
 mod audit;
 mod bootstrap;
 mod engines;
+mod files;
 mod load;
 mod manifest;
 mod migrate;

@@ -224,7 +224,7 @@ async fn stage_and_merge(
         }
     }
     plan.merging.store(true, Ordering::Relaxed);
-    let mut rejects = MergeRejects::new(plan.rejects_file.as_deref());
+    let mut rejects = MergeRejects::new(plan.rejects_file.as_ref());
     if plan.mode == MergeMode::Upsert {
         // Refusing, the rows stay staged: the merge then lists what else the target refuses.
         staged -= repeated_keys(plan, stage, &mut rejects).await?;
