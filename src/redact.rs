@@ -316,9 +316,39 @@ const PATTERNS: &[(&str, Fix)] = &[
 /// holding none of them cannot match, and is left without running the patterns. The unit test
 /// `triggers_cover_every_pattern` holds this list to the patterns.
 const TRIGGER_WORDS: &[&str] = &[
-    "-----begin", "://", "authorization", "cookie", "pass", "pwd", "secret", "token", "sig", "key", "identified",
-    "bearer", "basic", "eyj", "gh", "xox", "sk", "rk_", "pk_", "whsec_", "gl", "npm_", "pypi-", "sg.", "ya29.", "hf_",
-    "_v1_", "shp", "akia", "asia", "abia", "acca", "aiza",
+    "-----begin",
+    "://",
+    "authorization",
+    "cookie",
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "sig",
+    "key",
+    "identified",
+    "bearer",
+    "basic",
+    "eyj",
+    "gh",
+    "xox",
+    "sk",
+    "rk_",
+    "pk_",
+    "whsec_",
+    "gl",
+    "npm_",
+    "pypi-",
+    "sg.",
+    "ya29.",
+    "hf_",
+    "_v1_",
+    "shp",
+    "akia",
+    "asia",
+    "abia",
+    "acca",
+    "aiza",
 ];
 
 /// Built in microseconds, unlike the patterns.
@@ -940,16 +970,37 @@ mod tests {
     #[test]
     fn triggers_cover_every_pattern() {
         let pieces = [
-            "-----BEGIN RSA PRIVATE KEY-----", "postgres://u:p@h/d", "Authorization: Bearer abc", "Cookie: a=b",
-            "<apiKey>x</apiKey>", "PASSWORD=x", "pwd=x", "sig=x", "AccountKey=x", "IDENTIFIED BY 'x'",
-            "bearer abcdefgh", "Basic dXNlcjpwYXNz", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefgh",
-            "ghp_0123456789abcdefghijklmnopqrstuv", "xoxb-0123456789-abc", "sk_live_0123456789abcdef",
-            "rk_test_0123456789abcdef", "pk_live_0123456789abcdef", "whsec_0123456789abcdef01234567",
-            "sk-0123456789abcdefghijkl", "glpat-0123456789abcdefghij", "npm_012345678901234567890123456789012345",
-            "pypi-0123456789012345678901234567890123456789", "SG.0123456789abcdef.0123456789abcdef",
-            "SK0123456789abcdef0123456789abcdef", "ya29.0123456789abcdefghij", "hf_0123456789abcdefghijklmnopqrstu",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "postgres://u:p@h/d",
+            "Authorization: Bearer abc",
+            "Cookie: a=b",
+            "<apiKey>x</apiKey>",
+            "PASSWORD=x",
+            "pwd=x",
+            "sig=x",
+            "AccountKey=x",
+            "IDENTIFIED BY 'x'",
+            "bearer abcdefgh",
+            "Basic dXNlcjpwYXNz",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefgh",
+            "ghp_0123456789abcdefghijklmnopqrstuv",
+            "xoxb-0123456789-abc",
+            "sk_live_0123456789abcdef",
+            "rk_test_0123456789abcdef",
+            "pk_live_0123456789abcdef",
+            "whsec_0123456789abcdef01234567",
+            "sk-0123456789abcdefghijkl",
+            "glpat-0123456789abcdefghij",
+            "npm_012345678901234567890123456789012345",
+            "pypi-0123456789012345678901234567890123456789",
+            "SG.0123456789abcdef.0123456789abcdef",
+            "SK0123456789abcdef0123456789abcdef",
+            "ya29.0123456789abcdefghij",
+            "hf_0123456789abcdefghijklmnopqrstu",
             "dop_v1_0123456789012345678901234567890123456789012345678901234567890123",
-            "shpat_0123456789abcdef0123456789abcdef", "AKIA0123456789ABCDEF", "AIza0123456789012345678901234567890123456",
+            "shpat_0123456789abcdef0123456789abcdef",
+            "AKIA0123456789ABCDEF",
+            "AIza0123456789012345678901234567890123456",
         ];
         let noise = ["", " ", "x", "=", ":", "'", "\"", "/", "@", "\n", "é", "_", "-", ".", "a1"];
         let rules = &*RULES;
@@ -963,7 +1014,10 @@ mod tests {
                         let Some(part) = s.get(cut..) else { continue };
                         if rules.set.is_match(part) {
                             seen += 1;
-                            assert!(TRIGGERS.is_match(part), "piece {i}: {part:?} matches a pattern but holds no trigger");
+                            assert!(
+                                TRIGGERS.is_match(part),
+                                "piece {i}: {part:?} matches a pattern but holds no trigger"
+                            );
                         }
                     }
                 }

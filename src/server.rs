@@ -93,6 +93,11 @@ impl Server {
         self.inner.files.check(argument, path)
     }
 
+    /// What a tool opens, lists or writes goes through this, never straight to `std::fs`.
+    pub(crate) fn files(&self) -> &crate::files::FileAccess {
+        &self.inner.files
+    }
+
     pub(crate) fn file_roots(&self) -> &[std::path::PathBuf] {
         self.inner.files.roots()
     }

@@ -194,8 +194,9 @@ pub struct LoadPlan {
     pub non_atomic: bool,
     /// on_error skip: rows the target's constraints refuse are reported and left out.
     pub skip_bad_rows: bool,
-    /// Where every bad row is written (the reader's first, then the merge's).
-    pub rejects_file: Option<std::path::PathBuf>,
+    /// Where every bad row is written (the reader's first, then the merge's): the file the tool
+    /// created through `FileAccess::create`, shared, so nothing opens the path again.
+    pub rejects_file: Option<Arc<std::fs::File>>,
     /// Set once the whole file is staged and the merge runs (progress says so).
     pub merging: Arc<AtomicBool>,
 }
@@ -707,7 +708,7 @@ async fn pg_stage_and_merge(
         plan.target.quoted,
         on_conflict(plan, double_quote, "EXCLUDED", "IS DISTINCT FROM")
     );
-    let mut rejects = MergeRejects::new(plan.rejects_file.as_deref());
+    let mut rejects = MergeRejects::new(plan.rejects_file.as_ref());
     conn.execute("SAVEPOINT load_merge").await?;
     let (mut inserted_before, mut updated_before) = written().fetch_one(&mut *conn).await?;
     if let Err(e) = conn.execute(AssertSqlSafe(merge.clone())).await {
@@ -861,7 +862,7 @@ async fn mysql_stage_and_merge(
         text: mysql_text,
         tolerant: true,
     };
-    let mut rejects = MergeRejects::new(plan.rejects_file.as_deref());
+    let mut rejects = MergeRejects::new(plan.rejects_file.as_ref());
     let mut rules = None;
     if plan.mode != MergeMode::Insert {
         // ON DUPLICATE KEY fires on any unique key, and a later row of the file overwrites an
@@ -998,7 +999,7 @@ async fn sqlite_stage_and_merge(
         text: sqlite_text,
         tolerant: true,
     };
-    let mut rejects = MergeRejects::new(plan.rejects_file.as_deref());
+    let mut rejects = MergeRejects::new(plan.rejects_file.as_ref());
     let mut rules = None;
     if plan.mode == MergeMode::Upsert {
         // A key repeated in the file would let its last row win without an error.

@@ -1,5 +1,6 @@
 //! MongoDB: reads are finds and pipelines under maxTimeMS and a pushed-down limit; writes
-//! through `$out`/`$merge` and server-side JavaScript are refused on read-only databases.
+//! through `$out`/`$merge` and server-side JavaScript are refused on read-only databases, at any
+//! depth of a request ([`screen`]).
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -88,16 +89,12 @@ impl Mongo {
 
     pub(super) async fn run(&self, call: DocumentCall, mode: Mode) -> Result<DocumentSet, ToolError> {
         let mut pipeline = call.pipeline.unwrap_or_default();
-        let writes = pipeline.iter().any(|stage| stage.keys().any(|k| WRITING_STAGES.contains(&k.as_str())));
         if mode == Mode::ReadOnly {
-            if writes {
-                return Err(ToolError::refused(
-                    "$out and $merge write to a collection and this database is read-only",
-                    "drop the $out/$merge stage to read the results, or configure the database as read-write",
-                ));
-            }
-            refuse_javascript(&call.filter, &pipeline)?;
+            let parts = request_parts(&call.filter, call.projection.as_ref(), call.sort.as_ref(), &pipeline);
+            screen(&parts, Screen { writes: Some(Writes::ReadOnlyDatabase), javascript: true })?;
         }
+        // The pipeline's own last stage writes: it returns nothing to limit.
+        let writes = pipeline.iter().any(|stage| stage.keys().any(|k| WRITING_STAGES.contains(&k.as_str())));
         let coll = self.db.collection::<Document>(&call.collection);
         let limit = call.cap as i64 + 1;
         let max_time = Duration::from_millis(call.timeout_ms);
@@ -150,15 +147,14 @@ impl Mongo {
         mode: Mode,
     ) -> Result<super::Explained, ToolError> {
         let mut pipeline = call.pipeline.clone().unwrap_or_default();
-        if pipeline.iter().any(|stage| stage.keys().any(|k| WRITING_STAGES.contains(&k.as_str()))) {
-            return Err(ToolError::refused(
-                "explaining a pipeline with $out or $merge could write",
-                "explain the pipeline without its $out/$merge stage",
-            ));
-        }
-        if mode == Mode::ReadOnly {
-            refuse_javascript(&call.filter, &pipeline)?;
-        }
+        // Explaining with executionStats runs the pipeline: writing stages are refused whatever
+        // the mode.
+        let parts = request_parts(&call.filter, None, call.sort.as_ref(), &pipeline);
+        let writes = Writes::ReadingTool {
+            tool: "explain-analyze",
+            next: "explain the pipeline without its $out/$merge stages",
+        };
+        screen(&parts, Screen { writes: Some(writes), javascript: mode == Mode::ReadOnly })?;
         let command = if call.pipeline.is_some() {
             if !call.filter.is_empty() {
                 pipeline.insert(0, doc! { "$match": call.filter.clone() });
@@ -525,17 +521,78 @@ impl Mongo {
     }
 }
 
-/// Read-only databases refuse operators that run JavaScript on the server.
-pub(super) fn refuse_javascript(filter: &Document, pipeline: &[Document]) -> Result<(), ToolError> {
-    let found = std::iter::once(filter)
-        .chain(pipeline)
-        .find_map(|part| find_operator(&Bson::Document(part.clone()), JAVASCRIPT_OPERATORS));
-    match found {
-        Some(op) => Err(ToolError::refused(
-            format!("{op} runs JavaScript on the server"),
+/// What [`screen`] refuses in a request.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Screen {
+    /// Stages that write (`$out`, `$merge`), and why not.
+    pub writes: Option<Writes>,
+    /// Operators that run JavaScript on the server (`$where`, `$function`, `$accumulator`).
+    pub javascript: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Writes {
+    ReadOnlyDatabase,
+    /// The tool only reads, whatever the database's mode; `next` says what to do instead.
+    ReadingTool {
+        tool: &'static str,
+        next: &'static str,
+    },
+}
+
+/// The parts of a request as named values: the filter, projection, sort and pipeline.
+pub(super) fn request_parts(
+    filter: &Document,
+    projection: Option<&Document>,
+    sort: Option<&Document>,
+    pipeline: &[Document],
+) -> Vec<(&'static str, Bson)> {
+    let mut parts = vec![("filter", Bson::Document(filter.clone()))];
+    parts.extend(projection.map(|p| ("projection", Bson::Document(p.clone()))));
+    parts.extend(sort.map(|s| ("sort", Bson::Document(s.clone()))));
+    parts.push(("pipeline", Bson::Array(pipeline.iter().cloned().map(Bson::Document).collect())));
+    parts
+}
+
+/// The one check of every MongoDB request a tool sends on a caller's behalf (run-mongo,
+/// explain-analyze, data-quality's pipelines). It walks every value at every depth, not only the
+/// stages known to hold a pipeline (`$facet`, `$lookup`, `$unionWith`, nested in one another),
+/// so it does not depend on which nestings a server accepts or refuses.
+pub(super) fn screen(parts: &[(&str, Bson)], refuse: Screen) -> Result<(), ToolError> {
+    let forbidden = |key: &str| {
+        (refuse.writes.is_some() && WRITING_STAGES.contains(&key))
+            || (refuse.javascript && JAVASCRIPT_OPERATORS.contains(&key))
+    };
+    let Some((op, at)) = parts.iter().find_map(|(name, value)| find_key_path(value, name, &forbidden)) else {
+        return Ok(());
+    };
+    if JAVASCRIPT_OPERATORS.contains(&op.as_str()) {
+        return Err(ToolError::refused(
+            format!("{op} (at {at}) runs JavaScript on the server"),
             "express the condition with query operators ($expr, $regex, ...) instead",
-        )),
-        None => Ok(()),
+        ));
+    }
+    Err(match refuse.writes {
+        Some(Writes::ReadingTool { tool, next }) => {
+            ToolError::refused(format!("{op} (at {at}) writes to a collection and {tool} only reads"), next)
+        }
+        _ => ToolError::refused(
+            format!("{op} (at {at}) writes to a collection and this database is read-only"),
+            "remove every $out/$merge stage, also those nested in $facet, $lookup or $unionWith, to read the \
+             results; or configure the database as read-write",
+        ),
+    })
+}
+
+/// The first key `wanted` accepts anywhere in `value`, with its path (`pipeline[0].$facet.a[0].$out`).
+fn find_key_path(value: &Bson, path: &str, wanted: &dyn Fn(&str) -> bool) -> Option<(String, String)> {
+    match value {
+        Bson::Document(d) => d.iter().find_map(|(k, v)| {
+            let here = format!("{path}.{k}");
+            if wanted(k) { Some((k.clone(), here)) } else { find_key_path(v, &here, wanted) }
+        }),
+        Bson::Array(a) => a.iter().enumerate().find_map(|(i, v)| find_key_path(v, &format!("{path}[{i}]"), wanted)),
+        _ => None,
     }
 }
 
@@ -618,16 +675,6 @@ fn first_batch(reply: &Document) -> Vec<Document> {
         .unwrap_or_default()
 }
 
-fn find_operator(value: &Bson, operators: &[&str]) -> Option<String> {
-    match value {
-        Bson::Document(d) => d.iter().find_map(|(k, v)| {
-            if operators.contains(&k.as_str()) { Some(k.clone()) } else { find_operator(v, operators) }
-        }),
-        Bson::Array(a) => a.iter().find_map(|v| find_operator(v, operators)),
-        _ => None,
-    }
-}
-
 fn type_name(v: &Bson) -> &'static str {
     match v {
         Bson::Double(_) => "double",
@@ -695,9 +742,55 @@ mod tests {
         assert!(like_match("u_ers", "users"));
     }
 
+    fn refused(parts: &[(&str, Bson)], refuse: Screen) -> String {
+        screen(parts, refuse).unwrap_err().to_string()
+    }
+
+    const READ_ONLY: Screen = Screen { writes: Some(Writes::ReadOnlyDatabase), javascript: true };
+
     #[test]
     fn javascript_operators_are_found_anywhere() {
-        let filter = Bson::Document(doc! { "$and": [ { "a": 1 }, { "$where": "sleep(1000)" } ] });
-        assert_eq!(find_operator(&filter, JAVASCRIPT_OPERATORS).as_deref(), Some("$where"));
+        let filter = doc! { "$and": [ { "a": 1 }, { "$where": "sleep(1000)" } ] };
+        let e = refused(&request_parts(&filter, None, None, &[]), READ_ONLY);
+        assert!(e.contains("$where (at filter.$and[1].$where) runs JavaScript"), "{e}");
+        let projection = doc! { "x": { "$function": { "body": "function() {}", "args": [], "lang": "js" } } };
+        let e = refused(&request_parts(&Document::new(), Some(&projection), None, &[]), READ_ONLY);
+        assert!(e.contains("$function (at projection.x.$function)"), "{e}");
+    }
+
+    #[test]
+    fn writing_stages_are_found_at_any_depth() {
+        let nested = [
+            (doc! { "$out": "t" }, "pipeline[1].$out"),
+            (
+                doc! { "$facet": { "a": [ { "$match": {} }, { "$merge": { "into": "t" } } ] } },
+                "pipeline[1].$facet.a[1].$merge",
+            ),
+            (
+                doc! { "$lookup": { "from": "u", "as": "x", "pipeline": [ { "$out": "t" } ] } },
+                "pipeline[1].$lookup.pipeline[0].$out",
+            ),
+            (
+                doc! { "$unionWith": { "coll": "u", "pipeline": [ { "$merge": "t" } ] } },
+                "pipeline[1].$unionWith.pipeline[0].$merge",
+            ),
+            (
+                doc! { "$facet": { "a": [ { "$lookup": { "from": "u", "as": "y", "pipeline": [
+                { "$unionWith": { "coll": "u", "pipeline": [ { "$out": "t" } ] } } ] } } ] } },
+                "pipeline[1].$facet.a[0].$lookup.pipeline[0].$unionWith.pipeline[0].$out",
+            ),
+        ];
+        for (stage, at) in nested {
+            let parts = request_parts(&Document::new(), None, None, &[doc! { "$match": {} }, stage]);
+            let e = refused(&parts, READ_ONLY);
+            assert!(e.contains(&format!("(at {at}) writes to a collection")), "{e}");
+            let reading =
+                Screen { writes: Some(Writes::ReadingTool { tool: "data-quality", next: "x" }), javascript: false };
+            assert!(refused(&parts, reading).contains("data-quality only reads"));
+            // Only what is asked for is refused.
+            assert!(screen(&parts, Screen { writes: None, javascript: true }).is_ok());
+        }
+        let reads = [doc! { "$lookup": { "from": "u", "as": "x", "pipeline": [ { "$match": { "out": 1 } } ] } }];
+        assert!(screen(&request_parts(&Document::new(), None, None, &reads), READ_ONLY).is_ok());
     }
 }

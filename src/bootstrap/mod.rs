@@ -198,12 +198,13 @@ pub fn scaffold(dir: &Path, engine: Engine, name: &str, version: &str) -> Result
 }
 
 /// The version of a baseline migration already in the folder: a second run must not add another.
+/// Listed like every folder a tool reads (a `migrations` link leading out of `root` is not read).
 fn existing_baseline(root: &Path) -> Option<String> {
-    let entries = std::fs::read_dir(root.join("migrations")).ok()?;
-    let mut versions: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix("_baseline.up.sql").map(str::to_string))
-        .collect();
+    let files = crate::files::FileAccess::new(vec![root.to_path_buf()]);
+    let baseline = |n: &str| n.ends_with("_baseline.up.sql");
+    let entries = files.list("dir", &root.join("migrations"), baseline).ok()?;
+    let mut versions: Vec<String> =
+        entries.iter().filter_map(|e| e.name.strip_suffix("_baseline.up.sql").map(str::to_string)).collect();
     versions.sort();
     versions.into_iter().next()
 }

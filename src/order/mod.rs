@@ -15,7 +15,7 @@ use std::{
 
 use serde::Serialize;
 
-use crate::{config::Engine, error::ToolError};
+use crate::{config::Engine, error::ToolError, files::FileAccess};
 use extract::{Extractor, Facts, Kind, Obj};
 
 /// The SQL dialect to read scripts in.
@@ -201,14 +201,12 @@ impl Report {
 }
 
 /// Read a DDL file, or every `.sql` file of a folder except `.down.sql`, in sqlx migration order
-/// (by numeric version) when every file has a `<version>_` prefix, else by name.
-pub fn load(path: &Path) -> Result<Vec<SourceFile>, ToolError> {
-    let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|e| ToolError::invalid("path", format!("cannot read {}: {e}", p.display())))
-    };
+/// (by numeric version) when every file has a `<version>_` prefix, else by name. The folder is
+/// listed and every file opened through `files`.
+pub fn load(files: &FileAccess, path: &Path) -> Result<Vec<SourceFile>, ToolError> {
     let meta = std::fs::metadata(path)
         .map_err(|e| ToolError::invalid("path", format!("cannot read {}: {e}", path.display())))?;
-    if meta.is_file() {
+    if !meta.is_dir() {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         // Only SQL scripts: parse errors quote the text, and other files are nobody's DDL.
         if !name.to_ascii_lowercase().ends_with(".sql") {
@@ -217,27 +215,17 @@ pub fn load(path: &Path) -> Result<Vec<SourceFile>, ToolError> {
                 format!("{name} is not a .sql file; give a DDL script or a folder"),
             ));
         }
-        return Ok(vec![SourceFile { name, text: read(path)? }]);
+        return Ok(vec![SourceFile { name, text: files.read_to_string("path", path)? }]);
     }
-    let mut names = Vec::new();
-    let entries = std::fs::read_dir(path)
-        .map_err(|e| ToolError::invalid("path", format!("cannot list {}: {e}", path.display())))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".sql") && !name.ends_with(".down.sql") && entry.path().is_file() {
-            names.push(name);
-        }
-    }
-    if names.is_empty() {
+    let mut entries = files.list("path", path, |n| n.ends_with(".sql") && !n.ends_with(".down.sql"))?;
+    if entries.is_empty() {
         return Err(ToolError::invalid("path", format!("{} holds no .sql files", path.display())));
     }
     let version = |n: &str| n.split_once('_').and_then(|(v, _)| v.parse::<u64>().ok());
-    if names.iter().all(|n| version(n).is_some()) {
-        names.sort_by_key(|n| (version(n), n.clone()));
-    } else {
-        names.sort();
+    if entries.iter().all(|e| version(&e.name).is_some()) {
+        entries.sort_by_key(|e| (version(&e.name), e.name.clone()));
     }
-    names.into_iter().map(|name| Ok(SourceFile { text: read(&path.join(&name))?, name })).collect()
+    entries.into_iter().map(|e| Ok(SourceFile { text: files.read_to_string("path", &e.path)?, name: e.name })).collect()
 }
 
 struct Stmt {

@@ -307,8 +307,9 @@ fn folder_order_follows_sqlx_versions() {
     ] {
         std::fs::write(dir.path().join(name), text).unwrap();
     }
-    let files = load(dir.path()).unwrap();
+    let access = crate::files::FileAccess::new(vec![dir.path().to_path_buf()]);
+    let files = load(&access, dir.path()).unwrap();
     let names: Vec<_> = files.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["2_first.up.sql", "10_later.up.sql"]);
-    assert!(load(&dir.path().join("missing")).is_err());
+    assert!(load(&access, &dir.path().join("missing")).is_err());
 }

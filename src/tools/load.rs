@@ -70,9 +70,12 @@ pub struct LoadCsvParams {
     /// abort (default: any bad row loads nothing, the first ones are listed) or skip (load the good rows, report the bad).
     #[serde(default)]
     pub on_error: OnError,
-    /// Write every bad row (line, column, value, reason) to this CSV file.
+    /// Write every bad row (line, column, value, reason) to this CSV file (a new one: see overwrite).
     #[serde(default)]
     pub rejects_file: Option<String>,
+    /// Replace rejects_file when it exists (default: refuse).
+    #[serde(default)]
+    pub overwrite: bool,
     /// File column -> table column, for names that differ (by default header names match column
     /// names case-insensitively). Without a header, file columns are positions: {"1": "id"}.
     #[serde(default)]
@@ -331,8 +334,8 @@ impl Server {
             null_values: p.null_values.clone(),
         };
         let mut opened = {
-            let (path, format) = (path.clone(), format.clone());
-            tokio::task::spawn_blocking(move || reader::open(&path, &format))
+            let (files, path, format) = (self.files().clone(), path.clone(), format.clone());
+            tokio::task::spawn_blocking(move || reader::open(&files, &path, &format))
                 .await
                 .map_err(|e| ToolError::invalid("file", e.to_string()))??
         };
@@ -456,8 +459,16 @@ impl Server {
             }
         }
         out.key = key.clone();
-        let rejects_file = p.rejects_file.as_deref().map(|f| self.file("rejects_file", f)).transpose()?;
-        out.rejects_file = rejects_file.as_ref().map(|f| f.display().to_string());
+        // Created now, before anything is loaded: an existing file is refused unless overwrite.
+        let rejects_file = match p.rejects_file.as_deref() {
+            Some(f) => {
+                let path = self.file("rejects_file", f)?;
+                let file = self.files().create("rejects_file", std::path::Path::new(f.trim()), p.overwrite)?;
+                out.rejects_file = Some(path.display().to_string());
+                Some(Arc::new(file))
+            }
+            None => None,
+        };
         let skip_bad_rows = p.on_error == OnError::Skip;
         let merging = Arc::new(AtomicBool::new(false));
         let plan = if target.schemaless {

@@ -5,6 +5,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
+    io::Write,
     path::{Path, PathBuf},
     sync::{LazyLock, Mutex},
 };
@@ -22,6 +23,7 @@ use crate::{
     backend::{Applied, Change, Database, LedgerChange, LedgerRow, SnapshotRecord, StatementError},
     config::{Engine, Mode},
     error::ToolError,
+    files::FileAccess,
     migrate::{
         folder::{self, Migration},
         plan::{self, Finding, Step},
@@ -122,7 +124,7 @@ fn ledger_status(ledger: &[LedgerRow], folder: &[Migration]) -> LedgerStatus {
 }
 
 /// `<version>_<name>(.up).sql` → the migration it is, read like its folder reads it.
-fn versioned_file(path: &Path) -> Result<Option<Migration>, ToolError> {
+fn versioned_file(files: &FileAccess, path: &Path) -> Result<Option<Migration>, ToolError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let Some((version, _)) = name.split_once('_') else { return Ok(None) };
     let Ok(version) = version.parse::<i64>() else { return Ok(None) };
@@ -130,7 +132,7 @@ fn versioned_file(path: &Path) -> Result<Option<Migration>, ToolError> {
         return Err(ToolError::invalid("file", "this is a down script; pass the up script (rollback runs downs)"));
     }
     let dir = path.parent().unwrap_or(Path::new("."));
-    Ok(folder::read(dir)?.into_iter().find(|m| m.version == version))
+    Ok(folder::read(files, "file", dir)?.into_iter().find(|m| m.version == version))
 }
 
 impl Server {
@@ -146,7 +148,7 @@ impl Server {
     }
 }
 
-async fn resolve(db: &Database, source: &ChangeSource) -> Result<Resolved, ToolError> {
+async fn resolve(db: &Database, files: &FileAccess, source: &ChangeSource) -> Result<Resolved, ToolError> {
     let given = [source.sql.is_some(), source.file.is_some(), source.folder.is_some()].iter().filter(|b| **b).count();
     if given != 1 {
         return Err(ToolError::invalid(
@@ -159,20 +161,19 @@ async fn resolve(db: &Database, source: &ChangeSource) -> Result<Resolved, ToolE
         (sql.clone(), None, "sql".to_string(), ledger_status(&rows, &[]))
     } else if let Some(file) = &source.file {
         let path = PathBuf::from(file);
-        match versioned_file(&path)? {
+        match versioned_file(files, &path)? {
             Some(m) => {
                 let status = ledger_status(&rows, std::slice::from_ref(&m));
                 (m.up.clone(), Some(m), format!("file {file}"), status)
             }
             None => {
-                let up = std::fs::read_to_string(&path)
-                    .map_err(|e| ToolError::invalid("file", format!("cannot read {file}: {e}")))?;
+                let up = files.read_to_string("file", &path)?;
                 (up, None, format!("file {file}"), ledger_status(&rows, &[]))
             }
         }
     } else {
         let dir = source.folder.clone().unwrap_or_default();
-        let migrations = folder::read(Path::new(&dir))?;
+        let migrations = folder::read(files, "folder", Path::new(&dir))?;
         let status = ledger_status(&rows, &migrations);
         if let Some(dirty) = &status.dirty {
             return Err(ToolError::refused(format!("the ledger has a dirty version: {dirty}"), "recover it first"));
@@ -299,6 +300,9 @@ pub struct PlanParams {
     /// Name of the written migration (default: migration).
     #[serde(default)]
     pub name: Option<String>,
+    /// With `write`: replace migration files that exist under the same names (default: refuse).
+    #[serde(default)]
+    pub overwrite: bool,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -462,9 +466,12 @@ pub struct SnapshotParams {
     /// Label of a new snapshot (default: manual).
     #[serde(default)]
     pub label: Option<String>,
-    /// Also write the snapshot's JSON description to this file.
+    /// Also write the snapshot's JSON description to this file (a new one: see overwrite).
     #[serde(default)]
     pub file: Option<String>,
+    /// Replace `file` when it exists (default: refuse).
+    #[serde(default)]
+    pub overwrite: bool,
     /// List stored snapshots instead of taking one.
     #[serde(default)]
     pub list: bool,
@@ -614,7 +621,7 @@ impl Server {
             folder: if write_into.is_some() { None } else { p.source.folder.clone() },
             down: p.source.down.clone(),
         };
-        let resolved = resolve(db, &source).await?;
+        let resolved = resolve(db, self.files(), &source).await?;
         plan::check_statements(engine, &split::split(&resolved.up))?;
         let schema = db.schema().await?;
         let fingerprint = schema.fingerprint();
@@ -634,13 +641,21 @@ impl Server {
         }
         let mut written = Vec::new();
         if let Some(dir) = &write_into {
-            let existing = folder::read(Path::new(dir)).unwrap_or_default();
+            let existing = folder::read_for_writing(self.files(), Path::new(dir))?;
             let version = folder::next_version(&existing);
             let name = p.name.clone().unwrap_or_else(|| "migration".into());
-            written = folder::write(Path::new(dir), version, &name, &resolved.up, down.as_deref())?
-                .into_iter()
-                .map(|p| p.display().to_string())
-                .collect();
+            written = folder::write(
+                self.files(),
+                Path::new(dir),
+                version,
+                &name,
+                &resolved.up,
+                down.as_deref(),
+                p.overwrite,
+            )?
+            .into_iter()
+            .map(|p| p.display().to_string())
+            .collect();
             if down.is_none() {
                 notes.push("no down script: written as a plain (irreversible) migration".into());
             }
@@ -689,7 +704,7 @@ impl Server {
         writable(db, "dry-run")?;
         self.check_source(&p.source)?;
         let engine = db.config.engine;
-        let resolved = resolve(db, &p.source).await?;
+        let resolved = resolve(db, self.files(), &p.source).await?;
         plan::check_statements(engine, &split::split(&resolved.up))?;
         let schema = db.schema().await?;
         let fingerprint = schema.fingerprint();
@@ -780,7 +795,7 @@ impl Server {
         writable(db, "apply-migration")?;
         self.check_source(&p.source)?;
         let engine = db.config.engine;
-        let resolved = resolve(db, &p.source).await?;
+        let resolved = resolve(db, self.files(), &p.source).await?;
         plan::check_statements(engine, &split::split(&resolved.up))?;
         let schema = db.schema().await?;
         let fingerprint = schema.fingerprint();
@@ -906,6 +921,8 @@ impl Server {
         sql_database(db, "snapshot")?;
         if let Some(file) = &p.file {
             self.file("file", file)?;
+            // Refused before the snapshot is taken and stored, not after.
+            self.files().creatable("file", Path::new(file), p.overwrite)?;
         }
         let mut out = SnapshotOutput {
             database: db.config.name.clone(),
@@ -959,7 +976,10 @@ impl Server {
         }
         if let Some(file) = &p.file {
             let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
-            std::fs::write(file, text).map_err(|e| ToolError::invalid("file", format!("cannot write {file}: {e}")))?;
+            self.files()
+                .create("file", Path::new(file), p.overwrite)?
+                .write_all(text.as_bytes())
+                .map_err(|e| ToolError::invalid("file", format!("cannot write {file}: {e}")))?;
             out.written = Some(file.clone());
         }
         if p.include_objects {
@@ -1026,7 +1046,7 @@ impl Server {
                 ToolError::invalid("folder", "give the migrations folder holding the version's .down.sql")
             })?;
             self.file("folder", &dir)?;
-            let m = folder::read(Path::new(&dir))?
+            let m = folder::read(self.files(), "folder", Path::new(&dir))?
                 .into_iter()
                 .find(|m| m.version == version)
                 .ok_or_else(|| ToolError::invalid("version", format!("{dir} has no version {version}")))?;

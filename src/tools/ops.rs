@@ -221,8 +221,7 @@ impl Server {
         if let Some(file) = p.file.as_deref() {
             checks_file::format(file).map_err(|e| ToolError::invalid("file", e))?;
             let path = self.file("file", file)?;
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| ToolError::invalid("file", format!("cannot read {file}: {e}")))?;
+            let text = self.files().read_to_string("file", &path)?;
             let parsed = checks_file::parse(file, &text).map_err(|e| ToolError::invalid("file", e))?;
             checks.extend(parsed.checks);
             skipped = parsed.skipped;
@@ -340,7 +339,7 @@ impl Server {
             return Err(ToolError::invalid("path", "a seed file or folder is required"));
         }
         let path = self.file("path", &p.path)?;
-        let report = db.seed(&path, p.reapply_changed).await?;
+        let report = db.seed(self.files(), &path, p.reapply_changed).await?;
         let mut counts = SeedCounts::default();
         for f in &report.files {
             match f.outcome {

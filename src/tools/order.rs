@@ -81,7 +81,7 @@ impl Server {
             });
         }
         let files = match (p.path.as_deref(), p.sql) {
-            (Some(path), None) => order::load(&self.file("path", path)?)?,
+            (Some(path), None) => order::load(self.files(), &self.file("path", path)?)?,
             (None, Some(sql)) => vec![SourceFile { name: "sql".into(), text: sql }],
             _ => return Err(ToolError::invalid("path", "pass exactly one of `path` (a file or folder) and `sql`")),
         };

@@ -368,12 +368,18 @@ fn big_size(kind: Kind) -> usize {
 }
 
 fn big_file(dir: &Path, rows: usize, key: &str) -> String {
+    wide_file(dir, rows, key, 0)
+}
+
+/// `rows` rows, each note padded with `pad` more bytes (wide rows make each staging write long).
+fn wide_file(dir: &Path, rows: usize, key: &str, pad: usize) -> String {
     use std::io::Write;
     let path = dir.join("big.csv");
+    let padding = "x".repeat(pad);
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     writeln!(f, "{key},name,age,joined,note").unwrap();
     for i in 0..rows {
-        writeln!(f, "{i},n{},{},2024-01-02,some note text for row {i}", i % 100_000, i % 90).unwrap();
+        writeln!(f, "{i},n{},{},2024-01-02,some note text for row {i}{padding}", i % 100_000, i % 90).unwrap();
     }
     f.flush().unwrap();
     path.display().to_string()
@@ -409,15 +415,51 @@ async fn server_statements(db: &TestDb) -> Vec<String> {
 async fn spawn_progress_client(
     db: &TestDb,
 ) -> (rmcp::service::RunningService<RoleClient, ProgressClient>, ProgressClient) {
+    let (client, handler, _log) = spawn_logged_client(db, "warn").await;
+    (client, handler)
+}
+
+/// The server's log lines (stderr), as they come.
+type Log = tokio::sync::mpsc::UnboundedReceiver<String>;
+
+/// A progress-recording client whose server logs at `filter` (DATA_ENGINEER_LOG) to a pipe.
+async fn spawn_logged_client(
+    db: &TestDb,
+    filter: &str,
+) -> (rmcp::service::RunningService<RoleClient, ProgressClient>, ProgressClient, Log) {
+    use tokio::io::AsyncBufReadExt;
     let cmd = tokio::process::Command::new(BIN).configure(|c| {
         c.args(["--database-url", &db.url, "--mode", "read-write", "--allow-dir"])
             .arg(std::env::temp_dir())
             .env_remove("DATABASE_URL")
-            .env("DATA_ENGINEER_LOG", "warn");
+            .env("DATA_ENGINEER_LOG", filter);
     });
-    let (transport, _stderr) = TokioChildProcess::builder(cmd).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let (transport, stderr) = TokioChildProcess::builder(cmd).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let (tx, log) = tokio::sync::mpsc::unbounded_channel();
+    let mut lines = tokio::io::BufReader::new(stderr.unwrap()).lines();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = tx.send(line);
+        }
+    });
     let handler = ProgressClient::default();
-    (handler.clone().serve(transport).await.unwrap(), handler)
+    (handler.clone().serve(transport).await.unwrap(), handler, log)
+}
+
+/// Wait until the server has finished a call of `tool`: `Server::call_tool` logs "tool call" once
+/// the tool returned, cancelled or not (a cancelled call's response never reaches the client).
+async fn call_ended(log: &mut Log, tool: &str) {
+    let wanted = format!("tool={tool}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = tokio::time::timeout_at(deadline, log.recv())
+            .await
+            .unwrap_or_else(|_| panic!("the {tool} call did not end within 60 s"))
+            .expect("the server's stderr closed");
+        if line.contains("tool call") && line.contains(&wanted) {
+            return;
+        }
+    }
 }
 
 fn load_request(args: Value) -> ClientRequest {
@@ -429,9 +471,13 @@ fn load_request(args: Value) -> ClientRequest {
 async fn cancel_mid_load_merges_nothing(kind: Kind) {
     let db = people(kind).await;
     let dir = tempfile::tempdir().unwrap();
-    let size = big_size(kind);
-    let file = big_file(dir.path(), size, id(kind));
-    let (client, handler) = spawn_progress_client(&db).await;
+    // MongoDB: wide rows, so that each write into the scratch collection is a long one and the
+    // cancel lands while one is under way.
+    let (size, file) = match kind {
+        Kind::Mongo => (8_000, wide_file(dir.path(), 8_000, id(kind), 4_000)),
+        _ => (big_size(kind), big_file(dir.path(), big_size(kind), id(kind))),
+    };
+    let (client, handler, mut log) = spawn_logged_client(&db, "warn,data_engineer_mcp::server=debug").await;
     let handle = client
         .send_cancellable_request(load_request(load_args(&file, json!({}))), PeerRequestOptions::no_options())
         .await
@@ -444,8 +490,23 @@ async fn cancel_mid_load_merges_nothing(kind: Kind) {
     }
     let (_, message) = handler.progress.lock().unwrap().last().cloned().unwrap();
     assert!(message.unwrap().contains("rows/s"));
+    if kind == Kind::Mongo {
+        // Rows are being staged: the scratch collection exists and the next write is on its way.
+        let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+        let d = client.default_database().unwrap();
+        loop {
+            let names = d.list_collection_names().await.unwrap();
+            if names.iter().any(|n| n.starts_with("__load_stage_")) {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no scratch collection appeared");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
     handle.cancel(Some("test".into())).await.unwrap();
-    // The server side stops: no statement of the load survives, nothing is merged.
+    // The call ends on the server (its response is dropped: the client cancelled it). From then
+    // on nothing of the load may run or remain.
+    call_ended(&mut log, "load-csv").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let running = server_statements(&db).await;
@@ -455,7 +516,6 @@ async fn cancel_mid_load_merges_nothing(kind: Kind) {
         assert!(tokio::time::Instant::now() < deadline, "still running after cancel: {running:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(rows(&db).await.is_empty(), "a cancelled load merges nothing");
     match kind {
         // The load's write transaction is gone: another writer gets the lock at once.
@@ -465,11 +525,16 @@ async fn cancel_mid_load_merges_nothing(kind: Kind) {
             c.execute("BEGIN IMMEDIATE").await.expect("the cancelled load still holds the write lock");
             c.execute("ROLLBACK").await.unwrap();
         }
-        // The scratch collection is dropped: nothing of the load is left on the server.
+        // The scratch collection was dropped before the call ended, and no write of the load
+        // still under way on the server brings it back afterwards.
         Kind::Mongo => {
             let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
-            let names = client.default_database().unwrap().list_collection_names().await.unwrap();
-            assert_eq!(names, vec!["people".to_string()], "the scratch collection is dropped after a cancel");
+            let d = client.default_database().unwrap();
+            let names = d.list_collection_names().await.unwrap();
+            assert_eq!(names, vec!["people".to_string()], "the scratch collection is dropped when the call ends");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let names = d.list_collection_names().await.unwrap();
+            assert_eq!(names, vec!["people".to_string()], "the scratch collection came back after the call ended");
         }
         _ => {}
     }

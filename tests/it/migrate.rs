@@ -467,9 +467,11 @@ async fn rollback_recreates_what_a_postgres_migration_dropped_except_the_data() 
     )
     .await;
     let mcp = db.serve("read-write").await;
-    let file = tempfile::NamedTempFile::new().unwrap();
-    let base = mcp.ok("snapshot", json!({"label": "base", "file": file.path().display().to_string()})).await;
-    let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(file.path()).unwrap()).unwrap();
+    // A new file: snapshot never replaces one unless told to (overwrite).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("base.json");
+    let base = mcp.ok("snapshot", json!({"label": "base", "file": file.display().to_string()})).await;
+    let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert!(on_disk["objects"].as_array().unwrap().len() > 10, "{on_disk}");
     let sql = "drop view big_orders;\ndrop index orders_customer;\nalter table orders drop column note;\n\
                alter table orders alter column total type numeric(14,2);\ndrop function order_count();";

@@ -190,6 +190,12 @@ impl Mcp {
         Self::spawn_full(args, env, cwd, discover, Client::default()).await
     }
 
+    /// A server whose only allowed directory is its working directory `cwd` (no --allow-dir for
+    /// the temporary directory): what lies elsewhere, /tmp included, is outside.
+    pub async fn spawn_confined(args: &[&str], cwd: &std::path::Path) -> Mcp {
+        Self::spawn_with(args, &[], Some(cwd), false, Client::default(), false).await
+    }
+
     async fn spawn_full(
         args: &[&str],
         env: &[(&str, &str)],
@@ -197,11 +203,25 @@ impl Mcp {
         discover: bool,
         handler: Client,
     ) -> Mcp {
+        Self::spawn_with(args, env, cwd, discover, handler, true).await
+    }
+
+    async fn spawn_with(
+        args: &[&str],
+        env: &[(&str, &str)],
+        cwd: Option<&std::path::Path>,
+        discover: bool,
+        handler: Client,
+        allow_temp: bool,
+    ) -> Mcp {
         // Tests keep their files in temporary directories: allow that one (the files module's own
-        // tests and files::outside_paths_are_refused cover the refusal).
+        // tests and the `files` integration tests, through spawn_confined, cover the refusal).
         let temp = std::env::temp_dir();
         let cmd = tokio::process::Command::new(bin()).configure(|c| {
-            c.args(args).arg("--allow-dir").arg(&temp).env_remove("DATABASE_URL").env("DATA_ENGINEER_LOG", "warn");
+            c.args(args).env_remove("DATABASE_URL").env("DATA_ENGINEER_LOG", "warn");
+            if allow_temp {
+                c.arg("--allow-dir").arg(&temp);
+            }
             for (k, v) in env {
                 c.env(k, v);
             }

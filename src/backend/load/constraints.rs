@@ -9,10 +9,7 @@
 //! Found rows go to [`MergeRejects`]: the first hundred listed, all counted, and all appended to
 //! `rejects_file` after the reader's own bad rows.
 
-use std::{
-    fs::OpenOptions,
-    path::{Path, PathBuf},
-};
+use std::sync::Arc;
 
 use futures::TryStreamExt as _;
 use sqlx::{AssertSqlSafe, Executor as _};
@@ -91,24 +88,25 @@ struct Test<'a> {
 }
 
 /// Rows refused at the merge: the first [`MAX_REPORTED_REJECTS`] listed, all counted, all written
-/// to the rejects file (appended after the reader's rows; the reader has closed it by then).
+/// to the rejects file (after the reader's rows: the reader has flushed them by then, and the
+/// shared file's offset is past them).
 #[derive(Debug, Default)]
 pub struct MergeRejects {
     pub listed: Vec<Reject>,
     pub count: u64,
-    path: Option<PathBuf>,
+    source: Option<Arc<std::fs::File>>,
     file: Option<csv::Writer<std::fs::File>>,
 }
 
 impl MergeRejects {
-    pub fn new(rejects_file: Option<&Path>) -> Self {
-        MergeRejects { path: rejects_file.map(Path::to_path_buf), ..MergeRejects::default() }
+    pub fn new(rejects_file: Option<&Arc<std::fs::File>>) -> Self {
+        MergeRejects { source: rejects_file.cloned(), ..MergeRejects::default() }
     }
 
     pub(super) fn push(&mut self, reject: Reject) -> std::io::Result<()> {
-        if let Some(path) = &self.path {
+        if let Some(source) = &self.source {
             if self.file.is_none() {
-                let file = OpenOptions::new().append(true).create(true).open(path)?;
+                let file = source.try_clone()?;
                 self.file = Some(csv::WriterBuilder::new().has_headers(false).from_writer(file));
             }
             if let Some(w) = self.file.as_mut() {

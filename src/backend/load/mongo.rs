@@ -33,6 +33,8 @@ const WRITE_BATCH_BYTES: usize = 8 << 20;
 /// Scratch collections older than this are leftovers of a killed load and are dropped.
 const STALE_STAGE: Duration = Duration::from_secs(3600);
 const STAGE_PREFIX: &str = "__load_stage_";
+/// How long a write already sent may still run after a cancel before it is abandoned.
+const CANCEL_GRACE: Duration = Duration::from_secs(30);
 /// Runs of a merge transaction the server reported as not committed, before giving up.
 const MERGE_ATTEMPTS: u32 = 3;
 /// Rows the target may refuse with on_error skip. Each one aborts the merge transaction, which
@@ -82,7 +84,11 @@ pub(super) async fn load(
     let stage_name = format!("{STAGE_PREFIX}{}_{}_{}", now.as_secs(), std::process::id(), now.subsec_nanos());
     let stage = m.db.collection::<Document>(&stage_name);
     let result = stage_and_merge(m, plan, &stage, feed, &cancel, transactions).await;
-    let _ = stage.drop().await;
+    // No write of this load is still under way (finish_then_check), so nothing recreates the
+    // scratch collection after this: the call returns with it gone.
+    if let Err(e) = stage.drop().await {
+        tracing::warn!(collection = %stage_name, error = %e, "load-csv: could not drop the scratch collection");
+    }
     match result {
         Ok(merged) => Ok(merged),
         Err(Failure::Cancelled) => Err(ToolError::Cancelled),
@@ -90,6 +96,39 @@ pub(super) async fn load(
         Err(Failure::Mongo(e)) => Err(error(e)),
         Err(Failure::Row { line, code, message }) => Err(row_failure(plan, line, code, &message)),
     }
+}
+
+/// Run one write to its end even when the call is cancelled meanwhile, then report the cancel.
+/// A command already sent runs on the server whatever the client does: abandoning it (dropping
+/// the future closes the connection, not the command) would let it land after the cleanup, and an
+/// insert into the dropped scratch collection creates it again. A write the server has not
+/// answered [`CANCEL_GRACE`] after the cancel is abandoned after all.
+async fn finish_then_check<T, E>(
+    write: impl Future<Output = Result<T, E>>,
+    cancel: &CancellationToken,
+) -> Result<T, Failure>
+where
+    Failure: From<E>,
+{
+    let mut write = std::pin::pin!(write);
+    let done = tokio::select! {
+        done = &mut write => Some(done),
+        _ = cancel.cancelled() => None,
+    };
+    let done = match done {
+        Some(done) => done,
+        None => match tokio::time::timeout(CANCEL_GRACE, write).await {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::warn!("load-csv: a write was still running {CANCEL_GRACE:?} after the cancel; abandoned");
+                return Err(Failure::Cancelled);
+            }
+        },
+    };
+    if cancel.is_cancelled() {
+        return Err(Failure::Cancelled);
+    }
+    Ok(done?)
 }
 
 /// Upserting on fields other than `_id` needs a unique index on exactly them: without one every
@@ -172,10 +211,7 @@ async fn stage_and_merge(
                     doc! { "_id": row.line as i64, "d": d }
                 });
                 staged += rows.len() as u64;
-                tokio::select! {
-                    r = stage.insert_many(docs) => { r?; }
-                    _ = cancel.cancelled() => return Err(Failure::Cancelled),
-                }
+                finish_then_check(stage.insert_many(docs).into_future(), cancel).await?;
             }
             Some(Feed::End) => break,
             Some(Feed::Csv { .. }) => {
@@ -188,7 +224,7 @@ async fn stage_and_merge(
         }
     }
     plan.merging.store(true, Ordering::Relaxed);
-    let mut rejects = MergeRejects::new(plan.rejects_file.as_deref());
+    let mut rejects = MergeRejects::new(plan.rejects_file.as_ref());
     if plan.mode == MergeMode::Upsert {
         // Refusing, the rows stay staged: the merge then lists what else the target refuses.
         staged -= repeated_keys(plan, stage, &mut rejects).await?;
@@ -202,10 +238,7 @@ async fn stage_and_merge(
         if transactions {
             session.start_transaction().await?;
         }
-        let merged = tokio::select! {
-            r = merge(m, plan, stage, &mut session, staged) => r,
-            _ = cancel.cancelled() => Err(Failure::Cancelled),
-        };
+        let merged = merge(m, plan, stage, &mut session, staged, cancel).await;
         let failure = match merged {
             Ok(merged) if !transactions => return Ok(Loaded::Merged(Merged { without_transaction: true, ..merged })),
             Ok(_) if rejects.count > 0 && !plan.skip_bad_rows => {
@@ -322,13 +355,18 @@ async fn merge(
     stage: &Collection<Document>,
     session: &mut ClientSession,
     staged: u64,
+    cancel: &CancellationToken,
 ) -> Result<Merged, Failure> {
     let mut merged = Merged { staged, ..Merged::default() };
     let mut cursor = stage.find(doc! {}).sort(doc! { "_id": 1 }).batch_size(WRITE_BATCH as u32).await?;
     let mut batch: Vec<(i64, Document)> = Vec::with_capacity(WRITE_BATCH);
     let mut bytes = 0;
     loop {
-        let next = cursor.try_next().await?;
+        // Reads may be abandoned; writes are not (see finish_then_check).
+        let next = tokio::select! {
+            next = cursor.try_next() => next?,
+            _ = cancel.cancelled() => return Err(Failure::Cancelled),
+        };
         if let Some(row) = &next {
             let line = row.get_i64("_id").unwrap_or_default();
             let d = row.get_document("d").cloned().unwrap_or_default();
@@ -336,7 +374,7 @@ async fn merge(
             batch.push((line, d));
         }
         if batch.len() >= WRITE_BATCH || bytes >= WRITE_BATCH_BYTES || (next.is_none() && !batch.is_empty()) {
-            write_batch(m, plan, session, &batch, &mut merged).await?;
+            finish_then_check(write_batch(m, plan, session, &batch, &mut merged), cancel).await?;
             batch.clear();
             bytes = 0;
         }

@@ -525,19 +525,23 @@ async fn mongo_check(
                     _ => Err(ToolError::invalid(&arg, "each stage is an object")),
                 })
                 .collect::<Result<_, _>>()?;
-            if pipeline.iter().any(|s| s.contains_key("$out") || s.contains_key("$merge")) {
-                return Err(ToolError::refused(
-                    "data-quality only reads; $out and $merge write",
-                    "drop the writing stage: the pipeline should return the failing documents",
-                ));
-            }
-            crate::backend::mongo::refuse_javascript(&Document::new(), &pipeline)?;
             Some(pipeline)
         }
         QualityKind::RowCount | QualityKind::Freshness => None,
         QualityKind::CustomSql => unreachable!("refused above"),
     };
     if let Some(pipeline) = failing_pipeline {
+        use crate::backend::mongo::{Screen, Writes, request_parts, screen};
+        // Whatever the database's mode: data-quality only reads, and runs no JavaScript.
+        let writes = Writes::ReadingTool {
+            tool: "data-quality",
+            next: "remove the writing stage (also one nested in $facet, $lookup or $unionWith): the pipeline should \
+                   return the failing documents",
+        };
+        screen(
+            &request_parts(&Document::new(), None, None, &pipeline),
+            Screen { writes: Some(writes), javascript: true },
+        )?;
         let counted: Vec<Document> = pipeline.iter().cloned().chain([doc! { "$count": "n" }]).collect();
         let first =
             coll.aggregate(counted).max_time(max_time).await.map_err(map_err)?.try_next().await.map_err(map_err)?;

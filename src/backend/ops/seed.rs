@@ -22,6 +22,7 @@ use crate::{
         mongo::{Mongo, commit},
     },
     error::ToolError,
+    files::FileAccess,
     safety::StatementKind,
 };
 
@@ -96,20 +97,18 @@ impl SeedFile {
     }
 }
 
-/// The seed files at `path` (a file, or a folder's files in name order) with their checksums.
-fn find(path: &Path) -> Result<Vec<Found>, ToolError> {
+/// The seed files at `path` (a file, or a folder's files in name order) with their checksums; the
+/// folder is listed, and every file opened, through `access`.
+fn find(access: &FileAccess, path: &Path) -> Result<Vec<Found>, ToolError> {
     let meta = std::fs::metadata(path)
         .map_err(|e| ToolError::invalid("path", format!("cannot read {}: {e}", path.display())))?;
-    let mut paths = if meta.is_dir() {
-        let entries = std::fs::read_dir(path)
-            .map_err(|e| ToolError::invalid("path", format!("cannot list {}: {e}", path.display())))?;
-        let mut v: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect();
-        v.sort();
-        v
+    let paths: Vec<PathBuf> = if meta.is_dir() {
+        access.list("path", path, |n| !n.starts_with('.'))?.into_iter().map(|e| e.path).collect()
+    } else if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+        vec![]
     } else {
         vec![path.to_path_buf()]
     };
-    paths.retain(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')));
     paths
         .into_iter()
         .map(|p| {
@@ -121,7 +120,7 @@ fn find(path: &Path) -> Result<Vec<Found>, ToolError> {
             };
             Ok(Found {
                 name: p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-                sha256: sha256(&p)?,
+                sha256: sha256(access, &p)?,
                 format,
                 path: p,
             })
@@ -130,9 +129,8 @@ fn find(path: &Path) -> Result<Vec<Found>, ToolError> {
 }
 
 /// The file's SHA-256, read in chunks (seed CSVs can be large).
-fn sha256(path: &Path) -> Result<String, ToolError> {
-    let mut file = std::fs::File::open(path)
-        .map_err(|e| ToolError::invalid("path", format!("cannot open {}: {e}", path.display())))?;
+fn sha256(access: &FileAccess, path: &Path) -> Result<String, ToolError> {
+    let mut file = access.open("path", path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -151,15 +149,15 @@ fn stem(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-fn read_text(path: &Path) -> Result<String, ToolError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| ToolError::invalid("path", format!("cannot read {} as UTF-8 text: {e}", path.display())))
+fn read_text(access: &FileAccess, path: &Path) -> Result<String, ToolError> {
+    access.read_to_string("path", path)
 }
 
 /// A JSON seed: an array of objects.
-fn json_rows(path: &Path) -> Result<Vec<Map<String, Value>>, ToolError> {
+fn json_rows(access: &FileAccess, path: &Path) -> Result<Vec<Map<String, Value>>, ToolError> {
     let file_error = |m: String| ToolError::invalid("path", format!("{}: {m}", path.display()));
-    let value: Value = serde_json::from_str(&read_text(path)?).map_err(|e| file_error(format!("invalid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(&read_text(access, path)?).map_err(|e| file_error(format!("invalid JSON: {e}")))?;
     let Value::Array(items) = value else { return Err(file_error("a JSON seed is an array of objects".into())) };
     items
         .into_iter()
@@ -173,12 +171,13 @@ fn json_rows(path: &Path) -> Result<Vec<Map<String, Value>>, ToolError> {
 
 impl Database {
     /// Apply the seeds at `path` in one transaction; with `reapply_changed`, changed files too.
-    pub async fn seed(&self, path: &Path, reapply_changed: bool) -> Result<SeedReport, ToolError> {
-        let files = find(path)?;
+    /// Files are listed and opened through `access`.
+    pub async fn seed(&self, access: &FileAccess, path: &Path, reapply_changed: bool) -> Result<SeedReport, ToolError> {
+        let files = find(access, path)?;
         let t = self.config.statement_timeout_ms;
         let pool = self.pool().await?;
         if let Pool::Mongo(m) = pool {
-            return mongo_seed(m, files, reapply_changed, t).await;
+            return mongo_seed(m, access, files, reapply_changed, t).await;
         }
         let d = self.dialect().ok_or_else(|| self.needs_sql("seed"))?;
         let ledger_ddl = match d {
@@ -227,7 +226,7 @@ impl Database {
             if matches!(entry.outcome, SeedOutcome::Applied | SeedOutcome::Reapplied) {
                 let upsert = entry.outcome == SeedOutcome::Reapplied;
                 let job = match format {
-                    Format::Sql => Job::Sql(self.seed_script(&f)?),
+                    Format::Sql => Job::Sql(self.seed_script(access, &f)?),
                     Format::Csv | Format::Json => {
                         let table =
                             self.resolve_table("path", &stem(&f.path)).await.map_err(|e| in_file(&f.name, e))?;
@@ -244,9 +243,9 @@ impl Database {
                         entry.table = Some(table.shown());
                         // Columns come from the CSV header or the JSON objects' keys; each must exist.
                         let (keys, rows) = if format == Format::Csv {
-                            (csv_seed(&f.path)?.0, None)
+                            (csv_seed(access, &f.path)?.0, None)
                         } else {
-                            let rows = json_rows(&f.path)?;
+                            let rows = json_rows(access, &f.path)?;
                             (json_keys(&rows), Some(rows))
                         };
                         let columns = keys
@@ -272,7 +271,7 @@ impl Database {
                     let target = Target { d, table, keys, columns, upsert: *upsert };
                     match rows {
                         Some(rows) => insert_rows(&mut conn, &target, rows).await,
-                        None => self.csv_rows(&mut conn, &target, &f.path).await,
+                        None => self.csv_rows(&mut conn, &target, access, &f.path).await,
                     }
                 }
             };
@@ -298,8 +297,8 @@ impl Database {
     }
 
     /// A seed script, checked: no transaction control; no DDL where DDL commits implicitly.
-    fn seed_script(&self, f: &Found) -> Result<String, ToolError> {
-        let sql = read_text(&f.path)?;
+    fn seed_script(&self, access: &FileAccess, f: &Found) -> Result<String, ToolError> {
+        let sql = read_text(access, &f.path)?;
         let kinds = crate::safety::check_script(&sql, self.config.engine).map_err(|e| in_file(&f.name, e))?;
         if !self.capabilities().transactional_ddl && kinds.contains(&StatementKind::Ddl) {
             return Err(ToolError::refused(
@@ -314,8 +313,14 @@ impl Database {
     }
 
     /// Stream a CSV seed (header row = column names) into the table in batches.
-    async fn csv_rows(&self, conn: &mut Session<'_>, target: &Target<'_>, path: &Path) -> Result<u64, ToolError> {
-        let (header, records) = csv_seed(path)?;
+    async fn csv_rows(
+        &self,
+        conn: &mut Session<'_>,
+        target: &Target<'_>,
+        access: &FileAccess,
+        path: &Path,
+    ) -> Result<u64, ToolError> {
+        let (header, records) = csv_seed(access, path)?;
         let batch_rows = (BIND_BUDGET / header.len().max(1)).max(1);
         let mut batch = Vec::new();
         let mut written = 0;
@@ -362,8 +367,8 @@ struct Target<'a> {
 
 /// A CSV seed as documents: fields named by the header, typed by what they look like (as
 /// load-csv types them: int32/int64, double, boolean, else string); an empty field is null.
-fn csv_documents(path: &Path) -> Result<Vec<Document>, ToolError> {
-    let (header, records) = csv_seed(path)?;
+fn csv_documents(access: &FileAccess, path: &Path) -> Result<Vec<Document>, ToolError> {
+    let (header, records) = csv_seed(access, path)?;
     let mut docs = Vec::new();
     for record in records {
         let record = record?;
@@ -380,11 +385,12 @@ fn csv_documents(path: &Path) -> Result<Vec<Document>, ToolError> {
 /// A CSV seed's header (the column names) and its records, streamed; a record whose width is not
 /// the header's is an error naming the file and the line.
 fn csv_seed(
+    access: &FileAccess,
     path: &Path,
 ) -> Result<(Vec<String>, impl Iterator<Item = Result<csv::StringRecord, ToolError>>), ToolError> {
     let display = path.display().to_string();
     let file_error = move |m: String| ToolError::invalid("path", format!("{display}: {m}"));
-    let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
+    let file = access.open("path", path)?;
     // Flexible: a short or long row gets this function's error, with its line number.
     let mut reader =
         csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(std::io::BufReader::new(file));
@@ -519,7 +525,13 @@ async fn insert_rows(
 /// has none: there the run is made all-or-nothing by validating every file first and, when a
 /// write fails, deleting what it inserted and restoring what it replaced and the ledger entries
 /// it changed (a crash mid-run is not undone there).
-async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64) -> Result<SeedReport, ToolError> {
+async fn mongo_seed(
+    m: &Mongo,
+    access: &FileAccess,
+    files: Vec<Found>,
+    reapply: bool,
+    timeout_ms: u64,
+) -> Result<SeedReport, ToolError> {
     use futures::TryStreamExt;
     let map_err = |e| m.error(e, timeout_ms);
     let ledger = m.db.collection::<Document>(LEDGER);
@@ -553,9 +565,9 @@ async fn mongo_seed(m: &Mongo, files: Vec<Found>, reapply: bool, timeout_ms: u64
         };
         if matches!(entry.outcome, SeedOutcome::Applied | SeedOutcome::Reapplied) {
             let docs: Vec<Document> = if f.format == Some(Format::Csv) {
-                csv_documents(&f.path)?
+                csv_documents(access, &f.path)?
             } else {
-                json_rows(&f.path)?
+                json_rows(access, &f.path)?
                     .into_iter()
                     .map(|o| match Bson::try_from(Value::Object(o)) {
                         Ok(Bson::Document(d)) => Ok(d),
@@ -726,7 +738,8 @@ mod tests {
         std::fs::write(dir.path().join("b_users.csv"), "id\n1\n").unwrap();
         std::fs::write(dir.path().join("a.sql"), "abc").unwrap();
         std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
-        let found = find(dir.path()).unwrap();
+        std::fs::write(dir.path().join(".hidden.sql"), "x").unwrap();
+        let found = find(&FileAccess::new(vec![dir.path().to_path_buf()]), dir.path()).unwrap();
         let names: Vec<_> = found.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["a.sql", "b_users.csv", "notes.txt"]);
         assert!(found[2].format.is_none());

@@ -19,6 +19,7 @@ use super::values;
 use crate::{
     backend::load::{Feed, StagedRow, ValueKind, csv_field, rejects_file_error},
     error::ToolError,
+    files::FileAccess,
 };
 
 pub use crate::backend::load::{ABORT_REJECTS, MAX_REPORTED_REJECTS, Reject};
@@ -81,12 +82,10 @@ fn not_utf8(line: u64, byte: u64, what: &str) -> ToolError {
     )
 }
 
-/// Open the file, skip `skip_rows` lines, read the header.
-pub fn open(path: &Path, format: &Format) -> Result<Opened, ToolError> {
-    if path.is_dir() {
-        return Err(ToolError::invalid("file", format!("{} is a directory; give a CSV file", path.display())));
-    }
-    let file = File::open(path).map_err(|e| file_error(path, &e))?;
+/// Open the file (through `files`, like every file a tool reads), skip `skip_rows` lines, read
+/// the header.
+pub fn open(files: &FileAccess, path: &Path, format: &Format) -> Result<Opened, ToolError> {
+    let file = files.open("file", path)?;
     let mut buffered = BufReader::with_capacity(1 << 16, file);
     let head = buffered.fill_buf().map_err(|e| file_error(path, &e))?;
     if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
@@ -125,7 +124,7 @@ pub fn open(path: &Path, format: &Format) -> Result<Opened, ToolError> {
         // Field names are positions; the width comes from the first record.
         let mut peek = csv::ReaderBuilder::new();
         peek.delimiter(format.delimiter).quote(format.quote).escape(format.escape).has_headers(false).flexible(true);
-        let mut probe = peek.from_reader(File::open(path).map_err(|e| file_error(path, &e))?);
+        let mut probe = peek.from_reader(files.open("file", path)?);
         let mut first = csv::ByteRecord::new();
         for _ in 0..=format.skip_rows {
             if !probe.read_byte_record(&mut first).unwrap_or(false) {
@@ -160,7 +159,8 @@ pub struct ReadJob {
     pub slots: Vec<Slot>,
     pub format: Format,
     pub skip_bad_rows: bool,
-    pub rejects_file: Option<std::path::PathBuf>,
+    /// The rejects file the tool created (shared with the merge, which writes after the reader).
+    pub rejects_file: Option<Arc<File>>,
     pub rows_read: Arc<AtomicU64>,
     pub stop: Arc<AtomicBool>,
     /// Send CSV text (`Feed::Csv`) rather than typed rows: the database loads CSV in bulk.
@@ -264,13 +264,14 @@ pub fn run(mut job: ReadJob, feed: mpsc::Sender<Feed>) -> ReadSummary {
     let mut summary = ReadSummary::default();
     let width = job.opened.fields.len();
     let offset = job.opened.line_offset;
-    let mut rejects_out = match job.rejects_file.as_ref().map(csv::Writer::from_path).transpose() {
-        Ok(w) => w,
-        Err(e) => {
-            summary.fatal = Some(rejects_file_error(e));
-            return summary;
-        }
-    };
+    let mut rejects_out =
+        match job.rejects_file.as_ref().map(|f| f.try_clone().map(csv::Writer::from_writer)).transpose() {
+            Ok(w) => w,
+            Err(e) => {
+                summary.fatal = Some(rejects_file_error(e));
+                return summary;
+            }
+        };
     if let Some(w) = rejects_out.as_mut() {
         let _ = w.write_record(["line", "column", "value", "reason"]);
     }
