@@ -26,9 +26,43 @@ pub fn bin() -> String {
 
 /// A server URL from the test bed. Missing is a failure, never a skip.
 pub fn server_url(var: &str) -> String {
+    if var.starts_with("DE_TEST_PG") {
+        note_postgres_test();
+    }
     std::env::var(var).unwrap_or_else(|_| {
         panic!("{var} is not set: run the suite with scripts/test, which starts PostgreSQL, MariaDB and SecantusDB")
     })
+}
+
+/// With `DE_TEST_PG_RECORD=<file>` (scripts/test's first run), the name of each test that reaches
+/// PostgreSQL is appended to that file, once: the runs on the other PostgreSQL majors
+/// (`DE_TEST_PG_MAJORS`) rerun exactly those tests. libtest names each test's thread after the
+/// test, and a `#[tokio::test]` body runs on that thread.
+fn note_postgres_test() {
+    use std::io::Write;
+    static SEEN: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let Ok(path) = std::env::var("DE_TEST_PG_RECORD") else { return };
+    let thread = std::thread::current();
+    let name = match thread.name() {
+        Some(name) if name != "main" && !name.starts_with("tokio-") => name.to_string(),
+        other => panic!("DE_TEST_PG_RECORD: PostgreSQL reached off a test's own thread ({other:?})"),
+    };
+    if !SEEN.lock().unwrap().insert(name.clone()) {
+        return;
+    }
+    // One write of one short line to a file opened for appending: lines of parallel tests do not mix.
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+    file.write_all(format!("{name}\n").as_bytes()).unwrap();
+}
+
+/// With `DE_TEST_PG_MAJOR` set (scripts/test, per major), the server behind `DE_TEST_PG_URL` must
+/// be that major: a run meant for PostgreSQL 18 never passes on another one.
+async fn check_pg_major(admin: &mut sqlx::PgConnection) {
+    let Ok(want) = std::env::var("DE_TEST_PG_MAJOR") else { return };
+    let version: String = sqlx::query_scalar("SHOW server_version_num").fetch_one(admin).await.unwrap();
+    let major = version.parse::<u32>().unwrap() / 10000;
+    assert_eq!(major.to_string(), want, "DE_TEST_PG_URL is PostgreSQL {major}, DE_TEST_PG_MAJOR says {want}");
 }
 
 fn unique(prefix: &str) -> String {
@@ -66,6 +100,7 @@ impl TestDb {
                 let admin = server_url("DE_TEST_PG_URL");
                 let name = unique("de_t");
                 let mut c = sqlx::PgConnection::connect(&admin).await.expect("connect to test PostgreSQL");
+                check_pg_major(&mut c).await;
                 sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.unwrap();
                 TestDb { kind, url: with_database(&admin, &name), _dir: None }
             }
