@@ -51,8 +51,11 @@ mod rows {
                                 stopped = true;
                                 break;
                             }
-                            let cells =
+                            let mut cells =
                                 (0..sqlx::Row::len(&row)).map(|i| $cell(&row, i)).collect::<Result<Vec<_>, _>>()?;
+                            // A value larger than the whole answer may be is cut here, so no copy
+                            // of it travels on to the output layer.
+                            cells.iter_mut().for_each(|c| $crate::backend::cut_value(c, $max_bytes / 4));
                             bytes += cells.iter().map($crate::backend::approx_json_len).sum::<usize>();
                             out.rows.push(cells);
                             if bytes > $max_bytes {
@@ -769,6 +772,21 @@ pub(crate) fn columns_of<R: sqlx::Row>(row: &R, type_name: fn(&R, usize) -> Stri
         .enumerate()
         .map(|(i, c)| Column { name: c.name().to_string(), type_name: type_name(row, i) })
         .collect()
+}
+
+/// Cut a text value longer than `max` bytes (at a character boundary), marking the cut.
+pub(crate) fn cut_value(v: &mut Value, max: usize) {
+    if let Value::String(s) = v
+        && s.len() > max
+    {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.shrink_to_fit();
+        s.push_str("…[cut]");
+    }
 }
 
 /// About how many bytes a value takes as JSON, without writing it out.
