@@ -85,7 +85,7 @@ pub fn main() -> ExitCode {
     // bounds them to (address space only; pages are touched as used).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .thread_stack_size(crate::safety::STACK_BYTES)
+        .thread_stack_size(crate::sql::STACK_BYTES)
         .enable_all()
         .build()
     {
@@ -111,10 +111,10 @@ pub fn main() -> ExitCode {
         }
         Command::Tools => {
             let names = cli.tools.as_deref().or_else(|| loaded.as_ref().ok().and_then(|c| c.tools.as_deref()));
-            let enabled = names.map(crate::tools::select);
+            let enabled = names.map(crate::toolsets::select);
             match enabled.transpose() {
                 Ok(enabled) => {
-                    let tools = crate::tools::router(enabled.as_deref()).list_all();
+                    let tools = crate::server::router(enabled.as_deref()).list_all();
                     print_json(&sort_keys(serde_json::json!({ "tools": tools })));
                     ExitCode::SUCCESS
                 }

@@ -263,7 +263,7 @@ impl Config {
     /// then the embedded SQLite file.
     pub fn load(req: &ConfigRequest, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         if let Some(names) = &req.tools {
-            crate::tools::select(names).map_err(ConfigError::Tools)?;
+            crate::toolsets::select(names).map_err(ConfigError::Tools)?;
         }
         if let Some(url) = req.database_url.as_deref().filter(|u| !u.trim().is_empty()) {
             let db = database("main", url.trim(), req.mode, None, None)?;
@@ -359,7 +359,7 @@ impl Config {
         };
         let tools = parsed.tools.map(|t| t.enable);
         if let Some(names) = &tools {
-            crate::tools::select(names).map_err(|message| ConfigError::Parse {
+            crate::toolsets::select(names).map_err(|message| ConfigError::Parse {
                 path: path.into(),
                 message: format!("[tools] enable: {message}"),
             })?;

@@ -111,10 +111,15 @@ impl ToolError {
     }
 }
 
+/// The JSON text a [`ToolError`] travels in until `Output::finish` renders it.
+pub fn envelope(e: &ToolError) -> String {
+    serde_json::json!({ "error": { "kind": e.kind(), "message": e.to_string(), "hint": e.hint() } }).to_string()
+}
+
 /// Carries a tool error through rmcp's router to the output layer, which renders it; nothing
 /// else turns errors into results.
 impl rmcp::model::IntoContents for ToolError {
     fn into_contents(self) -> Vec<rmcp::model::ContentBlock> {
-        vec![rmcp::model::ContentBlock::text(crate::output::error_envelope(&self))]
+        vec![rmcp::model::ContentBlock::text(envelope(&self))]
     }
 }

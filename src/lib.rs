@@ -7,11 +7,13 @@
 
 #![deny(clippy::print_stdout)] // stdout is the protocol channel while serving
 
+pub mod args;
 pub mod audit;
-pub mod backend;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod confirm;
+pub mod engine;
 pub mod error;
 pub mod files;
 pub mod migrate;
@@ -21,7 +23,8 @@ pub mod plan;
 pub mod prompts;
 pub mod redact;
 pub mod rls;
-pub mod safety;
 pub mod server;
+pub mod sql;
 pub mod tools;
+pub mod toolsets;
 pub mod transport;

@@ -11,8 +11,8 @@ use rmcp::{
 };
 
 use crate::{
-    backend::Database,
     config::{Config, Engine},
+    engine::Database,
     error::ToolError,
     output::Output,
     prompts,
@@ -43,7 +43,7 @@ impl Server {
             config.databases.into_iter().map(Database::new).collect(),
             Output::new(redactor, config.output),
             crate::files::FileAccess::new(config.file_roots),
-            config.tools.as_deref().map(|names| crate::tools::select(names).unwrap_or_default()),
+            config.tools.as_deref().map(|names| crate::toolsets::select(names).unwrap_or_default()),
             config.source,
             None,
         )
@@ -71,13 +71,13 @@ impl Server {
     ) -> Self {
         Self {
             inner: Arc::new(Inner { databases, output, files, config_source, config_problem }),
-            tool_router: Arc::new(crate::tools::router(tools.as_deref())),
+            tool_router: Arc::new(crate::server::router(tools.as_deref())),
         }
     }
 
     /// Every tool definition, sorted by name: what tools/list returns.
     pub fn tool_definitions() -> Vec<Tool> {
-        crate::tools::router(None).list_all()
+        crate::server::router(None).list_all()
     }
 
     pub fn output(&self) -> &Output {
@@ -179,7 +179,7 @@ impl ServerHandler for Server {
         let name = request.name.clone();
         let started = std::time::Instant::now();
         let cancel = context.ct.clone();
-        let response = crate::backend::with_cancellation(
+        let response = crate::engine::with_cancellation(
             cancel,
             self.tool_router.call(ToolCallContext::new(self, request, context)),
         )
@@ -217,5 +217,98 @@ impl ServerHandler for Server {
         let values = self.completions(&request).await;
         let info = CompletionInfo::new(values).map_err(|e| McpError::internal_error(e.to_string(), None))?;
         Ok(CompleteResult::new(info))
+    }
+}
+
+/// Every tool, or only those `enabled` names (None: all). Output schemas keep their structure
+/// but not their prose: clients validate with them, models read the input side.
+pub fn router(enabled: Option<&[&str]>) -> ToolRouter<Server> {
+    let mut router = all();
+    if let Some(enabled) = enabled {
+        let names: Vec<String> = router.map.keys().map(|k| k.to_string()).collect();
+        for name in names.iter().filter(|n| !enabled.contains(&n.as_str())) {
+            router.remove_route(name);
+        }
+    }
+    for route in router.map.values_mut() {
+        if let Some(schema) = route.attr.output_schema.as_mut() {
+            strip_prose(std::sync::Arc::make_mut(schema));
+        }
+    }
+    router
+}
+
+/// Remove `description` and `title` from every schema node (not from property names).
+fn strip_prose(node: &mut serde_json::Map<String, serde_json::Value>) {
+    use serde_json::Value;
+    node.remove("description");
+    node.remove("title");
+    let mut child = |v: &mut Value| {
+        if let Value::Object(o) = v {
+            strip_prose(o);
+        }
+    };
+    for key in ["properties", "$defs", "definitions", "patternProperties"] {
+        if let Some(Value::Object(map)) = node.get_mut(key) {
+            map.values_mut().for_each(&mut child);
+        }
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(v) = node.get_mut(key) {
+            child(v);
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
+        if let Some(Value::Array(list)) = node.get_mut(key) {
+            list.iter_mut().for_each(&mut child);
+        }
+    }
+}
+
+fn all() -> ToolRouter<Server> {
+    Server::env_router()
+        + Server::introspect_router()
+        + Server::sql_router()
+        + Server::performance_router()
+        + Server::design_router()
+        + Server::analyze_router()
+        + Server::security_router()
+        + Server::rls_router()
+        + Server::order_router()
+        + Server::bootstrap_router()
+        + Server::ops_router()
+        + Server::migrate_router()
+        + Server::load_router()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::toolsets::TOOLSETS;
+
+    #[test]
+    fn every_tool_is_in_exactly_one_toolset_and_every_entry_is_a_tool() {
+        let tools: Vec<String> = all().list_all().into_iter().map(|t| t.name.to_string()).collect();
+        let listed: Vec<&str> = TOOLSETS.iter().flat_map(|(_, t)| t.iter().copied()).collect();
+        for tool in &tools {
+            assert_eq!(listed.iter().filter(|t| **t == tool).count(), 1, "{tool}");
+        }
+        for entry in &listed {
+            assert!(tools.iter().any(|t| t == entry), "{entry} is not a tool");
+        }
+    }
+
+    #[test]
+    fn output_schemas_lose_prose_but_not_properties_named_like_it() {
+        let mut schema = serde_json::json!({
+            "description": "x", "title": "T",
+            "properties": {"description": {"type": "string", "description": "a field named description"}},
+            "$defs": {"A": {"description": "y", "anyOf": [{"description": "z", "type": "null"}]}}
+        });
+        strip_prose(schema.as_object_mut().unwrap());
+        assert_eq!(
+            schema,
+            serde_json::json!({"properties": {"description": {"type": "string"}}, "$defs": {"A": {"anyOf": [{"type": "null"}]}}})
+        );
     }
 }

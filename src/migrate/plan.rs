@@ -92,7 +92,7 @@ pub fn dialect(engine: Engine) -> Box<dyn Dialect> {
 
 /// Parse one statement; None when the parser does not know it (the database will judge it).
 pub fn parse(engine: Engine, sql: &str) -> Option<Ast> {
-    crate::safety::parse(sql, engine).ok().and_then(|mut v| (v.len() == 1).then(|| v.remove(0)))
+    crate::sql::parse(sql, engine).ok().and_then(|mut v| (v.len() == 1).then(|| v.remove(0)))
 }
 
 /// The unquoted last part of a name (`"public"."Orders"` → `Orders`).
@@ -772,7 +772,7 @@ pub fn check_statements(engine: Engine, statements: &[Statement]) -> Result<(), 
             ));
         }
         // Tokens, not the tree: a statement the parser does not know is still read for calls.
-        crate::safety::refuse_functions_in(&s.sql, engine, crate::config::Mode::ReadWrite)?;
+        crate::sql::refuse_functions_in(&s.sql, engine, crate::config::Mode::ReadWrite)?;
         let Some(ast) = parse(engine, &s.sql) else { continue };
         let what = match &ast {
             Ast::StartTransaction { .. }

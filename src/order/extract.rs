@@ -650,7 +650,7 @@ impl Collect<'_> {
                 if language.as_deref() == Some("sql") =>
             {
                 if let Some(text) = string_literal(e)
-                    && let Ok(stmts) = crate::safety::parse_with(dialect, &text)
+                    && let Ok(stmts) = crate::sql::parse_with(dialect, &text)
                 {
                     for s in &stmts {
                         self.expressions(s);

@@ -245,14 +245,14 @@ struct Node {
 }
 
 pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
-    let dialect = crate::safety::dialect(engine);
+    let dialect = crate::sql::dialect(engine);
     let extractor = Extractor { postgres: engine == Engine::Postgres, sqlite: engine == Engine::Sqlite };
     let mut stmts = Vec::new();
     let mut problems = Vec::new();
     for file in files {
         for (n, chunk) in split::split(&file.text).into_iter().enumerate() {
             let at = Location { file: file.name.clone(), statement: n + 1, line: chunk.line };
-            let parse = |text: &str| crate::safety::parse(text, engine);
+            let parse = |text: &str| crate::sql::parse(text, engine);
             let result = parse(&chunk.text).or_else(|e| rescue(&chunk.text).and_then(|t| parse(&t).ok()).ok_or(e));
             let (parsed, facts) = match result {
                 Ok(mut list) if list.len() == 1 => {

@@ -51,7 +51,7 @@ fn is_constant(e: &Expr) -> bool {
 
 /// Candidates for each table a SELECT, UPDATE or DELETE filters, joins or sorts.
 pub fn sql_candidates(sql: &str, engine: Engine) -> Vec<Candidate> {
-    let Ok(statements) = crate::safety::parse(sql, engine) else { return vec![] };
+    let Ok(statements) = crate::sql::parse(sql, engine) else { return vec![] };
     let Some(statement) = statements.first() else { return vec![] };
 
     // Which table each name or alias stands for.

@@ -5,8 +5,8 @@ use rmcp::{Json, handler::server::wrapper::Parameters, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    backend::{Check, CheckStatus},
     config::{Engine, Mode},
+    engine::{Check, CheckStatus},
     error::ToolError,
     server::Server,
 };

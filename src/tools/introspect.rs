@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::{
-    backend::{ObjectQuery, like_escape},
     config::Engine,
+    engine::{ObjectQuery, like_escape},
     error::ToolError,
     server::Server,
 };
@@ -27,7 +27,7 @@ pub struct ListObjectsParams {
     #[serde(default)]
     pub filter: Option<String>,
     /// Page size (default 100, at most 500).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub limit: Option<u64>,
     /// The `next_cursor` of the previous page.
     #[serde(default)]
@@ -83,7 +83,7 @@ pub struct DescribeParams {
     #[serde(default)]
     pub schema: Option<String>,
     /// MongoDB: documents to sample when inferring the schema (default 100, at most 1000).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub sample: Option<u64>,
 }
 

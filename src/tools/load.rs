@@ -27,8 +27,8 @@ use self::{
     values::Guess,
 };
 use crate::{
-    backend::load::{LoadPlan, Loaded, MergeMode, TargetTable},
     config::{Engine, Mode},
+    engine::load::{LoadPlan, Loaded, MergeMode, TargetTable},
     error::ToolError,
     server::Server,
 };
@@ -104,7 +104,7 @@ pub struct LoadCsvParams {
     #[serde(default)]
     pub null_values: Option<Vec<String>>,
     /// Lines to skip before the header (titles, notes).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub skip_rows: Option<u64>,
     /// Read the first rows only: show the mapping, each column's guessed type and the values the
     /// table would refuse, and a CREATE TABLE when the table does not exist. Writes nothing.
@@ -115,10 +115,10 @@ pub struct LoadCsvParams {
     #[serde(default)]
     pub non_atomic: bool,
     /// Rows read by preview (default 100).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub preview_rows: Option<u64>,
     /// Limit for each statement of the load in milliseconds (default 600000).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub timeout_ms: Option<u64>,
 }
 
@@ -429,7 +429,7 @@ impl Server {
             let Some(column) = column else { continue };
             let (index, kind, required) = match target.columns.iter().position(|c| &c.name == column) {
                 Some(i) => (i, target.columns[i].kind, !target.columns[i].nullable),
-                None => (0, crate::backend::load::ValueKind::Other, false),
+                None => (0, crate::engine::load::ValueKind::Other, false),
             };
             staged_columns.push((index, column.clone()));
             slots.push(Slot {
@@ -476,7 +476,7 @@ impl Server {
             let mut t = target.clone();
             t.columns = slots
                 .iter()
-                .map(|s| crate::backend::load::TargetColumn {
+                .map(|s| crate::engine::load::TargetColumn {
                     name: s.name.clone(),
                     type_name: String::new(),
                     kind: s.kind,
@@ -670,7 +670,7 @@ impl Server {
                 let raw = fields[slot.field].as_str();
                 let is_null = match &format.null_values {
                     Some(m) => m.iter().any(|x| x == raw),
-                    None => raw.is_empty() && !matches!(slot.kind, crate::backend::load::ValueKind::Text { .. }),
+                    None => raw.is_empty() && !matches!(slot.kind, crate::engine::load::ValueKind::Text { .. }),
                 };
                 let problem = if is_null {
                     slot.required.then(|| "empty, but the column is NOT NULL".to_string())
@@ -695,7 +695,7 @@ impl Server {
     /// Preview for a table that does not exist yet: guessed types and a CREATE TABLE.
     async fn preview_new_table(
         &self,
-        db: &crate::backend::Database,
+        db: &crate::engine::Database,
         p: &LoadCsvParams,
         mut opened: reader::Opened,
         mut out: LoadCsvOutput,

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    backend::{Applied, Change, Database, LedgerChange, LedgerRow, SnapshotRecord, StatementError},
     config::{Engine, Mode},
+    engine::{Applied, Change, Database, LedgerChange, LedgerRow, SnapshotRecord, StatementError},
     error::ToolError,
     files::FileAccess,
     migrate::{
@@ -342,7 +342,7 @@ pub struct DryRunParams {
     #[serde(flatten)]
     pub source: ChangeSource,
     /// Statement timeout in milliseconds for each statement (default and ceiling: the database's).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub timeout_ms: Option<u64>,
 }
 

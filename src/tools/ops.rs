@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 mod checks_file;
 
 use crate::{
-    backend::{QualityCheck, QualityResult, SeedFile, SeedOutcome, SmokeCheck, SmokeOptions, SmokeStatus},
     config::{Engine, Mode},
+    engine::{QualityCheck, QualityResult, SeedFile, SeedOutcome, SmokeCheck, SmokeOptions, SmokeStatus},
     error::ToolError,
     server::Server,
 };
@@ -34,7 +34,7 @@ pub struct DataQualityParams {
     #[serde(default)]
     pub file: Option<String>,
     /// Failing rows shown per check (default 5, at most 50).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub samples: Option<u64>,
 }
 
@@ -152,7 +152,7 @@ fn opt_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Err
 
 /// The security audit's verdict on tables holding per-user rows (a `user_id`, `tenant_id`, ...
 /// column) without row level security. A warning: the application may scope rows itself.
-async fn tenant_tables_rls(db: &crate::backend::Database) -> SmokeCheck {
+async fn tenant_tables_rls(db: &crate::engine::Database) -> SmokeCheck {
     const CODE: &str = "rls-disabled-tenant-table";
     let check = |status, detail: String, fix: Option<String>| SmokeCheck {
         name: "tenant-tables-rls".into(),

@@ -5,8 +5,8 @@ use rmcp::{Json, handler::server::wrapper::Parameters, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    backend::CatalogName,
     config::Engine,
+    engine::CatalogName,
     error::ToolError,
     order::{self, Dialect, Report, SourceFile},
     server::Server,

@@ -8,12 +8,12 @@ use serde_json::Value;
 
 use super::sql::bson_document;
 use crate::{
-    backend::{DocumentExplainCall, ExplainCall},
     config::{Engine, Mode},
+    engine::{DocumentExplainCall, ExplainCall},
     error::ToolError,
     plan::{self, Finding, PlanNode},
-    safety::{self, StatementKind},
     server::Server,
+    sql::{self, StatementKind},
 };
 
 /// What to look at: one SQL statement, or a MongoDB find (collection, filter, sort) or pipeline.
@@ -50,7 +50,7 @@ pub struct ExplainParams {
     #[serde(default)]
     pub raw: Option<bool>,
     /// Statement timeout in milliseconds (default and ceiling: the database's statement_timeout_ms).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub timeout_ms: Option<u64>,
 }
 
@@ -115,7 +115,7 @@ impl Server {
                 let sql = sql.trim().trim_end_matches(';');
                 // Parsed as on a read-write database to learn its kind; the read-only rules apply
                 // below only when it would run.
-                let checked = safety::check(sql, cfg.engine, Mode::ReadWrite, 1)?;
+                let checked = sql::check(sql, cfg.engine, Mode::ReadWrite, 1)?;
                 if !matches!(checked.kind, StatementKind::Query | StatementKind::Dml) {
                     return Err(ToolError::invalid(
                         "sql",
@@ -131,7 +131,7 @@ impl Server {
                 if analyze && checked.kind == StatementKind::Query {
                     // An analyzed read runs as the reader, under the read-only rules, whatever the
                     // database's mode.
-                    safety::check(sql, cfg.engine, Mode::ReadOnly, 1)?;
+                    sql::check(sql, cfg.engine, Mode::ReadOnly, 1)?;
                 }
                 db.explain(&ExplainCall { sql, checked: &checked, analyze, timeout_ms }).await?
             }
@@ -378,7 +378,7 @@ impl Server {
             _ if !workload.is_empty() || p.from.is_some() => (workload.iter().map(|(c, _)| c.clone()).collect(), None),
             (Some(sql), _) if db.capabilities().sql => {
                 let sql = sql.trim().trim_end_matches(';');
-                let checked = safety::check(sql, cfg.engine, Mode::ReadWrite, 1)?;
+                let checked = sql::check(sql, cfg.engine, Mode::ReadWrite, 1)?;
                 if !matches!(checked.kind, StatementKind::Query | StatementKind::Dml) {
                     return Err(ToolError::invalid("sql", "design-indexes takes a query or an UPDATE / DELETE"));
                 }
@@ -530,7 +530,7 @@ pub struct AnalyzePerformanceParams {
     #[serde(default)]
     pub order_by: HotpathOrder,
     /// hotpaths mode: how many statements (default 10, at most 50).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub limit: Option<u64>,
 }
 

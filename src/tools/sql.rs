@@ -14,15 +14,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    backend::{
+    config::{Engine, Mode},
+    engine::{
         Column, DocumentCall,
         session::{Access, UserStatement},
     },
-    config::{Engine, Mode},
     error::ToolError,
     output::Truncation,
-    safety::{self, StatementKind},
     server::Server,
+    sql::{self, StatementKind},
 };
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -33,10 +33,10 @@ pub struct RunSqlParams {
     /// Exactly one SQL statement in the engine's dialect.
     pub sql: String,
     /// Return at most this many rows (default and ceiling: the database's max_rows).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub max_rows: Option<u64>,
     /// Statement timeout in milliseconds (default and ceiling: the database's statement_timeout_ms).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub timeout_ms: Option<u64>,
     /// For DROP, TRUNCATE, ALTER ... DROP, or DELETE / UPDATE without WHERE, from clients that
     /// cannot ask the user: true once the user agreed.
@@ -88,10 +88,10 @@ pub struct RunMongoParams {
     #[serde(default)]
     pub pipeline: Option<Vec<serde_json::Map<String, Value>>>,
     /// Return at most this many documents (default and ceiling: the database's max_rows).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub max_rows: Option<u64>,
     /// Server-side time limit in milliseconds (default and ceiling: the database's statement_timeout_ms).
-    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
     pub timeout_ms: Option<u64>,
 }
 
@@ -151,7 +151,7 @@ impl Server {
         let cap = cfg.row_cap(p.max_rows);
         let timeout_ms = cfg.timeout_ms(p.timeout_ms);
         // One row past the cap tells whether the result was cut.
-        let checked = safety::check(&p.sql, cfg.engine, cfg.mode, cap + 1)?;
+        let checked = sql::check(&p.sql, cfg.engine, cfg.mode, cap + 1)?;
         if let Some(destructive) = &checked.destructive {
             super::confirmed(&context, responses, p.confirm, &format!("run {} on {}", destructive.action, cfg.name))
                 .await?;

@@ -17,12 +17,12 @@ use tokio::sync::mpsc;
 
 use super::values;
 use crate::{
-    backend::load::{Feed, StagedRow, ValueKind, csv_field, rejects_file_error},
+    engine::load::{Feed, StagedRow, ValueKind, csv_field, rejects_file_error},
     error::ToolError,
     files::FileAccess,
 };
 
-pub use crate::backend::load::{ABORT_REJECTS, MAX_REPORTED_REJECTS, Reject};
+pub use crate::engine::load::{ABORT_REJECTS, MAX_REPORTED_REJECTS, Reject};
 
 /// Rows per batch sent to the database side; with a channel of 4 batches this bounds memory.
 pub const BATCH_ROWS: usize = 4096;

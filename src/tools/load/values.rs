@@ -4,8 +4,8 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 
-pub use crate::backend::load::Guess;
-use crate::backend::load::ValueKind;
+pub use crate::engine::load::Guess;
+use crate::engine::load::ValueKind;
 
 const NAIVE_FORMATS: &[&str] = &["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"];
 

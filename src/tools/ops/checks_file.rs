@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::backend::{QualityCheck, QualityKind};
+use crate::engine::{QualityCheck, QualityKind};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

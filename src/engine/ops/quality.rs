@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Dialect, Table, number};
-use crate::backend::session::{Access, Session};
+use crate::engine::session::{Access, Session};
 use crate::{
-    backend::{Database, Pool, mongo::Mongo},
     config::Mode,
+    engine::{Database, Pool, mongo::Mongo},
     error::ToolError,
 };
 
@@ -236,8 +236,8 @@ impl Database {
         }
         if check.check == QualityKind::CustomSql {
             let sql = check.need(i, "sql", &check.sql)?.trim().trim_end_matches(';').trim();
-            let checked = crate::safety::check(sql, self.config.engine, Mode::ReadOnly, samples.max(1))?;
-            if checked.kind != crate::safety::StatementKind::Query {
+            let checked = crate::sql::check(sql, self.config.engine, Mode::ReadOnly, samples.max(1))?;
+            if checked.kind != crate::sql::StatementKind::Query {
                 return Err(ToolError::refused(
                     "custom_sql must be a query (SELECT or WITH ... SELECT) returning the failing rows",
                     "rewrite the check as a SELECT of the rows that break the rule",
@@ -531,7 +531,7 @@ async fn mongo_check(
         QualityKind::CustomSql => unreachable!("refused above"),
     };
     if let Some(pipeline) = failing_pipeline {
-        use crate::backend::mongo::{Screen, Writes, request_parts, screen};
+        use crate::engine::mongo::{Screen, Writes, request_parts, screen};
         // Whatever the database's mode: data-quality only reads, and runs no JavaScript.
         let writes = Writes::ReadingTool {
             tool: "data-quality",

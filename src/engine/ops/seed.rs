@@ -15,15 +15,15 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{Dialect, Table};
-use crate::backend::session::{Access, Session};
+use crate::engine::session::{Access, Session};
 use crate::{
-    backend::{
+    engine::{
         Database, Pool,
         mongo::{Mongo, commit},
     },
     error::ToolError,
     files::FileAccess,
-    safety::StatementKind,
+    sql::StatementKind,
 };
 
 /// Rows per INSERT: well under every engine's bind limit (SQLite 32766, MySQL 65535) for tables
@@ -299,7 +299,7 @@ impl Database {
     /// A seed script, checked: no transaction control; no DDL where DDL commits implicitly.
     fn seed_script(&self, access: &FileAccess, f: &Found) -> Result<String, ToolError> {
         let sql = read_text(access, &f.path)?;
-        let kinds = crate::safety::check_script(&sql, self.config.engine).map_err(|e| in_file(&f.name, e))?;
+        let kinds = crate::sql::check_script(&sql, self.config.engine).map_err(|e| in_file(&f.name, e))?;
         if !self.capabilities().transactional_ddl && kinds.contains(&StatementKind::Ddl) {
             return Err(ToolError::refused(
                 format!(
@@ -375,7 +375,7 @@ fn csv_documents(access: &FileAccess, path: &Path) -> Result<Vec<Document>, Tool
         let doc: Document = header
             .iter()
             .zip(record.iter())
-            .map(|(k, v)| (k.clone(), crate::backend::load::bson_value((!v.is_empty()).then_some(v))))
+            .map(|(k, v)| (k.clone(), crate::engine::load::bson_value((!v.is_empty()).then_some(v))))
             .collect();
         docs.push(doc);
     }

@@ -7,9 +7,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Dialect, number};
-use crate::backend::session::Access;
+use crate::engine::session::Access;
 use crate::{
-    backend::{Database, Pool, mongo::Mongo},
+    engine::{Database, Pool, mongo::Mongo},
     error::ToolError,
 };
 
@@ -496,8 +496,8 @@ impl Database {
                     .map(|r| {
                         format!(
                             "ALTER TABLE {} MODIFY {} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT;",
-                            crate::backend::backtick(&text(r, "table")),
-                            crate::backend::backtick(&text(r, "column"))
+                            crate::engine::backtick(&text(r, "table")),
+                            crate::engine::backtick(&text(r, "column"))
                         )
                     })
                     .collect();

@@ -475,7 +475,7 @@ pub(super) async fn plaintext_secrets(
 /// What an analyzed write would leave behind after its rollback (see `lasting_effects.sql`).
 pub(super) async fn lasting_effects(
     session: &mut super::session::Session<'_>,
-    checked: &crate::safety::Checked,
+    checked: &crate::sql::Checked,
 ) -> Result<Vec<String>, crate::error::ToolError> {
     let regclass = |t: &str| t.split('.').map(super::double_quote).collect::<Vec<_>>().join(".");
     let tables: Vec<String> = checked.targets.iter().map(|t| regclass(&t.table)).collect();

@@ -243,7 +243,7 @@ pub(super) async fn explain(
 /// The WHERE clause of a single-table statement, as SQL text.
 fn where_clause(sql: &str) -> Option<String> {
     use sqlparser::ast::{SetExpr, Statement};
-    let statements = crate::safety::parse(sql, crate::config::Engine::Sqlite).ok()?;
+    let statements = crate::sql::parse(sql, crate::config::Engine::Sqlite).ok()?;
     match statements.first()? {
         Statement::Query(q) => match q.body.as_ref() {
             SetExpr::Select(s) if s.from.len() == 1 && s.from[0].joins.is_empty() => {

@@ -32,7 +32,7 @@ mod rows {
     macro_rules! stream_rows {
         ($executor:expr, $query:expr, $cap:expr, $max_bytes:expr, $cell:expr, $type_name:expr) => {{
             use futures::TryStreamExt as _;
-            let mut out = $crate::backend::RowSet::default();
+            let mut out = $crate::engine::RowSet::default();
             let mut bytes = 0usize;
             let mut affected: u64 = 0;
             let mut stopped = false;
@@ -44,7 +44,7 @@ mod rows {
                         sqlx::Either::Left(done) => affected += done.rows_affected(),
                         sqlx::Either::Right(row) => {
                             if out.columns.is_empty() {
-                                out.columns = $crate::backend::columns_of(&row, $type_name);
+                                out.columns = $crate::engine::columns_of(&row, $type_name);
                             }
                             if out.rows.len() == $cap {
                                 out.more = true;
@@ -55,8 +55,8 @@ mod rows {
                                 (0..sqlx::Row::len(&row)).map(|i| $cell(&row, i)).collect::<Result<Vec<_>, _>>()?;
                             // A value larger than the whole answer may be is cut here, so no copy
                             // of it travels on to the output layer.
-                            cells.iter_mut().for_each(|c| $crate::backend::cut_value(c, $max_bytes / 4));
-                            bytes += cells.iter().map($crate::backend::approx_json_len).sum::<usize>();
+                            cells.iter_mut().for_each(|c| $crate::engine::cut_value(c, $max_bytes / 4));
+                            bytes += cells.iter().map($crate::engine::approx_json_len).sum::<usize>();
                             out.rows.push(cells);
                             if bytes > $max_bytes {
                                 stopped = true;
@@ -233,7 +233,7 @@ pub struct DocumentCall {
 /// A statement to explain. Whatever it is, it runs inside a transaction that is rolled back.
 pub struct ExplainCall<'a> {
     pub sql: &'a str,
-    pub checked: &'a crate::safety::Checked,
+    pub checked: &'a crate::sql::Checked,
     /// Run it and measure (true), or only plan it.
     pub analyze: bool,
     pub timeout_ms: u64,
@@ -458,7 +458,7 @@ impl Database {
     /// Refuse to run a write that leaves a trace a rollback cannot undo: sequences, AUTO_INCREMENT
     /// counters, non-transactional tables, triggers and user functions this server cannot vouch
     /// for, foreign tables.
-    async fn refuse_lasting_effects(&self, checked: &crate::safety::Checked, timeout_ms: u64) -> Result<(), ToolError> {
+    async fn refuse_lasting_effects(&self, checked: &crate::sql::Checked, timeout_ms: u64) -> Result<(), ToolError> {
         let mut reasons: Vec<String> = checked
             .functions
             .iter()

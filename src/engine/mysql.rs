@@ -425,7 +425,7 @@ pub(super) async fn audit(
 /// What an analyzed write would leave behind after its rollback (see `lasting_effects.sql`).
 pub(super) async fn lasting_effects(
     session: &mut super::session::Session<'_>,
-    checked: &crate::safety::Checked,
+    checked: &crate::sql::Checked,
 ) -> Result<Vec<String>, crate::error::ToolError> {
     let last = |t: &str| t.rsplit('.').next().unwrap_or(t).to_string();
     let tables =

@@ -22,7 +22,7 @@ use super::{
     ABORT_REJECTS, Feed, LoadPlan, Loaded, MergeMode, MergeRejects, Merged, Reject, bson_value, rejects_file_error,
 };
 use crate::{
-    backend::mongo::{Mongo, commit},
+    engine::mongo::{Mongo, commit},
     error::ToolError,
 };
 

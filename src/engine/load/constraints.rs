@@ -571,7 +571,7 @@ pub(super) async fn sqlite(conn: &mut sqlx::SqliteConnection, table: &str) -> Re
 /// The CHECK constraints of a SQLite CREATE TABLE, table- and column-level, as written.
 fn sqlite_checks(create: &str) -> Vec<Rule> {
     use sqlparser::ast::{ColumnOption, Statement, TableConstraint};
-    let Ok(statements) = crate::safety::parse(create, crate::config::Engine::Sqlite) else {
+    let Ok(statements) = crate::sql::parse(create, crate::config::Engine::Sqlite) else {
         return vec![];
     };
     let mut out = Vec::new();

@@ -78,7 +78,7 @@ pub(crate) struct EngineState {
 pub struct UserStatement<'a> {
     /// The statement as given (trimmed of a final `;`).
     pub sql: &'a str,
-    pub checked: &'a crate::safety::Checked,
+    pub checked: &'a crate::sql::Checked,
     /// Rows to keep; one more is read to tell whether there were more.
     pub cap: usize,
     /// Stop reading once the decoded values pass this many bytes.
@@ -185,7 +185,7 @@ impl<'db> Session<'db> {
         .await
     }
 
-    /// Run a script of several statements that passed `safety::check_script` (a seed file).
+    /// Run a script of several statements that passed `sql::check_script` (a seed file).
     pub async fn script(&mut self, sql: &str) -> Result<u64, ToolError> {
         let sql = sqlx::AssertSqlSafe(sql.to_string());
         self.guard(async move |conn, _| {

@@ -4,11 +4,11 @@
 
 use sqlx::{AssertSqlSafe, Executor, PgConnection, Row};
 
-use crate::backend::double_quote as ident;
-use crate::backend::session::Session;
+use crate::engine::double_quote as ident;
+use crate::engine::session::Session;
 use crate::{
-    backend::rls::Failure,
     config::Mode,
+    engine::rls::Failure,
     error::ToolError,
     rls::{
         Access, Cell, Identity, MatrixRow, OPERATIONS, PlannedPolicy, PolicyPlan, PolicyRequest, PolicyStatus,
@@ -435,7 +435,7 @@ async fn as_stored(
 
 /// The plan, from the session's transaction (rolled back by the caller). On a read-write
 /// database each policy is created under a savepoint to compare it with what is stored.
-pub(in crate::backend) async fn plan_policies(
+pub(in crate::engine) async fn plan_policies(
     session: &mut Session<'_>,
     req: &PolicyRequest,
     mode: Mode,
@@ -445,7 +445,7 @@ pub(in crate::backend) async fn plan_policies(
 
 /// Re-plan inside the applying transaction; apply only if the plan is the one confirmed. The
 /// caller commits.
-pub(in crate::backend) async fn apply_policies(
+pub(in crate::engine) async fn apply_policies(
     session: &mut Session<'_>,
     req: &PolicyRequest,
     confirmed: &[String],
@@ -623,7 +623,7 @@ fn insert_copy(t: &Truth, sample: &serde_json::Value, owner: &str) -> Option<(St
 
 /// The matrix for one user, measured inside the session's transaction, which the caller always
 /// rolls back.
-pub(in crate::backend) async fn test_as_user(
+pub(in crate::engine) async fn test_as_user(
     session: &mut Session<'_>,
     test: &UserTest,
     mode: Mode,
