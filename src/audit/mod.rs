@@ -5,6 +5,7 @@
 
 pub mod mongodb;
 pub mod plaintext_secrets;
+mod tool;
 
 use std::sync::LazyLock;
 

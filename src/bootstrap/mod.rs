@@ -2,6 +2,8 @@
 //! Never overwrites: a file that exists (even a dangling symlink) is left alone. Writes only under
 //! the folder given: no `..`, and no symlink inside it may lead out.
 
+mod tool;
+
 use std::{
     io::Write,
     path::{Component, Path, PathBuf},

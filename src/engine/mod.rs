@@ -71,23 +71,13 @@ mod rows {
     }
 }
 
-pub mod load;
-mod migrate;
-mod mongo;
-mod mysql;
-mod ops;
-mod order;
-mod postgres;
-mod rls;
+pub(crate) mod mongo;
+pub(crate) mod mysql;
+pub(crate) mod postgres;
 pub mod session;
-mod sqlite;
+pub(crate) mod sqlite;
 
-pub use migrate::{Applied, Change, LedgerChange, LedgerRow, SnapshotRecord, StatementError, Trial};
 pub use mongo::DocumentSet;
-pub use ops::{
-    QualityCheck, QualityKind, QualityResult, SeedFile, SeedOutcome, SeedReport, SmokeCheck, SmokeOptions, SmokeStatus,
-};
-pub use order::CatalogName;
 
 use std::time::Instant;
 
@@ -116,11 +106,11 @@ pub async fn with_cancellation<F: std::future::Future>(
 }
 
 /// The current call's cancellation token, when it runs under [`with_cancellation`].
-fn cancel_token() -> Option<tokio_util::sync::CancellationToken> {
+pub(crate) fn cancel_token() -> Option<tokio_util::sync::CancellationToken> {
     CANCEL.try_with(Clone::clone).ok()
 }
 
-fn is_cancelled() -> bool {
+pub(crate) fn is_cancelled() -> bool {
     cancel_token().is_some_and(|t| t.is_cancelled())
 }
 
@@ -332,7 +322,7 @@ pub struct Health {
     pub checks: Vec<Check>,
 }
 
-enum Pool {
+pub(crate) enum Pool {
     Postgres(sqlx::PgPool),
     Mysql(sqlx::MySqlPool),
     Sqlite(sqlx::SqlitePool),
@@ -386,7 +376,7 @@ impl Database {
         self.config.engine.capabilities()
     }
 
-    async fn pool(&self) -> Result<&Pool, ToolError> {
+    pub(crate) async fn pool(&self) -> Result<&Pool, ToolError> {
         self.pool
             .get_or_try_init(|| async {
                 let cfg = &self.config;
@@ -403,7 +393,7 @@ impl Database {
 
     /// Turn a driver error into a tool error the model can act on; a timeout names the limit
     /// the call ran under.
-    fn db_error(&self, e: sqlx::Error, timeout_ms: u64) -> ToolError {
+    pub(crate) fn db_error(&self, e: sqlx::Error, timeout_ms: u64) -> ToolError {
         if is_cancelled() {
             return ToolError::Cancelled;
         }
@@ -556,19 +546,19 @@ impl Database {
         match self.pool().await? {
             Pool::Postgres(p) => postgres::index_problems(p).await.map(Some).map_err(|e| self.db_error(e, t)),
             Pool::Mysql(p) => {
-                let rows = sqlx::query(include_str!("mysql/indexes.sql"))
+                let rows = sqlx::query(include_str!("../plan/mysql/indexes.sql"))
                     .fetch_all(p)
                     .await
                     .map_err(|e| self.db_error(e, t))?;
                 let mut problems = listed(objects(&rows, mysql::cell).map_err(|e| self.db_error(e, t))?);
                 // Usage counts need performance_schema: off or not readable means none to report.
-                if let Ok(rows) = sqlx::query(include_str!("mysql/unused_indexes.sql")).fetch_all(p).await {
+                if let Ok(rows) = sqlx::query(include_str!("../plan/mysql/unused_indexes.sql")).fetch_all(p).await {
                     problems["unused"] = Value::Array(objects(&rows, mysql::cell).unwrap_or_default());
                 }
                 Ok(Some(problems))
             }
             Pool::Sqlite(p) => {
-                let rows = sqlx::query(include_str!("sqlite/indexes.sql"))
+                let rows = sqlx::query(include_str!("../plan/sqlite/indexes.sql"))
                     .fetch_all(p)
                     .await
                     .map_err(|e| self.db_error(e, t))?;
@@ -801,13 +791,13 @@ pub(crate) fn approx_json_len(v: &Value) -> usize {
 }
 
 /// The declared type name of a result column.
-fn declared_type<R: sqlx::Row>(row: &R, i: usize) -> String {
+pub(crate) fn declared_type<R: sqlx::Row>(row: &R, i: usize) -> String {
     use sqlx::{Column as _, TypeInfo as _};
     row.columns()[i].type_info().name().to_string()
 }
 
 /// A connection-level failure before anything ran: safe to retry on a fresh connection.
-fn is_connection_error(e: &sqlx::Error) -> bool {
+pub(crate) fn is_connection_error(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
         // PostgreSQL's goodbye on a terminated session (57P01-57P03) and connection exceptions (08).
@@ -849,7 +839,7 @@ pub fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-fn sql_error(cfg: &DatabaseConfig, e: sqlx::Error) -> ToolError {
+pub(crate) fn sql_error(cfg: &DatabaseConfig, e: sqlx::Error) -> ToolError {
     match e {
         sqlx::Error::Database(d) => {
             let code = d.code().map(|c| c.into_owned());
@@ -883,17 +873,17 @@ fn sql_error(cfg: &DatabaseConfig, e: sqlx::Error) -> ToolError {
 }
 
 /// A catalog query's JSON text (NULL when nothing matched) as a value.
-fn parse_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
+pub(crate) fn parse_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
     text.map(|t| serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
 }
 
-fn b64(bytes: &[u8]) -> Value {
+pub(crate) fn b64(bytes: &[u8]) -> Value {
     use base64::Engine as _;
     Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// `{"total": n, "objects": [...]}` from a catalog query.
-fn page(v: Value) -> ObjectPage {
+pub(crate) fn page(v: Value) -> ObjectPage {
     ObjectPage {
         total: v.get("total").and_then(Value::as_i64).unwrap_or(0),
         objects: v.get("objects").and_then(Value::as_array).cloned().unwrap_or_default(),
@@ -901,7 +891,7 @@ fn page(v: Value) -> ObjectPage {
 }
 
 /// A loopback or socket connection, where TLS adds nothing.
-fn is_local(cfg: &DatabaseConfig) -> bool {
+pub(crate) fn is_local(cfg: &DatabaseConfig) -> bool {
     let url = cfg.url.expose();
     let host = url
         .split_once("://")
@@ -912,7 +902,7 @@ fn is_local(cfg: &DatabaseConfig) -> bool {
 }
 
 /// Rows as JSON objects keyed by column name, decoded with the engine's cell decoder.
-fn objects<R: sqlx::Row>(
+pub(crate) fn objects<R: sqlx::Row>(
     rows: &[R],
     cell: fn(&R, usize) -> Result<Value, sqlx::Error>,
 ) -> Result<Vec<Value>, sqlx::Error> {
@@ -930,6 +920,6 @@ fn objects<R: sqlx::Row>(
 
 /// Loads, EXPLAIN ANALYZE and migrations run long on purpose: sqlx's "slow statement" warning
 /// (any statement over a second) would only be noise on stderr, so it is logged at debug.
-fn quiet_slow_statements<O: sqlx::ConnectOptions>(options: O) -> O {
+pub(crate) fn quiet_slow_statements<O: sqlx::ConnectOptions>(options: O) -> O {
     options.log_slow_statements(log::LevelFilter::Debug, std::time::Duration::from_secs(1))
 }

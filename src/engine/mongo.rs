@@ -19,19 +19,19 @@ use crate::{
 };
 
 /// Operators that run JavaScript on the server.
-const JAVASCRIPT_OPERATORS: &[&str] = &["$where", "$function", "$accumulator"];
+pub(crate) const JAVASCRIPT_OPERATORS: &[&str] = &["$where", "$function", "$accumulator"];
 /// Stages that write their input somewhere.
-const WRITING_STAGES: &[&str] = &["$out", "$merge"];
+pub(crate) const WRITING_STAGES: &[&str] = &["$out", "$merge"];
 
-pub(super) struct Mongo {
-    pub(super) client: Client,
-    pub(super) db: Database,
+pub(crate) struct Mongo {
+    pub(crate) client: Client,
+    pub(crate) db: Database,
     tls: bool,
     name: String,
 }
 
 /// Commit, retrying the commit itself while its outcome is unknown (the drivers' rule).
-pub(super) async fn commit(session: &mut mongodb::ClientSession) -> Result<(), mongodb::error::Error> {
+pub(crate) async fn commit(session: &mut mongodb::ClientSession) -> Result<(), mongodb::error::Error> {
     let mut tries = 0;
     loop {
         match session.commit_transaction().await {
@@ -50,7 +50,7 @@ pub struct DocumentSet {
 }
 
 impl Mongo {
-    pub(super) async fn connect(cfg: &DatabaseConfig) -> Result<Mongo, String> {
+    pub(crate) async fn connect(cfg: &DatabaseConfig) -> Result<Mongo, String> {
         let mut options = ClientOptions::parse(cfg.url.expose()).await.map_err(|e| e.to_string())?;
         options.app_name = Some("data-engineer-mcp".into());
         options.server_selection_timeout = Some(Duration::from_secs(5));
@@ -66,12 +66,12 @@ impl Mongo {
 
     /// A replica set member or a mongos: both run multi-document transactions (a standalone
     /// does not).
-    pub(super) async fn supports_transactions(&self) -> Result<bool, mongodb::error::Error> {
+    pub(crate) async fn supports_transactions(&self) -> Result<bool, mongodb::error::Error> {
         let hello = self.db.run_command(doc! { "hello": 1 }).await?;
         Ok(hello.contains_key("setName") || hello.get_str("msg").is_ok_and(|msg| msg == "isdbgrid"))
     }
 
-    pub(super) fn error(&self, e: mongodb::error::Error, timeout_ms: u64) -> ToolError {
+    pub(crate) fn error(&self, e: mongodb::error::Error, timeout_ms: u64) -> ToolError {
         use mongodb::error::ErrorKind;
         match *e.kind {
             ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::DnsResolve { .. } => ToolError::Connect {
@@ -87,7 +87,7 @@ impl Mongo {
         }
     }
 
-    pub(super) async fn run(&self, call: DocumentCall, mode: Mode) -> Result<DocumentSet, ToolError> {
+    pub(crate) async fn run(&self, call: DocumentCall, mode: Mode) -> Result<DocumentSet, ToolError> {
         let mut pipeline = call.pipeline.unwrap_or_default();
         if mode == Mode::ReadOnly {
             let parts = request_parts(&call.filter, call.projection.as_ref(), call.sort.as_ref(), &pipeline);
@@ -141,7 +141,7 @@ impl Mongo {
 
     /// The explain command; with analyze, `executionStats` runs the query (reads only: stages
     /// that write are refused here whatever the mode).
-    pub(super) async fn explain(
+    pub(crate) async fn explain(
         &self,
         call: super::DocumentExplainCall,
         mode: Mode,
@@ -206,7 +206,7 @@ impl Mongo {
     }
 
     /// collStats per collection: documents, sizes, indexes.
-    pub(super) async fn table_stats(&self, collections: &[String]) -> Value {
+    pub(crate) async fn table_stats(&self, collections: &[String]) -> Value {
         let mut out = Vec::new();
         for name in collections {
             match self.db.run_command(doc! { "collStats": name }).await {
@@ -227,7 +227,7 @@ impl Mongo {
     }
 
     /// The slowest profiled operations, or how to turn the profiler on; and current operations.
-    pub(super) async fn hotpaths(&self, limit: i64) -> super::Hotpaths {
+    pub(crate) async fn hotpaths(&self, limit: i64) -> super::Hotpaths {
         let activity = match self.client.database("admin").run_command(doc! { "currentOp": 1, "active": true }).await {
             Ok(reply) => {
                 let v = Bson::Document(reply).into_relaxed_extjson();
@@ -282,7 +282,7 @@ impl Mongo {
     }
 
     /// Indexes never used since the server started ($indexStats) and indexes another one leads.
-    pub(super) async fn index_problems(&self) -> Value {
+    pub(crate) async fn index_problems(&self) -> Value {
         let mut shapes = Vec::new();
         let mut unused = Vec::new();
         let names: Vec<String> = self
@@ -325,7 +325,7 @@ impl Mongo {
     }
 
     /// What the audit rules look at, each part where this connection may see it.
-    pub(super) async fn audit_facts(&self) -> Result<crate::audit::mongodb::Facts, ToolError> {
+    pub(crate) async fn audit_facts(&self) -> Result<crate::audit::mongodb::Facts, ToolError> {
         use crate::audit::mongodb::{Facts, RoleRef, User};
         let roles = |list: Option<&mongodb::bson::Array>| -> Vec<RoleRef> {
             list.into_iter()
@@ -396,7 +396,7 @@ impl Mongo {
         Ok(first_batch(&reply))
     }
 
-    pub(super) async fn list_objects(&self, q: &ObjectQuery) -> Result<ObjectPage, ToolError> {
+    pub(crate) async fn list_objects(&self, q: &ObjectQuery) -> Result<ObjectPage, ToolError> {
         let map_err = |e| self.error(e, 0);
         let mut specs = self.collections(doc! {}).await.map_err(map_err)?;
         specs.retain(|s| {
@@ -419,7 +419,7 @@ impl Mongo {
         Ok(ObjectPage { objects, total })
     }
 
-    pub(super) async fn describe(&self, name: &str, sample: i64) -> Result<Option<Value>, ToolError> {
+    pub(crate) async fn describe(&self, name: &str, sample: i64) -> Result<Option<Value>, ToolError> {
         let map_err = |e| self.error(e, 0);
         let Some(spec) = self.collections(doc! { "name": name }).await.map_err(map_err)?.into_iter().next() else {
             return Ok(None);
@@ -466,7 +466,7 @@ impl Mongo {
         })))
     }
 
-    pub(super) async fn health(&self, cfg: &DatabaseConfig) -> Result<Health, sqlx::Error> {
+    pub(crate) async fn health(&self, cfg: &DatabaseConfig) -> Result<Health, sqlx::Error> {
         let admin = self.client.database("admin");
         let fail = |e: mongodb::error::Error| {
             let e = self.error(e, 0);
@@ -523,7 +523,7 @@ impl Mongo {
 
 /// What [`screen`] refuses in a request.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Screen {
+pub(crate) struct Screen {
     /// Stages that write (`$out`, `$merge`), and why not.
     pub writes: Option<Writes>,
     /// Operators that run JavaScript on the server (`$where`, `$function`, `$accumulator`).
@@ -531,7 +531,7 @@ pub(super) struct Screen {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Writes {
+pub(crate) enum Writes {
     ReadOnlyDatabase,
     /// The tool only reads, whatever the database's mode; `next` says what to do instead.
     ReadingTool {
@@ -541,7 +541,7 @@ pub(super) enum Writes {
 }
 
 /// The parts of a request as named values: the filter, projection, sort and pipeline.
-pub(super) fn request_parts(
+pub(crate) fn request_parts(
     filter: &Document,
     projection: Option<&Document>,
     sort: Option<&Document>,
@@ -558,7 +558,7 @@ pub(super) fn request_parts(
 /// explain-analyze, data-quality's pipelines). It walks every value at every depth, not only the
 /// stages known to hold a pipeline (`$facet`, `$lookup`, `$unionWith`, nested in one another),
 /// so it does not depend on which nestings a server accepts or refuses.
-pub(super) fn screen(parts: &[(&str, Bson)], refuse: Screen) -> Result<(), ToolError> {
+pub(crate) fn screen(parts: &[(&str, Bson)], refuse: Screen) -> Result<(), ToolError> {
     let forbidden = |key: &str| {
         (refuse.writes.is_some() && WRITING_STAGES.contains(&key))
             || (refuse.javascript && JAVASCRIPT_OPERATORS.contains(&key))
@@ -585,7 +585,7 @@ pub(super) fn screen(parts: &[(&str, Bson)], refuse: Screen) -> Result<(), ToolE
 }
 
 /// The first key `wanted` accepts anywhere in `value`, with its path (`pipeline[0].$facet.a[0].$out`).
-fn find_key_path(value: &Bson, path: &str, wanted: &dyn Fn(&str) -> bool) -> Option<(String, String)> {
+pub(crate) fn find_key_path(value: &Bson, path: &str, wanted: &dyn Fn(&str) -> bool) -> Option<(String, String)> {
     match value {
         Bson::Document(d) => d.iter().find_map(|(k, v)| {
             let here = format!("{path}.{k}");
@@ -598,7 +598,7 @@ fn find_key_path(value: &Bson, path: &str, wanted: &dyn Fn(&str) -> bool) -> Opt
 
 /// The first value under `key` anywhere in a JSON tree (explain output nests differently for
 /// finds, pushed-down pipelines and `$cursor` stages).
-fn find_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+pub(crate) fn find_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     match v {
         Value::Object(map) => map.get(key).or_else(|| map.values().find_map(|inner| find_key(inner, key))),
         Value::Array(items) => items.iter().find_map(|inner| find_key(inner, key)),
@@ -607,7 +607,7 @@ fn find_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 /// Give the only scan of a kind the query's total, when the stage itself has no count.
-fn fill_examined(plan: &mut crate::plan::PlanNode, access: crate::plan::Access, total: Option<f64>) {
+pub(crate) fn fill_examined(plan: &mut crate::plan::PlanNode, access: crate::plan::Access, total: Option<f64>) {
     fn scans<'a>(
         node: &'a mut crate::plan::PlanNode,
         access: crate::plan::Access,
@@ -629,7 +629,7 @@ fn fill_examined(plan: &mut crate::plan::PlanNode, access: crate::plan::Access, 
 }
 
 /// A MongoDB plan stage in the common model.
-fn stage_node(v: &Value, collection: &str, filter: &str) -> crate::plan::PlanNode {
+pub(crate) fn stage_node(v: &Value, collection: &str, filter: &str) -> crate::plan::PlanNode {
     use crate::plan::{Access, PlanNode};
     let stage = v["stage"].as_str().unwrap_or("?").to_string();
     let access = match stage.as_str() {
@@ -666,7 +666,7 @@ fn stage_node(v: &Value, collection: &str, filter: &str) -> crate::plan::PlanNod
     }
 }
 
-fn first_batch(reply: &Document) -> Vec<Document> {
+pub(crate) fn first_batch(reply: &Document) -> Vec<Document> {
     reply
         .get_document("cursor")
         .ok()
@@ -675,7 +675,7 @@ fn first_batch(reply: &Document) -> Vec<Document> {
         .unwrap_or_default()
 }
 
-fn type_name(v: &Bson) -> &'static str {
+pub(crate) fn type_name(v: &Bson) -> &'static str {
     match v {
         Bson::Double(_) => "double",
         Bson::String(_) => "string",
@@ -695,7 +695,7 @@ fn type_name(v: &Bson) -> &'static str {
     }
 }
 
-fn walk_fields(
+pub(crate) fn walk_fields(
     d: &Document,
     prefix: &str,
     depth: usize,
@@ -715,7 +715,7 @@ fn walk_fields(
 }
 
 /// SQL LIKE (`%`, `_`, backslash escapes), case-insensitive, for filtering collection names.
-fn like_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn like_match(pattern: &str, text: &str) -> bool {
     fn go(p: &[char], t: &[char]) -> bool {
         match p.split_first() {
             None => t.is_empty(),

@@ -16,9 +16,9 @@ use sqlx::{
 use super::{Check, Health, ObjectPage, ObjectQuery, b64, objects};
 use crate::config::{DatabaseConfig, Mode};
 
-pub(super) mod session;
+pub(crate) mod session;
 
-pub(super) fn pool(cfg: &DatabaseConfig) -> Result<MySqlPool, String> {
+pub(crate) fn pool(cfg: &DatabaseConfig) -> Result<MySqlPool, String> {
     let url = cfg.url.expose().replacen("mariadb://", "mysql://", 1);
     let options = super::quiet_slow_statements(MySqlConnectOptions::from_str(&url).map_err(|e| e.to_string())?);
     let timeout_ms = cfg.statement_timeout_ms;
@@ -49,7 +49,7 @@ async fn set_session_timeout(conn: &mut sqlx::MySqlConnection, ms: u64) -> Resul
     Ok(())
 }
 
-pub(super) fn cell(row: &MySqlRow, i: usize) -> Result<Value, sqlx::Error> {
+pub(crate) fn cell(row: &MySqlRow, i: usize) -> Result<Value, sqlx::Error> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
         return Ok(Value::Null);
@@ -94,7 +94,7 @@ pub(super) fn cell(row: &MySqlRow, i: usize) -> Result<Value, sqlx::Error> {
     })
 }
 
-pub(super) async fn list_objects(pool: &MySqlPool, q: &ObjectQuery) -> Result<ObjectPage, sqlx::Error> {
+pub(crate) async fn list_objects(pool: &MySqlPool, q: &ObjectQuery) -> Result<ObjectPage, sqlx::Error> {
     let total: i64 = sqlx::query_scalar(include_str!("mysql/count_objects.sql"))
         .bind(q.schema.as_deref())
         .bind(q.pattern.as_deref())
@@ -112,7 +112,7 @@ pub(super) async fn list_objects(pool: &MySqlPool, q: &ObjectQuery) -> Result<Ob
     Ok(ObjectPage { objects: objects(&rows, cell)?, total })
 }
 
-pub(super) async fn describe(pool: &MySqlPool, schema: Option<&str>, name: &str) -> Result<Option<Value>, sqlx::Error> {
+pub(crate) async fn describe(pool: &MySqlPool, schema: Option<&str>, name: &str) -> Result<Option<Value>, sqlx::Error> {
     let fetch = |sql: &'static str| sqlx::query(sql).bind(schema).bind(name).fetch_all(pool);
     let table = objects(&fetch(include_str!("mysql/describe_table.sql")).await?, cell)?;
     let Some(Value::Object(mut detail)) = table.into_iter().next() else { return Ok(None) };
@@ -165,7 +165,7 @@ pub(super) async fn describe(pool: &MySqlPool, schema: Option<&str>, name: &str)
     Ok(Some(Value::Object(detail)))
 }
 
-pub(super) async fn health(pool: &MySqlPool, cfg: &DatabaseConfig) -> Result<Health, sqlx::Error> {
+pub(crate) async fn health(pool: &MySqlPool, cfg: &DatabaseConfig) -> Result<Health, sqlx::Error> {
     let info = objects(&sqlx::query(include_str!("mysql/health.sql")).fetch_all(pool).await?, cell)?;
     let info = info.into_iter().next().unwrap_or(Value::Null);
     let user = info["user"].as_str().unwrap_or("?").to_string();
@@ -219,7 +219,7 @@ pub(super) async fn health(pool: &MySqlPool, cfg: &DatabaseConfig) -> Result<Hea
 /// gets `EXPLAIN FORMAT=JSON`. Either way inside a transaction that is always rolled back.
 /// ANALYZE FORMAT=JSON in the session (a reader's, or a trial that is always rolled back);
 /// MySQL, which has no JSON form of it, gets the estimated plan.
-pub(super) async fn explain(
+pub(crate) async fn explain(
     session: &mut super::session::Session<'_>,
     call: &super::ExplainCall<'_>,
 ) -> Result<super::Explained, crate::error::ToolError> {
@@ -338,15 +338,16 @@ fn table_node(t: &Value) -> crate::plan::PlanNode {
     }
 }
 
-pub(super) async fn table_stats(pool: &MySqlPool, tables: &[String]) -> Result<Value, sqlx::Error> {
-    let rows = sqlx::query(include_str!("mysql/table_stats.sql")).bind(tables.join(",")).fetch_all(pool).await?;
+pub(crate) async fn table_stats(pool: &MySqlPool, tables: &[String]) -> Result<Value, sqlx::Error> {
+    let rows =
+        sqlx::query(include_str!("../plan/mysql/table_stats.sql")).bind(tables.join(",")).fetch_all(pool).await?;
     Ok(Value::Array(objects(&rows, cell)?))
 }
 
 /// Top statement digests from performance_schema, or how to enable it; and current activity.
-pub(super) async fn hotpaths(pool: &MySqlPool, order: &str, limit: i64) -> Result<super::Hotpaths, sqlx::Error> {
+pub(crate) async fn hotpaths(pool: &MySqlPool, order: &str, limit: i64) -> Result<super::Hotpaths, sqlx::Error> {
     let activity =
-        Value::Array(objects(&sqlx::query(include_str!("mysql/activity.sql")).fetch_all(pool).await?, cell)?);
+        Value::Array(objects(&sqlx::query(include_str!("../plan/mysql/activity.sql")).fetch_all(pool).await?, cell)?);
     let enabled: i64 = sqlx::query_scalar("SELECT @@performance_schema + 0").fetch_one(pool).await?;
     if enabled == 0 {
         return Ok(super::Hotpaths {
@@ -359,7 +360,7 @@ pub(super) async fn hotpaths(pool: &MySqlPool, order: &str, limit: i64) -> Resul
             activity,
         });
     }
-    let rows = sqlx::query(include_str!("mysql/hotpaths.sql")).bind(order).bind(limit).fetch_all(pool).await?;
+    let rows = sqlx::query(include_str!("../plan/mysql/hotpaths.sql")).bind(order).bind(limit).fetch_all(pool).await?;
     let counts_prepared: Option<String> = sqlx::query_scalar(
         "SELECT ENABLED FROM performance_schema.setup_consumers WHERE NAME = 'events_statements_current'",
     )
@@ -376,7 +377,7 @@ pub(super) async fn hotpaths(pool: &MySqlPool, order: &str, limit: i64) -> Resul
 }
 
 /// Run audit rules in one read-only transaction; each returns `(object, detail, fix)` rows.
-pub(super) async fn audit(
+pub(crate) async fn audit(
     session: &mut super::session::Session<'_>,
     rules: &[&crate::audit::Rule],
 ) -> Result<Vec<crate::audit::AuditFinding>, crate::error::ToolError> {
@@ -423,7 +424,7 @@ pub(super) async fn audit(
 }
 
 /// What an analyzed write would leave behind after its rollback (see `lasting_effects.sql`).
-pub(super) async fn lasting_effects(
+pub(crate) async fn lasting_effects(
     session: &mut super::session::Session<'_>,
     checked: &crate::sql::Checked,
 ) -> Result<Vec<String>, crate::error::ToolError> {
@@ -438,7 +439,7 @@ pub(super) async fn lasting_effects(
     session
         .guard(async |conn, _| {
             let super::session::Conn::Mysql(c) = conn else { unreachable!() };
-            sqlx::query_scalar(include_str!("mysql/lasting_effects.sql"))
+            sqlx::query_scalar(include_str!("../plan/mysql/lasting_effects.sql"))
                 .bind(&tables)
                 .bind(&inserted)
                 .bind(&tables)

@@ -15,10 +15,9 @@ use sqlx::{
 use super::{Check, Health, ObjectPage, ObjectQuery, b64};
 use crate::config::{DatabaseConfig, Mode};
 
-pub(super) mod rls;
-pub(super) mod session;
+pub(crate) mod session;
 
-pub(super) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
+pub(crate) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
     let mut settings = vec![
         ("statement_timeout", format!("{}", cfg.statement_timeout_ms)),
         ("lock_timeout", "5000".to_string()),
@@ -53,7 +52,7 @@ pub(super) fn pool(cfg: &DatabaseConfig) -> Result<PgPool, String> {
 }
 
 /// Decode one value by its declared type; PostgreSQL decoding is strict about widths.
-pub(super) fn cell(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
+pub(crate) fn cell(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
         return Ok(Value::Null);
@@ -111,7 +110,7 @@ fn text_of(row: &PgRow, i: usize, ty: &str) -> Value {
     }
 }
 
-pub(super) async fn list_objects(pool: &PgPool, q: &ObjectQuery) -> Result<ObjectPage, sqlx::Error> {
+pub(crate) async fn list_objects(pool: &PgPool, q: &ObjectQuery) -> Result<ObjectPage, sqlx::Error> {
     let text: Option<String> = sqlx::query_scalar(include_str!("postgres/list_objects.sql"))
         .bind(q.schema.as_deref())
         .bind(q.pattern.as_deref())
@@ -122,13 +121,13 @@ pub(super) async fn list_objects(pool: &PgPool, q: &ObjectQuery) -> Result<Objec
     Ok(super::page(super::parse_json(text)?.unwrap_or(Value::Null)))
 }
 
-pub(super) async fn describe(pool: &PgPool, schema: Option<&str>, name: &str) -> Result<Option<Value>, sqlx::Error> {
+pub(crate) async fn describe(pool: &PgPool, schema: Option<&str>, name: &str) -> Result<Option<Value>, sqlx::Error> {
     let text: Option<Option<String>> =
         sqlx::query_scalar(include_str!("postgres/describe.sql")).bind(schema).bind(name).fetch_optional(pool).await?;
     super::parse_json(text.flatten())
 }
 
-pub(super) async fn health(pool: &PgPool, cfg: &DatabaseConfig) -> Result<Health, sqlx::Error> {
+pub(crate) async fn health(pool: &PgPool, cfg: &DatabaseConfig) -> Result<Health, sqlx::Error> {
     let text: Option<String> = sqlx::query_scalar(include_str!("postgres/health.sql")).fetch_one(pool).await?;
     let v = super::parse_json(text)?.unwrap_or(Value::Null);
     let flag = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
@@ -209,7 +208,7 @@ pub(super) async fn health(pool: &PgPool, cfg: &DatabaseConfig) -> Result<Health
 
 /// EXPLAIN in the session (a reader's, or a trial that is always rolled back): an analyzed
 /// DELETE deletes nothing.
-pub(super) async fn explain(
+pub(crate) async fn explain(
     session: &mut super::session::Session<'_>,
     call: &super::ExplainCall<'_>,
 ) -> Result<super::Explained, crate::error::ToolError> {
@@ -296,7 +295,7 @@ fn plan_node(v: &Value) -> crate::plan::PlanNode {
 /// Try each candidate as a HypoPG hypothetical index: the planner's cost before and after, the
 /// index's estimated size, and whether the plan used it. `None` when HypoPG is not installed.
 /// The hypothetical indexes live in this session only and are reset before it ends.
-pub(super) async fn hypothetical(
+pub(crate) async fn hypothetical(
     session: &mut super::session::Session<'_>,
     sql: &str,
     candidates: &[String],
@@ -337,29 +336,31 @@ pub(super) async fn hypothetical(
     result
 }
 
-pub(super) async fn index_problems(pool: &PgPool) -> Result<Value, sqlx::Error> {
-    let text: Option<String> = sqlx::query_scalar(include_str!("postgres/index_problems.sql")).fetch_one(pool).await?;
+pub(crate) async fn index_problems(pool: &PgPool) -> Result<Value, sqlx::Error> {
+    let text: Option<String> =
+        sqlx::query_scalar(include_str!("../plan/postgres/index_problems.sql")).fetch_one(pool).await?;
     let mut problems = super::parse_json(text)?.unwrap_or(Value::Null);
     problems["fk_without_index"] = unindexed_foreign_keys(pool).await?;
     Ok(problems)
 }
 
 /// Foreign keys no index starts with, as a JSON array of {schema, table, constraint, columns, references}.
-pub(super) async fn unindexed_foreign_keys(pool: &PgPool) -> Result<Value, sqlx::Error> {
+pub(crate) async fn unindexed_foreign_keys(pool: &PgPool) -> Result<Value, sqlx::Error> {
     let text: Option<String> =
-        sqlx::query_scalar(include_str!("postgres/unindexed_foreign_keys.sql")).fetch_one(pool).await?;
+        sqlx::query_scalar(include_str!("../plan/postgres/unindexed_foreign_keys.sql")).fetch_one(pool).await?;
     Ok(super::parse_json(text)?.unwrap_or(Value::Array(vec![])))
 }
 
-pub(super) async fn table_stats(pool: &PgPool, tables: &[String]) -> Result<Value, sqlx::Error> {
+pub(crate) async fn table_stats(pool: &PgPool, tables: &[String]) -> Result<Value, sqlx::Error> {
     let text: Option<String> =
-        sqlx::query_scalar(include_str!("postgres/table_stats.sql")).bind(tables).fetch_one(pool).await?;
+        sqlx::query_scalar(include_str!("../plan/postgres/table_stats.sql")).bind(tables).fetch_one(pool).await?;
     Ok(super::parse_json(text)?.unwrap_or(Value::Null))
 }
 
 /// Top statements from pg_stat_statements, or how to enable it; and current activity.
-pub(super) async fn hotpaths(pool: &PgPool, order: &str, limit: i64) -> Result<super::Hotpaths, sqlx::Error> {
-    let activity: Option<String> = sqlx::query_scalar(include_str!("postgres/activity.sql")).fetch_one(pool).await?;
+pub(crate) async fn hotpaths(pool: &PgPool, order: &str, limit: i64) -> Result<super::Hotpaths, sqlx::Error> {
+    let activity: Option<String> =
+        sqlx::query_scalar(include_str!("../plan/postgres/activity.sql")).fetch_one(pool).await?;
     let activity = super::parse_json(activity)?.unwrap_or(Value::Null);
     let installed: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')")
@@ -377,8 +378,11 @@ pub(super) async fn hotpaths(pool: &PgPool, order: &str, limit: i64) -> Result<s
         ),
     };
     let statements = if how_to.is_none() {
-        let text: Option<String> =
-            sqlx::query_scalar(include_str!("postgres/hotpaths.sql")).bind(order).bind(limit).fetch_one(pool).await?;
+        let text: Option<String> = sqlx::query_scalar(include_str!("../plan/postgres/hotpaths.sql"))
+            .bind(order)
+            .bind(limit)
+            .fetch_one(pool)
+            .await?;
         super::parse_json(text)?.unwrap_or(Value::Null)
     } else {
         Value::Array(vec![])
@@ -386,15 +390,18 @@ pub(super) async fn hotpaths(pool: &PgPool, order: &str, limit: i64) -> Result<s
     Ok(super::Hotpaths { how_to_enable: how_to, statements, activity })
 }
 
-pub(super) async fn column_stats(
+pub(crate) async fn column_stats(
     pool: &PgPool,
     table: &str,
     columns: &[String],
 ) -> Result<(Vec<crate::plan::indexes::ColumnStats>, f64), sqlx::Error> {
     // column, n_distinct, most common values, their frequencies, the table's row estimate
     type StatsRow = (String, f64, Vec<String>, Vec<f32>, f64);
-    let rows: Vec<StatsRow> =
-        sqlx::query_as(include_str!("postgres/column_stats.sql")).bind(table).bind(columns).fetch_all(pool).await?;
+    let rows: Vec<StatsRow> = sqlx::query_as(include_str!("../plan/postgres/column_stats.sql"))
+        .bind(table)
+        .bind(columns)
+        .fetch_all(pool)
+        .await?;
     let table_rows = rows.first().map(|r| r.4).unwrap_or(0.0);
     let stats = rows
         .into_iter()
@@ -408,7 +415,7 @@ pub(super) async fn column_stats(
 }
 
 /// Run audit rules in the session (a catalog reader's); each returns `(object, detail, fix)` rows.
-pub(super) async fn audit(
+pub(crate) async fn audit(
     session: &mut super::session::Session<'_>,
     rules: &[&crate::audit::Rule],
 ) -> Result<Vec<crate::audit::AuditFinding>, crate::error::ToolError> {
@@ -433,11 +440,11 @@ pub(super) async fn audit(
 }
 
 /// Sample the values of text columns named like secrets and report those not hashed.
-pub(super) async fn plaintext_secrets(
+pub(crate) async fn plaintext_secrets(
     session: &mut super::session::Session<'_>,
 ) -> Result<Vec<crate::audit::AuditFinding>, crate::error::ToolError> {
     use crate::audit::plaintext_secrets as rule;
-    let columns = session.rows(include_str!("postgres/secret_columns.sql"), &[]).await?;
+    let columns = session.rows(include_str!("../audit/plaintext_secrets.sql"), &[]).await?;
     let mut out = Vec::new();
     for c in columns {
         let field = |k: &str| c[k].as_str().unwrap_or_default().to_string();
@@ -473,7 +480,7 @@ pub(super) async fn plaintext_secrets(
 }
 
 /// What an analyzed write would leave behind after its rollback (see `lasting_effects.sql`).
-pub(super) async fn lasting_effects(
+pub(crate) async fn lasting_effects(
     session: &mut super::session::Session<'_>,
     checked: &crate::sql::Checked,
 ) -> Result<Vec<String>, crate::error::ToolError> {
@@ -485,7 +492,7 @@ pub(super) async fn lasting_effects(
     session
         .guard(async |conn, _| {
             let super::session::Conn::Postgres(c) = conn else { unreachable!() };
-            sqlx::query_scalar(include_str!("postgres/lasting_effects.sql"))
+            sqlx::query_scalar(include_str!("../plan/postgres/lasting_effects.sql"))
                 .bind(&tables)
                 .bind(&inserts)
                 .bind(&columns)

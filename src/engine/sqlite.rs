@@ -15,9 +15,9 @@ use sqlx::{
 use super::{Check, Health, ObjectPage, ObjectQuery, b64};
 use crate::config::{DatabaseConfig, Mode};
 
-pub(super) mod session;
+pub(crate) mod session;
 
-pub(super) fn pool(cfg: &DatabaseConfig) -> Result<SqlitePool, String> {
+pub(crate) fn pool(cfg: &DatabaseConfig) -> Result<SqlitePool, String> {
     let mut options = SqliteConnectOptions::from_str(cfg.url.expose())
         .map_err(|e| e.to_string())?
         .busy_timeout(Duration::from_secs(5))
@@ -60,7 +60,7 @@ fn storage_class(row: &SqliteRow, i: usize) -> String {
 }
 
 /// SQLite is dynamically typed: decode by the value's storage class, not the declared type.
-pub(super) fn cell(row: &SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
+pub(crate) fn cell(row: &SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
         return Ok(Value::Null);
@@ -77,7 +77,7 @@ pub(super) fn cell(row: &SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
     })
 }
 
-pub(super) async fn list_objects(pool: &SqlitePool, q: &ObjectQuery) -> Result<ObjectPage, sqlx::Error> {
+pub(crate) async fn list_objects(pool: &SqlitePool, q: &ObjectQuery) -> Result<ObjectPage, sqlx::Error> {
     let text: Option<String> = sqlx::query_scalar(include_str!("sqlite/list_objects.sql"))
         .bind(q.pattern.as_deref())
         .bind(q.limit)
@@ -87,7 +87,7 @@ pub(super) async fn list_objects(pool: &SqlitePool, q: &ObjectQuery) -> Result<O
     Ok(super::page(super::parse_json(text)?.unwrap_or(Value::Null)))
 }
 
-pub(super) async fn describe(pool: &SqlitePool, name: &str) -> Result<Option<Value>, sqlx::Error> {
+pub(crate) async fn describe(pool: &SqlitePool, name: &str) -> Result<Option<Value>, sqlx::Error> {
     let text: Option<String> =
         sqlx::query_scalar(include_str!("sqlite/describe.sql")).bind(name).fetch_optional(pool).await?;
     let Some(mut detail) = super::parse_json(text)? else { return Ok(None) };
@@ -103,7 +103,7 @@ pub(super) async fn describe(pool: &SqlitePool, name: &str) -> Result<Option<Val
     Ok(Some(detail))
 }
 
-pub(super) async fn health(pool: &SqlitePool, cfg: &DatabaseConfig) -> Result<Health, sqlx::Error> {
+pub(crate) async fn health(pool: &SqlitePool, cfg: &DatabaseConfig) -> Result<Health, sqlx::Error> {
     let text: Option<String> = sqlx::query_scalar(include_str!("sqlite/health.sql")).fetch_one(pool).await?;
     let v = super::parse_json(text)?.unwrap_or(Value::Null);
     let file = v["file"].as_str().unwrap_or("");
@@ -139,7 +139,7 @@ pub(super) async fn health(pool: &SqlitePool, cfg: &DatabaseConfig) -> Result<He
 /// table's size stand in for them.
 /// The query plan, and with `analyze` a timed run, in the session (a reader's, or a trial that
 /// is always rolled back).
-pub(super) async fn explain(
+pub(crate) async fn explain(
     session: &mut super::session::Session<'_>,
     call: &super::ExplainCall<'_>,
 ) -> Result<super::Explained, crate::error::ToolError> {

@@ -2,8 +2,10 @@
 //! format, statement splitting, the schema model with fingerprints and diffs, and the plan
 //! analysis with its lint rules. Engine SQL lives in `backend/migrate.rs`.
 
+pub mod db;
 pub mod folder;
 pub mod plan;
 pub mod rules;
 pub mod snapshot;
 pub mod split;
+mod tool;

@@ -5,7 +5,9 @@
 //! added after with `ALTER TABLE`.
 
 mod extract;
+pub(crate) mod lookup;
 mod split;
+mod tool;
 
 use std::{
     cmp::Reverse,

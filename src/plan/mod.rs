@@ -5,6 +5,7 @@
 
 pub mod indexes;
 mod rules;
+pub(crate) mod tool;
 
 use serde::Serialize;
 

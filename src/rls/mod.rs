@@ -2,6 +2,10 @@
 //! user's access matrix (test-as-user). Engine-neutral types; the SQL lives in
 //! `backend/postgres/rls.rs`.
 
+pub(crate) mod db;
+mod postgres;
+mod tool;
+
 use serde::{Deserialize, Serialize};
 
 use crate::plan::Severity;

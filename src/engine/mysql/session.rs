@@ -12,7 +12,7 @@ use super::super::{
 use crate::error::ToolError;
 
 /// What the server is, read once per database.
-pub(in crate::engine) struct Flavor {
+pub(crate) struct Flavor {
     /// MariaDB (max_statement_time, seconds) or MySQL (max_execution_time, ms).
     mariadb: bool,
     /// The server's sql_mode without the modes that change how quotes and backslashes read.
@@ -21,7 +21,7 @@ pub(in crate::engine) struct Flavor {
     release_all_locks: bool,
 }
 
-pub(in crate::engine) async fn open<'db>(
+pub(crate) async fn open<'db>(
     db: &'db Database,
     pool: &MySqlPool,
     access: Access,
@@ -88,7 +88,7 @@ async fn flavor<'a>(db: &'a Database, pool: &MySqlPool) -> Result<&'a Flavor, To
 
 /// Whom reads run as: a separate login when configured, the connected one when it holds no
 /// privilege a session could abuse, else the parser is the only guard for those.
-pub(in crate::engine) async fn read_as<'a>(db: &'a Database, pool: &MySqlPool) -> Result<&'a ReadAs, ToolError> {
+pub(crate) async fn read_as<'a>(db: &'a Database, pool: &MySqlPool) -> Result<&'a ReadAs, ToolError> {
     db.read_as
         .get_or_try_init(|| async {
             if db.config.reader_url.is_some() {
@@ -116,7 +116,7 @@ pub(in crate::engine) async fn read_as<'a>(db: &'a Database, pool: &MySqlPool) -
 
 /// Run the model's statement in the open transaction, as a prepared statement (which cannot
 /// carry a second statement).
-pub(in crate::engine) async fn statement(
+pub(crate) async fn statement(
     session: &mut Session<'_>,
     call: &UserStatement<'_>,
 ) -> Result<(RowSet, bool), ToolError> {
@@ -137,7 +137,7 @@ pub(in crate::engine) async fn statement(
 }
 
 /// End the transaction and release every named lock (GET_LOCK) the call may have taken.
-pub(in crate::engine) fn end_sql(session: &Session<'_>, commit: bool) -> String {
+pub(crate) fn end_sql(session: &Session<'_>, commit: bool) -> String {
     let end = if commit { "COMMIT" } else { "ROLLBACK" };
     if session.engine_state.mysql_release_locks { format!("{end}; DO RELEASE_ALL_LOCKS()") } else { end.to_string() }
 }

@@ -16,7 +16,7 @@ const CURSOR: &str = "__data_engineer_rows";
 /// and sequence and nothing else (PostgreSQL 14+).
 const DEFAULT_READER_ROLE: &str = "pg_read_all_data";
 
-pub(in crate::engine) async fn open<'db>(
+pub(crate) async fn open<'db>(
     db: &'db Database,
     pool: &PgPool,
     access: Access,
@@ -27,7 +27,7 @@ pub(in crate::engine) async fn open<'db>(
 
 /// Open a session; for a reader, also say which of `relations` row level security filters for
 /// it (read in the same round trip as the begin).
-pub(in crate::engine) async fn open_probing<'db>(
+pub(crate) async fn open_probing<'db>(
     db: &'db Database,
     pool: &PgPool,
     access: Access,
@@ -125,7 +125,7 @@ fn rls_probe(relations: &[String]) -> String {
 }
 
 /// Whom reads run as on this database: decided once, from the login's own rights.
-pub(in crate::engine) async fn read_as<'a>(db: &'a Database, pool: &PgPool) -> Result<&'a ReadAs, ToolError> {
+pub(crate) async fn read_as<'a>(db: &'a Database, pool: &PgPool) -> Result<&'a ReadAs, ToolError> {
     db.read_as
         .get_or_try_init(|| async {
             if db.config.reader_url.is_some() {
@@ -170,7 +170,7 @@ pub(in crate::engine) async fn read_as<'a>(db: &'a Database, pool: &PgPool) -> R
 
 /// Run the model's statement in the open transaction: the query's own LIMIT caps it when the
 /// parser could rewrite it, a cursor stops the server otherwise.
-pub(in crate::engine) async fn statement(
+pub(crate) async fn statement(
     session: &mut Session<'_>,
     call: &UserStatement<'_>,
 ) -> Result<(RowSet, bool), ToolError> {
@@ -260,7 +260,7 @@ async fn run(conn: &mut Conn, call: &UserStatement<'_>, cache: bool) -> Result<(
 /// LISTEN, no temporary table. A read-only transaction rolled back leaves only session-level
 /// advisory locks behind (a rollback undoes settings, role switches and LISTEN, and it could
 /// create no temporary table): those alone are released.
-pub(in crate::engine) fn end_sql(session: &Session<'_>, commit: bool) -> String {
+pub(crate) fn end_sql(session: &Session<'_>, commit: bool) -> String {
     if !commit && matches!(session.access(), Access::Reader | Access::Catalog) {
         return "ROLLBACK; SELECT pg_advisory_unlock_all()".into();
     }

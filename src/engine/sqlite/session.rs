@@ -13,7 +13,7 @@ use super::super::{
 };
 use crate::{config::Mode, error::ToolError};
 
-pub(in crate::engine) async fn open<'db>(
+pub(crate) async fn open<'db>(
     db: &'db Database,
     pool: &SqlitePool,
     access: Access,
@@ -47,7 +47,7 @@ pub(in crate::engine) async fn open<'db>(
 }
 
 /// Run the model's statement; SQLite runs in-process, so stopping at a cap costs nothing.
-pub(in crate::engine) async fn statement(
+pub(crate) async fn statement(
     session: &mut Session<'_>,
     call: &UserStatement<'_>,
 ) -> Result<(RowSet, bool), ToolError> {
@@ -67,7 +67,7 @@ pub(in crate::engine) async fn statement(
         .await
 }
 
-pub(in crate::engine) fn end_sql(session: &Session<'_>, commit: bool) -> String {
+pub(crate) fn end_sql(session: &Session<'_>, commit: bool) -> String {
     if session.access() == Access::Manual {
         // The caller ended its own transactions; a ROLLBACK with none open is an error here.
         return String::new();

@@ -1,0 +1,382 @@
+//! The streaming side of load-csv: a blocking thread parses the file with the `csv` crate,
+//! judges every value, and sends good rows in bounded batches. Memory holds one record and a
+//! few batches, whatever the file's size.
+
+use std::{
+    borrow::Cow,
+    fs::File,
+    io::{BufRead, BufReader, Read},
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+};
+
+use tokio::sync::mpsc;
+
+use super::values;
+use crate::{
+    error::ToolError,
+    files::FileAccess,
+    load::{Feed, StagedRow, ValueKind, csv_field, rejects_file_error},
+};
+
+pub use crate::load::{ABORT_REJECTS, MAX_REPORTED_REJECTS, Reject};
+
+/// Rows per batch sent to the database side; with a channel of 4 batches this bounds memory.
+pub const BATCH_ROWS: usize = 4096;
+
+/// How to read the file.
+#[derive(Debug, Clone)]
+pub struct Format {
+    pub delimiter: u8,
+    pub quote: u8,
+    pub escape: Option<u8>,
+    pub header: bool,
+    pub skip_rows: u64,
+    /// Exactly these are NULL in every column; `None`: an empty field is NULL except in text columns.
+    pub null_values: Option<Vec<String>>,
+}
+
+/// A staged column: which field of the record feeds it and what it accepts.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub field: usize,
+    pub name: String,
+    pub kind: ValueKind,
+    /// NULL is refused (NOT NULL; a default does not apply to an explicit NULL).
+    pub required: bool,
+    pub secret: bool,
+}
+
+/// An opened file, positioned after the skipped rows and the header.
+pub struct Opened {
+    pub reader: csv::Reader<Box<dyn Read + Send>>,
+    /// The header's names, or `1`, `2`, … when the file has none.
+    pub fields: Vec<String>,
+    /// Lines before the CSV reader's first line.
+    pub line_offset: u64,
+}
+
+fn file_error(path: &Path, e: &std::io::Error) -> ToolError {
+    let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+    let what = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "the server process may not read it".to_string(),
+        _ => e.to_string(),
+    };
+    ToolError::invalid(
+        "file",
+        format!(
+            "{what}: {} (the server reads the file; relative paths start at its working directory {cwd})",
+            path.display()
+        ),
+    )
+}
+
+fn not_utf8(line: u64, byte: u64, what: &str) -> ToolError {
+    ToolError::refused(
+        format!("the file is not UTF-8: {what} at line {line} (byte {byte}); nothing was loaded"),
+        "convert it first, e.g. `iconv -f WINDOWS-1252 -t UTF-8 in.csv > out.csv`, then load the converted file",
+    )
+}
+
+/// Open the file (through `files`, like every file a tool reads), skip `skip_rows` lines, read
+/// the header.
+pub fn open(files: &FileAccess, path: &Path, format: &Format) -> Result<Opened, ToolError> {
+    let file = files.open("file", path)?;
+    let mut buffered = BufReader::with_capacity(1 << 16, file);
+    let head = buffered.fill_buf().map_err(|e| file_error(path, &e))?;
+    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        return Err(not_utf8(1, 0, "a UTF-16 byte order mark"));
+    }
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        buffered.consume(3);
+    }
+    let mut skipped = Vec::new();
+    for _ in 0..format.skip_rows {
+        skipped.clear();
+        if buffered.read_until(b'\n', &mut skipped).map_err(|e| file_error(path, &e))? == 0 {
+            break;
+        }
+    }
+    let mut builder = csv::ReaderBuilder::new();
+    builder.delimiter(format.delimiter).quote(format.quote).escape(format.escape).has_headers(false).flexible(true);
+    let mut reader = builder.from_reader(Box::new(buffered) as Box<dyn Read + Send>);
+    let mut fields = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    if format.header {
+        if !reader.read_byte_record(&mut record).map_err(|e| csv_error(e, format.skip_rows))? {
+            return Err(ToolError::invalid("file", format!("{} has no header row", path.display())));
+        }
+        for (i, f) in record.iter().enumerate() {
+            let name = std::str::from_utf8(f).map_err(|_| {
+                not_utf8(
+                    format.skip_rows + 1,
+                    record.position().map_or(0, |p| p.byte()),
+                    &format!("header field {}", i + 1),
+                )
+            })?;
+            fields.push(name.trim().to_string());
+        }
+    } else {
+        // Field names are positions; the width comes from the first record.
+        let mut peek = csv::ReaderBuilder::new();
+        peek.delimiter(format.delimiter).quote(format.quote).escape(format.escape).has_headers(false).flexible(true);
+        let mut probe = peek.from_reader(files.open("file", path)?);
+        let mut first = csv::ByteRecord::new();
+        for _ in 0..=format.skip_rows {
+            if !probe.read_byte_record(&mut first).unwrap_or(false) {
+                break;
+            }
+        }
+        fields = (1..=first.len()).map(|i| i.to_string()).collect();
+    }
+    Ok(Opened { reader, fields, line_offset: format.skip_rows })
+}
+
+fn csv_error(e: csv::Error, offset: u64) -> ToolError {
+    let at = e.position().map(|p| format!(" at line {}", p.line() + offset)).unwrap_or_default();
+    ToolError::refused(
+        format!("cannot read the file{at}: {e}; nothing was loaded"),
+        "check delimiter, quote and escape against the file (preview: true shows how it parses)",
+    )
+}
+
+/// What reading the file came to.
+#[derive(Debug, Default)]
+pub struct ReadSummary {
+    pub rows_read: u64,
+    pub rejected: u64,
+    pub rejects: Vec<Reject>,
+    /// A problem with the file itself (encoding, syntax): nothing may be merged.
+    pub fatal: Option<ToolError>,
+}
+
+pub struct ReadJob {
+    pub opened: Opened,
+    pub slots: Vec<Slot>,
+    pub format: Format,
+    pub skip_bad_rows: bool,
+    /// The rejects file the tool created (shared with the merge, which writes after the reader).
+    pub rejects_file: Option<Arc<File>>,
+    pub rows_read: Arc<AtomicU64>,
+    pub stop: Arc<AtomicBool>,
+    /// Send CSV text (`Feed::Csv`) rather than typed rows: the database loads CSV in bulk.
+    pub csv: bool,
+}
+
+/// One record's staged values (borrowed from the record where they need no rewriting), or what
+/// is wrong with it.
+fn judge<'r>(
+    record: &'r csv::ByteRecord,
+    line: u64,
+    width: usize,
+    job: &ReadJob,
+) -> Result<Vec<Option<Cow<'r, str>>>, Reject> {
+    if record.len() != width {
+        return Err(Reject {
+            line,
+            column: None,
+            value: None,
+            reason: format!("has {} fields, the header has {width}", record.len()),
+        });
+    }
+    let mut values = Vec::with_capacity(job.slots.len());
+    for slot in &job.slots {
+        // The whole record was checked to be UTF-8 before; this stays total all the same.
+        let raw = std::str::from_utf8(&record[slot.field]).unwrap_or_default();
+        let is_null = match &job.format.null_values {
+            Some(markers) => markers.iter().any(|m| m == raw),
+            None => raw.is_empty() && !matches!(slot.kind, ValueKind::Text { .. }),
+        };
+        if is_null {
+            if slot.required {
+                return Err(Reject {
+                    line,
+                    column: Some(slot.name.clone()),
+                    value: None,
+                    reason: "empty, but the column is NOT NULL".into(),
+                });
+            }
+            values.push(None);
+            continue;
+        }
+        match values::check(slot.kind, raw) {
+            Ok(v) => values.push(Some(v)),
+            Err(reason) => {
+                let value = if slot.secret { "[redacted]".to_string() } else { raw.chars().take(200).collect() };
+                return Err(Reject { line, column: Some(slot.name.clone()), value: Some(value), reason });
+            }
+        }
+    }
+    Ok(values)
+}
+
+/// Good rows gathered for the next send: typed rows, or CSV text ready for the database's bulk
+/// path (`ReadJob::csv`), encoded here, off the async side.
+struct Pending {
+    csv: bool,
+    rows: Vec<StagedRow>,
+    bytes: Vec<u8>,
+    count: usize,
+}
+
+impl Pending {
+    fn new(csv: bool) -> Self {
+        Pending { csv, rows: Vec::new(), bytes: Vec::new(), count: 0 }
+    }
+
+    fn push(&mut self, line: u64, values: Vec<Option<Cow<'_, str>>>) {
+        if self.csv {
+            // The values, then the line: the staging table's last column.
+            for v in &values {
+                csv_field(&mut self.bytes, v.as_deref());
+                self.bytes.push(b',');
+            }
+            self.bytes.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
+            self.bytes.push(b'\n');
+        } else {
+            self.rows.push(StagedRow { line, values: values.into_iter().map(|v| v.map(Cow::into_owned)).collect() });
+        }
+        self.count += 1;
+    }
+
+    fn take(&mut self) -> Feed {
+        let count = std::mem::take(&mut self.count);
+        if self.csv {
+            Feed::Csv { bytes: std::mem::replace(&mut self.bytes, Vec::with_capacity(1 << 20)), rows: count as u64 }
+        } else {
+            Feed::Rows(std::mem::replace(&mut self.rows, Vec::with_capacity(BATCH_ROWS)))
+        }
+    }
+
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.bytes.clear();
+        self.count = 0;
+    }
+}
+
+/// Read the whole file, sending good rows to `feed` and `Feed::End` when it may be merged.
+pub fn run(mut job: ReadJob, feed: mpsc::Sender<Feed>) -> ReadSummary {
+    let mut summary = ReadSummary::default();
+    let width = job.opened.fields.len();
+    let offset = job.opened.line_offset;
+    let mut rejects_out =
+        match job.rejects_file.as_ref().map(|f| f.try_clone().map(csv::Writer::from_writer)).transpose() {
+            Ok(w) => w,
+            Err(e) => {
+                summary.fatal = Some(rejects_file_error(e));
+                return summary;
+            }
+        };
+    if let Some(w) = rejects_out.as_mut() {
+        let _ = w.write_record(["line", "column", "value", "reason"]);
+    }
+    let mut record = csv::ByteRecord::new();
+    let mut pending = Pending::new(job.csv);
+    let mut refused = false;
+    loop {
+        if job.stop.load(Ordering::Relaxed) {
+            return summary;
+        }
+        match job.opened.reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                summary.fatal = Some(match e.kind() {
+                    csv::ErrorKind::Utf8 { pos, .. } => not_utf8(
+                        pos.as_ref().map_or(0, |p| p.line()) + offset,
+                        pos.as_ref().map_or(0, |p| p.byte()),
+                        "a field",
+                    ),
+                    _ => csv_error(e, offset),
+                });
+                return summary;
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line()) + offset;
+        if std::str::from_utf8(record.as_slice()).is_err()
+            && let Some(bad) = record.iter().position(|f| std::str::from_utf8(f).is_err())
+        {
+            let valid = std::str::from_utf8(&record[bad]).err().map_or(0, |e| e.valid_up_to());
+            let byte = record.position().map_or(0, |p| p.byte());
+            let column = job.opened.fields.get(bad).cloned().unwrap_or_default();
+            summary.fatal = Some(not_utf8(line, byte, &format!("column {column:?}, {valid} bytes into the field")));
+            return summary;
+        }
+        summary.rows_read += 1;
+        job.rows_read.store(summary.rows_read, Ordering::Relaxed);
+        match judge(&record, line, width, &job) {
+            Ok(values) if !refused => {
+                pending.push(line, values);
+                if pending.count == BATCH_ROWS && feed.blocking_send(pending.take()).is_err() {
+                    // The database side stopped (an error or a cancel): nothing more to do.
+                    return summary;
+                }
+            }
+            Ok(_) => {}
+            Err(reject) => {
+                summary.rejected += 1;
+                if let Some(w) = rejects_out.as_mut() {
+                    let _ = w.write_record([
+                        reject.line.to_string(),
+                        reject.column.clone().unwrap_or_default(),
+                        reject.value.clone().unwrap_or_default(),
+                        reject.reason.clone(),
+                    ]);
+                }
+                if summary.rejects.len() < MAX_REPORTED_REJECTS {
+                    summary.rejects.push(reject);
+                }
+                if !job.skip_bad_rows {
+                    // Nothing will be merged; read on only to list the first few bad rows.
+                    refused = true;
+                    pending.clear();
+                    if summary.rejects.len() >= ABORT_REJECTS {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(mut w) = rejects_out
+        && let Err(e) = w.flush()
+    {
+        summary.fatal = Some(rejects_file_error(e));
+        return summary;
+    }
+    if refused {
+        return summary;
+    }
+    if pending.count > 0 && feed.blocking_send(pending.take()).is_err() {
+        return summary;
+    }
+    let _ = feed.blocking_send(Feed::End);
+    summary
+}
+
+/// Up to `limit` records as text, for preview; a file problem ends it with an error.
+pub fn sample(opened: &mut Opened, limit: usize) -> Result<Vec<(u64, Vec<String>)>, ToolError> {
+    let mut out = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    while out.len() < limit {
+        match opened.reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(e, opened.line_offset)),
+        }
+        let line = record.position().map_or(0, |p| p.line()) + opened.line_offset;
+        let mut fields = Vec::with_capacity(record.len());
+        for f in record.iter() {
+            match std::str::from_utf8(f) {
+                Ok(s) => fields.push(s.to_string()),
+                Err(_) => return Err(not_utf8(line, record.position().map_or(0, |p| p.byte()), "a field")),
+            }
+        }
+        out.push((line, fields));
+    }
+    Ok(out)
+}

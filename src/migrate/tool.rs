@@ -1,0 +1,1198 @@
+//! The migration lifecycle: create-migration-plan, dry-run, apply-migration, snapshot and
+//! rollback. A change is applied only with the `plan_id` of a successful dry-run of the same SQL
+//! on the same schema state; the ids this server verified are kept in memory, and the schema
+//! fingerprint is recomputed at apply time.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    io::Write,
+    path::{Path, PathBuf},
+    sync::{LazyLock, Mutex},
+};
+
+use rmcp::{
+    Json, RoleServer,
+    handler::server::{tool::InputResponses, wrapper::Parameters},
+    service::RequestContext,
+    tool, tool_router,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    config::{Engine, Mode},
+    engine::Database,
+    error::ToolError,
+    files::FileAccess,
+    migrate::db::{Applied, Change, LedgerChange, LedgerRow, SnapshotRecord, StatementError},
+    migrate::{
+        folder::{self, Migration},
+        plan::{self, Finding, Step},
+        snapshot::{self, Schema, SchemaDiff},
+        split,
+    },
+    server::Server,
+};
+
+/// Plan ids a dry-run verified in this server process, with what they were verified for.
+static VERIFIED: LazyLock<Mutex<HashMap<String, Verified>>> = LazyLock::new(Default::default);
+
+#[derive(Clone)]
+struct Verified {
+    reversible: Option<bool>,
+}
+
+fn remember(plan_id: &str, verified: Verified) {
+    if let Ok(mut map) = VERIFIED.lock() {
+        map.insert(plan_id.to_string(), verified);
+    }
+}
+
+fn verified(plan_id: &str) -> Option<Verified> {
+    VERIFIED.lock().ok().and_then(|m| m.get(plan_id).cloned())
+}
+
+fn forget(plan_id: &str) {
+    if let Ok(mut map) = VERIFIED.lock() {
+        map.remove(plan_id);
+    }
+}
+
+/// Where the change comes from; exactly one of `sql`, `file`, `folder`.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+pub struct ChangeSource {
+    /// The change as SQL (one or more statements separated by semicolons).
+    #[serde(default)]
+    pub sql: Option<String>,
+    /// A migration file (`<version>_<name>.up.sql` or `<version>_<name>.sql`); its `.down.sql`
+    /// sibling is the down script.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// A migrations folder in sqlx-cli's format: the next pending version is the change.
+    #[serde(default)]
+    pub folder: Option<String>,
+    /// The down script; default: the migration's `.down.sql`, else the generated one.
+    #[serde(default)]
+    pub down: Option<String>,
+}
+
+/// A resolved change.
+struct Resolved {
+    up: String,
+    down: Option<String>,
+    down_origin: &'static str,
+    /// From a folder (or a versioned file): recorded in `_sqlx_migrations`.
+    version: Option<Migration>,
+    origin: String,
+    ledger: LedgerStatus,
+}
+
+/// The ledger against the folder.
+#[derive(Debug, Default, Clone, Serialize, schemars::JsonSchema)]
+pub struct LedgerStatus {
+    /// Versions recorded as applied.
+    pub applied: Vec<i64>,
+    /// Folder versions not applied yet, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<i64>,
+    /// A version that failed half-way (success = false), with how to recover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dirty: Option<String>,
+    /// Applied versions whose file changed since (checksum differs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checksum_mismatches: Vec<i64>,
+}
+
+fn ledger_status(ledger: &[LedgerRow], folder: &[Migration]) -> LedgerStatus {
+    let applied: Vec<i64> = ledger.iter().filter(|r| r.success).map(|r| r.version).collect();
+    LedgerStatus {
+        pending: folder.iter().filter(|m| !ledger.iter().any(|r| r.version == m.version)).map(|m| m.version).collect(),
+        dirty: ledger.iter().find(|r| !r.success).map(|r| {
+            format!(
+                "version {} ({}) is dirty: it failed half-way on an engine that commits DDL as it goes. Compare the \
+                 schema with the snapshot taken before it (snapshot with diff), undo or finish its statements by hand \
+                 (rollback with its down script), then remove its row: DELETE FROM _sqlx_migrations WHERE version = {}",
+                r.version, r.description, r.version
+            )
+        }),
+        checksum_mismatches: ledger
+            .iter()
+            .filter(|r| folder.iter().any(|m| m.version == r.version && hex::encode(&m.checksum) != r.checksum))
+            .map(|r| r.version)
+            .collect(),
+        applied,
+    }
+}
+
+/// `<version>_<name>(.up).sql` → the migration it is, read like its folder reads it.
+fn versioned_file(files: &FileAccess, path: &Path) -> Result<Option<Migration>, ToolError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let Some((version, _)) = name.split_once('_') else { return Ok(None) };
+    let Ok(version) = version.parse::<i64>() else { return Ok(None) };
+    if name.ends_with(".down.sql") {
+        return Err(ToolError::invalid("file", "this is a down script; pass the up script (rollback runs downs)"));
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    Ok(folder::read(files, "file", dir)?.into_iter().find(|m| m.version == version))
+}
+
+impl Server {
+    /// The file and folder a change names must lie in the directories this server may use.
+    fn check_source(&self, source: &ChangeSource) -> Result<(), ToolError> {
+        if let Some(file) = &source.file {
+            self.file("file", file)?;
+        }
+        if let Some(folder) = &source.folder {
+            self.file("folder", folder)?;
+        }
+        Ok(())
+    }
+}
+
+async fn resolve(db: &Database, files: &FileAccess, source: &ChangeSource) -> Result<Resolved, ToolError> {
+    let given = [source.sql.is_some(), source.file.is_some(), source.folder.is_some()].iter().filter(|b| **b).count();
+    if given != 1 {
+        return Err(ToolError::invalid(
+            "sql",
+            "give exactly one of sql (the change as SQL), file (a migration file) or folder (a migrations folder)",
+        ));
+    }
+    let rows = db.migration_ledger().await?;
+    let (up, version, origin, ledger) = if let Some(sql) = &source.sql {
+        (sql.clone(), None, "sql".to_string(), ledger_status(&rows, &[]))
+    } else if let Some(file) = &source.file {
+        let path = PathBuf::from(file);
+        match versioned_file(files, &path)? {
+            Some(m) => {
+                let status = ledger_status(&rows, std::slice::from_ref(&m));
+                (m.up.clone(), Some(m), format!("file {file}"), status)
+            }
+            None => {
+                let up = files.read_to_string("file", &path)?;
+                (up, None, format!("file {file}"), ledger_status(&rows, &[]))
+            }
+        }
+    } else {
+        let dir = source.folder.clone().unwrap_or_default();
+        let migrations = folder::read(files, "folder", Path::new(&dir))?;
+        let status = ledger_status(&rows, &migrations);
+        if let Some(dirty) = &status.dirty {
+            return Err(ToolError::refused(format!("the ledger has a dirty version: {dirty}"), "recover it first"));
+        }
+        if !status.checksum_mismatches.is_empty() {
+            // sqlx's Migrator refuses these too (VersionMismatch): what ran is not what the file says.
+            return Err(ToolError::refused(
+                format!(
+                    "applied versions {:?} changed since they were applied (their checksum differs from the ledger's)",
+                    status.checksum_mismatches
+                ),
+                "restore those files as they were applied (git history) and put further changes in a new migration",
+            ));
+        }
+        let Some(next) = migrations.into_iter().find(|m| status.pending.contains(&m.version)) else {
+            return Err(ToolError::invalid(
+                "folder",
+                format!("{dir} has no pending migration: every version is applied"),
+            ));
+        };
+        let origin = format!("folder {dir}, version {} ({})", next.version, next.description);
+        (next.up.clone(), Some(next), origin, status)
+    };
+    if let Some(m) = &version
+        && ledger_status_has(&rows, m.version)
+    {
+        return Err(ToolError::refused(
+            format!("version {} is already recorded in _sqlx_migrations", m.version),
+            "add a new migration with a newer version instead of editing an applied one",
+        ));
+    }
+    let (down, down_origin) = match (&source.down, version.as_ref().and_then(|m| m.down.clone())) {
+        (Some(d), _) => (Some(d.clone()), "given"),
+        (None, Some(d)) => (Some(d), "down file"),
+        (None, None) => (None, "generated"),
+    };
+    if split::split(&up).is_empty() {
+        return Err(ToolError::invalid("sql", "the change holds no statement"));
+    }
+    Ok(Resolved { up, down, down_origin, version, origin, ledger })
+}
+
+fn ledger_status_has(ledger: &[LedgerRow], version: i64) -> bool {
+    ledger.iter().any(|r| r.version == version)
+}
+
+fn sql_database(db: &Database, tool: &str) -> Result<(), ToolError> {
+    if db.capabilities().sql {
+        return Ok(());
+    }
+    Err(ToolError::Unsupported {
+        what: tool.into(),
+        engine: db.config.engine,
+        hint: "migrations, schema snapshots and rollbacks apply to SQL databases (PostgreSQL, MySQL/MariaDB, SQLite); \
+               MongoDB has no fixed schema: change collections' validators and indexes with your application's tooling"
+            .into(),
+    })
+}
+
+fn writable(db: &Database, tool: &str) -> Result<(), ToolError> {
+    if db.config.mode == Mode::ReadWrite {
+        return Ok(());
+    }
+    Err(ToolError::refused(
+        format!("database {} is read-only; {tool} changes the schema", db.config.name),
+        "configure the database with mode = \"read-write\" (a staging copy is a good place for a dry-run); \
+         create-migration-plan and snapshot work on read-only databases",
+    ))
+}
+
+/// sha256 of the parts, 32 hex digits.
+fn hash(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// The plan id: the exact up and down SQL, the database's identity and its schema fingerprint.
+fn plan_id(db: &Database, kind: &str, up: &str, down: Option<&str>, fingerprint: &str) -> String {
+    let identity = format!("{}|{}|{}", db.config.name, db.config.engine, db.config.url.display_redacted());
+    hash(&[kind, &identity, up, down.unwrap_or(""), fingerprint])
+}
+
+fn statements_of(script: &str) -> Vec<String> {
+    split::split(script).into_iter().map(|s| s.sql).collect()
+}
+
+/// The sizes (bytes) of the tables a script touches, from the engine's statistics.
+async fn table_sizes(db: &Database, script: &str) -> Result<BTreeMap<String, u64>, ToolError> {
+    let tables = plan::tables(db.config.engine, script);
+    if tables.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let stats = db.table_stats(&tables).await?;
+    Ok(stats
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            let name = t["table"].as_str()?.to_ascii_lowercase();
+            let bytes = t["total_bytes"]
+                .as_u64()
+                .or_else(|| t["total_bytes"].as_str().and_then(|s| s.parse().ok()))
+                .or_else(|| t["live_rows"].as_u64().map(|r| r * 100))?;
+            Some((name, bytes))
+        })
+        .collect())
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct PlanParams {
+    /// Configured database name (default: the first one).
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(flatten)]
+    pub source: ChangeSource,
+    /// With `sql` and `folder`: write the change into the folder as a new migration
+    /// (`<version>_<name>.up.sql` + `.down.sql`, the down given or generated).
+    #[serde(default)]
+    pub write: bool,
+    /// Name of the written migration (default: migration).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// With `write`: replace migration files that exist under the same names (default: refuse).
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct PlanOutput {
+    pub database: String,
+    pub engine: Engine,
+    /// What the change is: sql, a file, or the next pending version of a folder.
+    pub source: String,
+    /// Hash of the exact SQL (up and down), the database's identity and its schema fingerprint.
+    pub plan_id: String,
+    pub schema_fingerprint: String,
+    /// Runs outside a transaction (`-- no-transaction`).
+    pub no_transaction: bool,
+    pub steps: Vec<Step>,
+    /// Lint findings with stable rule ids.
+    pub findings: Vec<Finding>,
+    /// The down script: given, from the down file, or generated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down: Option<String>,
+    pub down_origin: String,
+    /// What the change cannot undo.
+    pub irreversible: Vec<String>,
+    pub estimate_basis: String,
+    pub ledger: LedgerStatus,
+    /// Files written (write).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub written: Vec<String>,
+    pub notes: Vec<String>,
+    pub next: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct DryRunParams {
+    /// Configured database name (default: the first one).
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(flatten)]
+    pub source: ChangeSource,
+    /// Statement timeout in milliseconds for each statement (default and ceiling: the database's).
+    #[serde(default, deserialize_with = "crate::args::lenient::opt_u64")]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct DryRunOutput {
+    pub database: String,
+    pub engine: Engine,
+    pub source: String,
+    /// The up script ran to the end.
+    pub success: bool,
+    /// The plan id verified (usable with apply-migration only when success is true).
+    pub plan_id: String,
+    pub verified: bool,
+    /// The statement that failed, with its line and the engine's error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<FailedStatement>,
+    /// What the migration would change.
+    pub schema_diff: SchemaDiff,
+    /// Up then down returned the schema to its fingerprint (None: no down script to check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reversible: Option<bool>,
+    pub down_origin: String,
+    /// What up then down left different from the original.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reversibility_diff: Option<SchemaDiff>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down_failed: Option<FailedStatement>,
+    pub notes: Vec<String>,
+    pub next: String,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct FailedStatement {
+    /// up or down.
+    pub script: String,
+    /// 1-based statement index.
+    pub index: usize,
+    pub line: usize,
+    /// Byte offset of the statement in its script.
+    pub position: usize,
+    pub sql: String,
+    pub error: String,
+}
+
+fn failed_statement(script_name: &str, script: &str, e: &StatementError) -> FailedStatement {
+    let statements = split::split(script);
+    let s = statements.get(e.index - 1);
+    FailedStatement {
+        script: script_name.into(),
+        index: e.index,
+        line: s.map_or(0, |s| s.line),
+        position: s.map_or(0, |s| s.offset),
+        sql: s.map(|s| s.sql.clone()).unwrap_or_default(),
+        error: e.error.clone(),
+    }
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ApplyParams {
+    /// Configured database name (default: the first one).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// The plan_id a successful dry-run of this same change returned.
+    pub plan_id: String,
+    #[serde(flatten)]
+    pub source: ChangeSource,
+    /// Apply without asking the user through the client (only for clients that cannot ask; show
+    /// the plan to the user and ask first).
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ApplyOutput {
+    pub database: String,
+    pub engine: Engine,
+    pub source: String,
+    pub applied: bool,
+    /// The snapshot taken just before.
+    pub snapshot_before: SnapshotRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<FailedStatement>,
+    /// After a failure on an engine without transactional DDL: inverses that were run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub compensated: Vec<String>,
+    /// Statements of the change still in effect (0 when nothing remains).
+    pub statements_in_effect: usize,
+    /// Without one transaction (MySQL/MariaDB, `-- no-transaction`): the statements that had run
+    /// before the failure, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ran_before_failure: Vec<String>,
+    /// The schema equals the snapshot taken before (after a failure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchanged: Option<bool>,
+    pub schema_diff: SchemaDiff,
+    pub schema_fingerprint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_version: Option<i64>,
+    pub verification: Verification,
+    pub elapsed_ms: f64,
+    pub notes: Vec<String>,
+}
+
+/// Checks after applying.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+pub struct Verification {
+    /// Indexes left INVALID (an interrupted CONCURRENTLY build).
+    pub invalid_indexes: Vec<String>,
+    /// Constraints still NOT VALID: run VALIDATE CONSTRAINT.
+    pub unvalidated_constraints: Vec<String>,
+    /// The ledger row's checksum equals the file's (None: not recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_checksum_ok: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct SnapshotParams {
+    /// Configured database name (default: the first one).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Label of a new snapshot (default: manual).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Also write the snapshot's JSON description to this file (a new one: see overwrite).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// Replace `file` when it exists (default: refuse).
+    #[serde(default)]
+    pub overwrite: bool,
+    /// List stored snapshots instead of taking one.
+    #[serde(default)]
+    pub list: bool,
+    /// Compare two snapshots: ids or labels; "current" is the schema now.
+    #[serde(default)]
+    pub diff: Option<Vec<String>>,
+    /// Include every object's definition in the answer (default: counts by kind).
+    #[serde(default)]
+    pub include_objects: bool,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct SnapshotOutput {
+    pub database: String,
+    pub engine: Engine,
+    /// taken, list or diff.
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Objects by kind.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts: BTreeMap<String, usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Schema>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<SnapshotRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<SchemaDiff>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written: Option<String>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct RollbackParams {
+    /// Configured database name (default: the first one).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Return the schema to this stored snapshot (id or label): the DDL is computed.
+    #[serde(default)]
+    pub to_snapshot: Option<String>,
+    /// Or run this down script.
+    #[serde(default)]
+    pub down: Option<String>,
+    /// Or undo this applied version with its `.down.sql` from `folder` (removes its ledger row).
+    #[serde(default)]
+    pub version: Option<i64>,
+    #[serde(default)]
+    pub folder: Option<String>,
+    /// The plan_id the first (showing) call returned; without it nothing runs.
+    #[serde(default)]
+    pub plan_id: Option<String>,
+    /// Run without asking the user through the client (only for clients that cannot ask; show the
+    /// DDL to the user and ask first).
+    #[serde(default)]
+    pub confirm: bool,
+    /// true to accept that dropped tables and columns lose their data for good.
+    #[serde(default)]
+    pub accept_data_loss: bool,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct RollbackOutput {
+    pub database: String,
+    pub engine: Engine,
+    pub source: String,
+    /// The rollback DDL, in order.
+    pub ddl: Vec<String>,
+    /// Tables and columns it drops: their data does not come back.
+    pub drops_data: Vec<String>,
+    /// Differences it cannot undo automatically.
+    pub manual: Vec<String>,
+    /// The trial (rolled back / scratch) run succeeded.
+    pub dry_run_success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<FailedStatement>,
+    /// After the trial, the schema equals the snapshot (to_snapshot only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reaches_snapshot: Option<bool>,
+    pub schema_diff: SchemaDiff,
+    pub plan_id: String,
+    /// The rollback ran for real.
+    pub executed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_before: Option<SnapshotRecord>,
+    pub notes: Vec<String>,
+    pub next: String,
+}
+
+fn counts(schema: &Schema) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for o in &schema.objects {
+        *out.entry(o.kind.clone()).or_insert(0) += 1;
+    }
+    out
+}
+
+/// The down script to use: the given or filed one, else the generated one.
+fn down_script(resolved: &Resolved, analysis: &plan::Analysis) -> Option<String> {
+    resolved.down.clone().or_else(|| analysis.down.clone())
+}
+
+#[tool_router(router = migrate_router, vis = "pub(crate)")]
+impl Server {
+    #[tool(
+        name = "create-migration-plan",
+        description = "Plan a schema change before running it. Input: SQL, a migration file, or a migrations folder \
+            in sqlx-cli's format (the next pending version; the _sqlx_migrations ledger is read, dirty versions \
+            reported). Output: ordered steps with the lock each takes (PostgreSQL lock level, MySQL algorithm), \
+            whether it rewrites or scans the table, an estimated duration from the table's real size and a safer \
+            way (CREATE INDEX CONCURRENTLY, NOT VALID then VALIDATE, expand/contract, lock_timeout); lint findings \
+            (squawk's rules on PostgreSQL, ours on MySQL/MariaDB and SQLite); a generated down script and what cannot \
+            be reversed; and a plan_id for dry-run. With write: true and a folder it writes the migration files. Changes nothing in \
+            the database.",
+        annotations(
+            title = "Plan a migration",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn create_migration_plan(
+        &self,
+        Parameters(p): Parameters<PlanParams>,
+    ) -> Result<Json<PlanOutput>, ToolError> {
+        let db = self.database(p.database.as_deref())?;
+        sql_database(db, "create-migration-plan")?;
+        self.check_source(&p.source)?;
+        let engine = db.config.engine;
+        // With write, the folder is where the SQL goes, not what to plan.
+        let write_into = match (p.write, &p.source.sql, &p.source.folder) {
+            (false, _, _) => None,
+            (true, Some(_), Some(dir)) => Some(dir.clone()),
+            (true, _, _) => {
+                return Err(ToolError::invalid(
+                    "write",
+                    "write needs the change as sql and the folder to write it into",
+                ));
+            }
+        };
+        let source = ChangeSource {
+            sql: p.source.sql.clone(),
+            file: p.source.file.clone(),
+            folder: if write_into.is_some() { None } else { p.source.folder.clone() },
+            down: p.source.down.clone(),
+        };
+        let resolved = resolve(db, self.files(), &source).await?;
+        plan::check_statements(engine, &split::split(&resolved.up))?;
+        let schema = db.schema().await?;
+        let fingerprint = schema.fingerprint();
+        let sizes = table_sizes(db, &resolved.up).await?;
+        let analysis = plan::analyze(engine, &resolved.up, &schema, &sizes);
+        let down = down_script(&resolved, &analysis);
+        let no_transaction = folder::is_no_transaction(&resolved.up);
+        let mut notes = Vec::new();
+        if !db.capabilities().transactional_ddl {
+            notes.push(format!(
+                "{engine} commits each DDL statement: a failure half-way leaves the earlier statements applied \
+                 (apply-migration then runs their inverses); keep one DDL statement per migration where you can"
+            ));
+        }
+        if resolved.version.is_none() {
+            notes.push("SQL given directly is not recorded in _sqlx_migrations; pass write: true with a folder to make it a versioned migration".into());
+        }
+        let mut written = Vec::new();
+        if let Some(dir) = &write_into {
+            let existing = folder::read_for_writing(self.files(), Path::new(dir))?;
+            let version = folder::next_version(&existing);
+            let name = p.name.clone().unwrap_or_else(|| "migration".into());
+            written = folder::write(
+                self.files(),
+                Path::new(dir),
+                version,
+                &name,
+                &resolved.up,
+                down.as_deref(),
+                p.overwrite,
+            )?
+            .into_iter()
+            .map(|p| p.display().to_string())
+            .collect();
+            if down.is_none() {
+                notes.push("no down script: written as a plain (irreversible) migration".into());
+            }
+        }
+        let plan_id = plan_id(db, "migration", &resolved.up, down.as_deref(), &fingerprint);
+        Ok(Json(PlanOutput {
+            database: db.config.name.clone(),
+            engine,
+            source: resolved.origin.clone(),
+            plan_id,
+            schema_fingerprint: fingerprint,
+            no_transaction,
+            steps: analysis.steps,
+            findings: analysis.findings,
+            down_origin: if resolved.down.is_some() { resolved.down_origin.into() } else { "generated".into() },
+            down,
+            irreversible: analysis.irreversible,
+            estimate_basis: plan::ESTIMATE_BASIS.into(),
+            ledger: resolved.ledger,
+            written,
+            notes,
+            next: "run dry-run with the same change; it returns the plan_id apply-migration needs".into(),
+        }))
+    }
+
+    #[tool(
+        name = "dry-run",
+        description = "Try a migration without keeping anything. PostgreSQL and SQLite: up (then down) inside a \
+            transaction that is always rolled back, under lock_timeout and statement_timeout. MySQL/MariaDB commit \
+            DDL immediately, so there it runs in a scratch database cloned from the target's schema and dropped \
+            afterwards, never in the real schema. Reports success or the failing statement (index, line, engine \
+            error), the schema diff the migration would make, and the reversibility check (up, down, compare the \
+            schema fingerprint). A successful dry-run verifies the plan_id apply-migration requires.",
+        annotations(
+            title = "Dry-run a migration",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn dry_run(&self, Parameters(p): Parameters<DryRunParams>) -> Result<Json<DryRunOutput>, ToolError> {
+        let db = self.database(p.database.as_deref())?;
+        sql_database(db, "dry-run")?;
+        // Even rolled back, the trial runs DDL: a read-only database stays read-only.
+        writable(db, "dry-run")?;
+        self.check_source(&p.source)?;
+        let engine = db.config.engine;
+        let resolved = resolve(db, self.files(), &p.source).await?;
+        plan::check_statements(engine, &split::split(&resolved.up))?;
+        let schema = db.schema().await?;
+        let fingerprint = schema.fingerprint();
+        let analysis = plan::analyze(engine, &resolved.up, &schema, &BTreeMap::new());
+        let down = down_script(&resolved, &analysis);
+        if let Some(d) = &down {
+            plan::check_statements(engine, &split::split(d))?;
+        }
+        let plan_id = plan_id(db, "migration", &resolved.up, down.as_deref(), &fingerprint);
+        let up_statements = statements_of(&resolved.up);
+        let down_statements = down.as_deref().map(statements_of);
+        let trial = db.trial(&up_statements, down_statements.as_deref(), db.config.timeout_ms(p.timeout_ms)).await?;
+        let success = trial.up_failed.is_none();
+        let schema_diff = trial.after_up.as_ref().map(|a| snapshot::diff(&trial.before, a)).unwrap_or_default();
+        let reversibility_diff = trial.after_down.as_ref().map(|a| snapshot::diff(&trial.before, a));
+        let reversible = match (&down_statements, &trial.down_failed, &reversibility_diff) {
+            (None, _, _) => None,
+            (Some(_), Some(_), _) => Some(false),
+            (Some(_), None, Some(d)) => Some(d.is_empty()),
+            (Some(_), None, None) => None,
+        };
+        let mut notes = trial.notes;
+        if down.is_none() {
+            notes.push(format!(
+                "no down script (none given and none could be generated: {}); the reversibility check was skipped",
+                analysis.irreversible.join("; ")
+            ));
+        }
+        if success {
+            remember(&plan_id, Verified { reversible });
+        }
+        let next = match (success, reversible) {
+            (false, _) => "fix the failing statement and plan again".to_string(),
+            (true, Some(false)) => "the down script does not return the schema to where it was: fix it (see \
+                reversibility_diff) and dry-run again, or apply knowing the change cannot be undone by it"
+                .to_string(),
+            (true, _) => {
+                "show the plan and this result to the user; then apply-migration with this plan_id and confirm: true"
+                    .to_string()
+            }
+        };
+        Ok(Json(DryRunOutput {
+            database: db.config.name.clone(),
+            engine,
+            source: resolved.origin.clone(),
+            success,
+            verified: success,
+            failed: trial.up_failed.as_ref().map(|e| failed_statement("up", &resolved.up, e)),
+            down_failed: trial
+                .down_failed
+                .as_ref()
+                .map(|e| failed_statement("down", down.as_deref().unwrap_or_default(), e)),
+            plan_id,
+            schema_diff,
+            reversible,
+            down_origin: if resolved.down.is_some() { resolved.down_origin.into() } else { "generated".into() },
+            reversibility_diff: reversibility_diff.filter(|d| !d.is_empty()),
+            notes,
+            next,
+        }))
+    }
+
+    #[tool(
+        name = "apply-migration",
+        description = "Apply a migration that a dry-run verified: needs a read-write database, the plan_id of a \
+            successful dry-run of the same SQL on the same schema state (refused, with the reason, if the SQL or the \
+            schema changed since) and confirm: true. Takes a snapshot first. PostgreSQL and SQLite: one transaction \
+            (except `-- no-transaction` migrations), so a failure leaves nothing behind. MySQL/MariaDB: statement by \
+            statement; on failure the inverses of what ran are run and the result says exactly what remains. \
+            Records the _sqlx_migrations ledger (folder or versioned file), then verifies: invalid indexes, \
+            unvalidated constraints, the ledger checksum.",
+        annotations(
+            title = "Apply a verified migration",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn apply_migration(
+        &self,
+        Parameters(p): Parameters<ApplyParams>,
+        context: RequestContext<RoleServer>,
+        responses: InputResponses,
+    ) -> Result<Json<ApplyOutput>, ToolError> {
+        let db = self.database(p.database.as_deref())?;
+        sql_database(db, "apply-migration")?;
+        writable(db, "apply-migration")?;
+        self.check_source(&p.source)?;
+        let engine = db.config.engine;
+        let resolved = resolve(db, self.files(), &p.source).await?;
+        plan::check_statements(engine, &split::split(&resolved.up))?;
+        let schema = db.schema().await?;
+        let fingerprint = schema.fingerprint();
+        let analysis = plan::analyze(engine, &resolved.up, &schema, &BTreeMap::new());
+        let down = down_script(&resolved, &analysis);
+        let expected = plan_id(db, "migration", &resolved.up, down.as_deref(), &fingerprint);
+        if expected != p.plan_id.trim() {
+            return Err(ToolError::refused(
+                "the plan_id does not match this change on this database now: the SQL, the down script or the \
+                 schema changed since the dry-run (or the plan is for another database)",
+                format!(
+                    "run dry-run again on the change as it is now (schema fingerprint {fingerprint}) and use the plan_id it returns"
+                ),
+            ));
+        }
+        let Some(verified) = verified(&expected) else {
+            return Err(ToolError::refused(
+                "this plan_id was not verified by a successful dry-run in this server session",
+                "run dry-run with the same change first; apply-migration takes only what a dry-run proved",
+            ));
+        };
+        let action = format!(
+            "apply {} ({} statements{}) to database {}",
+            resolved.origin,
+            analysis.steps.len(),
+            if analysis.irreversible.is_empty() { "" } else { ", some irreversible" },
+            db.config.name
+        );
+        crate::confirm::confirmed(&context, responses, p.confirm, &action).await?;
+        let snapshot_before = db.store_snapshot(&format!("before plan {}", &expected[..12]), &schema).await?;
+        let up_statements = statements_of(&resolved.up);
+        let inverses: Vec<Option<String>> = analysis.steps.iter().map(|s| s.down.clone()).collect();
+        let no_transaction = folder::is_no_transaction(&resolved.up);
+        let ledger = match &resolved.version {
+            Some(m) => LedgerChange::Record { version: m.version, description: &m.description, checksum: &m.checksum },
+            None => LedgerChange::None,
+        };
+        let applied: Applied = db
+            .apply_change(&Change {
+                statements: &up_statements,
+                inverses: &inverses,
+                transactional: db.capabilities().transactional_ddl && !no_transaction,
+                ledger,
+            })
+            .await?;
+        forget(&expected);
+        let after = db.schema().await?;
+        let mut notes = Vec::new();
+        if verified.reversible == Some(false) {
+            notes.push("the dry-run found that the down script does not fully reverse this change".into());
+        }
+        let mut verification = Verification::default();
+        for o in &after.objects {
+            if o.kind == "index" && o.definition.ends_with("(INVALID)") {
+                verification.invalid_indexes.push(o.name.clone());
+            }
+            if matches!(o.kind.as_str(), "constraint" | "foreign key") && o.definition.contains("NOT VALID") {
+                verification.unvalidated_constraints.push(o.name.clone());
+            }
+        }
+        if !verification.unvalidated_constraints.is_empty() {
+            notes.push("constraints added NOT VALID still need ALTER TABLE ... VALIDATE CONSTRAINT (a later migration; it does not block writes)".into());
+        }
+        if !verification.invalid_indexes.is_empty() {
+            notes.push("an INVALID index is left by an interrupted CONCURRENTLY build: DROP INDEX CONCURRENTLY it and build again".into());
+        }
+        let success = applied.failed.is_none();
+        if let (true, Some(m)) = (success, &resolved.version) {
+            let row = db.migration_ledger().await?.into_iter().find(|r| r.version == m.version);
+            verification.ledger_checksum_ok =
+                Some(row.is_some_and(|r| r.success && r.checksum == hex::encode(&m.checksum)));
+        }
+        if let Some(reason) = &applied.compensation_failed {
+            notes.push(format!(
+                "the database is between states: {reason}. Compare with the snapshot taken before (snapshot with diff: \
+                 [{}, \"current\"]) and finish by hand",
+                snapshot_before.id
+            ));
+        }
+        let unchanged = (!success).then(|| after.fingerprint() == fingerprint);
+        let transactional = db.capabilities().transactional_ddl && !no_transaction;
+        let ran_before_failure = match &applied.failed {
+            Some(f) if !transactional => up_statements[..f.index - 1].to_vec(),
+            _ => vec![],
+        };
+        Ok(Json(ApplyOutput {
+            database: db.config.name.clone(),
+            engine,
+            source: resolved.origin.clone(),
+            applied: success,
+            snapshot_before,
+            failed: applied.failed.as_ref().map(|e| failed_statement("up", &resolved.up, e)),
+            compensated: applied.compensated,
+            statements_in_effect: applied.kept,
+            ran_before_failure,
+            unchanged,
+            schema_diff: snapshot::diff(&schema, &after),
+            schema_fingerprint: after.fingerprint(),
+            ledger_version: resolved.version.as_ref().filter(|_| success).map(|m| m.version),
+            verification,
+            elapsed_ms: applied.elapsed_ms,
+            notes,
+        }))
+    }
+
+    #[tool(
+        name = "snapshot",
+        description = "Describe the schema completely and deterministically from the catalogs (tables, columns, \
+            constraints, indexes, views, functions, triggers, policies, grants, sequence positions) with a \
+            fingerprint, and store it in the database (PostgreSQL: schema data_engineer; MySQL/SQLite: table \
+            data_engineer_snapshots) and optionally a file. list shows stored snapshots; diff: [a, b] compares two \
+            (ids or labels, \"current\" for the schema now).",
+        annotations(
+            title = "Snapshot the schema",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn snapshot(&self, Parameters(p): Parameters<SnapshotParams>) -> Result<Json<SnapshotOutput>, ToolError> {
+        let db = self.database(p.database.as_deref())?;
+        sql_database(db, "snapshot")?;
+        if let Some(file) = &p.file {
+            self.file("file", file)?;
+            // Refused before the snapshot is taken and stored, not after.
+            self.files().creatable("file", Path::new(file), p.overwrite)?;
+        }
+        let mut out = SnapshotOutput {
+            database: db.config.name.clone(),
+            engine: db.config.engine,
+            action: "taken".into(),
+            snapshot: None,
+            fingerprint: None,
+            counts: BTreeMap::new(),
+            schema: None,
+            snapshots: vec![],
+            diff: None,
+            written: None,
+            notes: vec![],
+        };
+        if p.list {
+            out.action = "list".into();
+            out.snapshots = db.snapshots().await?;
+            if out.snapshots.is_empty() {
+                out.notes.push("no snapshot stored yet".into());
+            }
+            return Ok(Json(out));
+        }
+        if let Some(pair) = &p.diff {
+            let [a, b] = pair.as_slice() else {
+                return Err(ToolError::invalid(
+                    "diff",
+                    "give two snapshots: [older, newer] (ids, labels or \"current\")",
+                ));
+            };
+            let load = async |which: &str| -> Result<Schema, ToolError> {
+                if which == "current" {
+                    return db.schema().await;
+                }
+                db.snapshot(which).await?.map(|(_, s)| s).ok_or_else(|| {
+                    ToolError::invalid("diff", format!("no snapshot {which:?}; snapshot with list: true shows them"))
+                })
+            };
+            let (a, b) = (load(a).await?, load(b).await?);
+            out.action = "diff".into();
+            out.diff = Some(snapshot::diff(&a, &b));
+            return Ok(Json(out));
+        }
+        let schema = db.schema().await?;
+        let label = p.label.clone().unwrap_or_else(|| "manual".into());
+        out.fingerprint = Some(schema.fingerprint());
+        out.counts = counts(&schema);
+        if db.config.mode == Mode::ReadWrite {
+            out.snapshot = Some(db.store_snapshot(&label, &schema).await?);
+        } else {
+            out.notes.push("read-only database: the snapshot was not stored in it (pass file to keep it)".into());
+        }
+        if let Some(file) = &p.file {
+            let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+            self.files()
+                .create("file", Path::new(file), p.overwrite)?
+                .write_all(text.as_bytes())
+                .map_err(|e| ToolError::invalid("file", format!("cannot write {file}: {e}")))?;
+            out.written = Some(file.clone());
+        }
+        if p.include_objects {
+            out.schema = Some(schema);
+        }
+        Ok(Json(out))
+    }
+
+    #[tool(
+        name = "rollback",
+        description = "Undo a change: run a down script, undo an applied folder version with its .down.sql (and \
+            remove its ledger row), or compute the DDL that returns the schema to a stored snapshot. The first call \
+            shows the DDL, what it drops and a dry-run of it, and returns a plan_id; a second call with that plan_id \
+            and confirm: true runs it (a snapshot is taken first). Data in dropped tables and columns does not come \
+            back: a rollback that drops any is refused unless accept_data_loss is true.",
+        annotations(
+            title = "Roll back a schema change",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn rollback(
+        &self,
+        Parameters(p): Parameters<RollbackParams>,
+        context: RequestContext<RoleServer>,
+        responses: InputResponses,
+    ) -> Result<Json<RollbackOutput>, ToolError> {
+        let db = self.database(p.database.as_deref())?;
+        sql_database(db, "rollback")?;
+        // Even the showing call dry-runs the DDL.
+        writable(db, "rollback")?;
+        let engine = db.config.engine;
+        let current = db.schema().await?;
+        let fingerprint = current.fingerprint();
+        let given = [p.to_snapshot.is_some(), p.down.is_some(), p.version.is_some()].iter().filter(|b| **b).count();
+        if given != 1 {
+            return Err(ToolError::invalid(
+                "to_snapshot",
+                "give exactly one of to_snapshot (a stored snapshot), down (a down script) or version (with folder)",
+            ));
+        }
+        let mut target: Option<Schema> = None;
+        let mut drops_data = Vec::new();
+        let mut manual = Vec::new();
+        let mut ledger_version = None;
+        let mut no_transaction = false;
+        let (ddl, source): (Vec<String>, String) = if let Some(which) = &p.to_snapshot {
+            let (record, schema) = db.snapshot(which).await?.ok_or_else(|| {
+                ToolError::invalid("to_snapshot", format!("no snapshot {which:?}; snapshot with list: true shows them"))
+            })?;
+            let reversal = db.reversal(&current, &schema);
+            drops_data = reversal.drops_data;
+            manual = reversal.manual;
+            target = Some(schema);
+            (reversal.statements, format!("snapshot {} ({}, {})", record.id, record.label, record.taken_at))
+        } else if let Some(down) = &p.down {
+            no_transaction = folder::is_no_transaction(down);
+            (statements_of(down), "down script".into())
+        } else {
+            let version = p.version.unwrap_or_default();
+            let dir = p.folder.clone().ok_or_else(|| {
+                ToolError::invalid("folder", "give the migrations folder holding the version's .down.sql")
+            })?;
+            self.file("folder", &dir)?;
+            let m = folder::read(self.files(), "folder", Path::new(&dir))?
+                .into_iter()
+                .find(|m| m.version == version)
+                .ok_or_else(|| ToolError::invalid("version", format!("{dir} has no version {version}")))?;
+            if !db.migration_ledger().await?.iter().any(|r| r.version == version) {
+                return Err(ToolError::invalid("version", format!("version {version} is not recorded as applied")));
+            }
+            let down = m.down.clone().ok_or_else(|| {
+                ToolError::refused(
+                    format!("version {version} has no .down.sql"),
+                    "write its down script, or roll back to the snapshot taken before it (to_snapshot)",
+                )
+            })?;
+            ledger_version = Some(version);
+            no_transaction = folder::is_no_transaction(&down);
+            (statements_of(&down), format!("folder {dir}, version {version} down"))
+        };
+        if ddl.is_empty() && manual.is_empty() {
+            return Err(ToolError::invalid("to_snapshot", "nothing to roll back: the schema already matches"));
+        }
+        let script = ddl.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join("\n");
+        plan::check_statements(engine, &split::split(&script))?;
+        // Down scripts that drop tables or columns lose data even when given by hand.
+        if p.to_snapshot.is_none() {
+            let analysis = plan::analyze(engine, &script, &current, &BTreeMap::new());
+            for s in &analysis.steps {
+                if s.action.contains("drop table") || s.action.contains("drop column") {
+                    drops_data.push(format!("step {}: {}", s.index, s.sql));
+                }
+            }
+        }
+        let id = plan_id(db, "rollback", &script, None, &fingerprint);
+        let mut notes = vec![];
+        if !drops_data.is_empty() {
+            notes.push("dropped tables and columns lose their data for good: a rollback restores structure, never rows; restore rows from a backup".into());
+        }
+        let Some(given_id) = p.plan_id.as_deref().map(str::trim) else {
+            let trial = db.trial(&ddl, None, db.config.statement_timeout_ms).await?;
+            let success = trial.up_failed.is_none();
+            let reaches = match (&target, &trial.after_up) {
+                (Some(t), Some(after)) => Some(after.fingerprint() == t.fingerprint()),
+                _ => None,
+            };
+            if let (Some(false), Some(t), Some(after)) = (reaches, &target, &trial.after_up) {
+                let left = snapshot::diff(after, t);
+                let names: Vec<String> = left
+                    .added
+                    .iter()
+                    .chain(&left.removed)
+                    .chain(&left.changed)
+                    .map(|c| format!("{} {}", c.kind, c.name))
+                    .collect();
+                notes.push(format!(
+                    "after this DDL the schema would still differ from the snapshot in: {} (the migration's own down \
+                     script may be the better way back)",
+                    names.join(", ")
+                ));
+            }
+            if success && manual.is_empty() {
+                remember(&id, Verified { reversible: None });
+            }
+            notes.extend(trial.notes);
+            let next = if !success || !manual.is_empty() {
+                "this rollback cannot run as is: see failed / manual".to_string()
+            } else {
+                format!(
+                    "show the DDL to the user; then call rollback again with the same arguments, plan_id and confirm: true{}",
+                    if drops_data.is_empty() { "" } else { " and accept_data_loss: true" }
+                )
+            };
+            return Ok(Json(RollbackOutput {
+                database: db.config.name.clone(),
+                engine,
+                source,
+                failed: trial.up_failed.as_ref().map(|e| failed_statement("rollback", &script, e)),
+                schema_diff: trial.after_up.as_ref().map(|a| snapshot::diff(&trial.before, a)).unwrap_or_default(),
+                ddl,
+                drops_data,
+                manual,
+                dry_run_success: success,
+                reaches_snapshot: reaches,
+                plan_id: id,
+                executed: false,
+                snapshot_before: None,
+                notes,
+                next,
+            }));
+        };
+        if given_id != id || verified(&id).is_none() {
+            return Err(ToolError::refused(
+                "the plan_id does not match a rollback verified in this session on the schema as it is now",
+                "call rollback without plan_id to see and dry-run the rollback again, then use the plan_id it returns",
+            ));
+        }
+        if !drops_data.is_empty() && !p.accept_data_loss {
+            return Err(ToolError::refused(
+                format!("this rollback drops {} and their data does not come back", drops_data.join(", ")),
+                "back up the data first if it matters, then call again with accept_data_loss: true",
+            ));
+        }
+        let action = format!(
+            "roll back database {} to {source} ({} statements{})",
+            db.config.name,
+            ddl.len(),
+            if drops_data.is_empty() {
+                String::new()
+            } else {
+                format!("; drops {}, whose data does not come back", drops_data.join(", "))
+            }
+        );
+        crate::confirm::confirmed(&context, responses, p.confirm, &action).await?;
+        let snapshot_before = db.store_snapshot(&format!("before rollback {}", &id[..12]), &current).await?;
+        let inverses: Vec<Option<String>> = vec![None; ddl.len()];
+        let applied = db
+            .apply_change(&Change {
+                statements: &ddl,
+                inverses: &inverses,
+                transactional: db.capabilities().transactional_ddl && !no_transaction,
+                ledger: match ledger_version {
+                    Some(version) => LedgerChange::Forget { version },
+                    None => LedgerChange::None,
+                },
+            })
+            .await?;
+        forget(&id);
+        let after = db.schema().await?;
+        if let Some(reason) = &applied.compensation_failed {
+            notes.push(reason.clone());
+        }
+        let success = applied.failed.is_none();
+        Ok(Json(RollbackOutput {
+            database: db.config.name.clone(),
+            engine,
+            source,
+            failed: applied.failed.as_ref().map(|e| failed_statement("rollback", &script, e)),
+            schema_diff: snapshot::diff(&current, &after),
+            reaches_snapshot: target.as_ref().map(|t| t.fingerprint() == after.fingerprint()),
+            ddl,
+            drops_data,
+            manual,
+            dry_run_success: true,
+            plan_id: id,
+            executed: success,
+            snapshot_before: Some(snapshot_before),
+            notes,
+            next: if success { "done".into() } else { "the rollback failed; see failed".into() },
+        }))
+    }
+}
