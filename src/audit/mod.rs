@@ -3,8 +3,11 @@
 //! `(object, detail, fix)` rows. Every rule has a fixture that triggers it and one that does
 //! not (tests/it/audit.rs).
 
+pub(crate) mod db;
 pub mod mongodb;
+mod mysql;
 pub mod plaintext_secrets;
+mod postgres;
 mod tool;
 
 use std::sync::LazyLock;

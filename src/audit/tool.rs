@@ -85,21 +85,21 @@ impl Server {
             });
         }
         let wanted = |s: Scope| p.scope == Scope::Full || s == p.scope;
-        let rules: Vec<_> = db.audit_rules().iter().filter(|r| wanted(r.scope)).collect();
-        let mut findings = db.audit(&rules).await?.unwrap_or_default();
+        let rules: Vec<_> = crate::audit::db::audit_rules(db).iter().filter(|r| wanted(r.scope)).collect();
+        let mut findings = crate::audit::db::audit(db, &rules).await?.unwrap_or_default();
         let mut rules_run = rules.len();
-        if let Some((ran, found)) = db.audit_documents(wanted).await? {
+        if let Some((ran, found)) = crate::audit::db::audit_documents(db, wanted).await? {
             rules_run += ran;
             findings.extend(found);
         }
         if wanted(Scope::Schema)
-            && let Some(found) = db.plaintext_secrets().await?
+            && let Some(found) = crate::audit::db::plaintext_secrets(db).await?
         {
             rules_run += 1;
             findings.extend(found);
         }
         if wanted(Scope::Schema)
-            && let Some(v) = db.index_problems().await?
+            && let Some(v) = crate::plan::db::index_problems(db).await?
         {
             rules_run += 3;
             for problem in crate::plan::tool::problems_from(&v, cfg.engine) {

@@ -12,7 +12,7 @@ use mongodb::{
 };
 use serde_json::{Value, json};
 
-use super::{Check, DocumentCall, Health, ObjectPage, ObjectQuery};
+use super::{Check, Health, ObjectPage, ObjectQuery};
 use crate::{
     config::{DatabaseConfig, Mode},
     error::ToolError,
@@ -26,8 +26,8 @@ pub(crate) const WRITING_STAGES: &[&str] = &["$out", "$merge"];
 pub(crate) struct Mongo {
     pub(crate) client: Client,
     pub(crate) db: Database,
-    tls: bool,
-    name: String,
+    pub(crate) tls: bool,
+    pub(crate) name: String,
 }
 
 /// Commit, retrying the commit itself while its outcome is unknown (the drivers' rule).
@@ -87,311 +87,7 @@ impl Mongo {
         }
     }
 
-    pub(crate) async fn run(&self, call: DocumentCall, mode: Mode) -> Result<DocumentSet, ToolError> {
-        let mut pipeline = call.pipeline.unwrap_or_default();
-        if mode == Mode::ReadOnly {
-            let parts = request_parts(&call.filter, call.projection.as_ref(), call.sort.as_ref(), &pipeline);
-            screen(&parts, Screen { writes: Some(Writes::ReadOnlyDatabase), javascript: true })?;
-        }
-        // The pipeline's own last stage writes: it returns nothing to limit.
-        let writes = pipeline.iter().any(|stage| stage.keys().any(|k| WRITING_STAGES.contains(&k.as_str())));
-        let coll = self.db.collection::<Document>(&call.collection);
-        let limit = call.cap as i64 + 1;
-        let max_time = Duration::from_millis(call.timeout_ms);
-        let map_err = |e| self.error(e, call.timeout_ms);
-        let mut cursor = if pipeline.is_empty() {
-            let mut find = coll.find(call.filter).limit(limit).max_time(max_time).batch_size(limit.min(101) as u32);
-            if let Some(p) = call.projection {
-                find = find.projection(p);
-            }
-            if let Some(s) = call.sort {
-                find = find.sort(s);
-            }
-            find.await.map_err(map_err)?
-        } else {
-            if !call.filter.is_empty() {
-                pipeline.insert(0, doc! { "$match": call.filter });
-            }
-            if !writes {
-                pipeline.push(doc! { "$limit": limit });
-            }
-            coll.aggregate(pipeline).max_time(max_time).batch_size(limit.min(101) as u32).await.map_err(map_err)?
-        };
-        // Documents are converted as they arrive; the read stops at the row cap or once they pass
-        // the byte cap (the driver holds one batch, kept small, beyond them).
-        let mut documents = Vec::new();
-        let mut bytes = 0;
-        let mut cut_at_bytes = false;
-        while let Some(d) = cursor.try_next().await.map_err(map_err)? {
-            let value = Bson::Document(d).into_relaxed_extjson();
-            bytes += super::approx_json_len(&value);
-            documents.push(value);
-            if documents.len() as i64 >= limit {
-                break;
-            }
-            if bytes > call.max_bytes {
-                cut_at_bytes = true;
-                break;
-            }
-        }
-        let more = documents.len() > call.cap;
-        documents.truncate(call.cap);
-        Ok(DocumentSet { documents, more, cut_at_bytes })
-    }
-
-    /// The explain command; with analyze, `executionStats` runs the query (reads only: stages
-    /// that write are refused here whatever the mode).
-    pub(crate) async fn explain(
-        &self,
-        call: super::DocumentExplainCall,
-        mode: Mode,
-    ) -> Result<super::Explained, ToolError> {
-        let mut pipeline = call.pipeline.clone().unwrap_or_default();
-        // Explaining with executionStats runs the pipeline: writing stages are refused whatever
-        // the mode.
-        let parts = request_parts(&call.filter, None, call.sort.as_ref(), &pipeline);
-        let writes = Writes::ReadingTool {
-            tool: "explain-analyze",
-            next: "explain the pipeline without its $out/$merge stages",
-        };
-        screen(&parts, Screen { writes: Some(writes), javascript: mode == Mode::ReadOnly })?;
-        let command = if call.pipeline.is_some() {
-            if !call.filter.is_empty() {
-                pipeline.insert(0, doc! { "$match": call.filter.clone() });
-            }
-            doc! { "aggregate": &call.collection, "pipeline": pipeline, "cursor": {} }
-        } else {
-            let mut find = doc! { "find": &call.collection, "filter": call.filter.clone() };
-            if let Some(sort) = &call.sort {
-                find.insert("sort", sort.clone());
-            }
-            find
-        };
-        let verbosity = if call.analyze { "executionStats" } else { "queryPlanner" };
-        let reply = self
-            .db
-            .run_command(doc! { "explain": command, "verbosity": verbosity, "maxTimeMS": call.timeout_ms as i64 })
-            .await
-            .map_err(|e| self.error(e, call.timeout_ms))?;
-        let raw = Bson::Document(reply).into_relaxed_extjson();
-        let planner = find_key(&raw, "queryPlanner").cloned().unwrap_or(Value::Null);
-        let stats = find_key(&raw, "executionStats").cloned();
-        let tree = match &stats {
-            Some(s) if !s["executionStages"].is_null() => s["executionStages"].clone(),
-            _ => {
-                let winning = &planner["winningPlan"];
-                if winning.get("queryPlan").is_some() { winning["queryPlan"].clone() } else { winning.clone() }
-            }
-        };
-        let filter_json = Bson::Document(call.filter.clone()).into_relaxed_extjson().to_string();
-        let mut plan = stage_node(&tree, &call.collection, &filter_json);
-        if let Some(s) = &stats {
-            plan.actual_rows = plan.actual_rows.or(s["nReturned"].as_f64());
-            // Some servers count examined documents and keys only for the whole query.
-            fill_examined(&mut plan, crate::plan::Access::FullScan, s["totalDocsExamined"].as_f64());
-            fill_examined(&mut plan, crate::plan::Access::Index, s["totalKeysExamined"].as_f64());
-        }
-        let notes = if stats.is_none() && call.analyze {
-            vec!["the server returned no executionStats: the plan holds no run-time numbers".into()]
-        } else {
-            vec![]
-        };
-        Ok(super::Explained {
-            plan,
-            planning_ms: None,
-            execution_ms: stats.as_ref().and_then(|s| s["executionTimeMillis"].as_f64()),
-            raw,
-            notes,
-        })
-    }
-
-    /// collStats per collection: documents, sizes, indexes.
-    pub(crate) async fn table_stats(&self, collections: &[String]) -> Value {
-        let mut out = Vec::new();
-        for name in collections {
-            match self.db.run_command(doc! { "collStats": name }).await {
-                Ok(s) => {
-                    let v = Bson::Document(s).into_relaxed_extjson();
-                    out.push(json!({
-                        "table": name, "live_rows": v["count"], "total_bytes": v["size"],
-                        "storage_bytes": v["storageSize"], "index_bytes": v["totalIndexSize"], "indexes": v["nindexes"],
-                    }));
-                }
-                Err(_) => {
-                    let estimate = self.db.collection::<Document>(name).estimated_document_count().await.ok();
-                    out.push(json!({ "table": name, "live_rows": estimate }));
-                }
-            }
-        }
-        Value::Array(out)
-    }
-
-    /// The slowest profiled operations, or how to turn the profiler on; and current operations.
-    pub(crate) async fn hotpaths(&self, limit: i64) -> super::Hotpaths {
-        let activity = match self.client.database("admin").run_command(doc! { "currentOp": 1, "active": true }).await {
-            Ok(reply) => {
-                let v = Bson::Document(reply).into_relaxed_extjson();
-                Value::Array(
-                    v["inprog"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter(|op| op["ns"].as_str().is_some_and(|ns| ns.starts_with(&format!("{}.", self.name))))
-                        .map(|op| json!({"opid": op["opid"], "op": op["op"], "ns": op["ns"], "running_ms": op["microsecs_running"].as_f64().map(|m| m / 1000.0), "command": op["command"].to_string().chars().take(300).collect::<String>()}))
-                        .collect(),
-                )
-            }
-            Err(_) => Value::Array(vec![]),
-        };
-        let enable = format!(
-            "turn the profiler on for this database: db.getSiblingDB(\"{}\").setProfilingLevel(1, {{ slowms: 100 }}) \
-             (it records operations slower than slowms in system.profile; level 2 records all and costs more)",
-            self.name
-        );
-        let level = match self.db.run_command(doc! { "profile": -1 }).await {
-            Ok(reply) => reply.get("was").and_then(Bson::as_i32).unwrap_or(0),
-            Err(e) => {
-                return super::Hotpaths {
-                    how_to_enable: Some(format!("this server does not answer the profile command ({e}); {enable}")),
-                    statements: Value::Array(vec![]),
-                    activity,
-                };
-            }
-        };
-        if level == 0 {
-            return super::Hotpaths { how_to_enable: Some(enable), statements: Value::Array(vec![]), activity };
-        }
-        let profile = self.db.collection::<Document>("system.profile");
-        let statements = match profile.find(doc! {}).sort(doc! { "millis": -1 }).limit(limit).await {
-            Ok(cursor) => {
-                let docs: Vec<Document> = cursor.try_collect().await.unwrap_or_default();
-                Value::Array(
-                    docs.into_iter()
-                        .map(|d| {
-                            let v = Bson::Document(d).into_relaxed_extjson();
-                            json!({"op": v["op"], "ns": v["ns"], "total_ms": v["millis"], "docs_examined": v["docsExamined"],
-                                   "returned": v["nreturned"], "plan": v["planSummary"],
-                                   "query": v["command"].to_string().chars().take(500).collect::<String>()})
-                        })
-                        .collect(),
-                )
-            }
-            Err(_) => Value::Array(vec![]),
-        };
-        super::Hotpaths { how_to_enable: None, statements, activity }
-    }
-
-    /// Indexes never used since the server started ($indexStats) and indexes another one leads.
-    pub(crate) async fn index_problems(&self) -> Value {
-        let mut shapes = Vec::new();
-        let mut unused = Vec::new();
-        let names: Vec<String> = self
-            .collections(doc! {})
-            .await
-            .unwrap_or_default()
-            .iter()
-            .filter(|c| c.get_str("type").unwrap_or("collection") == "collection")
-            .filter_map(|c| c.get_str("name").ok().map(str::to_string))
-            .filter(|n| !n.starts_with("system."))
-            .collect();
-        for name in names {
-            let Ok(reply) = self.db.run_command(doc! { "listIndexes": &name }).await else { continue };
-            for ix in first_batch(&reply) {
-                let index = ix.get_str("name").unwrap_or_default().to_string();
-                shapes.push(super::IndexShape {
-                    table: name.clone(),
-                    unique: ix.get_bool("unique").unwrap_or(false),
-                    columns: ix.get_document("key").map(|k| k.keys().cloned().collect()).unwrap_or_default(),
-                    name: index,
-                });
-            }
-            let stats = self.db.collection::<Document>(&name).aggregate([doc! { "$indexStats": {} }]).await;
-            if let Ok(cursor) = stats {
-                let docs: Vec<Document> = cursor.try_collect().await.unwrap_or_default();
-                for d in docs {
-                    let ops = d
-                        .get_document("accesses")
-                        .ok()
-                        .and_then(|a| a.get("ops"))
-                        .and_then(|o| o.as_i64().or(o.as_i32().map(i64::from)));
-                    let index = d.get_str("name").unwrap_or_default();
-                    if ops == Some(0) && index != "_id_" {
-                        unused.push(json!({ "table": name, "index": index }));
-                    }
-                }
-            }
-        }
-        json!({ "unused": unused, "duplicates": super::redundant(&shapes), "fk_without_index": [] })
-    }
-
-    /// What the audit rules look at, each part where this connection may see it.
-    pub(crate) async fn audit_facts(&self) -> Result<crate::audit::mongodb::Facts, ToolError> {
-        use crate::audit::mongodb::{Facts, RoleRef, User};
-        let roles = |list: Option<&mongodb::bson::Array>| -> Vec<RoleRef> {
-            list.into_iter()
-                .flatten()
-                .filter_map(Bson::as_document)
-                .map(|r| RoleRef {
-                    role: r.get_str("role").unwrap_or_default().into(),
-                    db: r.get_str("db").unwrap_or_default().into(),
-                })
-                .collect()
-        };
-        let status = self.db.run_command(doc! { "connectionStatus": 1 }).await.map_err(|e| self.error(e, 0))?;
-        let auth = status.get_document("authInfo").ok();
-        let authenticated = auth
-            .and_then(|a| a.get_array("authenticatedUsers").ok())
-            .into_iter()
-            .flatten()
-            .filter_map(Bson::as_document)
-            .map(|u| format!("{}@{}", u.get_str("user").unwrap_or_default(), u.get_str("db").unwrap_or_default()))
-            .collect();
-        let authenticated_roles = roles(auth.and_then(|a| a.get_array("authenticatedUserRoles").ok()));
-        let mut authorization =
-            self.client.database("admin").run_command(doc! { "getCmdLineOpts": 1 }).await.ok().and_then(|o| {
-                o.get_document("parsed")
-                    .and_then(|p| p.get_document("security"))
-                    .and_then(|s| s.get_str("authorization"))
-                    .map(str::to_string)
-                    .ok()
-            });
-        let users = self.db.run_command(doc! { "usersInfo": 1 }).await.ok().map(|reply| {
-            reply
-                .get_array("users")
-                .into_iter()
-                .flatten()
-                .filter_map(Bson::as_document)
-                .map(|u| User {
-                    user: u.get_str("user").unwrap_or_default().into(),
-                    db: u.get_str("db").unwrap_or_default().into(),
-                    roles: roles(u.get_array("roles").ok()),
-                })
-                .collect()
-        });
-        let collections = match self.collections(doc! { "type": "collection" }).await {
-            Ok(specs) => specs
-                .iter()
-                .filter_map(|s| {
-                    let name = s.get_str("name").ok()?;
-                    let validated = s
-                        .get_document("options")
-                        .ok()
-                        .and_then(|o| o.get_document("validator").ok())
-                        .is_some_and(|v| !v.is_empty());
-                    (!name.starts_with("system.")).then(|| (name.to_string(), validated))
-                })
-                .collect(),
-            // Refused for lack of rights: access control is evidently on.
-            Err(e) if matches!(*e.kind, mongodb::error::ErrorKind::Command(ref c) if c.code == 13) => {
-                authorization.get_or_insert_with(|| "enabled".into());
-                vec![]
-            }
-            Err(e) => return Err(self.error(e, 0)),
-        };
-        Ok(Facts { database: self.name.clone(), authenticated, authenticated_roles, authorization, users, collections })
-    }
-
-    async fn collections(&self, filter: Document) -> Result<Vec<Document>, mongodb::error::Error> {
+    pub(crate) async fn collections(&self, filter: Document) -> Result<Vec<Document>, mongodb::error::Error> {
         let reply = self.db.run_command(doc! { "listCollections": 1, "filter": filter }).await?;
         Ok(first_batch(&reply))
     }
@@ -596,85 +292,6 @@ pub(crate) fn find_key_path(value: &Bson, path: &str, wanted: &dyn Fn(&str) -> b
     }
 }
 
-/// The first value under `key` anywhere in a JSON tree (explain output nests differently for
-/// finds, pushed-down pipelines and `$cursor` stages).
-pub(crate) fn find_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    match v {
-        Value::Object(map) => map.get(key).or_else(|| map.values().find_map(|inner| find_key(inner, key))),
-        Value::Array(items) => items.iter().find_map(|inner| find_key(inner, key)),
-        _ => None,
-    }
-}
-
-/// Give the only scan of a kind the query's total, when the stage itself has no count.
-pub(crate) fn fill_examined(plan: &mut crate::plan::PlanNode, access: crate::plan::Access, total: Option<f64>) {
-    fn scans<'a>(
-        node: &'a mut crate::plan::PlanNode,
-        access: crate::plan::Access,
-        out: &mut Vec<&'a mut crate::plan::PlanNode>,
-    ) {
-        if node.access == Some(access) {
-            out.push(node);
-            return;
-        }
-        for child in node.children.iter_mut() {
-            scans(child, access, out);
-        }
-    }
-    let mut found = Vec::new();
-    scans(plan, access, &mut found);
-    if let ([only], Some(total)) = (found.as_mut_slice(), total) {
-        only.examined = only.examined.or(Some(total));
-    }
-}
-
-/// A MongoDB plan stage in the common model.
-pub(crate) fn stage_node(v: &Value, collection: &str, filter: &str) -> crate::plan::PlanNode {
-    use crate::plan::{Access, PlanNode};
-    let stage = v["stage"].as_str().unwrap_or("?").to_string();
-    let access = match stage.as_str() {
-        "COLLSCAN" => Some(Access::FullScan),
-        "IXSCAN" | "IDHACK" | "EXPRESS_IXSCAN" | "EXPRESS_CLUSTERED_IXSCAN" => Some(Access::Index),
-        _ => None,
-    };
-    let mut children: Vec<PlanNode> = Vec::new();
-    if v.get("inputStage").is_some() {
-        children.push(stage_node(&v["inputStage"], collection, filter));
-    }
-    for inner in v["inputStages"].as_array().into_iter().flatten() {
-        children.push(stage_node(inner, collection, filter));
-    }
-    let examined = match access {
-        Some(Access::FullScan) => v["docsExamined"].as_f64(),
-        Some(_) => v["keysExamined"].as_f64(),
-        None => None,
-    };
-    PlanNode {
-        kind: stage,
-        access,
-        relation: access.map(|_| collection.to_string()),
-        index: v["indexName"].as_str().map(str::to_string),
-        condition: match access {
-            Some(Access::FullScan) if filter != "{}" => Some(filter.to_string()),
-            _ => v.get("filter").map(|f| f.to_string()),
-        },
-        actual_rows: v["nReturned"].as_f64(),
-        time_ms: v["executionTimeMillisEstimate"].as_f64(),
-        examined,
-        children,
-        ..Default::default()
-    }
-}
-
-pub(crate) fn first_batch(reply: &Document) -> Vec<Document> {
-    reply
-        .get_document("cursor")
-        .ok()
-        .and_then(|c| c.get_array("firstBatch").ok())
-        .map(|b| b.iter().filter_map(|d| d.as_document().cloned()).collect())
-        .unwrap_or_default()
-}
-
 pub(crate) fn type_name(v: &Bson) -> &'static str {
     match v {
         Bson::Double(_) => "double",
@@ -793,4 +410,13 @@ mod tests {
         let reads = [doc! { "$lookup": { "from": "u", "as": "x", "pipeline": [ { "$match": { "out": 1 } } ] } }];
         assert!(screen(&request_parts(&Document::new(), None, None, &reads), READ_ONLY).is_ok());
     }
+}
+
+pub(crate) fn first_batch(reply: &Document) -> Vec<Document> {
+    reply
+        .get_document("cursor")
+        .ok()
+        .and_then(|c| c.get_array("firstBatch").ok())
+        .map(|b| b.iter().filter_map(|d| d.as_document().cloned()).collect())
+        .unwrap_or_default()
 }

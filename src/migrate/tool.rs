@@ -271,7 +271,7 @@ async fn table_sizes(db: &Database, script: &str) -> Result<BTreeMap<String, u64
     if tables.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let stats = db.table_stats(&tables).await?;
+    let stats = crate::plan::db::table_stats(db, &tables).await?;
     Ok(stats
         .as_array()
         .into_iter()

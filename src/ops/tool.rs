@@ -159,11 +159,11 @@ async fn tenant_tables_rls(db: &crate::engine::Database) -> SmokeCheck {
         fix,
         activity: vec![],
     };
-    let rules: Vec<_> = db.audit_rules().iter().filter(|r| r.code == CODE).collect();
+    let rules: Vec<_> = crate::audit::db::audit_rules(db).iter().filter(|r| r.code == CODE).collect();
     if rules.is_empty() {
         return check(SmokeStatus::Skip, format!("no {CODE} audit rule for this engine"), None);
     }
-    match db.audit(&rules).await {
+    match crate::audit::db::audit(db, &rules).await {
         Ok(Some(found)) if found.is_empty() => {
             check(SmokeStatus::Pass, "every table with a per-user column has row level security".into(), None)
         }

@@ -3,8 +3,13 @@
 //! [`PlanNode`]s; the rules in `rules/` (one per file, each with a stable code) look only at
 //! that model, so each rule serves every engine.
 
+pub(crate) mod db;
 pub mod indexes;
+mod mongo;
+mod mysql;
+mod postgres;
 mod rules;
+mod sqlite;
 pub(crate) mod tool;
 
 use serde::Serialize;

@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::query::tool::bson_document;
 use crate::{
     config::{Engine, Mode},
-    engine::{DocumentExplainCall, ExplainCall},
     error::ToolError,
+    plan::db::{DocumentExplainCall, ExplainCall},
     plan::{self, Finding, PlanNode},
     server::Server,
     sql::{self, StatementKind},
@@ -133,7 +133,7 @@ impl Server {
                     // database's mode.
                     sql::check(sql, cfg.engine, Mode::ReadOnly, 1)?;
                 }
-                db.explain(&ExplainCall { sql, checked: &checked, analyze, timeout_ms }).await?
+                crate::plan::db::explain(db, &ExplainCall { sql, checked: &checked, analyze, timeout_ms }).await?
             }
             (_, Some(collection)) if db.capabilities().documents => {
                 let pipeline = p
@@ -143,14 +143,17 @@ impl Server {
                         stages.into_iter().map(|s| bson_document("pipeline", s)).collect::<Result<Vec<_>, _>>()
                     })
                     .transpose()?;
-                db.explain_documents(DocumentExplainCall {
-                    collection: collection.clone(),
-                    filter: p.target.filter.map(|f| bson_document("filter", f)).transpose()?.unwrap_or_default(),
-                    sort: p.target.sort.map(|s| bson_document("sort", s)).transpose()?,
-                    pipeline,
-                    analyze,
-                    timeout_ms,
-                })
+                crate::plan::db::explain_documents(
+                    db,
+                    DocumentExplainCall {
+                        collection: collection.clone(),
+                        filter: p.target.filter.map(|f| bson_document("filter", f)).transpose()?.unwrap_or_default(),
+                        sort: p.target.sort.map(|s| bson_document("sort", s)).transpose()?,
+                        pipeline,
+                        analyze,
+                        timeout_ms,
+                    },
+                )
                 .await?
             }
             _ if db.capabilities().documents => {
@@ -161,7 +164,7 @@ impl Server {
             }
             _ => return Err(ToolError::invalid("sql", "give the SQL statement to explain")),
         };
-        let unindexed_foreign_keys = db.unindexed_foreign_keys().await?;
+        let unindexed_foreign_keys = crate::plan::db::unindexed_foreign_keys(db).await?;
         let cx = plan::Context { engine: cfg.engine, analyzed: analyze, unindexed_foreign_keys };
         Ok(Json(ExplainOutput {
             database: cfg.name.clone(),
@@ -347,7 +350,7 @@ impl Server {
             if !db.capabilities().sql {
                 return Err(db.needs_sql("design-indexes from hotpaths"));
             }
-            let h = db.hotpaths("total_time", 20).await?;
+            let h = crate::plan::db::hotpaths(db, "total_time", 20).await?;
             if let Some(how) = h.how_to_enable {
                 return Err(ToolError::refused(
                     "statement statistics are not enabled, so there is no workload to read",
@@ -417,7 +420,7 @@ impl Server {
         // Statistics order the columns by selectivity and turn rare values into partial indexes.
         for candidate in fresh.iter_mut().filter(|c| !c.literals.is_empty()) {
             let columns: Vec<String> = candidate.literals.iter().map(|(c, _)| c.clone()).collect();
-            if let Some((stats, rows)) = db.column_stats(&candidate.table, &columns).await? {
+            if let Some((stats, rows)) = crate::plan::db::column_stats(db, &candidate.table, &columns).await? {
                 plan::indexes::refine(candidate, &stats, rows);
             }
         }
@@ -451,7 +454,7 @@ impl Server {
                     format!("CREATE INDEX ON {} ({}){filter}", c.table, c.columns.join(", "))
                 })
                 .collect();
-            match db.hypothetical_indexes(sql, *writes, &statements).await? {
+            match crate::plan::db::hypothetical_indexes(db, sql, *writes, &statements).await? {
                 Some(h) => {
                     hypothetical_costing = true;
                     cost_before = Some(h.cost_before);
@@ -480,7 +483,7 @@ impl Server {
         } else if !db.capabilities().hypothetical_indexes {
             notes.push(format!("{} cannot try hypothetical indexes: candidates come from the statement's predicates, joins and ordering", cfg.engine));
         }
-        let existing_index_problems = match db.index_problems().await? {
+        let existing_index_problems = match crate::plan::db::index_problems(db).await? {
             Some(v) => problems_from(&v, cfg.engine),
             None => vec![],
         };
@@ -603,7 +606,7 @@ impl Server {
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default();
-                let h = db.hotpaths(&order, p.limit.unwrap_or(10).clamp(1, 50) as i64).await?;
+                let h = crate::plan::db::hotpaths(db, &order, p.limit.unwrap_or(10).clamp(1, 50) as i64).await?;
                 out.how_to_enable = h.how_to_enable;
                 out.statements = Some(h.statements);
                 out.activity = Some(h.activity);
@@ -625,7 +628,7 @@ impl Server {
                         tables.push(r.clone());
                     }
                 });
-                out.table_stats = Some(db.table_stats(&tables).await?);
+                out.table_stats = Some(crate::plan::db::table_stats(db, &tables).await?);
                 out.findings = Some(explained.findings);
                 out.execution_ms = explained.execution_ms;
                 out.plan_text = Some(explained.plan_text);

@@ -13,10 +13,11 @@ use rmcp::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::mongo::DocumentCall;
 use crate::{
     config::{Engine, Mode},
     engine::{
-        Column, DocumentCall,
+        Column,
         session::{Access, UserStatement},
     },
     error::ToolError,
@@ -256,7 +257,7 @@ impl Server {
             timeout_ms,
         };
         let started = Instant::now();
-        let set = db.run_documents(call).await?;
+        let set = crate::query::mongo::run_documents(db, call).await?;
         Ok(Json(RunMongoOutput {
             database: cfg.name.clone(),
             engine: cfg.engine,

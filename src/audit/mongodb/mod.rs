@@ -5,6 +5,7 @@
 mod app_user_broad_roles;
 mod authorization_disabled;
 mod collection_without_validator;
+pub(crate) mod facts;
 mod users_with_broad_roles;
 
 use super::{AuditFinding, Scope};

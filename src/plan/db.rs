@@ -1,0 +1,309 @@
+//! The plan tools' entry points on a database: which session a statement is explained in, and
+//! the statistics each engine keeps.
+
+use serde_json::Value;
+
+use crate::{
+    config::Engine,
+    engine::{Database, session::Access},
+    error::ToolError,
+};
+
+/// A statement to explain. Whatever it is, it runs inside a transaction that is rolled back.
+pub struct ExplainCall<'a> {
+    pub sql: &'a str,
+    pub checked: &'a crate::sql::Checked,
+    /// Run it and measure (true), or only plan it.
+    pub analyze: bool,
+    pub timeout_ms: u64,
+}
+
+/// A find or pipeline to explain.
+pub struct DocumentExplainCall {
+    pub collection: String,
+    pub filter: mongodb::bson::Document,
+    pub sort: Option<mongodb::bson::Document>,
+    pub pipeline: Option<Vec<mongodb::bson::Document>>,
+    pub analyze: bool,
+    pub timeout_ms: u64,
+}
+
+/// A plan in the common model plus the engine's own output.
+pub struct Explained {
+    pub plan: crate::plan::PlanNode,
+    pub raw: Value,
+    pub planning_ms: Option<f64>,
+    pub execution_ms: Option<f64>,
+    pub notes: Vec<String>,
+}
+
+/// Hypothetical indexes tried against one statement's plan.
+pub struct Hypothetical {
+    pub cost_before: f64,
+    /// One per candidate, in the order given.
+    pub tried: Vec<HypotheticalIndex>,
+}
+
+pub struct HypotheticalIndex {
+    pub cost_after: f64,
+    pub bytes: i64,
+    /// The planner chose it.
+    pub used: bool,
+}
+
+/// The busiest statements and what runs now.
+pub struct Hotpaths {
+    /// Set when statement statistics are off: exactly how to turn them on.
+    pub how_to_enable: Option<String>,
+    pub statements: Value,
+    pub activity: Value,
+}
+
+/// An index's table, name, uniqueness and columns in order.
+pub(crate) struct IndexShape {
+    pub table: String,
+    pub name: String,
+    pub unique: bool,
+    pub columns: Vec<String>,
+}
+
+/// Non-unique indexes whose columns lead another index on the same table: the other one serves
+/// every lookup they do.
+pub(crate) fn redundant(indexes: &[IndexShape]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for a in indexes.iter().filter(|a| !a.unique && a.name != "PRIMARY" && a.name != "_id_") {
+        let wider = indexes.iter().find(|b| {
+            b.table == a.table
+                && b.name != a.name
+                && b.columns.len() >= a.columns.len()
+                && b.columns.iter().zip(&a.columns).all(|(x, y)| x == y)
+                // Of two identical indexes, report only one.
+                && (b.columns.len() > a.columns.len() || b.unique || b.name < a.name)
+        });
+        if let Some(b) = wider {
+            out.push(serde_json::json!({ "table": a.table, "index": a.name, "same_as": b.name }));
+        }
+    }
+    out
+}
+
+/// Explain one checked statement; with `analyze`, run it: a read as the reader in a
+/// read-only transaction, a write in a trial that is always rolled back (and refused first
+/// when a rollback could not undo all of it).
+pub async fn explain(db: &Database, call: &ExplainCall<'_>) -> Result<Explained, ToolError> {
+    if !db.capabilities().sql {
+        return Err(db.needs_sql("explain-analyze of SQL"));
+    }
+    let trial = call.analyze && call.checked.kind.writes();
+    if trial {
+        crate::plan::db::refuse_lasting_effects(db, call.checked, call.timeout_ms).await?;
+    }
+    // A plan alone runs nothing: a write is planned with the login's own rights (the planner
+    // checks them) inside a read-only transaction.
+    let access = match (trial, call.checked.kind.writes()) {
+        (true, _) => Access::Trial,
+        (false, true) => Access::Catalog,
+        (false, false) => Access::Reader,
+    };
+    let mut session = db.session(access, call.timeout_ms).await?;
+    let explained = match db.config.engine {
+        Engine::Postgres => super::postgres::explain(&mut session, call).await,
+        Engine::Mysql => super::mysql::explain(&mut session, call).await,
+        _ => super::sqlite::explain(&mut session, call).await,
+    };
+    if trial {
+        // Awaited: the rollback is the point.
+        let rolled_back = session.rollback().await;
+        explained.and_then(|e| rolled_back.map(|()| e))
+    } else {
+        session.close();
+        explained
+    }
+}
+
+/// Refuse to run a write that leaves a trace a rollback cannot undo: sequences, AUTO_INCREMENT
+/// counters, non-transactional tables, triggers and user functions this server cannot vouch
+/// for, foreign tables.
+async fn refuse_lasting_effects(
+    db: &Database,
+    checked: &crate::sql::Checked,
+    timeout_ms: u64,
+) -> Result<(), ToolError> {
+    let mut reasons: Vec<String> = checked
+        .functions
+        .iter()
+        .filter(|f| matches!(f.as_str(), "nextval" | "setval" | "lastval"))
+        .map(|f| format!("{f}() changes a sequence, and a rollback does not undo that"))
+        .collect();
+    if reasons.is_empty() && db.config.engine != Engine::Sqlite {
+        let mut session = db.session(Access::Catalog, timeout_ms).await?;
+        let found = match db.config.engine {
+            Engine::Postgres => super::postgres::lasting_effects(&mut session, checked).await,
+            _ => super::mysql::lasting_effects(&mut session, checked).await,
+        };
+        session.close();
+        reasons = found?;
+    }
+    match reasons.as_slice() {
+        [] => Ok(()),
+        _ => Err(ToolError::refused(
+            format!("analyzing this statement would leave a trace a rollback cannot undo: {}", reasons.join("; ")),
+            "pass analyze: false for the estimated plan (nothing runs), or analyze the statement on a copy of the \
+             table (CREATE TABLE ... AS, or a scratch database)",
+        )),
+    }
+}
+
+/// Explain a find or pipeline with MongoDB's explain command.
+pub async fn explain_documents(db: &Database, call: DocumentExplainCall) -> Result<Explained, ToolError> {
+    match db.pool().await? {
+        crate::engine::Pool::Mongo(m) => super::mongo::explain(m, call, db.config.mode).await,
+        _ => Err(db.needs_documents("explaining document queries")),
+    }
+}
+
+/// Cost each candidate (CREATE INDEX statements) as a hypothetical index; `None` when the
+/// engine or database cannot.
+pub async fn hypothetical_indexes(
+    db: &Database,
+    sql: &str,
+    writes: bool,
+    candidates: &[String],
+) -> Result<Option<Hypothetical>, ToolError> {
+    if !db.capabilities().hypothetical_indexes {
+        return Ok(None);
+    }
+    // Only planned, never run: a write is planned with the login's own rights.
+    let access = if writes { Access::Catalog } else { Access::Reader };
+    let mut session = db.session(access, db.config.statement_timeout_ms).await?;
+    let tried = super::postgres::hypothetical(&mut session, sql, candidates).await;
+    session.close();
+    tried
+}
+
+/// Foreign keys no index starts with, where the engine can tell (explain's fk-join rule needs
+/// only these, not the whole index review).
+pub async fn unindexed_foreign_keys(db: &Database) -> Result<Vec<crate::plan::ForeignKey>, ToolError> {
+    let v = match db.pool().await? {
+        crate::engine::Pool::Postgres(p) => super::postgres::unindexed_foreign_keys(p)
+            .await
+            .map_err(|e| db.db_error(e, db.config.statement_timeout_ms))?,
+        _ => return Ok(vec![]),
+    };
+    Ok(v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| crate::plan::ForeignKey {
+            table: f["table"].as_str().unwrap_or_default().to_string(),
+            columns: f["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            references: f["references"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect())
+}
+
+/// Unused and duplicate indexes and unindexed foreign keys, where the engine can tell:
+/// `{"unused": [...], "duplicates": [...], "fk_without_index": [...]}`.
+pub async fn index_problems(db: &Database) -> Result<Option<Value>, ToolError> {
+    let t = db.config.statement_timeout_ms;
+    let listed = |rows: Vec<Value>| {
+        let indexes = rows
+            .iter()
+            .map(|r| IndexShape {
+                table: r["table"].as_str().unwrap_or_default().to_string(),
+                name: r["index"].as_str().unwrap_or_default().to_string(),
+                unique: r["is_unique"] == serde_json::json!(1) || r["is_unique"] == serde_json::json!(true),
+                columns: r["columns"].as_str().unwrap_or_default().split(',').map(str::to_string).collect(),
+            })
+            .collect::<Vec<_>>();
+        serde_json::json!({ "unused": [], "duplicates": redundant(&indexes), "fk_without_index": [] })
+    };
+    match db.pool().await? {
+        crate::engine::Pool::Postgres(p) => {
+            super::postgres::index_problems(p).await.map(Some).map_err(|e| db.db_error(e, t))
+        }
+        crate::engine::Pool::Mysql(p) => {
+            let rows = sqlx::query(include_str!("../plan/mysql/indexes.sql"))
+                .fetch_all(p)
+                .await
+                .map_err(|e| db.db_error(e, t))?;
+            let mut problems =
+                listed(crate::engine::objects(&rows, crate::engine::mysql::cell).map_err(|e| db.db_error(e, t))?);
+            // Usage counts need performance_schema: off or not readable means none to report.
+            if let Ok(rows) = sqlx::query(include_str!("../plan/mysql/unused_indexes.sql")).fetch_all(p).await {
+                problems["unused"] =
+                    Value::Array(crate::engine::objects(&rows, crate::engine::mysql::cell).unwrap_or_default());
+            }
+            Ok(Some(problems))
+        }
+        crate::engine::Pool::Sqlite(p) => {
+            let rows = sqlx::query(include_str!("../plan/sqlite/indexes.sql"))
+                .fetch_all(p)
+                .await
+                .map_err(|e| db.db_error(e, t))?;
+            Ok(Some(listed(crate::engine::objects(&rows, crate::engine::sqlite::cell).map_err(|e| db.db_error(e, t))?)))
+        }
+        crate::engine::Pool::Mongo(m) => Ok(Some(super::mongo::index_problems(m).await)),
+    }
+}
+
+/// The planner's statistics of these columns and the table's row estimate, where the engine
+/// keeps them (PostgreSQL's pg_stats).
+pub async fn column_stats(
+    db: &Database,
+    table: &str,
+    columns: &[String],
+) -> Result<Option<(Vec<crate::plan::indexes::ColumnStats>, f64)>, ToolError> {
+    match db.pool().await? {
+        crate::engine::Pool::Postgres(p) => super::postgres::column_stats(p, table, columns)
+            .await
+            .map(Some)
+            .map_err(|e| db.db_error(e, db.config.statement_timeout_ms)),
+        _ => Ok(None),
+    }
+}
+
+/// Size, rows, dead rows, last analyze / vacuum and scan counts of these tables.
+pub async fn table_stats(db: &Database, tables: &[String]) -> Result<Value, ToolError> {
+    let t = db.config.statement_timeout_ms;
+    match db.pool().await? {
+        crate::engine::Pool::Postgres(p) => {
+            super::postgres::table_stats(p, tables).await.map_err(|e| db.db_error(e, t))
+        }
+        crate::engine::Pool::Mysql(p) => super::mysql::table_stats(p, tables).await.map_err(|e| db.db_error(e, t)),
+        crate::engine::Pool::Sqlite(_) => {
+            let mut out = Vec::new();
+            for table in tables {
+                if let Some(d) = db.describe(None, table, 1).await? {
+                    out.push(serde_json::json!({ "table": table, "live_rows": d["row_estimate"] }));
+                }
+            }
+            Ok(Value::Array(out))
+        }
+        crate::engine::Pool::Mongo(m) => Ok(super::mongo::table_stats(m, tables).await),
+    }
+}
+
+/// The busiest statements (by `order`) and the sessions running now.
+pub async fn hotpaths(db: &Database, order: &str, limit: i64) -> Result<Hotpaths, ToolError> {
+    let t = db.config.statement_timeout_ms;
+    match db.pool().await? {
+        crate::engine::Pool::Postgres(p) => super::postgres::hotpaths(p, order, limit).await.map_err(|e| db.db_error(e, t)),
+        crate::engine::Pool::Mysql(p) => super::mysql::hotpaths(p, order, limit).await.map_err(|e| db.db_error(e, t)),
+        crate::engine::Pool::Sqlite(_) => Ok(Hotpaths {
+            how_to_enable: Some(
+                "SQLite keeps no statement statistics and serves one process: time the queries your application runs with \
+                 explain-analyze instead"
+                    .into(),
+            ),
+            statements: Value::Array(vec![]),
+            activity: Value::Array(vec![]),
+        }),
+        crate::engine::Pool::Mongo(m) => Ok(super::mongo::hotpaths(m, limit).await),
+    }
+}
