@@ -40,12 +40,11 @@ pub async fn audit_documents(
     db: &Database,
     wanted: impl Fn(crate::audit::Scope) -> bool,
 ) -> Result<Option<(usize, Vec<crate::audit::AuditFinding>)>, ToolError> {
-    match db.pool().await? {
-        crate::engine::Pool::Mongo(m) => {
-            Ok(Some(crate::audit::mongodb::run(&super::mongodb::facts::audit_facts(m).await?, wanted)))
-        }
-        _ => Ok(None),
+    if db.engine() != Engine::Mongodb {
+        return Ok(None);
     }
+    let facts = super::mongodb::facts::audit_facts(db.mongo().await?).await?;
+    Ok(Some(crate::audit::mongodb::run(&facts, wanted)))
 }
 
 /// The catalog audit rules of this engine.

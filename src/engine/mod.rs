@@ -258,7 +258,7 @@ pub struct Health {
     pub checks: Vec<Check>,
 }
 
-pub(crate) enum Pool {
+enum Pool {
     Postgres(sqlx::PgPool),
     Mysql(sqlx::MySqlPool),
     Sqlite(sqlx::SqlitePool),
@@ -308,11 +308,40 @@ impl Database {
         Ok(Some(pool))
     }
 
+    /// The MongoDB handle (a document database's only way in; SQL engines go through
+    /// sessions).
+    pub(crate) async fn mongo(&self) -> Result<&mongo::Mongo, ToolError> {
+        match self.pool().await? {
+            Pool::Mongo(m) => Ok(m),
+            _ => Err(self.needs_documents("document queries")),
+        }
+    }
+
+    /// End another connection of this database's login, by its backend pid (PostgreSQL) or
+    /// connection id (MySQL/MariaDB): its transaction rolls back and its statement stops. The
+    /// one way a flow that runs its own transactions (a load) stops on cancel. Best effort.
+    pub(crate) async fn end_connection(&self, id: i64) {
+        use sqlx::Executor as _;
+        match self.pool().await {
+            Ok(Pool::Postgres(p)) => {
+                let _ = sqlx::query("SELECT pg_terminate_backend($1)").bind(id as i32).execute(p).await;
+            }
+            Ok(Pool::Mysql(p)) => {
+                let _ = p.execute(sqlx::AssertSqlSafe(format!("KILL {id}"))).await;
+            }
+            _ => {}
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.config.engine
+    }
+
     pub fn capabilities(&self) -> Capabilities {
         self.config.engine.capabilities()
     }
 
-    pub(crate) async fn pool(&self) -> Result<&Pool, ToolError> {
+    async fn pool(&self) -> Result<&Pool, ToolError> {
         self.pool
             .get_or_try_init(|| async {
                 let cfg = &self.config;

@@ -295,20 +295,6 @@ impl Conn {
             _ => unreachable!("a PostgreSQL session"),
         }
     }
-
-    pub(crate) fn mysql(&mut self) -> &mut sqlx::MySqlConnection {
-        match self {
-            Conn::Mysql(c) => c,
-            _ => unreachable!("a MySQL session"),
-        }
-    }
-
-    pub(crate) fn sqlite(&mut self) -> &mut sqlx::SqliteConnection {
-        match self {
-            Conn::Sqlite(c) => c,
-            _ => unreachable!("a SQLite session"),
-        }
-    }
 }
 
 /// The error of a session used after its end (a bug).
@@ -377,6 +363,33 @@ impl Drop for Session<'_> {
 }
 
 impl Database {
+    /// Run `work` on a connection in a session of its own (`Access::Catalog` reads, or a
+    /// `Writer` that commits when `work` returns), then end it. `work` gets the connection and
+    /// returns what it likes (a driver error it wants to judge itself, too).
+    pub(crate) async fn with_session<T>(
+        &self,
+        access: Access,
+        work: impl AsyncFnOnce(&mut Conn) -> T,
+    ) -> Result<T, ToolError> {
+        let mut session = self.session(access, self.config.statement_timeout_ms).await?;
+        let out = session.race(work).await?;
+        if access == Access::Writer {
+            session.commit().await?;
+        } else {
+            session.close();
+        }
+        Ok(out)
+    }
+
+    /// [`Database::with_session`] for driver calls: their errors become tool errors.
+    pub(crate) async fn catalog<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Conn) -> Result<T, sqlx::Error>,
+    ) -> Result<T, ToolError> {
+        let t = self.config.statement_timeout_ms;
+        self.with_session(Access::Catalog, work).await?.map_err(|e| self.db_error(e, t))
+    }
+
     /// The session the model's statement runs in: as the reader, read-only, on a read-only
     /// database; as the login, committing only when asked, on a read-write one. On PostgreSQL a
     /// reader's session also says which of the named `relations` row level security filters

@@ -25,7 +25,10 @@ use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Row as _};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Database, Pool, backtick, double_quote, session::Access};
+use crate::engine::{
+    Database, backtick, double_quote,
+    session::{Access, Conn},
+};
 use crate::{
     config::{Engine, Mode},
     error::ToolError,
@@ -220,26 +223,44 @@ impl Database {
 
     /// The target's columns and key; `None` when no such table exists (a collection always exists).
     pub async fn load_target(&self, table: &str) -> Result<Option<TargetTable>, ToolError> {
-        let t = self.config.statement_timeout_ms;
-        let result = match self.pool().await? {
-            Pool::Postgres(p) => pg_target(p, table).await,
-            Pool::Mysql(p) => {
-                sql_target(p, include_str!("mysql/load_target.sql"), table, table, backtick, mysql_kind).await
-            }
-            Pool::Sqlite(p) => {
-                sql_target(p, include_str!("sqlite/load_target.sql"), table, table, double_quote, sqlite_kind).await
-            }
-            Pool::Mongo(_) => {
-                return Ok(Some(TargetTable {
-                    name: table.to_string(),
-                    quoted: table.to_string(),
-                    columns: vec![],
-                    primary_key: vec!["_id".into()],
-                    schemaless: true,
-                }));
-            }
-        };
-        result.map_err(|e| self.db_error(e, t))
+        if self.engine() != Engine::Mongodb {
+            return self
+                .catalog(async |conn| match conn {
+                    Conn::Postgres(c) => pg_target(c, table).await,
+                    Conn::Mysql(c) => {
+                        sql_target::<sqlx::MySql>(
+                            &mut **c,
+                            include_str!("mysql/load_target.sql"),
+                            table,
+                            table,
+                            backtick,
+                            mysql_kind,
+                        )
+                        .await
+                    }
+                    Conn::Sqlite(c) => {
+                        sql_target::<sqlx::Sqlite>(
+                            &mut **c,
+                            include_str!("sqlite/load_target.sql"),
+                            table,
+                            table,
+                            double_quote,
+                            sqlite_kind,
+                        )
+                        .await
+                    }
+                    Conn::Empty => unreachable!("an open session"),
+                })
+                .await;
+        }
+        // A collection always exists, with no declared columns.
+        Ok(Some(TargetTable {
+            name: table.to_string(),
+            quoted: table.to_string(),
+            columns: vec![],
+            primary_key: vec!["_id".into()],
+            schemaless: true,
+        }))
     }
 
     /// Stage what `feed` sends and merge it into the target in one transaction. The feed may end
@@ -258,17 +279,17 @@ impl Database {
             ));
         }
         let t = plan.timeout_ms;
-        let pool = self.pool().await?;
-        if let Pool::Mongo(m) = pool {
+        if let Ok(m) = self.mongo().await {
             return mongo::load(m, plan, feed, cancel).await;
         }
         // The load runs its own transactions on the session's connection, which it then
         // discards: staging tables and session memory are not for the next call.
         let mut session = self.session(Access::Manual, t).await?;
-        let result = match pool {
-            Pool::Postgres(p) => pg_load(session.conn().pg(), p, plan, feed, cancel).await,
-            Pool::Mysql(p) => mysql_load(session.conn().mysql(), p, plan, feed, cancel).await,
-            _ => sqlite_load(session.conn().sqlite(), plan, feed, cancel).await,
+        let result = match session.conn() {
+            Conn::Postgres(c) => pg_load(c, self, plan, feed, cancel).await,
+            Conn::Mysql(c) => mysql_load(c, self, plan, feed, cancel).await,
+            Conn::Sqlite(c) => sqlite_load(c, plan, feed, cancel).await,
+            Conn::Empty => unreachable!("an open session"),
         };
         session.discard();
         match result {
@@ -405,19 +426,19 @@ fn sqlite_kind(base: &str, _type_name: &str, _max_chars: Option<i64>) -> ValueKi
     }
 }
 
-async fn pg_target(pool: &sqlx::PgPool, table: &str) -> Result<Option<TargetTable>, sqlx::Error> {
+async fn pg_target(pool: &mut sqlx::PgConnection, table: &str) -> Result<Option<TargetTable>, sqlx::Error> {
     // The name as SQL would read it (folded to lower case unless quoted), then as spelled.
     let found: Option<(i64, String)> = sqlx::query_as(
         "select oid::int8, oid::regclass::text from pg_class
           where oid = coalesce(to_regclass($1), to_regclass(quote_ident($1)))",
     )
     .bind(table)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *pool)
     .await?;
     let Some((oid, name)) = found else { return Ok(None) };
     let rows = sqlx::query(include_str!("postgres/load_target.sql"))
         .bind(sqlx::postgres::types::Oid(oid as u32))
-        .fetch_all(pool)
+        .fetch_all(&mut *pool)
         .await?;
     let mut columns = Vec::new();
     let mut key: Vec<(i32, String)> = Vec::new();
@@ -478,7 +499,7 @@ where
 type KindOf = fn(&str, &str, Option<i64>) -> ValueKind;
 
 async fn sql_target<DB>(
-    pool: &sqlx::Pool<DB>,
+    conn: &mut DB::Connection,
     sql: &'static str,
     table: &str,
     display: &str,
@@ -496,7 +517,7 @@ where
     for<'r> i32: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
     for<'r> u64: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
 {
-    let rows = sqlx::query(sql).bind(table).fetch_all(pool).await?;
+    let rows = sqlx::query(sql).bind(table).fetch_all(&mut *conn).await?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -609,7 +630,7 @@ where
 
 async fn pg_load(
     conn: &mut sqlx::PgConnection,
-    pool: &sqlx::PgPool,
+    db: &Database,
     plan: &LoadPlan,
     feed: mpsc::Receiver<Feed>,
     cancel: CancellationToken,
@@ -623,7 +644,7 @@ async fn pg_load(
     let work = pg_stage_and_merge(conn, plan, feed);
     cancellable(&cancel, work, async {
         // Ends the session: its transaction rolls back and its statement stops on the server.
-        let _ = sqlx::query("select pg_terminate_backend($1)").bind(pid).execute(pool).await;
+        db.end_connection(i64::from(pid)).await;
     })
     .await
 }
@@ -822,7 +843,7 @@ fn key_join(plan: &LoadPlan, quote: fn(&str) -> String) -> String {
 
 async fn mysql_load(
     conn: &mut sqlx::MySqlConnection,
-    pool: &sqlx::MySqlPool,
+    db: &Database,
     plan: &LoadPlan,
     feed: mpsc::Receiver<Feed>,
     cancel: CancellationToken,
@@ -831,7 +852,7 @@ async fn mysql_load(
     let work = mysql_stage_and_merge(conn, plan, feed);
     cancellable(&cancel, work, async {
         // Ends the session: MariaDB rolls its transaction back and stops its statement.
-        let _ = pool.execute(AssertSqlSafe(format!("KILL {id}"))).await;
+        db.end_connection(id as i64).await;
     })
     .await
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 
 use crate::engine::{
-    Database, Pool,
+    Database,
     session::{Access, Conn},
 };
 use crate::{
@@ -269,12 +269,17 @@ impl Database {
     /// The sqlx ledger; empty when the table does not exist yet.
     pub async fn migration_ledger(&self) -> Result<Vec<LedgerRow>, ToolError> {
         type RowTuple = (i64, String, String, bool, Vec<u8>, i64);
-        let rows: Result<Vec<RowTuple>, sqlx::Error> = match self.pool().await? {
-            Pool::Postgres(p) => sqlx::query_as(include_str!("postgres/ledger_list.sql")).fetch_all(p).await,
-            Pool::Mysql(p) => sqlx::query_as(include_str!("mysql/ledger_list.sql")).fetch_all(p).await,
-            Pool::Sqlite(p) => sqlx::query_as(include_str!("sqlite/ledger_list.sql")).fetch_all(p).await,
-            Pool::Mongo(_) => return Err(self.needs_sql("migrations")),
-        };
+        if !self.capabilities().sql {
+            return Err(self.needs_sql("migrations"));
+        }
+        let rows: Result<Vec<RowTuple>, sqlx::Error> = self
+            .with_session(Access::Catalog, async |conn| match conn {
+                Conn::Postgres(c) => sqlx::query_as(include_str!("postgres/ledger_list.sql")).fetch_all(&mut **c).await,
+                Conn::Mysql(c) => sqlx::query_as(include_str!("mysql/ledger_list.sql")).fetch_all(&mut **c).await,
+                Conn::Sqlite(c) => sqlx::query_as(include_str!("sqlite/ledger_list.sql")).fetch_all(&mut **c).await,
+                Conn::Empty => unreachable!("an open session"),
+            })
+            .await?;
         let rows = match rows {
             Ok(rows) => rows,
             Err(e) if is_missing_table(&e) => vec![],
@@ -297,46 +302,42 @@ impl Database {
     pub async fn store_snapshot(&self, label: &str, schema: &Schema) -> Result<SnapshotRecord, ToolError> {
         let fingerprint = schema.fingerprint();
         let body = serde_json::to_string(schema).unwrap_or_default();
-        let id: Result<i64, sqlx::Error> = match self.pool().await? {
-            Pool::Postgres(p) => {
-                async {
-                    sqlx::raw_sql(include_str!("postgres/snapshots_create.sql")).execute(p).await?;
+        if !self.capabilities().sql {
+            return Err(self.needs_sql("schema snapshots"));
+        }
+        let id: Result<i64, sqlx::Error> = self
+            .with_session(Access::Writer, async |conn| match conn {
+                Conn::Postgres(c) => {
+                    sqlx::raw_sql(include_str!("postgres/snapshots_create.sql")).execute(&mut **c).await?;
                     sqlx::query_scalar(include_str!("postgres/snapshots_insert.sql"))
                         .bind(label)
                         .bind(&fingerprint)
                         .bind(&body)
-                        .fetch_one(p)
+                        .fetch_one(&mut **c)
                         .await
                 }
-                .await
-            }
-            Pool::Mysql(p) => {
-                async {
-                    sqlx::raw_sql(include_str!("mysql/snapshots_create.sql")).execute(p).await?;
+                Conn::Mysql(c) => {
+                    sqlx::raw_sql(include_str!("mysql/snapshots_create.sql")).execute(&mut **c).await?;
                     let done = sqlx::query(include_str!("mysql/snapshots_insert.sql"))
                         .bind(label)
                         .bind(&fingerprint)
                         .bind(&body)
-                        .execute(p)
+                        .execute(&mut **c)
                         .await?;
                     Ok(done.last_insert_id() as i64)
                 }
-                .await
-            }
-            Pool::Sqlite(p) => {
-                async {
-                    sqlx::raw_sql(include_str!("sqlite/snapshots_create.sql")).execute(p).await?;
+                Conn::Sqlite(c) => {
+                    sqlx::raw_sql(include_str!("sqlite/snapshots_create.sql")).execute(&mut **c).await?;
                     sqlx::query_scalar(include_str!("sqlite/snapshots_insert.sql"))
                         .bind(label)
                         .bind(&fingerprint)
                         .bind(&body)
-                        .fetch_one(p)
+                        .fetch_one(&mut **c)
                         .await
                 }
-                .await
-            }
-            Pool::Mongo(_) => return Err(self.needs_sql("schema snapshots")),
-        };
+                Conn::Empty => unreachable!("an open session"),
+            })
+            .await?;
         let id = id.map_err(|e| self.migrate_error(e))?;
         let stored = self.snapshots().await?.into_iter().find(|s| s.id == id);
         stored.ok_or_else(|| ToolError::Database {
@@ -348,12 +349,19 @@ impl Database {
 
     /// Stored snapshots, oldest first; empty when none was ever stored.
     pub async fn snapshots(&self) -> Result<Vec<SnapshotRecord>, ToolError> {
-        let rows: Result<Vec<(i64, String, String, String)>, sqlx::Error> = match self.pool().await? {
-            Pool::Postgres(p) => sqlx::query_as(include_str!("postgres/snapshots_list.sql")).fetch_all(p).await,
-            Pool::Mysql(p) => sqlx::query_as(include_str!("mysql/snapshots_list.sql")).fetch_all(p).await,
-            Pool::Sqlite(p) => sqlx::query_as(include_str!("sqlite/snapshots_list.sql")).fetch_all(p).await,
-            Pool::Mongo(_) => return Err(self.needs_sql("schema snapshots")),
-        };
+        if !self.capabilities().sql {
+            return Err(self.needs_sql("schema snapshots"));
+        }
+        let rows: Result<Vec<(i64, String, String, String)>, sqlx::Error> = self
+            .with_session(Access::Catalog, async |conn| match conn {
+                Conn::Postgres(c) => {
+                    sqlx::query_as(include_str!("postgres/snapshots_list.sql")).fetch_all(&mut **c).await
+                }
+                Conn::Mysql(c) => sqlx::query_as(include_str!("mysql/snapshots_list.sql")).fetch_all(&mut **c).await,
+                Conn::Sqlite(c) => sqlx::query_as(include_str!("sqlite/snapshots_list.sql")).fetch_all(&mut **c).await,
+                Conn::Empty => unreachable!("an open session"),
+            })
+            .await?;
         match rows {
             Ok(rows) => Ok(rows
                 .into_iter()
@@ -367,22 +375,33 @@ impl Database {
     /// One stored snapshot by id or label (the newest with that label).
     pub async fn snapshot(&self, id_or_label: &str) -> Result<Option<(SnapshotRecord, Schema)>, ToolError> {
         type RowTuple = (i64, String, String, String, String);
-        let row: Result<Option<RowTuple>, sqlx::Error> = match self.pool().await? {
-            Pool::Postgres(p) => {
-                sqlx::query_as(include_str!("postgres/snapshots_get.sql")).bind(id_or_label).fetch_optional(p).await
-            }
-            Pool::Mysql(p) => {
-                sqlx::query_as(include_str!("mysql/snapshots_get.sql"))
-                    .bind(id_or_label)
-                    .bind(id_or_label)
-                    .fetch_optional(p)
-                    .await
-            }
-            Pool::Sqlite(p) => {
-                sqlx::query_as(include_str!("sqlite/snapshots_get.sql")).bind(id_or_label).fetch_optional(p).await
-            }
-            Pool::Mongo(_) => return Err(self.needs_sql("schema snapshots")),
-        };
+        if !self.capabilities().sql {
+            return Err(self.needs_sql("schema snapshots"));
+        }
+        let row: Result<Option<RowTuple>, sqlx::Error> = self
+            .with_session(Access::Catalog, async |conn| match conn {
+                Conn::Postgres(c) => {
+                    sqlx::query_as(include_str!("postgres/snapshots_get.sql"))
+                        .bind(id_or_label)
+                        .fetch_optional(&mut **c)
+                        .await
+                }
+                Conn::Mysql(c) => {
+                    sqlx::query_as(include_str!("mysql/snapshots_get.sql"))
+                        .bind(id_or_label)
+                        .bind(id_or_label)
+                        .fetch_optional(&mut **c)
+                        .await
+                }
+                Conn::Sqlite(c) => {
+                    sqlx::query_as(include_str!("sqlite/snapshots_get.sql"))
+                        .bind(id_or_label)
+                        .fetch_optional(&mut **c)
+                        .await
+                }
+                Conn::Empty => unreachable!("an open session"),
+            })
+            .await?;
         let row = match row {
             Ok(row) => row,
             Err(e) if is_missing_table(&e) => None,

@@ -12,7 +12,7 @@ use super::{Dialect, Table, number};
 use crate::engine::session::{Access, Session};
 use crate::{
     config::Mode,
-    engine::{Database, Pool, mongo::Mongo},
+    engine::{Database, mongo::Mongo},
     error::ToolError,
 };
 
@@ -176,8 +176,7 @@ impl Database {
     /// Run the checks; nothing they run can write (a read-only transaction, rolled back).
     pub async fn data_quality(&self, checks: &[QualityCheck], samples: usize) -> Result<Vec<QualityResult>, ToolError> {
         let t = self.config.statement_timeout_ms;
-        let pool = self.pool().await?;
-        if let Pool::Mongo(m) = pool {
+        if let Ok(m) = self.mongo().await {
             let mut out = Vec::new();
             let existing = m.db.list_collection_names().await.map_err(|e| m.error(e, t))?;
             for (i, check) in checks.iter().enumerate() {

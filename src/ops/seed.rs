@@ -18,7 +18,7 @@ use super::{Dialect, Table};
 use crate::engine::session::{Access, Session};
 use crate::{
     engine::{
-        Database, Pool,
+        Database,
         mongo::{Mongo, commit},
     },
     error::ToolError,
@@ -175,8 +175,7 @@ impl Database {
     pub async fn seed(&self, access: &FileAccess, path: &Path, reapply_changed: bool) -> Result<SeedReport, ToolError> {
         let files = find(access, path)?;
         let t = self.config.statement_timeout_ms;
-        let pool = self.pool().await?;
-        if let Pool::Mongo(m) = pool {
+        if let Ok(m) = self.mongo().await {
             return mongo_seed(m, access, files, reapply_changed, t).await;
         }
         let d = self.dialect().ok_or_else(|| self.needs_sql("seed"))?;

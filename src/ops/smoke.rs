@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{Dialect, number};
 use crate::engine::session::Access;
 use crate::{
-    engine::{Database, Pool, mongo::Mongo},
+    engine::{Database, mongo::Mongo},
     error::ToolError,
 };
 
@@ -138,31 +138,29 @@ fn text(v: &Value, key: &str) -> String {
 impl Database {
     /// Run the smoke checklist. A database that cannot be reached is a failed check, not an error.
     pub async fn smoke_test(&self, opts: &SmokeOptions) -> Result<Vec<SmokeCheck>, ToolError> {
-        let pool = self.pool().await?;
-        if let Pool::Mongo(m) = pool {
+        if let Ok(m) = self.mongo().await {
             return Ok(mongo_smoke(m, opts, self.config.statement_timeout_ms).await);
         }
         let d = self.dialect().ok_or_else(|| self.needs_sql("smoke-test"))?;
         let mut checks = Vec::new();
-        match self.read(pool, "SELECT 1 AS one".into(), vec![]).await {
+        match self.read("SELECT 1 AS one".into(), vec![]).await {
             Ok(_) => checks.push(SmokeCheck::pass("connectivity", "connected and ran SELECT 1")),
             Err(e) => {
                 checks.push(SmokeCheck::fail("connectivity", e.to_string(), e.hint().unwrap_or_default()));
                 return Ok(checks);
             }
         }
-        checks.push(self.ledger(pool, d, opts.version).await.unwrap_or_else(|e| SmokeCheck::unread("migrations", &e)));
+        checks.push(self.ledger(d, opts.version).await.unwrap_or_else(|e| SmokeCheck::unread("migrations", &e)));
         match d {
-            Dialect::Postgres => self.postgres_checks(pool, opts, &mut checks).await,
-            Dialect::Mysql => self.mysql_checks(pool, opts, &mut checks).await,
-            Dialect::Sqlite => self.sqlite_checks(pool, opts, &mut checks).await,
+            Dialect::Postgres => self.postgres_checks(opts, &mut checks).await,
+            Dialect::Mysql => self.mysql_checks(opts, &mut checks).await,
+            Dialect::Sqlite => self.sqlite_checks(opts, &mut checks).await,
         }
         Ok(checks)
     }
 
     /// Rows of one catalog query in its own read-only transaction.
-    async fn read(&self, pool: &Pool, sql: String, binds: Vec<Value>) -> Result<Vec<Value>, ToolError> {
-        let _ = pool;
+    async fn read(&self, sql: String, binds: Vec<Value>) -> Result<Vec<Value>, ToolError> {
         let mut session = self.session(Access::Catalog, self.config.statement_timeout_ms).await?;
         let rows = session.rows(sql, &binds).await;
         session.close();
@@ -170,13 +168,13 @@ impl Database {
     }
 
     /// sqlx's `_sqlx_migrations`: the latest successful version, and no failed (dirty) one.
-    async fn ledger(&self, pool: &Pool, d: Dialect, version: Option<i64>) -> Result<SmokeCheck, ToolError> {
+    async fn ledger(&self, d: Dialect, version: Option<i64>) -> Result<SmokeCheck, ToolError> {
         let present_sql = match d {
             Dialect::Postgres => include_str!("../migrate/postgres/ledger_present.sql"),
             Dialect::Mysql => include_str!("../migrate/mysql/ledger_present.sql"),
             Dialect::Sqlite => include_str!("../migrate/sqlite/ledger_present.sql"),
         };
-        let present = self.read(pool, present_sql.into(), vec![]).await?;
+        let present = self.read(present_sql.into(), vec![]).await?;
         if !present.first().is_some_and(|r| number(&r["present"]).unwrap_or(0.0) > 0.0) {
             return Ok(match version {
                 Some(v) => SmokeCheck::fail(
@@ -188,11 +186,7 @@ impl Database {
             });
         }
         let dirty = self
-            .read(
-                pool,
-                "SELECT version, description FROM _sqlx_migrations WHERE NOT success ORDER BY version".into(),
-                vec![],
-            )
+            .read("SELECT version, description FROM _sqlx_migrations WHERE NOT success ORDER BY version".into(), vec![])
             .await?;
         if !dirty.is_empty() {
             let names: Vec<String> =
@@ -204,7 +198,7 @@ impl Database {
             ));
         }
         let latest =
-            self.read(pool, "SELECT MAX(version) AS latest FROM _sqlx_migrations WHERE success".into(), vec![]).await?;
+            self.read("SELECT MAX(version) AS latest FROM _sqlx_migrations WHERE success".into(), vec![]).await?;
         let latest = latest.first().and_then(|r| number(&r["latest"])).map(|n| n as i64);
         Ok(match (version, latest) {
             (Some(want), Some(have)) if want == have => {
@@ -232,8 +226,8 @@ impl Database {
         })
     }
 
-    async fn postgres_checks(&self, pool: &Pool, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
-        let invalid = self.read(pool, include_str!("postgres/smoke_invalid_indexes.sql").into(), vec![]).await;
+    async fn postgres_checks(&self, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
+        let invalid = self.read(include_str!("postgres/smoke_invalid_indexes.sql").into(), vec![]).await;
         checks.push(match invalid {
             Ok(rows) if rows.is_empty() => SmokeCheck::pass("invalid-indexes", "every index is valid"),
             Ok(rows) => {
@@ -253,8 +247,7 @@ impl Database {
             }
             Err(e) => SmokeCheck::unread("invalid-indexes", &e),
         });
-        let unvalidated =
-            self.read(pool, include_str!("postgres/smoke_unvalidated_constraints.sql").into(), vec![]).await;
+        let unvalidated = self.read(include_str!("postgres/smoke_unvalidated_constraints.sql").into(), vec![]).await;
         checks.push(match unvalidated {
             Ok(rows) if rows.is_empty() => SmokeCheck::pass("unvalidated-constraints", "every constraint is validated"),
             Ok(rows) => {
@@ -274,9 +267,9 @@ impl Database {
             }
             Err(e) => SmokeCheck::unread("unvalidated-constraints", &e),
         });
-        checks.push(self.postgres_rls(pool, opts).await);
+        checks.push(self.postgres_rls(opts).await);
         let sequences =
-            self.read(pool, include_str!("postgres/smoke_sequences.sql").into(), vec![SEQUENCE_LIMIT.into()]).await;
+            self.read(include_str!("postgres/smoke_sequences.sql").into(), vec![SEQUENCE_LIMIT.into()]).await;
         checks.push(match sequences {
             Ok(rows) if rows.is_empty() => {
                 SmokeCheck::pass("sequences", format!("every sequence is below {:.0}% of its range", SEQUENCE_LIMIT * 100.0))
@@ -296,7 +289,6 @@ impl Database {
         });
         let sessions = self
             .read(
-                pool,
                 include_str!("postgres/smoke_sessions.sql").into(),
                 vec![opts.long_query_seconds.into(), opts.idle_in_transaction_seconds.into()],
             )
@@ -316,7 +308,7 @@ impl Database {
                 checks.push(SmokeCheck::unread("idle-in-transaction", &e));
             }
         }
-        let replication = self.read(pool, include_str!("postgres/smoke_replication.sql").into(), vec![]).await;
+        let replication = self.read(include_str!("postgres/smoke_replication.sql").into(), vec![]).await;
         checks.push(match replication {
             Ok(rows) => match rows.first() {
                 Some(r) if r["replica"] == Value::Bool(true) => {
@@ -328,13 +320,12 @@ impl Database {
         });
     }
 
-    async fn postgres_rls(&self, pool: &Pool, opts: &SmokeOptions) -> SmokeCheck {
+    async fn postgres_rls(&self, opts: &SmokeOptions) -> SmokeCheck {
         const NAME: &str = "row-level-security";
-        let orphaned =
-            match self.read(pool, include_str!("postgres/smoke_policies_without_rls.sql").into(), vec![]).await {
-                Ok(rows) => rows,
-                Err(e) => return SmokeCheck::unread(NAME, &e),
-            };
+        let orphaned = match self.read(include_str!("postgres/smoke_policies_without_rls.sql").into(), vec![]).await {
+            Ok(rows) => rows,
+            Err(e) => return SmokeCheck::unread(NAME, &e),
+        };
         // Per table, in order found: what it lacks and who says it must have it.
         let mut lacking: Vec<(String, RlsLack)> = orphaned
             .iter()
@@ -361,7 +352,7 @@ impl Database {
         let mut dropped = Vec::new();
         for want in &required {
             let rows =
-                self.read(pool, include_str!("postgres/smoke_rls_enabled.sql").into(), vec![want.table.clone().into()]);
+                self.read(include_str!("postgres/smoke_rls_enabled.sql").into(), vec![want.table.clone().into()]);
             let row = match rows.await {
                 Ok(rows) => rows.into_iter().next(),
                 // An invalid name: to_regclass raises on bad syntax.
@@ -457,7 +448,7 @@ impl Database {
         Ok(Some((source, tables)))
     }
 
-    async fn mysql_checks(&self, pool: &Pool, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
+    async fn mysql_checks(&self, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
         checks.push(SmokeCheck::skip(
             "invalid-indexes",
             "MySQL/MariaDB build indexes atomically: there are no invalid ones to find",
@@ -467,8 +458,7 @@ impl Database {
             "MySQL/MariaDB have no NOT VALID constraints (rows loaded with foreign_key_checks=0 are not tracked)",
         ));
         checks.push(rls_unsupported(&opts.rls_tables));
-        let auto =
-            self.read(pool, include_str!("mysql/smoke_auto_increment.sql").into(), vec![SEQUENCE_LIMIT.into()]).await;
+        let auto = self.read(include_str!("mysql/smoke_auto_increment.sql").into(), vec![SEQUENCE_LIMIT.into()]).await;
         checks.push(match auto {
             Ok(rows) if rows.is_empty() => SmokeCheck::pass(
                 "auto-increment",
@@ -512,7 +502,7 @@ impl Database {
         });
         checks.push(
             match self
-                .read(pool, include_str!("mysql/smoke_long_queries.sql").into(), vec![opts.long_query_seconds.into()])
+                .read(include_str!("mysql/smoke_long_queries.sql").into(), vec![opts.long_query_seconds.into()])
                 .await
             {
                 Ok(rows) => long_queries(rows, opts.long_query_seconds, "KILL QUERY <id>;"),
@@ -522,7 +512,6 @@ impl Database {
         checks.push(
             match self
                 .read(
-                    pool,
                     include_str!("mysql/smoke_idle_transactions.sql").into(),
                     vec![opts.idle_in_transaction_seconds.into()],
                 )
@@ -533,9 +522,9 @@ impl Database {
             },
         );
         // MariaDB 10.5+ and MySQL 8.0.22+ say REPLICA; older servers only SLAVE.
-        let status = match self.read(pool, "SHOW REPLICA STATUS".into(), vec![]).await {
+        let status = match self.read("SHOW REPLICA STATUS".into(), vec![]).await {
             Ok(rows) => Ok(rows),
-            Err(_) => self.read(pool, "SHOW SLAVE STATUS".into(), vec![]).await,
+            Err(_) => self.read("SHOW SLAVE STATUS".into(), vec![]).await,
         };
         checks.push(match status {
             Ok(rows) => match rows.first() {
@@ -552,8 +541,8 @@ impl Database {
         });
     }
 
-    async fn sqlite_checks(&self, pool: &Pool, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
-        checks.push(match self.read(pool, "PRAGMA integrity_check(20)".into(), vec![]).await {
+    async fn sqlite_checks(&self, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
+        checks.push(match self.read("PRAGMA integrity_check(20)".into(), vec![]).await {
             Ok(rows) => {
                 let problems: Vec<String> =
                     rows.iter().filter_map(|r| r.as_object()?.values().next()?.as_str().map(str::to_string)).collect();
@@ -573,7 +562,7 @@ impl Database {
                 "the file may be corrupt: restore from a backup or recover with the sqlite3 shell's .recover",
             ),
         });
-        checks.push(match self.read(pool, "PRAGMA foreign_key_check".into(), vec![]).await {
+        checks.push(match self.read("PRAGMA foreign_key_check".into(), vec![]).await {
             Ok(rows) if rows.is_empty() => SmokeCheck::pass("foreign-keys", "PRAGMA foreign_key_check: no orphan rows"),
             Ok(rows) => {
                 let names: Vec<String> = rows

@@ -101,18 +101,19 @@ impl Server {
                 .map(|(_, kind, schema, name)| CatalogName { kind, schema: schema.as_deref(), name })
                 .collect();
             let database = db.config.name.clone();
-            report.catalog = Some(match tokio::time::timeout(CATALOG_TIMEOUT, db.objects_exist(&names)).await {
-                Ok(Ok(found)) => {
-                    for ((problem, ..), present) in missing.iter().zip(found) {
-                        if let Some(present) = present {
-                            report.found_in_database(*problem, present, &database);
+            report.catalog =
+                Some(match tokio::time::timeout(CATALOG_TIMEOUT, super::lookup::objects_exist(db, &names)).await {
+                    Ok(Ok(found)) => {
+                        for ((problem, ..), present) in missing.iter().zip(found) {
+                            if let Some(present) = present {
+                                report.found_in_database(*problem, present, &database);
+                            }
                         }
+                        format!("objects defined nowhere were looked up in database {database}")
                     }
-                    format!("objects defined nowhere were looked up in database {database}")
-                }
-                Ok(Err(e)) => format!("could not look objects up in database {database}: {e}"),
-                Err(_) => format!("database {database} did not answer within {} s", CATALOG_TIMEOUT.as_secs()),
-            });
+                    Ok(Err(e)) => format!("could not look objects up in database {database}: {e}"),
+                    Err(_) => format!("database {database} did not answer within {} s", CATALOG_TIMEOUT.as_secs()),
+                });
         }
         Ok(Json(VerifyOrderOutput { engine, report }))
     }

@@ -5,7 +5,10 @@ use serde_json::Value;
 
 use crate::{
     config::Engine,
-    engine::{Database, session::Access},
+    engine::{
+        Database,
+        session::{Access, Conn},
+    },
     error::ToolError,
 };
 
@@ -156,10 +159,7 @@ async fn refuse_lasting_effects(
 
 /// Explain a find or pipeline with MongoDB's explain command.
 pub async fn explain_documents(db: &Database, call: DocumentExplainCall) -> Result<Explained, ToolError> {
-    match db.pool().await? {
-        crate::engine::Pool::Mongo(m) => super::mongo::explain(m, call, db.config.mode).await,
-        _ => Err(db.needs_documents("explaining document queries")),
-    }
+    super::mongo::explain(db.mongo().await?, call, db.config.mode).await
 }
 
 /// Cost each candidate (CREATE INDEX statements) as a hypothetical index; `None` when the
@@ -180,16 +180,13 @@ pub async fn hypothetical_indexes(
     session.close();
     tried
 }
-
 /// Foreign keys no index starts with, where the engine can tell (explain's fk-join rule needs
 /// only these, not the whole index review).
 pub async fn unindexed_foreign_keys(db: &Database) -> Result<Vec<crate::plan::ForeignKey>, ToolError> {
-    let v = match db.pool().await? {
-        crate::engine::Pool::Postgres(p) => super::postgres::unindexed_foreign_keys(p)
-            .await
-            .map_err(|e| db.db_error(e, db.config.statement_timeout_ms))?,
-        _ => return Ok(vec![]),
-    };
+    if db.engine() != Engine::Postgres {
+        return Ok(vec![]);
+    }
+    let v = db.catalog(async |conn| super::postgres::unindexed_foreign_keys(conn.pg()).await).await?;
     Ok(v.as_array()
         .into_iter()
         .flatten()
@@ -210,7 +207,9 @@ pub async fn unindexed_foreign_keys(db: &Database) -> Result<Vec<crate::plan::Fo
 /// Unused and duplicate indexes and unindexed foreign keys, where the engine can tell:
 /// `{"unused": [...], "duplicates": [...], "fk_without_index": [...]}`.
 pub async fn index_problems(db: &Database) -> Result<Option<Value>, ToolError> {
-    let t = db.config.statement_timeout_ms;
+    if db.engine() == Engine::Mongodb {
+        return Ok(Some(super::mongo::index_problems(db.mongo().await?).await));
+    }
     let listed = |rows: Vec<Value>| {
         let indexes = rows
             .iter()
@@ -223,33 +222,34 @@ pub async fn index_problems(db: &Database) -> Result<Option<Value>, ToolError> {
             .collect::<Vec<_>>();
         serde_json::json!({ "unused": [], "duplicates": redundant(&indexes), "fk_without_index": [] })
     };
-    match db.pool().await? {
-        crate::engine::Pool::Postgres(p) => {
-            super::postgres::index_problems(p).await.map(Some).map_err(|e| db.db_error(e, t))
-        }
-        crate::engine::Pool::Mysql(p) => {
-            let rows = sqlx::query(include_str!("../plan/mysql/indexes.sql"))
-                .fetch_all(p)
-                .await
-                .map_err(|e| db.db_error(e, t))?;
-            let mut problems =
-                listed(crate::engine::objects(&rows, crate::engine::mysql::cell).map_err(|e| db.db_error(e, t))?);
-            // Usage counts need performance_schema: off or not readable means none to report.
-            if let Ok(rows) = sqlx::query(include_str!("../plan/mysql/unused_indexes.sql")).fetch_all(p).await {
-                problems["unused"] =
-                    Value::Array(crate::engine::objects(&rows, crate::engine::mysql::cell).unwrap_or_default());
+    let found = db
+        .catalog(async |conn| match conn {
+            Conn::Postgres(c) => super::postgres::index_problems(c).await.map(Ok),
+            Conn::Mysql(c) => {
+                let rows = sqlx::query(include_str!("mysql/indexes.sql")).fetch_all(&mut **c).await?;
+                let indexes = crate::engine::objects(&rows, crate::engine::mysql::cell)?;
+                // Usage counts need performance_schema: off or not readable means none to report.
+                let unused = match sqlx::query(include_str!("mysql/unused_indexes.sql")).fetch_all(&mut **c).await {
+                    Ok(rows) => crate::engine::objects(&rows, crate::engine::mysql::cell).unwrap_or_default(),
+                    Err(_) => vec![],
+                };
+                Ok(Err((indexes, unused)))
             }
-            Ok(Some(problems))
+            Conn::Sqlite(c) => {
+                let rows = sqlx::query(include_str!("sqlite/indexes.sql")).fetch_all(&mut **c).await?;
+                Ok(Err((crate::engine::objects(&rows, crate::engine::sqlite::cell)?, vec![])))
+            }
+            Conn::Empty => unreachable!("an open session"),
+        })
+        .await?;
+    Ok(Some(match found {
+        Ok(problems) => problems,
+        Err((indexes, unused)) => {
+            let mut problems = listed(indexes);
+            problems["unused"] = Value::Array(unused);
+            problems
         }
-        crate::engine::Pool::Sqlite(p) => {
-            let rows = sqlx::query(include_str!("../plan/sqlite/indexes.sql"))
-                .fetch_all(p)
-                .await
-                .map_err(|e| db.db_error(e, t))?;
-            Ok(Some(listed(crate::engine::objects(&rows, crate::engine::sqlite::cell).map_err(|e| db.db_error(e, t))?)))
-        }
-        crate::engine::Pool::Mongo(m) => Ok(Some(super::mongo::index_problems(m).await)),
-    }
+    }))
 }
 
 /// The planner's statistics of these columns and the table's row estimate, where the engine
@@ -259,24 +259,17 @@ pub async fn column_stats(
     table: &str,
     columns: &[String],
 ) -> Result<Option<(Vec<crate::plan::indexes::ColumnStats>, f64)>, ToolError> {
-    match db.pool().await? {
-        crate::engine::Pool::Postgres(p) => super::postgres::column_stats(p, table, columns)
-            .await
-            .map(Some)
-            .map_err(|e| db.db_error(e, db.config.statement_timeout_ms)),
-        _ => Ok(None),
+    if db.engine() != Engine::Postgres {
+        return Ok(None);
     }
+    db.catalog(async |conn| super::postgres::column_stats(conn.pg(), table, columns).await).await.map(Some)
 }
 
 /// Size, rows, dead rows, last analyze / vacuum and scan counts of these tables.
 pub async fn table_stats(db: &Database, tables: &[String]) -> Result<Value, ToolError> {
-    let t = db.config.statement_timeout_ms;
-    match db.pool().await? {
-        crate::engine::Pool::Postgres(p) => {
-            super::postgres::table_stats(p, tables).await.map_err(|e| db.db_error(e, t))
-        }
-        crate::engine::Pool::Mysql(p) => super::mysql::table_stats(p, tables).await.map_err(|e| db.db_error(e, t)),
-        crate::engine::Pool::Sqlite(_) => {
+    match db.engine() {
+        Engine::Mongodb => Ok(super::mongo::table_stats(db.mongo().await?, tables).await),
+        Engine::Sqlite => {
             let mut out = Vec::new();
             for table in tables {
                 if let Some(d) = db.describe(None, table, 1).await? {
@@ -285,17 +278,22 @@ pub async fn table_stats(db: &Database, tables: &[String]) -> Result<Value, Tool
             }
             Ok(Value::Array(out))
         }
-        crate::engine::Pool::Mongo(m) => Ok(super::mongo::table_stats(m, tables).await),
+        _ => {
+            db.catalog(async |conn| match conn {
+                Conn::Postgres(c) => super::postgres::table_stats(c, tables).await,
+                Conn::Mysql(c) => super::mysql::table_stats(c, tables).await,
+                _ => unreachable!("a PostgreSQL or MySQL session"),
+            })
+            .await
+        }
     }
 }
 
 /// The busiest statements (by `order`) and the sessions running now.
 pub async fn hotpaths(db: &Database, order: &str, limit: i64) -> Result<Hotpaths, ToolError> {
-    let t = db.config.statement_timeout_ms;
-    match db.pool().await? {
-        crate::engine::Pool::Postgres(p) => super::postgres::hotpaths(p, order, limit).await.map_err(|e| db.db_error(e, t)),
-        crate::engine::Pool::Mysql(p) => super::mysql::hotpaths(p, order, limit).await.map_err(|e| db.db_error(e, t)),
-        crate::engine::Pool::Sqlite(_) => Ok(Hotpaths {
+    match db.engine() {
+        Engine::Mongodb => Ok(super::mongo::hotpaths(db.mongo().await?, limit).await),
+        Engine::Sqlite => Ok(Hotpaths {
             how_to_enable: Some(
                 "SQLite keeps no statement statistics and serves one process: time the queries your application runs with \
                  explain-analyze instead"
@@ -304,6 +302,13 @@ pub async fn hotpaths(db: &Database, order: &str, limit: i64) -> Result<Hotpaths
             statements: Value::Array(vec![]),
             activity: Value::Array(vec![]),
         }),
-        crate::engine::Pool::Mongo(m) => Ok(super::mongo::hotpaths(m, limit).await),
+        _ => {
+            db.catalog(async |conn| match conn {
+                Conn::Postgres(c) => super::postgres::hotpaths(c, order, limit).await,
+                Conn::Mysql(c) => super::mysql::hotpaths(c, order, limit).await,
+                _ => unreachable!("a PostgreSQL or MySQL session"),
+            })
+            .await
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! model, performance_schema digests, table statistics, and what an analyzed write would leave.
 
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, MySqlPool};
+use sqlx::AssertSqlSafe;
 
 /// MariaDB's `ANALYZE FORMAT=JSON` runs the statement and reports real rows and times; MySQL
 /// gets `EXPLAIN FORMAT=JSON`. Either way inside a transaction that is always rolled back.
@@ -127,19 +127,23 @@ fn table_node(t: &Value) -> crate::plan::PlanNode {
     }
 }
 
-pub(crate) async fn table_stats(pool: &MySqlPool, tables: &[String]) -> Result<Value, sqlx::Error> {
+pub(crate) async fn table_stats(pool: &mut sqlx::MySqlConnection, tables: &[String]) -> Result<Value, sqlx::Error> {
     let rows =
-        sqlx::query(include_str!("../plan/mysql/table_stats.sql")).bind(tables.join(",")).fetch_all(pool).await?;
+        sqlx::query(include_str!("../plan/mysql/table_stats.sql")).bind(tables.join(",")).fetch_all(&mut *pool).await?;
     Ok(Value::Array(crate::engine::objects(&rows, crate::engine::mysql::cell)?))
 }
 
 /// Top statement digests from performance_schema, or how to enable it; and current activity.
-pub(crate) async fn hotpaths(pool: &MySqlPool, order: &str, limit: i64) -> Result<super::db::Hotpaths, sqlx::Error> {
+pub(crate) async fn hotpaths(
+    pool: &mut sqlx::MySqlConnection,
+    order: &str,
+    limit: i64,
+) -> Result<super::db::Hotpaths, sqlx::Error> {
     let activity = Value::Array(crate::engine::objects(
-        &sqlx::query(include_str!("../plan/mysql/activity.sql")).fetch_all(pool).await?,
+        &sqlx::query(include_str!("../plan/mysql/activity.sql")).fetch_all(&mut *pool).await?,
         crate::engine::mysql::cell,
     )?);
-    let enabled: i64 = sqlx::query_scalar("SELECT @@performance_schema + 0").fetch_one(pool).await?;
+    let enabled: i64 = sqlx::query_scalar("SELECT @@performance_schema + 0").fetch_one(&mut *pool).await?;
     if enabled == 0 {
         return Ok(super::db::Hotpaths {
             how_to_enable: Some(
@@ -151,11 +155,12 @@ pub(crate) async fn hotpaths(pool: &MySqlPool, order: &str, limit: i64) -> Resul
             activity,
         });
     }
-    let rows = sqlx::query(include_str!("../plan/mysql/hotpaths.sql")).bind(order).bind(limit).fetch_all(pool).await?;
+    let rows =
+        sqlx::query(include_str!("../plan/mysql/hotpaths.sql")).bind(order).bind(limit).fetch_all(&mut *pool).await?;
     let counts_prepared: Option<String> = sqlx::query_scalar(
         "SELECT ENABLED FROM performance_schema.setup_consumers WHERE NAME = 'events_statements_current'",
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *pool)
     .await?;
     let how_to_enable = (counts_prepared.as_deref() != Some("YES")).then(|| {
         "statements run as prepared statements (the binary protocol most drivers use) are counted only with the \

@@ -3,7 +3,7 @@
 //! analyzed write would leave behind.
 
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::AssertSqlSafe;
 
 /// EXPLAIN in the session (a reader's, or a trial that is always rolled back): an analyzed
 /// DELETE deletes nothing.
@@ -135,38 +135,42 @@ pub(crate) async fn hypothetical(
     result
 }
 
-pub(crate) async fn index_problems(pool: &PgPool) -> Result<Value, sqlx::Error> {
+pub(crate) async fn index_problems(pool: &mut sqlx::PgConnection) -> Result<Value, sqlx::Error> {
     let text: Option<String> =
-        sqlx::query_scalar(include_str!("../plan/postgres/index_problems.sql")).fetch_one(pool).await?;
+        sqlx::query_scalar(include_str!("../plan/postgres/index_problems.sql")).fetch_one(&mut *pool).await?;
     let mut problems = crate::engine::parse_json(text)?.unwrap_or(Value::Null);
-    problems["fk_without_index"] = unindexed_foreign_keys(pool).await?;
+    problems["fk_without_index"] = unindexed_foreign_keys(&mut *pool).await?;
     Ok(problems)
 }
 
 /// Foreign keys no index starts with, as a JSON array of {schema, table, constraint, columns, references}.
-pub(crate) async fn unindexed_foreign_keys(pool: &PgPool) -> Result<Value, sqlx::Error> {
+pub(crate) async fn unindexed_foreign_keys(pool: &mut sqlx::PgConnection) -> Result<Value, sqlx::Error> {
     let text: Option<String> =
-        sqlx::query_scalar(include_str!("../plan/postgres/unindexed_foreign_keys.sql")).fetch_one(pool).await?;
+        sqlx::query_scalar(include_str!("../plan/postgres/unindexed_foreign_keys.sql")).fetch_one(&mut *pool).await?;
     Ok(crate::engine::parse_json(text)?.unwrap_or(Value::Array(vec![])))
 }
 
-pub(crate) async fn table_stats(pool: &PgPool, tables: &[String]) -> Result<Value, sqlx::Error> {
+pub(crate) async fn table_stats(pool: &mut sqlx::PgConnection, tables: &[String]) -> Result<Value, sqlx::Error> {
     let text: Option<String> =
-        sqlx::query_scalar(include_str!("../plan/postgres/table_stats.sql")).bind(tables).fetch_one(pool).await?;
+        sqlx::query_scalar(include_str!("../plan/postgres/table_stats.sql")).bind(tables).fetch_one(&mut *pool).await?;
     Ok(crate::engine::parse_json(text)?.unwrap_or(Value::Null))
 }
 
 /// Top statements from pg_stat_statements, or how to enable it; and current activity.
-pub(crate) async fn hotpaths(pool: &PgPool, order: &str, limit: i64) -> Result<super::db::Hotpaths, sqlx::Error> {
+pub(crate) async fn hotpaths(
+    pool: &mut sqlx::PgConnection,
+    order: &str,
+    limit: i64,
+) -> Result<super::db::Hotpaths, sqlx::Error> {
     let activity: Option<String> =
-        sqlx::query_scalar(include_str!("../plan/postgres/activity.sql")).fetch_one(pool).await?;
+        sqlx::query_scalar(include_str!("../plan/postgres/activity.sql")).fetch_one(&mut *pool).await?;
     let activity = crate::engine::parse_json(activity)?.unwrap_or(Value::Null);
     let installed: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')")
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await?;
     let preload: String =
-        sqlx::query_scalar("SELECT current_setting('shared_preload_libraries')").fetch_one(pool).await?;
+        sqlx::query_scalar("SELECT current_setting('shared_preload_libraries')").fetch_one(&mut *pool).await?;
     let how_to = match (preload.contains("pg_stat_statements"), installed) {
         (true, true) => None,
         (true, false) => Some("CREATE EXTENSION pg_stat_statements; (the library is already preloaded; it costs a few percent of throughput)".to_string()),
@@ -180,7 +184,7 @@ pub(crate) async fn hotpaths(pool: &PgPool, order: &str, limit: i64) -> Result<s
         let text: Option<String> = sqlx::query_scalar(include_str!("../plan/postgres/hotpaths.sql"))
             .bind(order)
             .bind(limit)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await?;
         crate::engine::parse_json(text)?.unwrap_or(Value::Null)
     } else {
@@ -190,7 +194,7 @@ pub(crate) async fn hotpaths(pool: &PgPool, order: &str, limit: i64) -> Result<s
 }
 
 pub(crate) async fn column_stats(
-    pool: &PgPool,
+    pool: &mut sqlx::PgConnection,
     table: &str,
     columns: &[String],
 ) -> Result<(Vec<crate::plan::indexes::ColumnStats>, f64), sqlx::Error> {
@@ -199,7 +203,7 @@ pub(crate) async fn column_stats(
     let rows: Vec<StatsRow> = sqlx::query_as(include_str!("../plan/postgres/column_stats.sql"))
         .bind(table)
         .bind(columns)
-        .fetch_all(pool)
+        .fetch_all(&mut *pool)
         .await?;
     let table_rows = rows.first().map(|r| r.4).unwrap_or(0.0);
     let stats = rows

@@ -82,8 +82,5 @@ pub(crate) async fn run(m: &Mongo, call: DocumentCall, mode: Mode) -> Result<Doc
 
 /// Run a find or aggregate on a collection.
 pub async fn run_documents(db: &Database, call: DocumentCall) -> Result<DocumentSet, ToolError> {
-    match db.pool().await? {
-        crate::engine::Pool::Mongo(m) => run(m, call, db.config.mode).await,
-        _ => Err(db.needs_documents("document queries")),
-    }
+    run(db.mongo().await?, call, db.config.mode).await
 }
