@@ -7,5 +7,4 @@ pub mod folder;
 pub mod plan;
 pub mod rules;
 pub mod snapshot;
-pub mod split;
 mod tool;

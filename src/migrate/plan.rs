@@ -5,20 +5,16 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sqlparser::{
-    ast::{
-        AlterColumnOperation, AlterTableOperation, ColumnOption, ObjectName, ObjectType, RenameTableNameKind,
-        Statement as Ast, TableConstraint,
-    },
-    dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect},
+use sqlparser::ast::{
+    AlterColumnOperation, AlterTableOperation, ColumnOption, ObjectName, ObjectType, RenameTableNameKind,
+    Statement as Ast, TableConstraint,
 };
 
 use super::{
     rules,
     snapshot::{Schema, SchemaObject},
-    split::{self, Statement},
 };
-use crate::config::Engine;
+use crate::{config::Engine, sql::split::Piece};
 
 /// Throughputs the duration estimates assume (bytes per second): a sequential scan, a table
 /// rewrite and an index build on an ordinary server disk.
@@ -82,14 +78,6 @@ pub struct Analysis {
     pub irreversible: Vec<String>,
 }
 
-pub fn dialect(engine: Engine) -> Box<dyn Dialect> {
-    match engine {
-        Engine::Postgres => Box::new(PostgreSqlDialect {}),
-        Engine::Mysql => Box::new(MySqlDialect {}),
-        _ => Box::new(SQLiteDialect {}),
-    }
-}
-
 /// Parse one statement; None when the parser does not know it (the database will judge it).
 pub fn parse(engine: Engine, sql: &str) -> Option<Ast> {
     crate::sql::parse(sql, engine).ok().and_then(|mut v| (v.len() == 1).then(|| v.remove(0)))
@@ -102,7 +90,7 @@ pub fn base_name(name: &ObjectName) -> String {
 
 /// Table names the script touches (unqualified), to look up their sizes.
 pub fn tables(engine: Engine, script: &str) -> Vec<String> {
-    let mut out: Vec<String> = split::split(script)
+    let mut out: Vec<String> = crate::sql::split::split(script, engine)
         .iter()
         .filter_map(|s| parse(engine, &s.sql))
         .filter_map(|ast| match ast {
@@ -133,7 +121,7 @@ fn parts(name: &ObjectName) -> Vec<String> {
 
 /// Analyze a script against the current schema and the sizes (bytes) of the tables it touches.
 pub fn analyze(engine: Engine, script: &str, schema: &Schema, sizes: &BTreeMap<String, u64>) -> Analysis {
-    let statements = split::split(script);
+    let statements = crate::sql::split::split(script, engine);
     let mut steps = Vec::new();
     let mut findings = Vec::new();
     for (i, s) in statements.iter().enumerate() {
@@ -207,7 +195,7 @@ pub fn analyze(engine: Engine, script: &str, schema: &Schema, sizes: &BTreeMap<S
 }
 
 /// squawk's PostgreSQL rules over the whole script; each finding is placed on its statement.
-fn squawk(script: &str, statements: &[Statement]) -> Vec<Finding> {
+fn squawk(script: &str, statements: &[Piece]) -> Vec<Finding> {
     let parse = squawk_syntax::SourceFile::parse(script);
     let mut linter = squawk_linter::Linter::with_default_rules();
     linter.settings.assume_in_transaction = !script.starts_with(super::folder::NO_TRANSACTION);
@@ -261,7 +249,7 @@ fn lock_for(engine: Engine, pg: &'static str, mysql: &'static str) -> &'static s
     }
 }
 
-fn describe(engine: Engine, ast: &Ast, s: &Statement, schema: &Schema) -> Step {
+fn describe(engine: Engine, ast: &Ast, s: &Piece, schema: &Schema) -> Step {
     match ast {
         Ast::CreateTable(c) => {
             let mut st = step("create table", None, NO_LOCK);
@@ -754,7 +742,7 @@ fn drop(
 /// Refuse what a migration must not contain: transaction control (the server owns the
 /// transaction), file and program access, switching databases, and the functions the SQL check
 /// denies everywhere. Statements the parser does not know are left to the database.
-pub fn check_statements(engine: Engine, statements: &[Statement]) -> Result<(), crate::error::ToolError> {
+pub fn check_statements(engine: Engine, statements: &[Piece]) -> Result<(), crate::error::ToolError> {
     // Whatever the parser makes of them: statements that write or read server files.
     let file_access = regex::Regex::new(
         r"(?is)^\s*(copy\b|load\s+data\b|vacuum\s+into\b)|\binto\s+(outfile|dumpfile)\b|\bprogram\s+'",
@@ -841,10 +829,10 @@ mod tests {
             (Engine::Postgres, "copy t to program 'curl example.com'"),
             (Engine::Postgres, "create table a (x int); commit"),
         ] {
-            assert!(check_statements(engine, &split::split(sql)).is_err(), "{sql}");
+            assert!(check_statements(engine, &crate::sql::split::split(sql, engine)).is_err(), "{sql}");
         }
         let fine = "create table a (x int); update a set x = 1 where x is null";
-        assert!(check_statements(Engine::Postgres, &split::split(fine)).is_ok());
+        assert!(check_statements(Engine::Postgres, &crate::sql::split::split(fine, Engine::Postgres)).is_ok());
     }
 
     #[test]

@@ -29,7 +29,6 @@ use crate::{
         folder::{self, Migration},
         plan::{self, Finding, Step},
         snapshot::{self, Schema, SchemaDiff},
-        split,
     },
     server::Server,
 };
@@ -211,7 +210,7 @@ async fn resolve(db: &Database, files: &FileAccess, source: &ChangeSource) -> Re
         (None, Some(d)) => (Some(d), "down file"),
         (None, None) => (None, "generated"),
     };
-    if split::split(&up).is_empty() {
+    if crate::sql::split::split(&up, db.config.engine).is_empty() {
         return Err(ToolError::invalid("sql", "the change holds no statement"));
     }
     Ok(Resolved { up, down, down_origin, version, origin, ledger })
@@ -261,8 +260,8 @@ fn plan_id(db: &Database, kind: &str, up: &str, down: Option<&str>, fingerprint:
     hash(&[kind, &identity, up, down.unwrap_or(""), fingerprint])
 }
 
-fn statements_of(script: &str) -> Vec<String> {
-    split::split(script).into_iter().map(|s| s.sql).collect()
+fn statements_of(script: &str, engine: Engine) -> Vec<String> {
+    crate::sql::split::split(script, engine).into_iter().map(|s| s.sql).collect()
 }
 
 /// The sizes (bytes) of the tables a script touches, from the engine's statistics.
@@ -388,8 +387,8 @@ pub struct FailedStatement {
     pub error: String,
 }
 
-fn failed_statement(script_name: &str, script: &str, e: &StatementError) -> FailedStatement {
-    let statements = split::split(script);
+fn failed_statement(script_name: &str, script: &str, engine: Engine, e: &StatementError) -> FailedStatement {
+    let statements = crate::sql::split::split(script, engine);
     let s = statements.get(e.index - 1);
     FailedStatement {
         script: script_name.into(),
@@ -623,7 +622,7 @@ impl Server {
             down: p.source.down.clone(),
         };
         let resolved = resolve(db, self.files(), &source).await?;
-        plan::check_statements(engine, &split::split(&resolved.up))?;
+        plan::check_statements(engine, &crate::sql::split::split(&resolved.up, engine))?;
         let schema = db.schema().await?;
         let fingerprint = schema.fingerprint();
         let sizes = table_sizes(db, &resolved.up).await?;
@@ -706,17 +705,17 @@ impl Server {
         self.check_source(&p.source)?;
         let engine = db.config.engine;
         let resolved = resolve(db, self.files(), &p.source).await?;
-        plan::check_statements(engine, &split::split(&resolved.up))?;
+        plan::check_statements(engine, &crate::sql::split::split(&resolved.up, engine))?;
         let schema = db.schema().await?;
         let fingerprint = schema.fingerprint();
         let analysis = plan::analyze(engine, &resolved.up, &schema, &BTreeMap::new());
         let down = down_script(&resolved, &analysis);
         if let Some(d) = &down {
-            plan::check_statements(engine, &split::split(d))?;
+            plan::check_statements(engine, &crate::sql::split::split(d, engine))?;
         }
         let plan_id = plan_id(db, "migration", &resolved.up, down.as_deref(), &fingerprint);
-        let up_statements = statements_of(&resolved.up);
-        let down_statements = down.as_deref().map(statements_of);
+        let up_statements = statements_of(&resolved.up, engine);
+        let down_statements = down.as_deref().map(|d| statements_of(d, engine));
         let trial = db.trial(&up_statements, down_statements.as_deref(), db.config.timeout_ms(p.timeout_ms)).await?;
         let success = trial.up_failed.is_none();
         let schema_diff = trial.after_up.as_ref().map(|a| snapshot::diff(&trial.before, a)).unwrap_or_default();
@@ -753,11 +752,11 @@ impl Server {
             source: resolved.origin.clone(),
             success,
             verified: success,
-            failed: trial.up_failed.as_ref().map(|e| failed_statement("up", &resolved.up, e)),
+            failed: trial.up_failed.as_ref().map(|e| failed_statement("up", &resolved.up, engine, e)),
             down_failed: trial
                 .down_failed
                 .as_ref()
-                .map(|e| failed_statement("down", down.as_deref().unwrap_or_default(), e)),
+                .map(|e| failed_statement("down", down.as_deref().unwrap_or_default(), engine, e)),
             plan_id,
             schema_diff,
             reversible,
@@ -797,7 +796,7 @@ impl Server {
         self.check_source(&p.source)?;
         let engine = db.config.engine;
         let resolved = resolve(db, self.files(), &p.source).await?;
-        plan::check_statements(engine, &split::split(&resolved.up))?;
+        plan::check_statements(engine, &crate::sql::split::split(&resolved.up, engine))?;
         let schema = db.schema().await?;
         let fingerprint = schema.fingerprint();
         let analysis = plan::analyze(engine, &resolved.up, &schema, &BTreeMap::new());
@@ -827,7 +826,7 @@ impl Server {
         );
         crate::confirm::confirmed(&context, responses, p.confirm, &action).await?;
         let snapshot_before = db.store_snapshot(&format!("before plan {}", &expected[..12]), &schema).await?;
-        let up_statements = statements_of(&resolved.up);
+        let up_statements = statements_of(&resolved.up, engine);
         let inverses: Vec<Option<String>> = analysis.steps.iter().map(|s| s.down.clone()).collect();
         let no_transaction = folder::is_no_transaction(&resolved.up);
         let ledger = match &resolved.version {
@@ -888,7 +887,7 @@ impl Server {
             source: resolved.origin.clone(),
             applied: success,
             snapshot_before,
-            failed: applied.failed.as_ref().map(|e| failed_statement("up", &resolved.up, e)),
+            failed: applied.failed.as_ref().map(|e| failed_statement("up", &resolved.up, engine, e)),
             compensated: applied.compensated,
             statements_in_effect: applied.kept,
             ran_before_failure,
@@ -1040,7 +1039,7 @@ impl Server {
             (reversal.statements, format!("snapshot {} ({}, {})", record.id, record.label, record.taken_at))
         } else if let Some(down) = &p.down {
             no_transaction = folder::is_no_transaction(down);
-            (statements_of(down), "down script".into())
+            (statements_of(down, engine), "down script".into())
         } else {
             let version = p.version.unwrap_or_default();
             let dir = p.folder.clone().ok_or_else(|| {
@@ -1062,13 +1061,13 @@ impl Server {
             })?;
             ledger_version = Some(version);
             no_transaction = folder::is_no_transaction(&down);
-            (statements_of(&down), format!("folder {dir}, version {version} down"))
+            (statements_of(&down, engine), format!("folder {dir}, version {version} down"))
         };
         if ddl.is_empty() && manual.is_empty() {
             return Err(ToolError::invalid("to_snapshot", "nothing to roll back: the schema already matches"));
         }
         let script = ddl.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join("\n");
-        plan::check_statements(engine, &split::split(&script))?;
+        plan::check_statements(engine, &crate::sql::split::split(&script, engine))?;
         // Down scripts that drop tables or columns lose data even when given by hand.
         if p.to_snapshot.is_none() {
             let analysis = plan::analyze(engine, &script, &current, &BTreeMap::new());
@@ -1121,7 +1120,7 @@ impl Server {
                 database: db.config.name.clone(),
                 engine,
                 source,
-                failed: trial.up_failed.as_ref().map(|e| failed_statement("rollback", &script, e)),
+                failed: trial.up_failed.as_ref().map(|e| failed_statement("rollback", &script, engine, e)),
                 schema_diff: trial.after_up.as_ref().map(|a| snapshot::diff(&trial.before, a)).unwrap_or_default(),
                 ddl,
                 drops_data,
@@ -1181,7 +1180,7 @@ impl Server {
             database: db.config.name.clone(),
             engine,
             source,
-            failed: applied.failed.as_ref().map(|e| failed_statement("rollback", &script, e)),
+            failed: applied.failed.as_ref().map(|e| failed_statement("rollback", &script, engine, e)),
             schema_diff: snapshot::diff(&current, &after),
             reaches_snapshot: target.as_ref().map(|t| t.fingerprint() == after.fingerprint()),
             ddl,

@@ -6,7 +6,6 @@
 
 mod extract;
 pub(crate) mod lookup;
-mod split;
 mod tool;
 
 use std::{
@@ -252,7 +251,7 @@ pub fn analyze(files: &[SourceFile], engine: Engine, emit_sql: bool) -> Report {
     let mut stmts = Vec::new();
     let mut problems = Vec::new();
     for file in files {
-        for (n, chunk) in split::split(&file.text).into_iter().enumerate() {
+        for (n, chunk) in crate::sql::split::split(&file.text, engine).into_iter().enumerate() {
             let at = Location { file: file.name.clone(), statement: n + 1, line: chunk.line };
             let parse = |text: &str| crate::sql::parse(text, engine);
             let result = parse(&chunk.text).or_else(|e| rescue(&chunk.text).and_then(|t| parse(&t).ok()).ok_or(e));

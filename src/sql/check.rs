@@ -187,7 +187,8 @@ pub struct Target {
     pub columns: Option<Vec<String>>,
 }
 
-pub(crate) fn dialect(engine: Engine) -> Box<dyn Dialect> {
+/// The parser dialect of an engine: the one place it is chosen.
+pub fn dialect(engine: Engine) -> Box<dyn Dialect> {
     match engine {
         Engine::Postgres => Box::new(PostgreSqlDialect {}),
         Engine::Mysql => Box::new(MySqlDialect {}),

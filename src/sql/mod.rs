@@ -2,5 +2,6 @@
 //! ([`check`]), the one bounded way to parse ([`parse`]), and the one statement splitter.
 
 pub mod check;
+pub mod split;
 
 pub use check::*;

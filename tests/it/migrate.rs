@@ -565,3 +565,19 @@ async fn sqlite_rolls_back_a_dropped_column_by_rebuilding_the_table_and_keeps_th
     assert_eq!(rows["rows"], json!([[1, null, 5], [2, null, 50]]), "the other columns keep their data: {rows}");
     mcp.close().await;
 }
+
+/// The MySQL client's DELIMITER, as dumps and hand-written migrations use it: the migration
+/// tools split the script as verify-order does (one splitter), so the procedure is created
+/// whole and called after.
+#[tokio::test]
+async fn a_delimiter_script_migrates_on_mariadb() {
+    let db = TestDb::new(Kind::Mysql).await;
+    let mcp = db.serve("read-write").await;
+    let sql = "create table t (id int primary key);\nDELIMITER //\ncreate procedure fill() begin insert into t values (1); insert into t values (2); end //\nDELIMITER ;\ncall fill();";
+    let plan = mcp.ok("create-migration-plan", json!({ "sql": sql })).await;
+    assert_eq!(plan["steps"].as_array().map(Vec::len), Some(3), "{plan}");
+    let applied = dry_run_then_apply(&mcp, json!({ "sql": sql })).await;
+    assert_ne!(applied["failed"], json!(true), "{applied}");
+    let out = mcp.ok("run-sql", json!({ "sql": "select count(*) as n from t" })).await;
+    assert_eq!(out["rows"][0][0], 2, "{out}");
+}
