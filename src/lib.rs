@@ -13,6 +13,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod confirm;
+pub mod csv_file;
 pub mod engine;
 pub mod error;
 pub mod files;

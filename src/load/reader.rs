@@ -2,11 +2,11 @@
 //! judges every value, and sends good rows in bounded batches. Memory holds one record and a
 //! few batches, whatever the file's size.
 
+pub use crate::csv_file::{Format, Opened, open};
+use crate::csv_file::{csv_error, not_utf8};
 use std::{
     borrow::Cow,
     fs::File,
-    io::{BufRead, BufReader, Read},
-    path::Path,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -18,7 +18,6 @@ use tokio::sync::mpsc;
 use super::values;
 use crate::{
     error::ToolError,
-    files::FileAccess,
     load::{Feed, StagedRow, ValueKind, csv_field, rejects_file_error},
 };
 
@@ -26,18 +25,6 @@ pub use crate::load::{ABORT_REJECTS, MAX_REPORTED_REJECTS, Reject};
 
 /// Rows per batch sent to the database side; with a channel of 4 batches this bounds memory.
 pub const BATCH_ROWS: usize = 4096;
-
-/// How to read the file.
-#[derive(Debug, Clone)]
-pub struct Format {
-    pub delimiter: u8,
-    pub quote: u8,
-    pub escape: Option<u8>,
-    pub header: bool,
-    pub skip_rows: u64,
-    /// Exactly these are NULL in every column; `None`: an empty field is NULL except in text columns.
-    pub null_values: Option<Vec<String>>,
-}
 
 /// A staged column: which field of the record feeds it and what it accepts.
 #[derive(Debug, Clone)]
@@ -48,100 +35,6 @@ pub struct Slot {
     /// NULL is refused (NOT NULL; a default does not apply to an explicit NULL).
     pub required: bool,
     pub secret: bool,
-}
-
-/// An opened file, positioned after the skipped rows and the header.
-pub struct Opened {
-    pub reader: csv::Reader<Box<dyn Read + Send>>,
-    /// The header's names, or `1`, `2`, … when the file has none.
-    pub fields: Vec<String>,
-    /// Lines before the CSV reader's first line.
-    pub line_offset: u64,
-}
-
-fn file_error(path: &Path, e: &std::io::Error) -> ToolError {
-    let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
-    let what = match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".to_string(),
-        std::io::ErrorKind::PermissionDenied => "the server process may not read it".to_string(),
-        _ => e.to_string(),
-    };
-    ToolError::invalid(
-        "file",
-        format!(
-            "{what}: {} (the server reads the file; relative paths start at its working directory {cwd})",
-            path.display()
-        ),
-    )
-}
-
-fn not_utf8(line: u64, byte: u64, what: &str) -> ToolError {
-    ToolError::refused(
-        format!("the file is not UTF-8: {what} at line {line} (byte {byte}); nothing was loaded"),
-        "convert it first, e.g. `iconv -f WINDOWS-1252 -t UTF-8 in.csv > out.csv`, then load the converted file",
-    )
-}
-
-/// Open the file (through `files`, like every file a tool reads), skip `skip_rows` lines, read
-/// the header.
-pub fn open(files: &FileAccess, path: &Path, format: &Format) -> Result<Opened, ToolError> {
-    let file = files.open("file", path)?;
-    let mut buffered = BufReader::with_capacity(1 << 16, file);
-    let head = buffered.fill_buf().map_err(|e| file_error(path, &e))?;
-    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
-        return Err(not_utf8(1, 0, "a UTF-16 byte order mark"));
-    }
-    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        buffered.consume(3);
-    }
-    let mut skipped = Vec::new();
-    for _ in 0..format.skip_rows {
-        skipped.clear();
-        if buffered.read_until(b'\n', &mut skipped).map_err(|e| file_error(path, &e))? == 0 {
-            break;
-        }
-    }
-    let mut builder = csv::ReaderBuilder::new();
-    builder.delimiter(format.delimiter).quote(format.quote).escape(format.escape).has_headers(false).flexible(true);
-    let mut reader = builder.from_reader(Box::new(buffered) as Box<dyn Read + Send>);
-    let mut fields = Vec::new();
-    let mut record = csv::ByteRecord::new();
-    if format.header {
-        if !reader.read_byte_record(&mut record).map_err(|e| csv_error(e, format.skip_rows))? {
-            return Err(ToolError::invalid("file", format!("{} has no header row", path.display())));
-        }
-        for (i, f) in record.iter().enumerate() {
-            let name = std::str::from_utf8(f).map_err(|_| {
-                not_utf8(
-                    format.skip_rows + 1,
-                    record.position().map_or(0, |p| p.byte()),
-                    &format!("header field {}", i + 1),
-                )
-            })?;
-            fields.push(name.trim().to_string());
-        }
-    } else {
-        // Field names are positions; the width comes from the first record.
-        let mut peek = csv::ReaderBuilder::new();
-        peek.delimiter(format.delimiter).quote(format.quote).escape(format.escape).has_headers(false).flexible(true);
-        let mut probe = peek.from_reader(files.open("file", path)?);
-        let mut first = csv::ByteRecord::new();
-        for _ in 0..=format.skip_rows {
-            if !probe.read_byte_record(&mut first).unwrap_or(false) {
-                break;
-            }
-        }
-        fields = (1..=first.len()).map(|i| i.to_string()).collect();
-    }
-    Ok(Opened { reader, fields, line_offset: format.skip_rows })
-}
-
-fn csv_error(e: csv::Error, offset: u64) -> ToolError {
-    let at = e.position().map(|p| format!(" at line {}", p.line() + offset)).unwrap_or_default();
-    ToolError::refused(
-        format!("cannot read the file{at}: {e}; nothing was loaded"),
-        "check delimiter, quote and escape against the file (preview: true shows how it parses)",
-    )
 }
 
 /// What reading the file came to.

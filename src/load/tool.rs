@@ -332,7 +332,7 @@ impl Server {
         };
         let mut opened = {
             let (files, path, format) = (self.files().clone(), path.clone(), format.clone());
-            tokio::task::spawn_blocking(move || super::reader::open(&files, &path, &format))
+            tokio::task::spawn_blocking(move || super::reader::open(&files, "file", &path, &format))
                 .await
                 .map_err(|e| ToolError::invalid("file", e.to_string()))??
         };

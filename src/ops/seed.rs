@@ -389,20 +389,21 @@ fn csv_seed(
 ) -> Result<(Vec<String>, impl Iterator<Item = Result<csv::StringRecord, ToolError>>), ToolError> {
     let display = path.display().to_string();
     let file_error = move |m: String| ToolError::invalid("path", format!("{display}: {m}"));
-    let file = access.open("path", path)?;
-    // Flexible: a short or long row gets this function's error, with its line number.
-    let mut reader =
-        csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(std::io::BufReader::new(file));
-    let header: Vec<String> =
-        reader.headers().map_err(|e| file_error(e.to_string()))?.iter().map(str::to_string).collect();
+    // The one CSV reader, in RFC 4180's format; a short or long row gets this function's error,
+    // with its line number.
+    let opened = crate::csv_file::open(access, "path", path, &crate::csv_file::Format::default())?;
+    let header = opened.fields;
     if header.iter().all(String::is_empty) {
         return Err(file_error("the first line must name the columns".into()));
     }
     let width = header.len();
-    let records = reader.into_records().map(move |record| {
-        let record = record.map_err(|e| file_error(e.to_string()))?;
+    let offset = opened.line_offset;
+    let records = opened.reader.into_byte_records().map(move |record| {
+        let record = record.map_err(|e| crate::csv_file::csv_error(e, offset))?;
+        let line = record.position().map_or(0, |p| p.line() + offset);
+        let record = csv::StringRecord::from_byte_record(record)
+            .map_err(|e| crate::csv_file::not_utf8(line, e.utf8_error().field() as u64, "a field"))?;
         if record.len() != width {
-            let line = record.position().map_or(0, |p| p.line());
             return Err(file_error(format!("line {line} has {} fields, the header {width}", record.len())));
         }
         Ok(record)
