@@ -215,135 +215,133 @@ impl LoadPlan {
 
 const STAGE: &str = "__load_stage";
 
-impl Database {
-    /// The database loads CSV text in bulk (PostgreSQL's COPY): the reader sends `Feed::Csv`.
-    pub fn takes_csv(&self) -> bool {
-        self.config.engine == Engine::Postgres
-    }
+/// The database loads CSV text in bulk (PostgreSQL's COPY): the reader sends `Feed::Csv`.
+pub fn takes_csv(db: &Database) -> bool {
+    db.config.engine == Engine::Postgres
+}
 
-    /// The target's columns and key; `None` when no such table exists (a collection always exists).
-    pub async fn load_target(&self, table: &str) -> Result<Option<TargetTable>, ToolError> {
-        if self.engine() != Engine::Mongodb {
-            return self
-                .catalog(async |conn| match conn {
-                    Conn::Postgres(c) => pg_target(c, table).await,
-                    Conn::Mysql(c) => {
-                        sql_target::<sqlx::MySql>(
-                            &mut **c,
-                            include_str!("mysql/load_target.sql"),
-                            table,
-                            table,
-                            backtick,
-                            mysql_kind,
-                        )
-                        .await
-                    }
-                    Conn::Sqlite(c) => {
-                        sql_target::<sqlx::Sqlite>(
-                            &mut **c,
-                            include_str!("sqlite/load_target.sql"),
-                            table,
-                            table,
-                            double_quote,
-                            sqlite_kind,
-                        )
-                        .await
-                    }
-                    Conn::Empty => unreachable!("an open session"),
-                })
-                .await;
-        }
-        // A collection always exists, with no declared columns.
-        Ok(Some(TargetTable {
-            name: table.to_string(),
-            quoted: table.to_string(),
-            columns: vec![],
-            primary_key: vec!["_id".into()],
-            schemaless: true,
-        }))
-    }
-
-    /// Stage what `feed` sends and merge it into the target in one transaction. The feed may end
-    /// without `End` (the reader refused the file): then nothing is merged. On `cancel`, the
-    /// statement running on the server is cancelled and everything rolled back.
-    pub async fn load(
-        &self,
-        plan: &LoadPlan,
-        feed: mpsc::Receiver<Feed>,
-        cancel: CancellationToken,
-    ) -> Result<Loaded, ToolError> {
-        if self.config.mode != Mode::ReadWrite {
-            return Err(ToolError::refused(
-                format!("database {} is read-only", self.config.name),
-                "load-csv writes: configure the database with mode read-write",
-            ));
-        }
-        let t = plan.timeout_ms;
-        if let Ok(m) = self.mongo().await {
-            return mongo::load(m, plan, feed, cancel).await;
-        }
-        // The load runs its own transactions on the session's connection, which it then
-        // discards: staging tables and session memory are not for the next call.
-        let mut session = self.session(Access::Manual, t).await?;
-        let result = match session.conn() {
-            Conn::Postgres(c) => pg_load(c, self, plan, feed, cancel).await,
-            Conn::Mysql(c) => mysql_load(c, self, plan, feed, cancel).await,
-            Conn::Sqlite(c) => sqlite_load(c, plan, feed, cancel).await,
-            Conn::Empty => unreachable!("an open session"),
-        };
-        session.discard();
-        match result {
-            Err(LoadError::Cancelled) => Err(ToolError::Cancelled),
-            Err(LoadError::Sql(e)) => Err(self.merge_error(e, plan, t)),
-            Ok(merged) => Ok(merged),
-        }
-    }
-
-    /// A failed load, said in terms of what to do about it.
-    fn merge_error(&self, e: sqlx::Error, plan: &LoadPlan, timeout_ms: u64) -> ToolError {
-        let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned());
-        let message = e.as_database_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string());
-        let detail = match &e {
-            sqlx::Error::Database(d) => d
-                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                .and_then(|pg| pg.detail())
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
-        let lower = message.to_lowercase();
-        // PostgreSQL SQLSTATEs, MySQL/MariaDB's shared 23000 told apart by message, SQLite's
-        // extended result codes.
-        let unique = matches!(code.as_deref(), Some("23505" | "1555" | "2067"))
-            || (code.as_deref() == Some("23000") && lower.contains("duplicate"));
-        let foreign_key = matches!(code.as_deref(), Some("23503" | "787")) || lower.contains("foreign key constraint");
-        let hint = if unique && plan.mode == MergeMode::Insert {
-            "a row's key already exists (in the table or earlier in the file): use mode upsert to update existing rows \
-             or skip-duplicates to keep them; nothing was loaded"
-        } else if unique {
-            "a row conflicts on a unique key other than the merge key: pass `key` naming that unique key, or fix the \
-             file; nothing was loaded"
-        } else if foreign_key {
-            "a foreign key has no matching row: load the referenced table first; nothing was loaded"
-        } else {
-            match code.as_deref() {
-                Some("21000") => {
-                    "the file holds the same key more than once and upsert cannot apply two rows to one key in one \
-                     statement: remove the duplicates (or use skip-duplicates, first row wins); nothing was loaded"
+/// The target's columns and key; `None` when no such table exists (a collection always exists).
+pub async fn load_target(db: &Database, table: &str) -> Result<Option<TargetTable>, ToolError> {
+    if db.engine() != Engine::Mongodb {
+        return db
+            .catalog(async |conn| match conn {
+                Conn::Postgres(c) => pg_target(c, table).await,
+                Conn::Mysql(c) => {
+                    sql_target::<sqlx::MySql>(
+                        &mut **c,
+                        include_str!("mysql/load_target.sql"),
+                        table,
+                        table,
+                        backtick,
+                        mysql_kind,
+                    )
+                    .await
                 }
-                Some("42P10") => {
-                    "the key columns have no unique index or primary key to merge on: create one, or pass `key` \
-                     naming a unique key; nothing was loaded"
+                Conn::Sqlite(c) => {
+                    sql_target::<sqlx::Sqlite>(
+                        &mut **c,
+                        include_str!("sqlite/load_target.sql"),
+                        table,
+                        table,
+                        double_quote,
+                        sqlite_kind,
+                    )
+                    .await
                 }
-                _ => "nothing was loaded (the transaction was rolled back); check the values with preview: true",
+                Conn::Empty => unreachable!("an open session"),
+            })
+            .await;
+    }
+    // A collection always exists, with no declared columns.
+    Ok(Some(TargetTable {
+        name: table.to_string(),
+        quoted: table.to_string(),
+        columns: vec![],
+        primary_key: vec!["_id".into()],
+        schemaless: true,
+    }))
+}
+
+/// Stage what `feed` sends and merge it into the target in one transaction. The feed may end
+/// without `End` (the reader refused the file): then nothing is merged. On `cancel`, the
+/// statement running on the server is cancelled and everything rolled back.
+pub async fn load(
+    db: &Database,
+    plan: &LoadPlan,
+    feed: mpsc::Receiver<Feed>,
+    cancel: CancellationToken,
+) -> Result<Loaded, ToolError> {
+    if db.config.mode != Mode::ReadWrite {
+        return Err(ToolError::refused(
+            format!("database {} is read-only", db.config.name),
+            "load-csv writes: configure the database with mode read-write",
+        ));
+    }
+    let t = plan.timeout_ms;
+    if let Ok(m) = db.mongo().await {
+        return mongo::load(m, plan, feed, cancel).await;
+    }
+    // The load runs its own transactions on the session's connection, which it then
+    // discards: staging tables and session memory are not for the next call.
+    let mut session = db.session(Access::Manual, t).await?;
+    let result = match session.conn() {
+        Conn::Postgres(c) => pg_load(c, db, plan, feed, cancel).await,
+        Conn::Mysql(c) => mysql_load(c, db, plan, feed, cancel).await,
+        Conn::Sqlite(c) => sqlite_load(c, plan, feed, cancel).await,
+        Conn::Empty => unreachable!("an open session"),
+    };
+    session.discard();
+    match result {
+        Err(LoadError::Cancelled) => Err(ToolError::Cancelled),
+        Err(LoadError::Sql(e)) => Err(merge_error(db, e, plan, t)),
+        Ok(merged) => Ok(merged),
+    }
+}
+
+/// A failed load, said in terms of what to do about it.
+fn merge_error(db: &Database, e: sqlx::Error, plan: &LoadPlan, timeout_ms: u64) -> ToolError {
+    let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned());
+    let message = e.as_database_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string());
+    let detail = match &e {
+        sqlx::Error::Database(d) => d
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .and_then(|pg| pg.detail())
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let lower = message.to_lowercase();
+    // PostgreSQL SQLSTATEs, MySQL/MariaDB's shared 23000 told apart by message, SQLite's
+    // extended result codes.
+    let unique = matches!(code.as_deref(), Some("23505" | "1555" | "2067"))
+        || (code.as_deref() == Some("23000") && lower.contains("duplicate"));
+    let foreign_key = matches!(code.as_deref(), Some("23503" | "787")) || lower.contains("foreign key constraint");
+    let hint = if unique && plan.mode == MergeMode::Insert {
+        "a row's key already exists (in the table or earlier in the file): use mode upsert to update existing rows \
+         or skip-duplicates to keep them; nothing was loaded"
+    } else if unique {
+        "a row conflicts on a unique key other than the merge key: pass `key` naming that unique key, or fix the \
+         file; nothing was loaded"
+    } else if foreign_key {
+        "a foreign key has no matching row: load the referenced table first; nothing was loaded"
+    } else {
+        match code.as_deref() {
+            Some("21000") => {
+                "the file holds the same key more than once and upsert cannot apply two rows to one key in one \
+                 statement: remove the duplicates (or use skip-duplicates, first row wins); nothing was loaded"
             }
-        };
-        match self.db_error(e, timeout_ms) {
-            ToolError::Database { code, message, .. } => {
-                ToolError::Database { code, message: format!("{message}{detail}"), hint: Some(hint.into()) }
+            Some("42P10") => {
+                "the key columns have no unique index or primary key to merge on: create one, or pass `key` \
+                 naming a unique key; nothing was loaded"
             }
-            other => other,
+            _ => "nothing was loaded (the transaction was rolled back); check the values with preview: true",
         }
+    };
+    match db.db_error(e, timeout_ms) {
+        ToolError::Database { code, message, .. } => {
+            ToolError::Database { code, message: format!("{message}{detail}"), hint: Some(hint.into()) }
+        }
+        other => other,
     }
 }
 
@@ -1099,34 +1097,32 @@ pub fn bson_value(value: Option<&str>) -> Bson {
     }
 }
 
-impl Database {
-    /// A CREATE TABLE for columns guessed from a file: (name, type, longest value, never empty).
-    /// `None` for collections, which need none.
-    pub fn create_table_for(&self, table: &str, columns: &[(String, Guess, usize, bool)]) -> Option<String> {
-        let engine = self.config.engine;
-        let quote: fn(&str) -> String = match engine {
-            Engine::Mysql => backtick,
-            Engine::Mongodb => return None,
-            _ => double_quote,
-        };
-        let lines: Vec<String> = columns
-            .iter()
-            .map(|(name, guess, max_chars, full)| {
-                let ty = column_type(engine, *guess, *max_chars);
-                let key = name == "id" && matches!(guess, Guess::Integer | Guess::Bigint | Guess::Uuid) && *full;
-                let constraint = if key {
-                    " PRIMARY KEY"
-                } else if *full {
-                    " NOT NULL"
-                } else {
-                    ""
-                };
-                format!("  {} {ty}{constraint}", quote(name))
-            })
-            .collect();
-        let name = if engine == Engine::Postgres { table.to_string() } else { quote(table) };
-        Some(format!("CREATE TABLE {name} (\n{}\n);", lines.join(",\n")))
-    }
+/// A CREATE TABLE for columns guessed from a file: (name, type, longest value, never empty).
+/// `None` for collections, which need none.
+pub fn create_table_for(db: &Database, table: &str, columns: &[(String, Guess, usize, bool)]) -> Option<String> {
+    let engine = db.config.engine;
+    let quote: fn(&str) -> String = match engine {
+        Engine::Mysql => backtick,
+        Engine::Mongodb => return None,
+        _ => double_quote,
+    };
+    let lines: Vec<String> = columns
+        .iter()
+        .map(|(name, guess, max_chars, full)| {
+            let ty = column_type(engine, *guess, *max_chars);
+            let key = name == "id" && matches!(guess, Guess::Integer | Guess::Bigint | Guess::Uuid) && *full;
+            let constraint = if key {
+                " PRIMARY KEY"
+            } else if *full {
+                " NOT NULL"
+            } else {
+                ""
+            };
+            format!("  {} {ty}{constraint}", quote(name))
+        })
+        .collect();
+    let name = if engine == Engine::Postgres { table.to_string() } else { quote(table) };
+    Some(format!("CREATE TABLE {name} (\n{}\n);", lines.join(",\n")))
 }
 
 /// The engine's column type for a guessed type.

@@ -336,7 +336,7 @@ impl Server {
                 .await
                 .map_err(|e| ToolError::invalid("file", e.to_string()))??
         };
-        let target = db.load_target(p.table.trim()).await?;
+        let target = crate::load::load_target(db, p.table.trim()).await?;
         let mut out = LoadCsvOutput {
             database: cfg.name.clone(),
             engine: cfg.engine,
@@ -518,7 +518,7 @@ impl Server {
             rejects_file: rejects_file.clone(),
             rows_read: rows_read.clone(),
             stop: stop.clone(),
-            csv: db.takes_csv(),
+            csv: crate::load::takes_csv(db),
         };
         let reading = tokio::task::spawn_blocking(move || super::reader::run(job, feed));
         let progress = ctx.meta.get_progress_token().map(|token| {
@@ -526,7 +526,7 @@ impl Server {
             let rows_read = rows_read.clone();
             tokio::spawn(report_progress(peer, token, rows_read, merging, started))
         });
-        let loaded = db.load(&plan, batches, ctx.ct.clone()).await;
+        let loaded = crate::load::load(db, &plan, batches, ctx.ct.clone()).await;
         stop.store(true, Ordering::Relaxed);
         if let Some(task) = progress {
             task.abort();
@@ -701,7 +701,8 @@ impl Server {
         let rows = super::reader::sample(&mut opened, p.preview_rows.unwrap_or(DEFAULT_PREVIEW_ROWS) as usize)?;
         out.guessed = guesses(&opened.fields, &rows);
         out.rows_read = rows.len() as u64;
-        out.create_table = db.create_table_for(
+        out.create_table = crate::load::create_table_for(
+            db,
             p.table.trim(),
             &out.guessed
                 .iter()

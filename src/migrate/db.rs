@@ -236,561 +236,560 @@ fn sqlite_rebuild(current: &Schema, target: &Schema, wanted: &SchemaObject) -> O
     })
 }
 
-impl Database {
-    /// The DDL from `current` back to `target`; SQLite rebuilds the tables it cannot alter.
-    pub fn reversal(&self, current: &Schema, target: &Schema) -> Reversal {
-        match self.config.engine {
-            Engine::Sqlite => {
-                snapshot::reversal_with(current, target, &|_, wanted| sqlite_rebuild(current, target, wanted))
-            }
-            _ => snapshot::reversal(current, target),
+/// The DDL from `current` back to `target`; SQLite rebuilds the tables it cannot alter.
+pub fn reversal(db: &Database, current: &Schema, target: &Schema) -> Reversal {
+    match db.config.engine {
+        Engine::Sqlite => {
+            snapshot::reversal_with(current, target, &|_, wanted| sqlite_rebuild(current, target, wanted))
         }
+        _ => snapshot::reversal(current, target),
     }
+}
 
-    fn migrate_error(&self, e: sqlx::Error) -> ToolError {
-        self.db_error(e, self.config.statement_timeout_ms)
-    }
+fn migrate_error(db: &Database, e: sqlx::Error) -> ToolError {
+    db.db_error(e, db.config.statement_timeout_ms)
+}
 
-    /// The schema as the catalogs describe it now.
-    pub async fn schema(&self) -> Result<Schema, ToolError> {
-        let mut session = self.session(Access::Catalog, self.config.statement_timeout_ms).await?;
-        let schema = session
-            .guard(async |conn, _| match conn {
-                Conn::Postgres(c) => pg_schema(c).await,
-                Conn::Mysql(c) => mysql_schema(c).await,
-                Conn::Sqlite(c) => sqlite_schema(c).await,
-                Conn::Empty => unreachable!("an open session"),
-            })
-            .await;
-        session.close();
-        schema
-    }
-
-    /// The sqlx ledger; empty when the table does not exist yet.
-    pub async fn migration_ledger(&self) -> Result<Vec<LedgerRow>, ToolError> {
-        type RowTuple = (i64, String, String, bool, Vec<u8>, i64);
-        if !self.capabilities().sql {
-            return Err(self.needs_sql("migrations"));
-        }
-        let rows: Result<Vec<RowTuple>, sqlx::Error> = self
-            .with_session(Access::Catalog, async |conn| match conn {
-                Conn::Postgres(c) => sqlx::query_as(include_str!("postgres/ledger_list.sql")).fetch_all(&mut **c).await,
-                Conn::Mysql(c) => sqlx::query_as(include_str!("mysql/ledger_list.sql")).fetch_all(&mut **c).await,
-                Conn::Sqlite(c) => sqlx::query_as(include_str!("sqlite/ledger_list.sql")).fetch_all(&mut **c).await,
-                Conn::Empty => unreachable!("an open session"),
-            })
-            .await?;
-        let rows = match rows {
-            Ok(rows) => rows,
-            Err(e) if is_missing_table(&e) => vec![],
-            Err(e) => return Err(self.migrate_error(e)),
-        };
-        Ok(rows
-            .into_iter()
-            .map(|(version, description, installed_on, success, checksum, execution_time)| LedgerRow {
-                version,
-                description,
-                installed_on,
-                success,
-                checksum: hex::encode(checksum),
-                execution_time,
-            })
-            .collect())
-    }
-
-    /// Store a snapshot in the database (`data_engineer.snapshots` or `data_engineer_snapshots`).
-    pub async fn store_snapshot(&self, label: &str, schema: &Schema) -> Result<SnapshotRecord, ToolError> {
-        let fingerprint = schema.fingerprint();
-        let body = serde_json::to_string(schema).unwrap_or_default();
-        if !self.capabilities().sql {
-            return Err(self.needs_sql("schema snapshots"));
-        }
-        let id: Result<i64, sqlx::Error> = self
-            .with_session(Access::Writer, async |conn| match conn {
-                Conn::Postgres(c) => {
-                    sqlx::raw_sql(include_str!("postgres/snapshots_create.sql")).execute(&mut **c).await?;
-                    sqlx::query_scalar(include_str!("postgres/snapshots_insert.sql"))
-                        .bind(label)
-                        .bind(&fingerprint)
-                        .bind(&body)
-                        .fetch_one(&mut **c)
-                        .await
-                }
-                Conn::Mysql(c) => {
-                    sqlx::raw_sql(include_str!("mysql/snapshots_create.sql")).execute(&mut **c).await?;
-                    let done = sqlx::query(include_str!("mysql/snapshots_insert.sql"))
-                        .bind(label)
-                        .bind(&fingerprint)
-                        .bind(&body)
-                        .execute(&mut **c)
-                        .await?;
-                    Ok(done.last_insert_id() as i64)
-                }
-                Conn::Sqlite(c) => {
-                    sqlx::raw_sql(include_str!("sqlite/snapshots_create.sql")).execute(&mut **c).await?;
-                    sqlx::query_scalar(include_str!("sqlite/snapshots_insert.sql"))
-                        .bind(label)
-                        .bind(&fingerprint)
-                        .bind(&body)
-                        .fetch_one(&mut **c)
-                        .await
-                }
-                Conn::Empty => unreachable!("an open session"),
-            })
-            .await?;
-        let id = id.map_err(|e| self.migrate_error(e))?;
-        let stored = self.snapshots().await?.into_iter().find(|s| s.id == id);
-        stored.ok_or_else(|| ToolError::Database {
-            code: None,
-            message: format!("snapshot {id} was stored but cannot be read back"),
-            hint: None,
-        })
-    }
-
-    /// Stored snapshots, oldest first; empty when none was ever stored.
-    pub async fn snapshots(&self) -> Result<Vec<SnapshotRecord>, ToolError> {
-        if !self.capabilities().sql {
-            return Err(self.needs_sql("schema snapshots"));
-        }
-        let rows: Result<Vec<(i64, String, String, String)>, sqlx::Error> = self
-            .with_session(Access::Catalog, async |conn| match conn {
-                Conn::Postgres(c) => {
-                    sqlx::query_as(include_str!("postgres/snapshots_list.sql")).fetch_all(&mut **c).await
-                }
-                Conn::Mysql(c) => sqlx::query_as(include_str!("mysql/snapshots_list.sql")).fetch_all(&mut **c).await,
-                Conn::Sqlite(c) => sqlx::query_as(include_str!("sqlite/snapshots_list.sql")).fetch_all(&mut **c).await,
-                Conn::Empty => unreachable!("an open session"),
-            })
-            .await?;
-        match rows {
-            Ok(rows) => Ok(rows
-                .into_iter()
-                .map(|(id, label, taken_at, fingerprint)| SnapshotRecord { id, label, taken_at, fingerprint })
-                .collect()),
-            Err(e) if is_missing_table(&e) => Ok(vec![]),
-            Err(e) => Err(self.migrate_error(e)),
-        }
-    }
-
-    /// One stored snapshot by id or label (the newest with that label).
-    pub async fn snapshot(&self, id_or_label: &str) -> Result<Option<(SnapshotRecord, Schema)>, ToolError> {
-        type RowTuple = (i64, String, String, String, String);
-        if !self.capabilities().sql {
-            return Err(self.needs_sql("schema snapshots"));
-        }
-        let row: Result<Option<RowTuple>, sqlx::Error> = self
-            .with_session(Access::Catalog, async |conn| match conn {
-                Conn::Postgres(c) => {
-                    sqlx::query_as(include_str!("postgres/snapshots_get.sql"))
-                        .bind(id_or_label)
-                        .fetch_optional(&mut **c)
-                        .await
-                }
-                Conn::Mysql(c) => {
-                    sqlx::query_as(include_str!("mysql/snapshots_get.sql"))
-                        .bind(id_or_label)
-                        .bind(id_or_label)
-                        .fetch_optional(&mut **c)
-                        .await
-                }
-                Conn::Sqlite(c) => {
-                    sqlx::query_as(include_str!("sqlite/snapshots_get.sql"))
-                        .bind(id_or_label)
-                        .fetch_optional(&mut **c)
-                        .await
-                }
-                Conn::Empty => unreachable!("an open session"),
-            })
-            .await?;
-        let row = match row {
-            Ok(row) => row,
-            Err(e) if is_missing_table(&e) => None,
-            Err(e) => return Err(self.migrate_error(e)),
-        };
-        Ok(row.map(|(id, label, taken_at, fingerprint, body)| {
-            let schema: Schema = serde_json::from_str(&body).unwrap_or_default();
-            (SnapshotRecord { id, label, taken_at, fingerprint }, schema)
-        }))
-    }
-
-    /// Run `up` then `down` where nothing can stay: PostgreSQL and SQLite in a transaction that
-    /// is always rolled back (under lock and statement timeouts), MySQL/MariaDB in a scratch
-    /// database cloned from this one's schema and dropped afterwards.
-    pub async fn trial(&self, up: &[String], down: Option<&[String]>, timeout_ms: u64) -> Result<Trial, ToolError> {
-        if !self.capabilities().sql {
-            return Err(self.needs_sql("migrations"));
-        }
-        // The trial runs its own transaction (rolled back) on the session's connection; a
-        // cancelled trial closes the connection, which rolls it back on the server.
-        let mut session = self.session(Access::Manual, timeout_ms).await?;
-        let result = session
-            .race(async |conn| match conn {
-                Conn::Postgres(c) => self.pg_trial(c, up, down, timeout_ms).await.map_err(|e| self.migrate_error(e)),
-                Conn::Sqlite(c) => self.sqlite_trial(c, up, down).await.map_err(|e| self.migrate_error(e)),
-                Conn::Mysql(c) => self.mysql_trial(c, up, down).await,
-                Conn::Empty => unreachable!("an open session"),
-            })
-            .await;
-        if self.config.engine == crate::config::Engine::Mysql {
-            // It switched databases: never back to the pool.
-            session.discard();
-        } else {
-            session.close();
-        }
-        result?
-    }
-
-    async fn pg_trial(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        up: &[String],
-        down: Option<&[String]>,
-        timeout_ms: u64,
-    ) -> Result<Trial, sqlx::Error> {
-        let mut trial = Trial::default();
-        // CONCURRENTLY cannot run in a transaction; without it the schema effect is the same.
-        let concurrently = regex::Regex::new(r"(?i)\s+CONCURRENTLY\b").expect("static regex");
-        let unconcurrent = |s: &[String]| -> Vec<String> {
-            s.iter().map(|sql| concurrently.replace_all(sql, "").into_owned()).collect()
-        };
-        let (plain_up, down) = (unconcurrent(up), down.map(unconcurrent));
-        let changed = plain_up != up;
-        let up = plain_up;
-        if changed {
-            trial
-                .notes
-                .push("CONCURRENTLY was left out inside the trial transaction; the schema effect is the same".into());
-        }
-        // A sqlx transaction, so even a dropped call never hands the pool a connection mid-trial.
-        let mut tx = conn.begin().await?;
-        let result = async {
-            // The session set the statement timeout; locks are waited for less long.
-            tx.execute(AssertSqlSafe(format!("SET LOCAL lock_timeout = '{}ms'", timeout_ms.min(5000)))).await?;
-            trial.before = pg_schema(&mut tx).await?;
-            trial.up_failed = run_all!(self, tx, up);
-            if trial.up_failed.is_some() {
-                return Ok::<(), sqlx::Error>(());
-            }
-            trial.after_up = Some(pg_schema(&mut tx).await?);
-            if let Some(down) = &down {
-                trial.down_failed = run_all!(self, tx, down);
-                if trial.down_failed.is_none() {
-                    trial.after_down = Some(pg_schema(&mut tx).await?);
-                }
-            }
-            Ok(())
-        }
-        .await;
-        // Always rolled back, awaited; a connection that cannot roll back errs, and the session
-        // then closes it.
-        tx.rollback().await?;
-        result.map(|_| trial)
-    }
-
-    async fn sqlite_trial(
-        &self,
-        conn: &mut sqlx::SqliteConnection,
-        up: &[String],
-        down: Option<&[String]>,
-    ) -> Result<Trial, sqlx::Error> {
-        let mut trial = Trial::default();
-        // The session's progress handler stops the work past the deadline (the pool's
-        // busy_timeout bounds the wait for the write lock).
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let result = async {
-            trial.before = sqlite_schema(&mut tx).await?;
-            trial.up_failed = run_all!(self, tx, up);
-            if trial.up_failed.is_some() {
-                return Ok::<(), sqlx::Error>(());
-            }
-            trial.after_up = Some(sqlite_schema(&mut tx).await?);
-            if let Some(down) = down {
-                trial.down_failed = run_all!(self, tx, down);
-                if trial.down_failed.is_none() {
-                    trial.after_down = Some(sqlite_schema(&mut tx).await?);
-                }
-            }
-            Ok(())
-        }
-        .await;
-        tx.rollback().await?;
-        result.map(|_| trial)
-    }
-
-    async fn mysql_trial(
-        &self,
-        conn: &mut sqlx::MySqlConnection,
-        up: &[String],
-        down: Option<&[String]>,
-    ) -> Result<Trial, ToolError> {
-        let source: String =
-            sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut *conn).await.map_err(|e| self.migrate_error(e))?;
-        let qualified = format!("{}.", source.to_ascii_lowercase());
-        let quoted = format!("`{}`.", source.to_ascii_lowercase());
-        if let Some(i) = up
-            .iter()
-            .chain(down.into_iter().flatten())
-            .position(|s| s.to_ascii_lowercase().contains(&qualified) || s.to_ascii_lowercase().contains(&quoted))
-        {
-            return Err(ToolError::refused(
-                format!("statement {} names the database {source} explicitly", i + 1),
-                "write table names unqualified: the dry-run runs the migration in a scratch copy of the schema, and a \
-                 qualified name would reach the real database",
-            ));
-        }
-        let source_schema = mysql_schema(conn).await.map_err(|e| self.migrate_error(e))?;
-        let scratch = format!("de_dryrun_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-        conn.execute(AssertSqlSafe(format!("CREATE DATABASE `{scratch}`"))).await.map_err(|e| {
-            let e = self.migrate_error(e);
-            ToolError::refused(
-                format!("cannot create the scratch database for the dry-run: {e}"),
-                "MySQL/MariaDB commit DDL immediately, so the dry-run needs CREATE and DROP on a scratch database \
-                 (de_dryrun_*): grant them to this account",
-            )
-        })?;
-        let result = self.mysql_trial_in(conn, &scratch, &source_schema, up, down).await;
-        let dropped = conn.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{scratch}`"))).await;
-        let mut trial = result.map_err(|e| self.migrate_error(e))?;
-        if let Err(e) = dropped {
-            trial.notes.push(format!("could not drop the scratch database {scratch}: {e}; drop it by hand"));
-        }
-        trial.notes.push(format!(
-            "ran in a scratch database cloned from {source}'s schema (tables, views, triggers; no rows, routines or \
-             grants), then dropped: MySQL/MariaDB commit DDL immediately, so nothing ran on {source}"
-        ));
-        Ok(trial)
-    }
-
-    async fn mysql_trial_in(
-        &self,
-        conn: &mut sqlx::MySqlConnection,
-        scratch: &str,
-        source: &Schema,
-        up: &[String],
-        down: Option<&[String]>,
-    ) -> Result<Trial, sqlx::Error> {
-        conn.execute(AssertSqlSafe(format!("USE `{scratch}`"))).await?;
-        conn.execute("SET SESSION foreign_key_checks = 0").await?;
-        let tables: Vec<&str> =
-            source.objects.iter().filter(|o| o.kind == "table").filter_map(|o| o.create.as_deref()).collect();
-        for create in tables {
-            sqlx::raw_sql(AssertSqlSafe(create.to_string())).execute(&mut *conn).await?;
-        }
-        conn.execute("SET SESSION foreign_key_checks = 1").await?;
-        // Views may read views: retry until a pass creates nothing new.
-        let mut pending: Vec<&str> = source
-            .objects
-            .iter()
-            .filter(|o| o.kind == "view" || o.kind == "trigger")
-            .filter_map(|o| o.create.as_deref())
-            .collect();
-        while !pending.is_empty() {
-            let before = pending.len();
-            let mut left = Vec::new();
-            for sql in pending {
-                if sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut *conn).await.is_err() {
-                    left.push(sql);
-                }
-            }
-            if left.len() == before {
-                break;
-            }
-            pending = left;
-        }
-        let mut trial = Trial { before: mysql_schema(conn).await?, ..Default::default() };
-        trial.up_failed = run_all!(self, conn, up);
-        if trial.up_failed.is_none() {
-            trial.after_up = Some(mysql_schema(conn).await?);
-            if let Some(down) = down {
-                trial.down_failed = run_all!(self, conn, down);
-                if trial.down_failed.is_none() {
-                    trial.after_down = Some(mysql_schema(conn).await?);
-                }
-            }
-        }
-        Ok(trial)
-    }
-
-    /// Apply a change for real and record it in the ledger.
-    pub async fn apply_change(&self, change: &Change<'_>) -> Result<Applied, ToolError> {
-        let started = Instant::now();
-        if !self.capabilities().sql {
-            return Err(self.needs_sql("migrations"));
-        }
-        // Not raced against cancellation: MySQL's statement-by-statement apply must finish its
-        // compensation, and the transactional ones end in a moment anyway.
-        let mut session = self.session(Access::Manual, self.config.statement_timeout_ms).await?;
-        let applied = match session.conn() {
-            Conn::Postgres(c) => self.pg_apply(c, change).await,
-            Conn::Sqlite(c) => self.sqlite_apply(c, change).await,
-            Conn::Mysql(c) => self.mysql_apply(c, change).await,
+/// The schema as the catalogs describe it now.
+pub async fn schema(db: &Database) -> Result<Schema, ToolError> {
+    let mut session = db.session(Access::Catalog, db.config.statement_timeout_ms).await?;
+    let schema = session
+        .guard(async |conn, _| match conn {
+            Conn::Postgres(c) => pg_schema(c).await,
+            Conn::Mysql(c) => mysql_schema(c).await,
+            Conn::Sqlite(c) => sqlite_schema(c).await,
             Conn::Empty => unreachable!("an open session"),
-        };
-        let mut applied = match applied {
-            Ok(a) => {
-                session.rollback().await?;
-                a
-            }
-            Err(e) => {
-                session.discard();
-                return Err(self.migrate_error(e));
-            }
-        };
-        applied.elapsed_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
-        Ok(applied)
-    }
+        })
+        .await;
+    session.close();
+    schema
+}
 
-    async fn pg_apply(&self, conn: &mut sqlx::PgConnection, change: &Change<'_>) -> Result<Applied, sqlx::Error> {
-        sqlx::raw_sql(include_str!("postgres/ledger_create.sql")).execute(&mut *conn).await?;
-        let started = Instant::now();
-        let mut applied = Applied::default();
-        if change.transactional {
-            let mut tx = conn.begin().await?;
-            applied.failed = run_all!(self, tx, change.statements);
-            if applied.failed.is_some() {
-                tx.rollback().await?;
-                return Ok(applied);
-            }
-            pg_record(&mut tx, &change.ledger).await?;
-            tx.commit().await?;
-        } else {
-            applied.failed = run_all!(self, conn, change.statements);
-            if let Some(failed) = &applied.failed {
-                self.compensate_pg(conn, change, failed.index, &mut applied).await;
-                return Ok(applied);
-            }
-            pg_record(conn, &change.ledger).await?;
-        }
-        applied.kept = change.statements.len();
-        if let LedgerChange::Record { version, .. } = change.ledger {
-            sqlx::query(include_str!("postgres/ledger_finish.sql"))
-                .bind(started.elapsed().as_nanos() as i64)
-                .bind(version)
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(applied)
+/// The sqlx ledger; empty when the table does not exist yet.
+pub async fn migration_ledger(db: &Database) -> Result<Vec<LedgerRow>, ToolError> {
+    type RowTuple = (i64, String, String, bool, Vec<u8>, i64);
+    if !db.capabilities().sql {
+        return Err(db.needs_sql("migrations"));
     }
+    let rows: Result<Vec<RowTuple>, sqlx::Error> = db
+        .with_session(Access::Catalog, async |conn| match conn {
+            Conn::Postgres(c) => sqlx::query_as(include_str!("postgres/ledger_list.sql")).fetch_all(&mut **c).await,
+            Conn::Mysql(c) => sqlx::query_as(include_str!("mysql/ledger_list.sql")).fetch_all(&mut **c).await,
+            Conn::Sqlite(c) => sqlx::query_as(include_str!("sqlite/ledger_list.sql")).fetch_all(&mut **c).await,
+            Conn::Empty => unreachable!("an open session"),
+        })
+        .await?;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) if is_missing_table(&e) => vec![],
+        Err(e) => return Err(migrate_error(db, e)),
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(version, description, installed_on, success, checksum, execution_time)| LedgerRow {
+            version,
+            description,
+            installed_on,
+            success,
+            checksum: hex::encode(checksum),
+            execution_time,
+        })
+        .collect())
+}
 
-    async fn compensate_pg(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        change: &Change<'_>,
-        failed: usize,
-        applied: &mut Applied,
-    ) {
-        let inverses: Vec<String> = change.inverses[..failed - 1].iter().rev().flatten().cloned().collect();
-        applied.kept = failed - 1;
-        for sql in inverses {
-            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut *conn).await {
-                applied.compensation_failed = Some(format!("{sql}: {}", crate::engine::sql_error(&self.config, e)));
-                return;
-            }
-            applied.compensated.push(sql);
-        }
-        applied.kept = 0;
+/// Store a snapshot in the database (`data_engineer.snapshots` or `data_engineer_snapshots`).
+pub async fn store_snapshot(db: &Database, label: &str, schema: &Schema) -> Result<SnapshotRecord, ToolError> {
+    let fingerprint = schema.fingerprint();
+    let body = serde_json::to_string(schema).unwrap_or_default();
+    if !db.capabilities().sql {
+        return Err(db.needs_sql("schema snapshots"));
     }
+    let id: Result<i64, sqlx::Error> = db
+        .with_session(Access::Writer, async |conn| match conn {
+            Conn::Postgres(c) => {
+                sqlx::raw_sql(include_str!("postgres/snapshots_create.sql")).execute(&mut **c).await?;
+                sqlx::query_scalar(include_str!("postgres/snapshots_insert.sql"))
+                    .bind(label)
+                    .bind(&fingerprint)
+                    .bind(&body)
+                    .fetch_one(&mut **c)
+                    .await
+            }
+            Conn::Mysql(c) => {
+                sqlx::raw_sql(include_str!("mysql/snapshots_create.sql")).execute(&mut **c).await?;
+                let done = sqlx::query(include_str!("mysql/snapshots_insert.sql"))
+                    .bind(label)
+                    .bind(&fingerprint)
+                    .bind(&body)
+                    .execute(&mut **c)
+                    .await?;
+                Ok(done.last_insert_id() as i64)
+            }
+            Conn::Sqlite(c) => {
+                sqlx::raw_sql(include_str!("sqlite/snapshots_create.sql")).execute(&mut **c).await?;
+                sqlx::query_scalar(include_str!("sqlite/snapshots_insert.sql"))
+                    .bind(label)
+                    .bind(&fingerprint)
+                    .bind(&body)
+                    .fetch_one(&mut **c)
+                    .await
+            }
+            Conn::Empty => unreachable!("an open session"),
+        })
+        .await?;
+    let id = id.map_err(|e| migrate_error(db, e))?;
+    let stored = snapshots(db).await?.into_iter().find(|s| s.id == id);
+    stored.ok_or_else(|| ToolError::Database {
+        code: None,
+        message: format!("snapshot {id} was stored but cannot be read back"),
+        hint: None,
+    })
+}
 
-    async fn sqlite_apply(
-        &self,
-        conn: &mut sqlx::SqliteConnection,
-        change: &Change<'_>,
-    ) -> Result<Applied, sqlx::Error> {
-        sqlx::raw_sql(include_str!("sqlite/ledger_create.sql")).execute(&mut *conn).await?;
-        let started = Instant::now();
-        let mut applied = Applied::default();
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        applied.failed = run_all!(self, tx, change.statements);
+/// Stored snapshots, oldest first; empty when none was ever stored.
+pub async fn snapshots(db: &Database) -> Result<Vec<SnapshotRecord>, ToolError> {
+    if !db.capabilities().sql {
+        return Err(db.needs_sql("schema snapshots"));
+    }
+    let rows: Result<Vec<(i64, String, String, String)>, sqlx::Error> = db
+        .with_session(Access::Catalog, async |conn| match conn {
+            Conn::Postgres(c) => sqlx::query_as(include_str!("postgres/snapshots_list.sql")).fetch_all(&mut **c).await,
+            Conn::Mysql(c) => sqlx::query_as(include_str!("mysql/snapshots_list.sql")).fetch_all(&mut **c).await,
+            Conn::Sqlite(c) => sqlx::query_as(include_str!("sqlite/snapshots_list.sql")).fetch_all(&mut **c).await,
+            Conn::Empty => unreachable!("an open session"),
+        })
+        .await?;
+    match rows {
+        Ok(rows) => Ok(rows
+            .into_iter()
+            .map(|(id, label, taken_at, fingerprint)| SnapshotRecord { id, label, taken_at, fingerprint })
+            .collect()),
+        Err(e) if is_missing_table(&e) => Ok(vec![]),
+        Err(e) => Err(migrate_error(db, e)),
+    }
+}
+
+/// One stored snapshot by id or label (the newest with that label).
+pub async fn snapshot(db: &Database, id_or_label: &str) -> Result<Option<(SnapshotRecord, Schema)>, ToolError> {
+    type RowTuple = (i64, String, String, String, String);
+    if !db.capabilities().sql {
+        return Err(db.needs_sql("schema snapshots"));
+    }
+    let row: Result<Option<RowTuple>, sqlx::Error> = db
+        .with_session(Access::Catalog, async |conn| match conn {
+            Conn::Postgres(c) => {
+                sqlx::query_as(include_str!("postgres/snapshots_get.sql"))
+                    .bind(id_or_label)
+                    .fetch_optional(&mut **c)
+                    .await
+            }
+            Conn::Mysql(c) => {
+                sqlx::query_as(include_str!("mysql/snapshots_get.sql"))
+                    .bind(id_or_label)
+                    .bind(id_or_label)
+                    .fetch_optional(&mut **c)
+                    .await
+            }
+            Conn::Sqlite(c) => {
+                sqlx::query_as(include_str!("sqlite/snapshots_get.sql"))
+                    .bind(id_or_label)
+                    .fetch_optional(&mut **c)
+                    .await
+            }
+            Conn::Empty => unreachable!("an open session"),
+        })
+        .await?;
+    let row = match row {
+        Ok(row) => row,
+        Err(e) if is_missing_table(&e) => None,
+        Err(e) => return Err(migrate_error(db, e)),
+    };
+    Ok(row.map(|(id, label, taken_at, fingerprint, body)| {
+        let schema: Schema = serde_json::from_str(&body).unwrap_or_default();
+        (SnapshotRecord { id, label, taken_at, fingerprint }, schema)
+    }))
+}
+
+/// Run `up` then `down` where nothing can stay: PostgreSQL and SQLite in a transaction that
+/// is always rolled back (under lock and statement timeouts), MySQL/MariaDB in a scratch
+/// database cloned from this one's schema and dropped afterwards.
+pub async fn trial(db: &Database, up: &[String], down: Option<&[String]>, timeout_ms: u64) -> Result<Trial, ToolError> {
+    if !db.capabilities().sql {
+        return Err(db.needs_sql("migrations"));
+    }
+    // The trial runs its own transaction (rolled back) on the session's connection; a
+    // cancelled trial closes the connection, which rolls it back on the server.
+    let mut session = db.session(Access::Manual, timeout_ms).await?;
+    let result = session
+        .race(async |conn| match conn {
+            Conn::Postgres(c) => pg_trial(db, c, up, down, timeout_ms).await.map_err(|e| migrate_error(db, e)),
+            Conn::Sqlite(c) => sqlite_trial(db, c, up, down).await.map_err(|e| migrate_error(db, e)),
+            Conn::Mysql(c) => mysql_trial(db, c, up, down).await,
+            Conn::Empty => unreachable!("an open session"),
+        })
+        .await;
+    if db.config.engine == crate::config::Engine::Mysql {
+        // It switched databases: never back to the pool.
+        session.discard();
+    } else {
+        session.close();
+    }
+    result?
+}
+
+async fn pg_trial(
+    db: &Database,
+    conn: &mut sqlx::PgConnection,
+    up: &[String],
+    down: Option<&[String]>,
+    timeout_ms: u64,
+) -> Result<Trial, sqlx::Error> {
+    let mut trial = Trial::default();
+    // CONCURRENTLY cannot run in a transaction; without it the schema effect is the same.
+    let concurrently = regex::Regex::new(r"(?i)\s+CONCURRENTLY\b").expect("static regex");
+    let unconcurrent =
+        |s: &[String]| -> Vec<String> { s.iter().map(|sql| concurrently.replace_all(sql, "").into_owned()).collect() };
+    let (plain_up, down) = (unconcurrent(up), down.map(unconcurrent));
+    let changed = plain_up != up;
+    let up = plain_up;
+    if changed {
+        trial
+            .notes
+            .push("CONCURRENTLY was left out inside the trial transaction; the schema effect is the same".into());
+    }
+    // A sqlx transaction, so even a dropped call never hands the pool a connection mid-trial.
+    let mut tx = conn.begin().await?;
+    let result = async {
+        // The session set the statement timeout; locks are waited for less long.
+        tx.execute(AssertSqlSafe(format!("SET LOCAL lock_timeout = '{}ms'", timeout_ms.min(5000)))).await?;
+        trial.before = pg_schema(&mut tx).await?;
+        trial.up_failed = run_all!(db, tx, up);
+        if trial.up_failed.is_some() {
+            return Ok::<(), sqlx::Error>(());
+        }
+        trial.after_up = Some(pg_schema(&mut tx).await?);
+        if let Some(down) = &down {
+            trial.down_failed = run_all!(db, tx, down);
+            if trial.down_failed.is_none() {
+                trial.after_down = Some(pg_schema(&mut tx).await?);
+            }
+        }
+        Ok(())
+    }
+    .await;
+    // Always rolled back, awaited; a connection that cannot roll back errs, and the session
+    // then closes it.
+    tx.rollback().await?;
+    result.map(|_| trial)
+}
+
+async fn sqlite_trial(
+    db: &Database,
+    conn: &mut sqlx::SqliteConnection,
+    up: &[String],
+    down: Option<&[String]>,
+) -> Result<Trial, sqlx::Error> {
+    let mut trial = Trial::default();
+    // The session's progress handler stops the work past the deadline (the pool's
+    // busy_timeout bounds the wait for the write lock).
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let result = async {
+        trial.before = sqlite_schema(&mut tx).await?;
+        trial.up_failed = run_all!(db, tx, up);
+        if trial.up_failed.is_some() {
+            return Ok::<(), sqlx::Error>(());
+        }
+        trial.after_up = Some(sqlite_schema(&mut tx).await?);
+        if let Some(down) = down {
+            trial.down_failed = run_all!(db, tx, down);
+            if trial.down_failed.is_none() {
+                trial.after_down = Some(sqlite_schema(&mut tx).await?);
+            }
+        }
+        Ok(())
+    }
+    .await;
+    tx.rollback().await?;
+    result.map(|_| trial)
+}
+
+async fn mysql_trial(
+    db: &Database,
+    conn: &mut sqlx::MySqlConnection,
+    up: &[String],
+    down: Option<&[String]>,
+) -> Result<Trial, ToolError> {
+    let source: String =
+        sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut *conn).await.map_err(|e| migrate_error(db, e))?;
+    let qualified = format!("{}.", source.to_ascii_lowercase());
+    let quoted = format!("`{}`.", source.to_ascii_lowercase());
+    if let Some(i) = up
+        .iter()
+        .chain(down.into_iter().flatten())
+        .position(|s| s.to_ascii_lowercase().contains(&qualified) || s.to_ascii_lowercase().contains(&quoted))
+    {
+        return Err(ToolError::refused(
+            format!("statement {} names the database {source} explicitly", i + 1),
+            "write table names unqualified: the dry-run runs the migration in a scratch copy of the schema, and a \
+             qualified name would reach the real database",
+        ));
+    }
+    let source_schema = mysql_schema(conn).await.map_err(|e| migrate_error(db, e))?;
+    let scratch = format!("de_dryrun_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    conn.execute(AssertSqlSafe(format!("CREATE DATABASE `{scratch}`"))).await.map_err(|e| {
+        let e = migrate_error(db, e);
+        ToolError::refused(
+            format!("cannot create the scratch database for the dry-run: {e}"),
+            "MySQL/MariaDB commit DDL immediately, so the dry-run needs CREATE and DROP on a scratch database \
+             (de_dryrun_*): grant them to this account",
+        )
+    })?;
+    let result = mysql_trial_in(db, conn, &scratch, &source_schema, up, down).await;
+    let dropped = conn.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{scratch}`"))).await;
+    let mut trial = result.map_err(|e| migrate_error(db, e))?;
+    if let Err(e) = dropped {
+        trial.notes.push(format!("could not drop the scratch database {scratch}: {e}; drop it by hand"));
+    }
+    trial.notes.push(format!(
+        "ran in a scratch database cloned from {source}'s schema (tables, views, triggers; no rows, routines or \
+         grants), then dropped: MySQL/MariaDB commit DDL immediately, so nothing ran on {source}"
+    ));
+    Ok(trial)
+}
+
+async fn mysql_trial_in(
+    db: &Database,
+    conn: &mut sqlx::MySqlConnection,
+    scratch: &str,
+    source: &Schema,
+    up: &[String],
+    down: Option<&[String]>,
+) -> Result<Trial, sqlx::Error> {
+    conn.execute(AssertSqlSafe(format!("USE `{scratch}`"))).await?;
+    conn.execute("SET SESSION foreign_key_checks = 0").await?;
+    let tables: Vec<&str> =
+        source.objects.iter().filter(|o| o.kind == "table").filter_map(|o| o.create.as_deref()).collect();
+    for create in tables {
+        sqlx::raw_sql(AssertSqlSafe(create.to_string())).execute(&mut *conn).await?;
+    }
+    conn.execute("SET SESSION foreign_key_checks = 1").await?;
+    // Views may read views: retry until a pass creates nothing new.
+    let mut pending: Vec<&str> = source
+        .objects
+        .iter()
+        .filter(|o| o.kind == "view" || o.kind == "trigger")
+        .filter_map(|o| o.create.as_deref())
+        .collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut left = Vec::new();
+        for sql in pending {
+            if sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut *conn).await.is_err() {
+                left.push(sql);
+            }
+        }
+        if left.len() == before {
+            break;
+        }
+        pending = left;
+    }
+    let mut trial = Trial { before: mysql_schema(conn).await?, ..Default::default() };
+    trial.up_failed = run_all!(db, conn, up);
+    if trial.up_failed.is_none() {
+        trial.after_up = Some(mysql_schema(conn).await?);
+        if let Some(down) = down {
+            trial.down_failed = run_all!(db, conn, down);
+            if trial.down_failed.is_none() {
+                trial.after_down = Some(mysql_schema(conn).await?);
+            }
+        }
+    }
+    Ok(trial)
+}
+
+/// Apply a change for real and record it in the ledger.
+pub async fn apply_change(db: &Database, change: &Change<'_>) -> Result<Applied, ToolError> {
+    let started = Instant::now();
+    if !db.capabilities().sql {
+        return Err(db.needs_sql("migrations"));
+    }
+    // Not raced against cancellation: MySQL's statement-by-statement apply must finish its
+    // compensation, and the transactional ones end in a moment anyway.
+    let mut session = db.session(Access::Manual, db.config.statement_timeout_ms).await?;
+    let applied = match session.conn() {
+        Conn::Postgres(c) => pg_apply(db, c, change).await,
+        Conn::Sqlite(c) => sqlite_apply(db, c, change).await,
+        Conn::Mysql(c) => mysql_apply(db, c, change).await,
+        Conn::Empty => unreachable!("an open session"),
+    };
+    let mut applied = match applied {
+        Ok(a) => {
+            session.rollback().await?;
+            a
+        }
+        Err(e) => {
+            session.discard();
+            return Err(migrate_error(db, e));
+        }
+    };
+    applied.elapsed_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
+    Ok(applied)
+}
+
+async fn pg_apply(db: &Database, conn: &mut sqlx::PgConnection, change: &Change<'_>) -> Result<Applied, sqlx::Error> {
+    sqlx::raw_sql(include_str!("postgres/ledger_create.sql")).execute(&mut *conn).await?;
+    let started = Instant::now();
+    let mut applied = Applied::default();
+    if change.transactional {
+        let mut tx = conn.begin().await?;
+        applied.failed = run_all!(db, tx, change.statements);
         if applied.failed.is_some() {
             tx.rollback().await?;
             return Ok(applied);
         }
-        let ledger = match change.ledger {
-            LedgerChange::Record { version, description, checksum } => {
-                sqlx::query(include_str!("sqlite/ledger_insert.sql"))
-                    .bind(version)
-                    .bind(description)
-                    .bind(checksum)
-                    .execute(&mut *tx)
-                    .await
-                    .map(|_| ())
-            }
-            LedgerChange::Forget { version } => {
-                sqlx::query(include_str!("sqlite/ledger_delete.sql")).bind(version).execute(&mut *tx).await.map(|_| ())
-            }
-            LedgerChange::None => Ok(()),
-        };
-        if let Err(e) = ledger {
-            tx.rollback().await?;
-            return Err(e);
-        }
+        pg_record(&mut tx, &change.ledger).await?;
         tx.commit().await?;
-        applied.kept = change.statements.len();
-        if let LedgerChange::Record { version, .. } = change.ledger {
-            sqlx::query(include_str!("sqlite/ledger_finish.sql"))
+    } else {
+        applied.failed = run_all!(db, conn, change.statements);
+        if let Some(failed) = &applied.failed {
+            compensate_pg(db, conn, change, failed.index, &mut applied).await;
+            return Ok(applied);
+        }
+        pg_record(conn, &change.ledger).await?;
+    }
+    applied.kept = change.statements.len();
+    if let LedgerChange::Record { version, .. } = change.ledger {
+        sqlx::query(include_str!("postgres/ledger_finish.sql"))
+            .bind(started.elapsed().as_nanos() as i64)
+            .bind(version)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(applied)
+}
+
+async fn compensate_pg(
+    db: &Database,
+    conn: &mut sqlx::PgConnection,
+    change: &Change<'_>,
+    failed: usize,
+    applied: &mut Applied,
+) {
+    let inverses: Vec<String> = change.inverses[..failed - 1].iter().rev().flatten().cloned().collect();
+    applied.kept = failed - 1;
+    for sql in inverses {
+        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut *conn).await {
+            applied.compensation_failed = Some(format!("{sql}: {}", crate::engine::sql_error(&db.config, e)));
+            return;
+        }
+        applied.compensated.push(sql);
+    }
+    applied.kept = 0;
+}
+
+async fn sqlite_apply(
+    db: &Database,
+    conn: &mut sqlx::SqliteConnection,
+    change: &Change<'_>,
+) -> Result<Applied, sqlx::Error> {
+    sqlx::raw_sql(include_str!("sqlite/ledger_create.sql")).execute(&mut *conn).await?;
+    let started = Instant::now();
+    let mut applied = Applied::default();
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    applied.failed = run_all!(db, tx, change.statements);
+    if applied.failed.is_some() {
+        tx.rollback().await?;
+        return Ok(applied);
+    }
+    let ledger = match change.ledger {
+        LedgerChange::Record { version, description, checksum } => {
+            sqlx::query(include_str!("sqlite/ledger_insert.sql"))
+                .bind(version)
+                .bind(description)
+                .bind(checksum)
+                .execute(&mut *tx)
+                .await
+                .map(|_| ())
+        }
+        LedgerChange::Forget { version } => {
+            sqlx::query(include_str!("sqlite/ledger_delete.sql")).bind(version).execute(&mut *tx).await.map(|_| ())
+        }
+        LedgerChange::None => Ok(()),
+    };
+    if let Err(e) = ledger {
+        tx.rollback().await?;
+        return Err(e);
+    }
+    tx.commit().await?;
+    applied.kept = change.statements.len();
+    if let LedgerChange::Record { version, .. } = change.ledger {
+        sqlx::query(include_str!("sqlite/ledger_finish.sql"))
+            .bind(started.elapsed().as_nanos() as i64)
+            .bind(version)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(applied)
+}
+
+/// MySQL/MariaDB commit each DDL statement: statement by statement, the ledger row first
+/// (not yet successful, as sqlx does), and on failure the inverses of what had run.
+async fn mysql_apply(
+    db: &Database,
+    conn: &mut sqlx::MySqlConnection,
+    change: &Change<'_>,
+) -> Result<Applied, sqlx::Error> {
+    sqlx::raw_sql(include_str!("mysql/ledger_create.sql")).execute(&mut *conn).await?;
+    let started = Instant::now();
+    let mut applied = Applied::default();
+    if let LedgerChange::Record { version, description, checksum } = change.ledger {
+        sqlx::query(include_str!("mysql/ledger_insert.sql"))
+            .bind(version)
+            .bind(description)
+            .bind(checksum)
+            .execute(&mut *conn)
+            .await?;
+    }
+    applied.failed = run_all!(db, conn, change.statements);
+    if let Some(failed) = &applied.failed {
+        let failed = failed.index;
+        let inverses: Vec<String> = change.inverses[..failed - 1].iter().rev().flatten().cloned().collect();
+        applied.kept = failed - 1;
+        let missing = change.inverses[..failed - 1].iter().any(Option::is_none);
+        for sql in inverses {
+            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut *conn).await {
+                applied.compensation_failed = Some(format!("{sql}: {}", crate::engine::sql_error(&db.config, e)));
+                break;
+            }
+            applied.compensated.push(sql);
+        }
+        if applied.compensation_failed.is_none() && !missing {
+            applied.kept = 0;
+            // Fully undone: the version is not applied, so its dirty row goes.
+            if let LedgerChange::Record { version, .. } = change.ledger {
+                sqlx::query(include_str!("mysql/ledger_delete.sql")).bind(version).execute(&mut *conn).await?;
+            }
+        } else if applied.compensation_failed.is_none() {
+            applied.compensation_failed =
+                Some("some statements that ran have no inverse; they were left in place".into());
+        }
+        return Ok(applied);
+    }
+    applied.kept = change.statements.len();
+    match change.ledger {
+        LedgerChange::Record { version, .. } => {
+            sqlx::query(include_str!("mysql/ledger_finish.sql"))
                 .bind(started.elapsed().as_nanos() as i64)
                 .bind(version)
                 .execute(&mut *conn)
                 .await?;
         }
-        Ok(applied)
+        LedgerChange::Forget { version } => {
+            sqlx::query(include_str!("mysql/ledger_delete.sql")).bind(version).execute(&mut *conn).await?;
+        }
+        LedgerChange::None => {}
     }
-
-    /// MySQL/MariaDB commit each DDL statement: statement by statement, the ledger row first
-    /// (not yet successful, as sqlx does), and on failure the inverses of what had run.
-    async fn mysql_apply(&self, conn: &mut sqlx::MySqlConnection, change: &Change<'_>) -> Result<Applied, sqlx::Error> {
-        sqlx::raw_sql(include_str!("mysql/ledger_create.sql")).execute(&mut *conn).await?;
-        let started = Instant::now();
-        let mut applied = Applied::default();
-        if let LedgerChange::Record { version, description, checksum } = change.ledger {
-            sqlx::query(include_str!("mysql/ledger_insert.sql"))
-                .bind(version)
-                .bind(description)
-                .bind(checksum)
-                .execute(&mut *conn)
-                .await?;
-        }
-        applied.failed = run_all!(self, conn, change.statements);
-        if let Some(failed) = &applied.failed {
-            let failed = failed.index;
-            let inverses: Vec<String> = change.inverses[..failed - 1].iter().rev().flatten().cloned().collect();
-            applied.kept = failed - 1;
-            let missing = change.inverses[..failed - 1].iter().any(Option::is_none);
-            for sql in inverses {
-                if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql.clone())).execute(&mut *conn).await {
-                    applied.compensation_failed = Some(format!("{sql}: {}", crate::engine::sql_error(&self.config, e)));
-                    break;
-                }
-                applied.compensated.push(sql);
-            }
-            if applied.compensation_failed.is_none() && !missing {
-                applied.kept = 0;
-                // Fully undone: the version is not applied, so its dirty row goes.
-                if let LedgerChange::Record { version, .. } = change.ledger {
-                    sqlx::query(include_str!("mysql/ledger_delete.sql")).bind(version).execute(&mut *conn).await?;
-                }
-            } else if applied.compensation_failed.is_none() {
-                applied.compensation_failed =
-                    Some("some statements that ran have no inverse; they were left in place".into());
-            }
-            return Ok(applied);
-        }
-        applied.kept = change.statements.len();
-        match change.ledger {
-            LedgerChange::Record { version, .. } => {
-                sqlx::query(include_str!("mysql/ledger_finish.sql"))
-                    .bind(started.elapsed().as_nanos() as i64)
-                    .bind(version)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            LedgerChange::Forget { version } => {
-                sqlx::query(include_str!("mysql/ledger_delete.sql")).bind(version).execute(&mut *conn).await?;
-            }
-            LedgerChange::None => {}
-        }
-        Ok(applied)
-    }
+    Ok(applied)
 }
 
 /// Write a change's ledger row on PostgreSQL (inside its transaction when it has one).

@@ -156,7 +156,7 @@ async fn resolve(db: &Database, files: &FileAccess, source: &ChangeSource) -> Re
             "give exactly one of sql (the change as SQL), file (a migration file) or folder (a migrations folder)",
         ));
     }
-    let rows = db.migration_ledger().await?;
+    let rows = crate::migrate::db::migration_ledger(db).await?;
     let (up, version, origin, ledger) = if let Some(sql) = &source.sql {
         (sql.clone(), None, "sql".to_string(), ledger_status(&rows, &[]))
     } else if let Some(file) = &source.file {
@@ -623,7 +623,7 @@ impl Server {
         };
         let resolved = resolve(db, self.files(), &source).await?;
         plan::check_statements(engine, &crate::sql::split::split(&resolved.up, engine))?;
-        let schema = db.schema().await?;
+        let schema = crate::migrate::db::schema(db).await?;
         let fingerprint = schema.fingerprint();
         let sizes = table_sizes(db, &resolved.up).await?;
         let analysis = plan::analyze(engine, &resolved.up, &schema, &sizes);
@@ -706,7 +706,7 @@ impl Server {
         let engine = db.config.engine;
         let resolved = resolve(db, self.files(), &p.source).await?;
         plan::check_statements(engine, &crate::sql::split::split(&resolved.up, engine))?;
-        let schema = db.schema().await?;
+        let schema = crate::migrate::db::schema(db).await?;
         let fingerprint = schema.fingerprint();
         let analysis = plan::analyze(engine, &resolved.up, &schema, &BTreeMap::new());
         let down = down_script(&resolved, &analysis);
@@ -716,7 +716,13 @@ impl Server {
         let plan_id = plan_id(db, "migration", &resolved.up, down.as_deref(), &fingerprint);
         let up_statements = statements_of(&resolved.up, engine);
         let down_statements = down.as_deref().map(|d| statements_of(d, engine));
-        let trial = db.trial(&up_statements, down_statements.as_deref(), db.config.timeout_ms(p.timeout_ms)).await?;
+        let trial = crate::migrate::db::trial(
+            db,
+            &up_statements,
+            down_statements.as_deref(),
+            db.config.timeout_ms(p.timeout_ms),
+        )
+        .await?;
         let success = trial.up_failed.is_none();
         let schema_diff = trial.after_up.as_ref().map(|a| snapshot::diff(&trial.before, a)).unwrap_or_default();
         let reversibility_diff = trial.after_down.as_ref().map(|a| snapshot::diff(&trial.before, a));
@@ -797,7 +803,7 @@ impl Server {
         let engine = db.config.engine;
         let resolved = resolve(db, self.files(), &p.source).await?;
         plan::check_statements(engine, &crate::sql::split::split(&resolved.up, engine))?;
-        let schema = db.schema().await?;
+        let schema = crate::migrate::db::schema(db).await?;
         let fingerprint = schema.fingerprint();
         let analysis = plan::analyze(engine, &resolved.up, &schema, &BTreeMap::new());
         let down = down_script(&resolved, &analysis);
@@ -825,7 +831,8 @@ impl Server {
             db.config.name
         );
         crate::confirm::confirmed(&context, responses, p.confirm, &action).await?;
-        let snapshot_before = db.store_snapshot(&format!("before plan {}", &expected[..12]), &schema).await?;
+        let snapshot_before =
+            crate::migrate::db::store_snapshot(db, &format!("before plan {}", &expected[..12]), &schema).await?;
         let up_statements = statements_of(&resolved.up, engine);
         let inverses: Vec<Option<String>> = analysis.steps.iter().map(|s| s.down.clone()).collect();
         let no_transaction = folder::is_no_transaction(&resolved.up);
@@ -833,16 +840,18 @@ impl Server {
             Some(m) => LedgerChange::Record { version: m.version, description: &m.description, checksum: &m.checksum },
             None => LedgerChange::None,
         };
-        let applied: Applied = db
-            .apply_change(&Change {
+        let applied: Applied = crate::migrate::db::apply_change(
+            db,
+            &Change {
                 statements: &up_statements,
                 inverses: &inverses,
                 transactional: db.capabilities().transactional_ddl && !no_transaction,
                 ledger,
-            })
-            .await?;
+            },
+        )
+        .await?;
         forget(&expected);
-        let after = db.schema().await?;
+        let after = crate::migrate::db::schema(db).await?;
         let mut notes = Vec::new();
         if verified.reversible == Some(false) {
             notes.push("the dry-run found that the down script does not fully reverse this change".into());
@@ -864,7 +873,7 @@ impl Server {
         }
         let success = applied.failed.is_none();
         if let (true, Some(m)) = (success, &resolved.version) {
-            let row = db.migration_ledger().await?.into_iter().find(|r| r.version == m.version);
+            let row = crate::migrate::db::migration_ledger(db).await?.into_iter().find(|r| r.version == m.version);
             verification.ledger_checksum_ok =
                 Some(row.is_some_and(|r| r.success && r.checksum == hex::encode(&m.checksum)));
         }
@@ -939,7 +948,7 @@ impl Server {
         };
         if p.list {
             out.action = "list".into();
-            out.snapshots = db.snapshots().await?;
+            out.snapshots = crate::migrate::db::snapshots(db).await?;
             if out.snapshots.is_empty() {
                 out.notes.push("no snapshot stored yet".into());
             }
@@ -954,9 +963,9 @@ impl Server {
             };
             let load = async |which: &str| -> Result<Schema, ToolError> {
                 if which == "current" {
-                    return db.schema().await;
+                    return crate::migrate::db::schema(db).await;
                 }
-                db.snapshot(which).await?.map(|(_, s)| s).ok_or_else(|| {
+                crate::migrate::db::snapshot(db, which).await?.map(|(_, s)| s).ok_or_else(|| {
                     ToolError::invalid("diff", format!("no snapshot {which:?}; snapshot with list: true shows them"))
                 })
             };
@@ -965,12 +974,12 @@ impl Server {
             out.diff = Some(snapshot::diff(&a, &b));
             return Ok(Json(out));
         }
-        let schema = db.schema().await?;
+        let schema = crate::migrate::db::schema(db).await?;
         let label = p.label.clone().unwrap_or_else(|| "manual".into());
         out.fingerprint = Some(schema.fingerprint());
         out.counts = counts(&schema);
         if db.config.mode == Mode::ReadWrite {
-            out.snapshot = Some(db.store_snapshot(&label, &schema).await?);
+            out.snapshot = Some(crate::migrate::db::store_snapshot(db, &label, &schema).await?);
         } else {
             out.notes.push("read-only database: the snapshot was not stored in it (pass file to keep it)".into());
         }
@@ -1014,7 +1023,7 @@ impl Server {
         // Even the showing call dry-runs the DDL.
         writable(db, "rollback")?;
         let engine = db.config.engine;
-        let current = db.schema().await?;
+        let current = crate::migrate::db::schema(db).await?;
         let fingerprint = current.fingerprint();
         let given = [p.to_snapshot.is_some(), p.down.is_some(), p.version.is_some()].iter().filter(|b| **b).count();
         if given != 1 {
@@ -1029,10 +1038,10 @@ impl Server {
         let mut ledger_version = None;
         let mut no_transaction = false;
         let (ddl, source): (Vec<String>, String) = if let Some(which) = &p.to_snapshot {
-            let (record, schema) = db.snapshot(which).await?.ok_or_else(|| {
+            let (record, schema) = crate::migrate::db::snapshot(db, which).await?.ok_or_else(|| {
                 ToolError::invalid("to_snapshot", format!("no snapshot {which:?}; snapshot with list: true shows them"))
             })?;
-            let reversal = db.reversal(&current, &schema);
+            let reversal = crate::migrate::db::reversal(db, &current, &schema);
             drops_data = reversal.drops_data;
             manual = reversal.manual;
             target = Some(schema);
@@ -1050,7 +1059,7 @@ impl Server {
                 .into_iter()
                 .find(|m| m.version == version)
                 .ok_or_else(|| ToolError::invalid("version", format!("{dir} has no version {version}")))?;
-            if !db.migration_ledger().await?.iter().any(|r| r.version == version) {
+            if !crate::migrate::db::migration_ledger(db).await?.iter().any(|r| r.version == version) {
                 return Err(ToolError::invalid("version", format!("version {version} is not recorded as applied")));
             }
             let down = m.down.clone().ok_or_else(|| {
@@ -1083,7 +1092,7 @@ impl Server {
             notes.push("dropped tables and columns lose their data for good: a rollback restores structure, never rows; restore rows from a backup".into());
         }
         let Some(given_id) = p.plan_id.as_deref().map(str::trim) else {
-            let trial = db.trial(&ddl, None, db.config.statement_timeout_ms).await?;
+            let trial = crate::migrate::db::trial(db, &ddl, None, db.config.statement_timeout_ms).await?;
             let success = trial.up_failed.is_none();
             let reaches = match (&target, &trial.after_up) {
                 (Some(t), Some(after)) => Some(after.fingerprint() == t.fingerprint()),
@@ -1157,10 +1166,12 @@ impl Server {
             }
         );
         crate::confirm::confirmed(&context, responses, p.confirm, &action).await?;
-        let snapshot_before = db.store_snapshot(&format!("before rollback {}", &id[..12]), &current).await?;
+        let snapshot_before =
+            crate::migrate::db::store_snapshot(db, &format!("before rollback {}", &id[..12]), &current).await?;
         let inverses: Vec<Option<String>> = vec![None; ddl.len()];
-        let applied = db
-            .apply_change(&Change {
+        let applied = crate::migrate::db::apply_change(
+            db,
+            &Change {
                 statements: &ddl,
                 inverses: &inverses,
                 transactional: db.capabilities().transactional_ddl && !no_transaction,
@@ -1168,10 +1179,11 @@ impl Server {
                     Some(version) => LedgerChange::Forget { version },
                     None => LedgerChange::None,
                 },
-            })
-            .await?;
+            },
+        )
+        .await?;
         forget(&id);
-        let after = db.schema().await?;
+        let after = crate::migrate::db::schema(db).await?;
         if let Some(reason) = &applied.compensation_failed {
             notes.push(reason.clone());
         }

@@ -14,7 +14,7 @@ pub use smoke::{SmokeCheck, SmokeOptions, SmokeStatus};
 
 use serde_json::Value;
 
-use crate::error::ToolError;
+use crate::{engine::Database, error::ToolError};
 
 /// What generated statements must get right per SQL engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,44 +101,42 @@ impl Table {
     }
 }
 
-impl crate::engine::Database {
-    /// Resolve a table argument (`schema.table` where the engine has schemas) against the catalog.
-    async fn resolve_table(&self, argument: &str, spec: &str) -> Result<Table, ToolError> {
-        let spec = spec.trim();
-        if spec.is_empty() {
-            return Err(ToolError::invalid(argument, "a table name is required"));
-        }
-        let (schema, name) = match spec.split_once('.') {
-            Some((s, n)) if self.capabilities().schemas => (Some(s), n),
-            _ => (None, spec),
-        };
-        let described = self.describe(schema, name, 1).await?.ok_or_else(|| {
-            ToolError::invalid(argument, format!("no table or view named {spec:?}; list-objects shows what exists"))
-        })?;
-        let names = |key: &str| -> Vec<String> {
-            described[key]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c.get("name").and_then(Value::as_str).or_else(|| c.as_str()))
-                .map(str::to_string)
-                .collect()
-        };
-        Ok(Table {
-            schema: if self.capabilities().schemas { described["schema"].as_str().map(str::to_string) } else { None },
-            name: described["name"].as_str().unwrap_or(name).to_string(),
-            columns: names("columns"),
-            primary_key: names("primary_key"),
-        })
+/// Resolve a table argument (`schema.table` where the engine has schemas) against the catalog.
+async fn resolve_table(db: &Database, argument: &str, spec: &str) -> Result<Table, ToolError> {
+    let spec = spec.trim();
+    if spec.is_empty() {
+        return Err(ToolError::invalid(argument, "a table name is required"));
     }
+    let (schema, name) = match spec.split_once('.') {
+        Some((s, n)) if db.capabilities().schemas => (Some(s), n),
+        _ => (None, spec),
+    };
+    let described = db.describe(schema, name, 1).await?.ok_or_else(|| {
+        ToolError::invalid(argument, format!("no table or view named {spec:?}; list-objects shows what exists"))
+    })?;
+    let names = |key: &str| -> Vec<String> {
+        described[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get("name").and_then(Value::as_str).or_else(|| c.as_str()))
+            .map(str::to_string)
+            .collect()
+    };
+    Ok(Table {
+        schema: if db.capabilities().schemas { described["schema"].as_str().map(str::to_string) } else { None },
+        name: described["name"].as_str().unwrap_or(name).to_string(),
+        columns: names("columns"),
+        primary_key: names("primary_key"),
+    })
+}
 
-    fn dialect(&self) -> Option<Dialect> {
-        match self.config.engine {
-            crate::config::Engine::Postgres => Some(Dialect::Postgres),
-            crate::config::Engine::Mysql => Some(Dialect::Mysql),
-            crate::config::Engine::Sqlite => Some(Dialect::Sqlite),
-            crate::config::Engine::Mongodb => None,
-        }
+fn dialect(db: &Database) -> Option<Dialect> {
+    match db.config.engine {
+        crate::config::Engine::Postgres => Some(Dialect::Postgres),
+        crate::config::Engine::Mysql => Some(Dialect::Mysql),
+        crate::config::Engine::Sqlite => Some(Dialect::Sqlite),
+        crate::config::Engine::Mongodb => None,
     }
 }
 

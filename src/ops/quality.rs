@@ -172,176 +172,171 @@ struct Planned {
     binds: Vec<Value>,
 }
 
-impl Database {
-    /// Run the checks; nothing they run can write (a read-only transaction, rolled back).
-    pub async fn data_quality(&self, checks: &[QualityCheck], samples: usize) -> Result<Vec<QualityResult>, ToolError> {
-        let t = self.config.statement_timeout_ms;
-        if let Ok(m) = self.mongo().await {
-            let mut out = Vec::new();
-            let existing = m.db.list_collection_names().await.map_err(|e| m.error(e, t))?;
-            for (i, check) in checks.iter().enumerate() {
-                out.push(mongo_check(m, &existing, i, check, samples, t).await?);
-            }
-            return Ok(out);
-        }
-        let dialect = self.dialect().ok_or_else(|| self.needs_sql("data-quality"))?;
-        // Plan every check first: a bad argument fails the call before anything runs.
-        let mut planned = Vec::new();
-        for (i, check) in checks.iter().enumerate() {
-            planned.push(self.plan(dialect, i, check, samples).await?);
-        }
-        // The server's own checks read as the login (row level security must not hide rows from
-        // a count); the model's custom_sql runs as the least-privilege reader. Both read-only.
-        let mut catalog: Option<Session<'_>> = None;
-        let mut reader: Option<Session<'_>> = None;
+/// Run the checks; nothing they run can write (a read-only transaction, rolled back).
+pub async fn data_quality(
+    db: &Database,
+    checks: &[QualityCheck],
+    samples: usize,
+) -> Result<Vec<QualityResult>, ToolError> {
+    let t = db.config.statement_timeout_ms;
+    if let Ok(m) = db.mongo().await {
         let mut out = Vec::new();
-        for (check, plan) in checks.iter().zip(planned) {
-            let slot = if check.check == QualityKind::CustomSql { &mut reader } else { &mut catalog };
-            let session = match slot {
-                Some(s) => s,
-                None => slot.insert(
-                    self.session(
-                        if check.check == QualityKind::CustomSql { Access::Reader } else { Access::Catalog },
-                        t,
-                    )
+        let existing = m.db.list_collection_names().await.map_err(|e| m.error(e, t))?;
+        for (i, check) in checks.iter().enumerate() {
+            out.push(mongo_check(m, &existing, i, check, samples, t).await?);
+        }
+        return Ok(out);
+    }
+    let dialect = crate::ops::dialect(db).ok_or_else(|| db.needs_sql("data-quality"))?;
+    // Plan every check first: a bad argument fails the call before anything runs.
+    let mut planned = Vec::new();
+    for (i, check) in checks.iter().enumerate() {
+        planned.push(plan(db, dialect, i, check, samples).await?);
+    }
+    // The server's own checks read as the login (row level security must not hide rows from
+    // a count); the model's custom_sql runs as the least-privilege reader. Both read-only.
+    let mut catalog: Option<Session<'_>> = None;
+    let mut reader: Option<Session<'_>> = None;
+    let mut out = Vec::new();
+    for (check, plan) in checks.iter().zip(planned) {
+        let slot = if check.check == QualityKind::CustomSql { &mut reader } else { &mut catalog };
+        let session = match slot {
+            Some(s) => s,
+            None => slot.insert(
+                db.session(if check.check == QualityKind::CustomSql { Access::Reader } else { Access::Catalog }, t)
                     .await?,
-                ),
-            };
-            match evaluate(session, check, plan).await {
-                Ok(r) => out.push(r),
-                Err(e) => {
-                    return Err(match e {
-                        ToolError::Database { code, message, hint } => ToolError::Database {
-                            code,
-                            message: format!("check {:?}: {message}", check.label()),
-                            hint: hint.or_else(|| Some("fix or drop that check and run the others again".into())),
-                        },
-                        other => other,
-                    });
-                }
+            ),
+        };
+        match evaluate(session, check, plan).await {
+            Ok(r) => out.push(r),
+            Err(e) => {
+                return Err(match e {
+                    ToolError::Database { code, message, hint } => ToolError::Database {
+                        code,
+                        message: format!("check {:?}: {message}", check.label()),
+                        hint: hint.or_else(|| Some("fix or drop that check and run the others again".into())),
+                    },
+                    other => other,
+                });
             }
         }
-        catalog.into_iter().chain(reader).for_each(Session::close);
-        Ok(out)
     }
+    catalog.into_iter().chain(reader).for_each(Session::close);
+    Ok(out)
+}
 
-    async fn plan(&self, d: Dialect, i: usize, check: &QualityCheck, samples: usize) -> Result<Planned, ToolError> {
-        let arg = |field: &str| format!("checks[{i}].{field}");
-        if check.check == QualityKind::CustomPipeline {
-            return Err(ToolError::invalid(
-                &arg("check"),
-                "custom_pipeline runs on MongoDB; on a SQL database use custom_sql with a query returning the failing rows",
+async fn plan(db: &Database, d: Dialect, i: usize, check: &QualityCheck, samples: usize) -> Result<Planned, ToolError> {
+    let arg = |field: &str| format!("checks[{i}].{field}");
+    if check.check == QualityKind::CustomPipeline {
+        return Err(ToolError::invalid(
+            &arg("check"),
+            "custom_pipeline runs on MongoDB; on a SQL database use custom_sql with a query returning the failing rows",
+        ));
+    }
+    if check.check == QualityKind::CustomSql {
+        let sql = check.need(i, "sql", &check.sql)?.trim().trim_end_matches(';').trim();
+        let checked = crate::sql::check(sql, db.config.engine, Mode::ReadOnly, samples.max(1))?;
+        if checked.kind != crate::sql::StatementKind::Query {
+            return Err(ToolError::refused(
+                "custom_sql must be a query (SELECT or WITH ... SELECT) returning the failing rows",
+                "rewrite the check as a SELECT of the rows that break the rule",
             ));
         }
-        if check.check == QualityKind::CustomSql {
-            let sql = check.need(i, "sql", &check.sql)?.trim().trim_end_matches(';').trim();
-            let checked = crate::sql::check(sql, self.config.engine, Mode::ReadOnly, samples.max(1))?;
-            if checked.kind != crate::sql::StatementKind::Query {
-                return Err(ToolError::refused(
-                    "custom_sql must be a query (SELECT or WITH ... SELECT) returning the failing rows",
-                    "rewrite the check as a SELECT of the rows that break the rule",
-                ));
-            }
-            return Ok(Planned {
-                // On lines of its own: a trailing `--` comment cannot swallow the closing parenthesis.
-                failing: Some(format!("SELECT count(*) AS n FROM (\n{sql}\n) AS failing_rows")),
-                samples: Some(format!("SELECT * FROM (\n{sql}\n) AS failing_rows LIMIT {samples}")),
-                ..Planned::default()
-            });
-        }
-        let table = self.resolve_table(&arg("table"), check.need(i, "table", &check.table)?).await?;
-        let from = format!("{} AS t", d.table(&table));
-        let total = Some(format!("SELECT count(*) AS n FROM {from}"));
-        let column = |table: &Table| -> Result<String, ToolError> {
-            let c = table.column(&arg("column"), check.need(i, "column", &check.column)?)?;
-            Ok(format!("t.{}", d.ident(&c)))
-        };
-        // Rows failing `condition`: counted, and a few shown.
-        let failing_where = |condition: String, binds: Vec<Value>| Planned {
-            total: total.clone(),
-            failing: Some(format!("SELECT count(*) AS n FROM {from} WHERE {condition}")),
-            samples: Some(format!("SELECT t.* FROM {from} WHERE {condition} LIMIT {samples}")),
-            observed: None,
-            binds,
-        };
-        Ok(match check.check {
-            QualityKind::NotNull => failing_where(format!("{} IS NULL", column(&table)?), vec![]),
-            QualityKind::Unique => {
-                let c = column(&table)?;
-                let name = d.ident(&table.column(&arg("column"), check.column.as_deref().unwrap_or_default())?);
-                let groups = format!("FROM {from} WHERE {c} IS NOT NULL GROUP BY {c} HAVING count(*) > 1");
-                Planned {
-                    total: total.clone(),
-                    failing: Some(format!(
-                        "SELECT COALESCE(SUM(n), 0) AS n FROM (SELECT count(*) AS n {groups}) AS dup"
-                    )),
-                    samples: Some(format!(
-                        "SELECT {c} AS {name}, count(*) AS occurrences {groups} ORDER BY count(*) DESC LIMIT {samples}"
-                    )),
-                    ..Planned::default()
-                }
-            }
-            QualityKind::AcceptedValues => {
-                let c = column(&table)?;
-                let values = check.need(i, "values", &check.values)?;
-                if values.is_empty() {
-                    return Err(ToolError::invalid(&arg("values"), "list at least one accepted value"));
-                }
-                let binds: Vec<Value> = values
-                    .iter()
-                    .map(|v| match v {
-                        Value::String(s) => Ok(Value::String(s.clone())),
-                        Value::Number(_) | Value::Bool(_) => Ok(Value::String(v.to_string())),
-                        _ => Err(ToolError::invalid(&arg("values"), "values are strings, numbers or booleans")),
-                    })
-                    .collect::<Result<_, _>>()?;
-                let list: Vec<String> = (1..=binds.len()).map(|n| d.placeholder(n)).collect();
-                failing_where(format!("{c} IS NOT NULL AND {} NOT IN ({})", d.as_text(&c), list.join(", ")), binds)
-            }
-            QualityKind::Relationships => {
-                let c = column(&table)?;
-                let parent = self.resolve_table(&arg("to_table"), check.need(i, "to_table", &check.to_table)?).await?;
-                let wanted = check.to_column.as_deref().or(check.column.as_deref()).unwrap_or_default();
-                let pc = d.ident(&parent.column(&arg("to_column"), wanted)?);
-                failing_where(
-                    format!(
-                        "{c} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE p.{pc} = {c})",
-                        d.table(&parent)
-                    ),
-                    vec![],
-                )
-            }
-            QualityKind::Range => {
-                check.bounds(i)?;
-                let c = column(&table)?;
-                // Finite f64s print as plain decimal literals: safe to write into the statement.
-                let mut outside = Vec::new();
-                if let Some(min) = check.min {
-                    outside.push(format!("{c} < {min}"));
-                }
-                if let Some(max) = check.max {
-                    outside.push(format!("{c} > {max}"));
-                }
-                failing_where(format!("({})", outside.join(" OR ")), vec![])
-            }
-            QualityKind::RowCount => {
-                check.bounds(i)?;
-                Planned { observed: total.clone(), ..Planned::default() }
-            }
-            QualityKind::Freshness => {
-                let max_age = *check.need(i, "max_age_seconds", &check.max_age_seconds)?;
-                if !max_age.is_finite() || max_age < 0.0 {
-                    return Err(ToolError::invalid(&arg("max_age_seconds"), "a number of seconds, 0 or more"));
-                }
-                let c = column(&table)?;
-                Planned {
-                    observed: Some(format!("SELECT {} AS age FROM {from}", d.age_seconds(&format!("MAX({c})")))),
-                    ..Planned::default()
-                }
-            }
-            QualityKind::CustomSql | QualityKind::CustomPipeline => unreachable!("handled above"),
-        })
+        return Ok(Planned {
+            // On lines of its own: a trailing `--` comment cannot swallow the closing parenthesis.
+            failing: Some(format!("SELECT count(*) AS n FROM (\n{sql}\n) AS failing_rows")),
+            samples: Some(format!("SELECT * FROM (\n{sql}\n) AS failing_rows LIMIT {samples}")),
+            ..Planned::default()
+        });
     }
+    let table = crate::ops::resolve_table(db, &arg("table"), check.need(i, "table", &check.table)?).await?;
+    let from = format!("{} AS t", d.table(&table));
+    let total = Some(format!("SELECT count(*) AS n FROM {from}"));
+    let column = |table: &Table| -> Result<String, ToolError> {
+        let c = table.column(&arg("column"), check.need(i, "column", &check.column)?)?;
+        Ok(format!("t.{}", d.ident(&c)))
+    };
+    // Rows failing `condition`: counted, and a few shown.
+    let failing_where = |condition: String, binds: Vec<Value>| Planned {
+        total: total.clone(),
+        failing: Some(format!("SELECT count(*) AS n FROM {from} WHERE {condition}")),
+        samples: Some(format!("SELECT t.* FROM {from} WHERE {condition} LIMIT {samples}")),
+        observed: None,
+        binds,
+    };
+    Ok(match check.check {
+        QualityKind::NotNull => failing_where(format!("{} IS NULL", column(&table)?), vec![]),
+        QualityKind::Unique => {
+            let c = column(&table)?;
+            let name = d.ident(&table.column(&arg("column"), check.column.as_deref().unwrap_or_default())?);
+            let groups = format!("FROM {from} WHERE {c} IS NOT NULL GROUP BY {c} HAVING count(*) > 1");
+            Planned {
+                total: total.clone(),
+                failing: Some(format!("SELECT COALESCE(SUM(n), 0) AS n FROM (SELECT count(*) AS n {groups}) AS dup")),
+                samples: Some(format!(
+                    "SELECT {c} AS {name}, count(*) AS occurrences {groups} ORDER BY count(*) DESC LIMIT {samples}"
+                )),
+                ..Planned::default()
+            }
+        }
+        QualityKind::AcceptedValues => {
+            let c = column(&table)?;
+            let values = check.need(i, "values", &check.values)?;
+            if values.is_empty() {
+                return Err(ToolError::invalid(&arg("values"), "list at least one accepted value"));
+            }
+            let binds: Vec<Value> = values
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(Value::String(s.clone())),
+                    Value::Number(_) | Value::Bool(_) => Ok(Value::String(v.to_string())),
+                    _ => Err(ToolError::invalid(&arg("values"), "values are strings, numbers or booleans")),
+                })
+                .collect::<Result<_, _>>()?;
+            let list: Vec<String> = (1..=binds.len()).map(|n| d.placeholder(n)).collect();
+            failing_where(format!("{c} IS NOT NULL AND {} NOT IN ({})", d.as_text(&c), list.join(", ")), binds)
+        }
+        QualityKind::Relationships => {
+            let c = column(&table)?;
+            let parent =
+                crate::ops::resolve_table(db, &arg("to_table"), check.need(i, "to_table", &check.to_table)?).await?;
+            let wanted = check.to_column.as_deref().or(check.column.as_deref()).unwrap_or_default();
+            let pc = d.ident(&parent.column(&arg("to_column"), wanted)?);
+            failing_where(
+                format!("{c} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE p.{pc} = {c})", d.table(&parent)),
+                vec![],
+            )
+        }
+        QualityKind::Range => {
+            check.bounds(i)?;
+            let c = column(&table)?;
+            // Finite f64s print as plain decimal literals: safe to write into the statement.
+            let mut outside = Vec::new();
+            if let Some(min) = check.min {
+                outside.push(format!("{c} < {min}"));
+            }
+            if let Some(max) = check.max {
+                outside.push(format!("{c} > {max}"));
+            }
+            failing_where(format!("({})", outside.join(" OR ")), vec![])
+        }
+        QualityKind::RowCount => {
+            check.bounds(i)?;
+            Planned { observed: total.clone(), ..Planned::default() }
+        }
+        QualityKind::Freshness => {
+            let max_age = *check.need(i, "max_age_seconds", &check.max_age_seconds)?;
+            if !max_age.is_finite() || max_age < 0.0 {
+                return Err(ToolError::invalid(&arg("max_age_seconds"), "a number of seconds, 0 or more"));
+            }
+            let c = column(&table)?;
+            Planned {
+                observed: Some(format!("SELECT {} AS age FROM {from}", d.age_seconds(&format!("MAX({c})")))),
+                ..Planned::default()
+            }
+        }
+        QualityKind::CustomSql | QualityKind::CustomPipeline => unreachable!("handled above"),
+    })
 }
 
 async fn evaluate(conn: &mut Session<'_>, check: &QualityCheck, plan: Planned) -> Result<QualityResult, ToolError> {

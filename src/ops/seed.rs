@@ -169,179 +169,174 @@ fn json_rows(access: &FileAccess, path: &Path) -> Result<Vec<Map<String, Value>>
         .collect()
 }
 
-impl Database {
-    /// Apply the seeds at `path` in one transaction; with `reapply_changed`, changed files too.
-    /// Files are listed and opened through `access`.
-    pub async fn seed(&self, access: &FileAccess, path: &Path, reapply_changed: bool) -> Result<SeedReport, ToolError> {
-        let files = find(access, path)?;
-        let t = self.config.statement_timeout_ms;
-        if let Ok(m) = self.mongo().await {
-            return mongo_seed(m, access, files, reapply_changed, t).await;
-        }
-        let d = self.dialect().ok_or_else(|| self.needs_sql("seed"))?;
-        let ledger_ddl = match d {
-            Dialect::Postgres => include_str!("postgres/seed_ledger.sql"),
-            Dialect::Mysql => include_str!("mysql/seed_ledger.sql"),
-            Dialect::Sqlite => include_str!("sqlite/seed_ledger.sql"),
-        };
-        // Outside the run's transaction: on MySQL a CREATE TABLE would commit it.
-        let mut setup = self.session(Access::Writer, t).await?;
-        setup.execute(ledger_ddl, &[]).await?;
-        let recorded: HashMap<String, String> = setup
-            .rows(format!("SELECT file, checksum FROM {LEDGER}"), &[])
-            .await?
-            .into_iter()
-            .map(|r| {
-                (
-                    r["file"].as_str().unwrap_or_default().to_string(),
-                    r["checksum"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        setup.commit().await?;
+/// Apply the seeds at `path` in one transaction; with `reapply_changed`, changed files too.
+/// Files are listed and opened through `access`.
+pub async fn seed(
+    db: &Database,
+    access: &FileAccess,
+    path: &Path,
+    reapply_changed: bool,
+) -> Result<SeedReport, ToolError> {
+    let files = find(access, path)?;
+    let t = db.config.statement_timeout_ms;
+    if let Ok(m) = db.mongo().await {
+        return mongo_seed(m, access, files, reapply_changed, t).await;
+    }
+    let d = crate::ops::dialect(db).ok_or_else(|| db.needs_sql("seed"))?;
+    let ledger_ddl = match d {
+        Dialect::Postgres => include_str!("postgres/seed_ledger.sql"),
+        Dialect::Mysql => include_str!("mysql/seed_ledger.sql"),
+        Dialect::Sqlite => include_str!("sqlite/seed_ledger.sql"),
+    };
+    // Outside the run's transaction: on MySQL a CREATE TABLE would commit it.
+    let mut setup = db.session(Access::Writer, t).await?;
+    setup.execute(ledger_ddl, &[]).await?;
+    let recorded: HashMap<String, String> = setup
+        .rows(format!("SELECT file, checksum FROM {LEDGER}"), &[])
+        .await?
+        .into_iter()
+        .map(|r| {
+            (r["file"].as_str().unwrap_or_default().to_string(), r["checksum"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    setup.commit().await?;
 
-        // Decide and validate everything before writing anything.
-        let mut report = Vec::new();
-        let mut work = Vec::new();
-        for f in files {
-            let mut entry = SeedFile::ignored(&f);
-            let Some(format) = f.format else {
-                entry.detail = Some("not a .sql, .csv or .json file".into());
-                report.push(entry);
-                continue;
-            };
-            entry.outcome = match recorded.get(&f.name) {
-                Some(sum) if *sum == f.sha256 => SeedOutcome::Unchanged,
-                Some(_) if !reapply_changed => {
-                    entry.detail = Some(
-                        "changed since it was applied; pass reapply_changed: true to re-apply it (CSV and JSON rows are upserted on the primary key; SQL files rerun whole)"
-                            .into(),
-                    );
-                    SeedOutcome::Changed
-                }
-                Some(_) => SeedOutcome::Reapplied,
-                None => SeedOutcome::Applied,
-            };
-            if matches!(entry.outcome, SeedOutcome::Applied | SeedOutcome::Reapplied) {
-                let upsert = entry.outcome == SeedOutcome::Reapplied;
-                let job = match format {
-                    Format::Sql => Job::Sql(self.seed_script(access, &f)?),
-                    Format::Csv | Format::Json => {
-                        let table =
-                            self.resolve_table("path", &stem(&f.path)).await.map_err(|e| in_file(&f.name, e))?;
-                        if upsert && table.primary_key.is_empty() {
-                            return Err(ToolError::refused(
-                                format!(
-                                    "{} changed, but table {} has no primary key to upsert on",
-                                    f.name,
-                                    table.shown()
-                                ),
-                                "add a primary key to the table, or restore the file and add new rows in a new seed file",
-                            ));
-                        }
-                        entry.table = Some(table.shown());
-                        // Columns come from the CSV header or the JSON objects' keys; each must exist.
-                        let (keys, rows) = if format == Format::Csv {
-                            (csv_seed(access, &f.path)?.0, None)
-                        } else {
-                            let rows = json_rows(access, &f.path)?;
-                            (json_keys(&rows), Some(rows))
-                        };
-                        let columns = keys
-                            .iter()
-                            .map(|k| table.column("path", k).map_err(|e| in_file(&f.name, e)))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        Job::Rows { table, keys, columns, rows }
-                    }
-                };
-                work.push((report.len(), f, job, upsert));
-            }
+    // Decide and validate everything before writing anything.
+    let mut report = Vec::new();
+    let mut work = Vec::new();
+    for f in files {
+        let mut entry = SeedFile::ignored(&f);
+        let Some(format) = f.format else {
+            entry.detail = Some("not a .sql, .csv or .json file".into());
             report.push(entry);
-        }
-        if work.is_empty() {
-            return Ok(SeedReport { files: report, committed: false });
-        }
-
-        let mut conn = self.session(Access::Writer, t).await?;
-        for (at, f, job, upsert) in &work {
-            let written = match job {
-                Job::Sql(sql) => conn.script(sql).await,
-                Job::Rows { table, keys, columns, rows } => {
-                    let target = Target { d, table, keys, columns, upsert: *upsert };
-                    match rows {
-                        Some(rows) => insert_rows(&mut conn, &target, rows).await,
-                        None => self.csv_rows(&mut conn, &target, access, &f.path).await,
+            continue;
+        };
+        entry.outcome = match recorded.get(&f.name) {
+            Some(sum) if *sum == f.sha256 => SeedOutcome::Unchanged,
+            Some(_) if !reapply_changed => {
+                entry.detail = Some(
+                    "changed since it was applied; pass reapply_changed: true to re-apply it (CSV and JSON rows are upserted on the primary key; SQL files rerun whole)"
+                        .into(),
+                );
+                SeedOutcome::Changed
+            }
+            Some(_) => SeedOutcome::Reapplied,
+            None => SeedOutcome::Applied,
+        };
+        if matches!(entry.outcome, SeedOutcome::Applied | SeedOutcome::Reapplied) {
+            let upsert = entry.outcome == SeedOutcome::Reapplied;
+            let job = match format {
+                Format::Sql => Job::Sql(seed_script(db, access, &f)?),
+                Format::Csv | Format::Json => {
+                    let table =
+                        crate::ops::resolve_table(db, "path", &stem(&f.path)).await.map_err(|e| in_file(&f.name, e))?;
+                    if upsert && table.primary_key.is_empty() {
+                        return Err(ToolError::refused(
+                            format!("{} changed, but table {} has no primary key to upsert on", f.name, table.shown()),
+                            "add a primary key to the table, or restore the file and add new rows in a new seed file",
+                        ));
                     }
-                }
-            };
-            let recorded = match written {
-                Ok(n) => {
-                    report[*at].rows = Some(n);
-                    let record = match d {
-                        Dialect::Postgres => include_str!("postgres/seed_record.sql"),
-                        Dialect::Mysql => include_str!("mysql/seed_record.sql"),
-                        Dialect::Sqlite => include_str!("sqlite/seed_record.sql"),
+                    entry.table = Some(table.shown());
+                    // Columns come from the CSV header or the JSON objects' keys; each must exist.
+                    let (keys, rows) = if format == Format::Csv {
+                        (csv_seed(access, &f.path)?.0, None)
+                    } else {
+                        let rows = json_rows(access, &f.path)?;
+                        (json_keys(&rows), Some(rows))
                     };
-                    conn.execute(record, &[f.name.clone().into(), f.sha256.clone().into()]).await
+                    let columns = keys
+                        .iter()
+                        .map(|k| table.column("path", k).map_err(|e| in_file(&f.name, e)))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Job::Rows { table, keys, columns, rows }
                 }
-                Err(e) => Err(e),
             };
-            if let Err(e) = recorded {
-                let _ = conn.rollback().await;
-                return Err(rolled_back(&f.name, e));
-            }
+            work.push((report.len(), f, job, upsert));
         }
-        conn.commit().await?;
-        Ok(SeedReport { files: report, committed: true })
+        report.push(entry);
+    }
+    if work.is_empty() {
+        return Ok(SeedReport { files: report, committed: false });
     }
 
-    /// A seed script, checked: no transaction control; no DDL where DDL commits implicitly.
-    fn seed_script(&self, access: &FileAccess, f: &Found) -> Result<String, ToolError> {
-        let sql = read_text(access, &f.path)?;
-        let kinds = crate::sql::check_script(&sql, self.config.engine).map_err(|e| in_file(&f.name, e))?;
-        if !self.capabilities().transactional_ddl && kinds.contains(&StatementKind::Ddl) {
-            return Err(ToolError::refused(
-                format!(
-                    "{} holds DDL (or TRUNCATE), which this engine commits on the spot: a failure later could not be rolled back",
-                    f.name
-                ),
-                "keep seeds to INSERT / UPDATE / DELETE here and create the tables with a migration",
-            ));
-        }
-        Ok(sql)
-    }
-
-    /// Stream a CSV seed (header row = column names) into the table in batches.
-    async fn csv_rows(
-        &self,
-        conn: &mut Session<'_>,
-        target: &Target<'_>,
-        access: &FileAccess,
-        path: &Path,
-    ) -> Result<u64, ToolError> {
-        let (header, records) = csv_seed(access, path)?;
-        let batch_rows = (BIND_BUDGET / header.len().max(1)).max(1);
-        let mut batch = Vec::new();
-        let mut written = 0;
-        for record in records {
-            let record = record?;
-            // An empty field is NULL.
-            let row: Map<String, Value> = header
-                .iter()
-                .zip(record.iter())
-                .map(|(k, v)| (k.clone(), if v.is_empty() { Value::Null } else { Value::String(v.to_string()) }))
-                .collect();
-            batch.push(row);
-            if batch.len() == batch_rows {
-                written += insert_rows(conn, target, &batch).await?;
-                batch.clear();
+    let mut conn = db.session(Access::Writer, t).await?;
+    for (at, f, job, upsert) in &work {
+        let written = match job {
+            Job::Sql(sql) => conn.script(sql).await,
+            Job::Rows { table, keys, columns, rows } => {
+                let target = Target { d, table, keys, columns, upsert: *upsert };
+                match rows {
+                    Some(rows) => insert_rows(&mut conn, &target, rows).await,
+                    None => csv_rows(&mut conn, &target, access, &f.path).await,
+                }
             }
+        };
+        let recorded = match written {
+            Ok(n) => {
+                report[*at].rows = Some(n);
+                let record = match d {
+                    Dialect::Postgres => include_str!("postgres/seed_record.sql"),
+                    Dialect::Mysql => include_str!("mysql/seed_record.sql"),
+                    Dialect::Sqlite => include_str!("sqlite/seed_record.sql"),
+                };
+                conn.execute(record, &[f.name.clone().into(), f.sha256.clone().into()]).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = recorded {
+            let _ = conn.rollback().await;
+            return Err(rolled_back(&f.name, e));
         }
-        if !batch.is_empty() {
+    }
+    conn.commit().await?;
+    Ok(SeedReport { files: report, committed: true })
+}
+
+/// A seed script, checked: no transaction control; no DDL where DDL commits implicitly.
+fn seed_script(db: &Database, access: &FileAccess, f: &Found) -> Result<String, ToolError> {
+    let sql = read_text(access, &f.path)?;
+    let kinds = crate::sql::check_script(&sql, db.config.engine).map_err(|e| in_file(&f.name, e))?;
+    if !db.capabilities().transactional_ddl && kinds.contains(&StatementKind::Ddl) {
+        return Err(ToolError::refused(
+            format!(
+                "{} holds DDL (or TRUNCATE), which this engine commits on the spot: a failure later could not be rolled back",
+                f.name
+            ),
+            "keep seeds to INSERT / UPDATE / DELETE here and create the tables with a migration",
+        ));
+    }
+    Ok(sql)
+}
+
+/// Stream a CSV seed (header row = column names) into the table in batches.
+async fn csv_rows(
+    conn: &mut Session<'_>,
+    target: &Target<'_>,
+    access: &FileAccess,
+    path: &Path,
+) -> Result<u64, ToolError> {
+    let (header, records) = csv_seed(access, path)?;
+    let batch_rows = (BIND_BUDGET / header.len().max(1)).max(1);
+    let mut batch = Vec::new();
+    let mut written = 0;
+    for record in records {
+        let record = record?;
+        // An empty field is NULL.
+        let row: Map<String, Value> = header
+            .iter()
+            .zip(record.iter())
+            .map(|(k, v)| (k.clone(), if v.is_empty() { Value::Null } else { Value::String(v.to_string()) }))
+            .collect();
+        batch.push(row);
+        if batch.len() == batch_rows {
             written += insert_rows(conn, target, &batch).await?;
+            batch.clear();
         }
-        Ok(written)
     }
+    if !batch.is_empty() {
+        written += insert_rows(conn, target, &batch).await?;
+    }
+    Ok(written)
 }
 
 enum Job {

@@ -135,455 +135,445 @@ fn text(v: &Value, key: &str) -> String {
     }
 }
 
-impl Database {
-    /// Run the smoke checklist. A database that cannot be reached is a failed check, not an error.
-    pub async fn smoke_test(&self, opts: &SmokeOptions) -> Result<Vec<SmokeCheck>, ToolError> {
-        if let Ok(m) = self.mongo().await {
-            return Ok(mongo_smoke(m, opts, self.config.statement_timeout_ms).await);
-        }
-        let d = self.dialect().ok_or_else(|| self.needs_sql("smoke-test"))?;
-        let mut checks = Vec::new();
-        match self.read("SELECT 1 AS one".into(), vec![]).await {
-            Ok(_) => checks.push(SmokeCheck::pass("connectivity", "connected and ran SELECT 1")),
-            Err(e) => {
-                checks.push(SmokeCheck::fail("connectivity", e.to_string(), e.hint().unwrap_or_default()));
-                return Ok(checks);
-            }
-        }
-        checks.push(self.ledger(d, opts.version).await.unwrap_or_else(|e| SmokeCheck::unread("migrations", &e)));
-        match d {
-            Dialect::Postgres => self.postgres_checks(opts, &mut checks).await,
-            Dialect::Mysql => self.mysql_checks(opts, &mut checks).await,
-            Dialect::Sqlite => self.sqlite_checks(opts, &mut checks).await,
-        }
-        Ok(checks)
+/// Run the smoke checklist. A database that cannot be reached is a failed check, not an error.
+pub async fn smoke_test(db: &Database, opts: &SmokeOptions) -> Result<Vec<SmokeCheck>, ToolError> {
+    if let Ok(m) = db.mongo().await {
+        return Ok(mongo_smoke(m, opts, db.config.statement_timeout_ms).await);
     }
-
-    /// Rows of one catalog query in its own read-only transaction.
-    async fn read(&self, sql: String, binds: Vec<Value>) -> Result<Vec<Value>, ToolError> {
-        let mut session = self.session(Access::Catalog, self.config.statement_timeout_ms).await?;
-        let rows = session.rows(sql, &binds).await;
-        session.close();
-        rows
-    }
-
-    /// sqlx's `_sqlx_migrations`: the latest successful version, and no failed (dirty) one.
-    async fn ledger(&self, d: Dialect, version: Option<i64>) -> Result<SmokeCheck, ToolError> {
-        let present_sql = match d {
-            Dialect::Postgres => include_str!("../migrate/postgres/ledger_present.sql"),
-            Dialect::Mysql => include_str!("../migrate/mysql/ledger_present.sql"),
-            Dialect::Sqlite => include_str!("../migrate/sqlite/ledger_present.sql"),
-        };
-        let present = self.read(present_sql.into(), vec![]).await?;
-        if !present.first().is_some_and(|r| number(&r["present"]).unwrap_or(0.0) > 0.0) {
-            return Ok(match version {
-                Some(v) => SmokeCheck::fail(
-                    "migrations",
-                    format!("no _sqlx_migrations ledger, expected version {v}"),
-                    "run the migrations (sqlx migrate run, or the migration tools) against this database",
-                ),
-                None => SmokeCheck::skip("migrations", "no _sqlx_migrations ledger and no version asked for"),
-            });
+    let d = crate::ops::dialect(db).ok_or_else(|| db.needs_sql("smoke-test"))?;
+    let mut checks = Vec::new();
+    match read(db, "SELECT 1 AS one".into(), vec![]).await {
+        Ok(_) => checks.push(SmokeCheck::pass("connectivity", "connected and ran SELECT 1")),
+        Err(e) => {
+            checks.push(SmokeCheck::fail("connectivity", e.to_string(), e.hint().unwrap_or_default()));
+            return Ok(checks);
         }
-        let dirty = self
-            .read("SELECT version, description FROM _sqlx_migrations WHERE NOT success ORDER BY version".into(), vec![])
-            .await?;
-        if !dirty.is_empty() {
-            let names: Vec<String> =
-                dirty.iter().map(|r| format!("{} {}", text(r, "version"), text(r, "description"))).collect();
-            return Ok(SmokeCheck::fail(
+    }
+    checks.push(ledger(db, d, opts.version).await.unwrap_or_else(|e| SmokeCheck::unread("migrations", &e)));
+    match d {
+        Dialect::Postgres => postgres_checks(db, opts, &mut checks).await,
+        Dialect::Mysql => mysql_checks(db, opts, &mut checks).await,
+        Dialect::Sqlite => sqlite_checks(db, opts, &mut checks).await,
+    }
+    Ok(checks)
+}
+
+/// Rows of one catalog query in its own read-only transaction.
+async fn read(db: &Database, sql: String, binds: Vec<Value>) -> Result<Vec<Value>, ToolError> {
+    let mut session = db.session(Access::Catalog, db.config.statement_timeout_ms).await?;
+    let rows = session.rows(sql, &binds).await;
+    session.close();
+    rows
+}
+
+/// sqlx's `_sqlx_migrations`: the latest successful version, and no failed (dirty) one.
+async fn ledger(db: &Database, d: Dialect, version: Option<i64>) -> Result<SmokeCheck, ToolError> {
+    let present_sql = match d {
+        Dialect::Postgres => include_str!("../migrate/postgres/ledger_present.sql"),
+        Dialect::Mysql => include_str!("../migrate/mysql/ledger_present.sql"),
+        Dialect::Sqlite => include_str!("../migrate/sqlite/ledger_present.sql"),
+    };
+    let present = read(db, present_sql.into(), vec![]).await?;
+    if !present.first().is_some_and(|r| number(&r["present"]).unwrap_or(0.0) > 0.0) {
+        return Ok(match version {
+            Some(v) => SmokeCheck::fail(
                 "migrations",
-                format!("dirty migration(s), recorded as failed: {}", listed(&names)),
-                "fix the failed migration by hand (its changes may be half applied), delete its ledger row, then rerun it",
+                format!("no _sqlx_migrations ledger, expected version {v}"),
+                "run the migrations (sqlx migrate run, or the migration tools) against this database",
+            ),
+            None => SmokeCheck::skip("migrations", "no _sqlx_migrations ledger and no version asked for"),
+        });
+    }
+    let dirty =
+        read(db, "SELECT version, description FROM _sqlx_migrations WHERE NOT success ORDER BY version".into(), vec![])
+            .await?;
+    if !dirty.is_empty() {
+        let names: Vec<String> =
+            dirty.iter().map(|r| format!("{} {}", text(r, "version"), text(r, "description"))).collect();
+        return Ok(SmokeCheck::fail(
+            "migrations",
+            format!("dirty migration(s), recorded as failed: {}", listed(&names)),
+            "fix the failed migration by hand (its changes may be half applied), delete its ledger row, then rerun it",
+        ));
+    }
+    let latest = read(db, "SELECT MAX(version) AS latest FROM _sqlx_migrations WHERE success".into(), vec![]).await?;
+    let latest = latest.first().and_then(|r| number(&r["latest"])).map(|n| n as i64);
+    Ok(match (version, latest) {
+        (Some(want), Some(have)) if want == have => {
+            SmokeCheck::pass("migrations", format!("latest migration is {have}, as expected"))
+        }
+        (Some(want), Some(have)) if have < want => SmokeCheck::fail(
+            "migrations",
+            format!("latest migration is {have}, expected {want}: the deploy's migrations did not all run"),
+            "run the pending migrations, then the smoke test again",
+        ),
+        (Some(want), Some(have)) => SmokeCheck::fail(
+            "migrations",
+            format!("latest migration is {have}, newer than the expected {want}: this database is ahead of the deploy"),
+            "check that the right version was deployed (or pass the version the database should be at)",
+        ),
+        (Some(want), None) => SmokeCheck::fail(
+            "migrations",
+            format!("the ledger records no successful migration, expected {want}"),
+            "run the migrations against this database",
+        ),
+        (None, Some(have)) => SmokeCheck::pass("migrations", format!("latest migration is {have}; none dirty")),
+        (None, None) => SmokeCheck::pass("migrations", "the ledger is empty; none dirty"),
+    })
+}
+
+async fn postgres_checks(db: &Database, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
+    let invalid = read(db, include_str!("postgres/smoke_invalid_indexes.sql").into(), vec![]).await;
+    checks.push(match invalid {
+        Ok(rows) if rows.is_empty() => SmokeCheck::pass("invalid-indexes", "every index is valid"),
+        Ok(rows) => {
+            let names: Vec<String> =
+                rows.iter().map(|r| format!("{} on {}", text(r, "index"), text(r, "table"))).collect();
+            let fixes: Vec<String> =
+                rows.iter().map(|r| format!("REINDEX INDEX CONCURRENTLY {};", text(r, "index"))).collect();
+            SmokeCheck::fail(
+                "invalid-indexes",
+                format!(
+                    "{} invalid index(es), never used by queries but still maintained: {}",
+                    rows.len(),
+                    listed(&names)
+                ),
+                fixes.join(" "),
+            )
+        }
+        Err(e) => SmokeCheck::unread("invalid-indexes", &e),
+    });
+    let unvalidated = read(db, include_str!("postgres/smoke_unvalidated_constraints.sql").into(), vec![]).await;
+    checks.push(match unvalidated {
+        Ok(rows) if rows.is_empty() => SmokeCheck::pass("unvalidated-constraints", "every constraint is validated"),
+        Ok(rows) => {
+            let names: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{} {} on {}", text(r, "kind"), text(r, "constraint"), text(r, "table")))
+                .collect();
+            let fixes: Vec<String> = rows
+                .iter()
+                .map(|r| format!("ALTER TABLE {} VALIDATE CONSTRAINT {};", text(r, "table"), text(r, "constraint")))
+                .collect();
+            SmokeCheck::fail(
+                "unvalidated-constraints",
+                format!("{} constraint(s) added NOT VALID and never validated: {}", rows.len(), listed(&names)),
+                fixes.join(" "),
+            )
+        }
+        Err(e) => SmokeCheck::unread("unvalidated-constraints", &e),
+    });
+    checks.push(postgres_rls(db, opts).await);
+    let sequences = read(db, include_str!("postgres/smoke_sequences.sql").into(), vec![SEQUENCE_LIMIT.into()]).await;
+    checks.push(match sequences {
+        Ok(rows) if rows.is_empty() => {
+            SmokeCheck::pass("sequences", format!("every sequence is below {:.0}% of its range", SEQUENCE_LIMIT * 100.0))
+        }
+        Ok(rows) => {
+            let names: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{} at {:.1}%", text(r, "sequence"), number(&r["used"]).unwrap_or(0.0) * 100.0))
+                .collect();
+            SmokeCheck::fail(
+                "sequences",
+                format!("{} sequence(s) past {:.0}% of their range: {}", rows.len(), SEQUENCE_LIMIT * 100.0, listed(&names)),
+                "widen the sequence and its column to bigint (ALTER SEQUENCE s AS bigint; ALTER TABLE t ALTER COLUMN id TYPE bigint) before it runs out",
+            )
+        }
+        Err(e) => SmokeCheck::unread("sequences", &e),
+    });
+    let sessions = read(
+        db,
+        include_str!("postgres/smoke_sessions.sql").into(),
+        vec![opts.long_query_seconds.into(), opts.idle_in_transaction_seconds.into()],
+    )
+    .await;
+    match sessions {
+        Ok(rows) => {
+            let (active, idle): (Vec<Value>, Vec<Value>) = rows.into_iter().partition(|r| r["state"] == "active");
+            checks.push(long_queries(active, opts.long_query_seconds, "SELECT pg_cancel_backend(<id>);"));
+            checks.push(idle_transactions(
+                idle,
+                opts.idle_in_transaction_seconds,
+                "SELECT pg_terminate_backend(<id>);",
             ));
         }
-        let latest =
-            self.read("SELECT MAX(version) AS latest FROM _sqlx_migrations WHERE success".into(), vec![]).await?;
-        let latest = latest.first().and_then(|r| number(&r["latest"])).map(|n| n as i64);
-        Ok(match (version, latest) {
-            (Some(want), Some(have)) if want == have => {
-                SmokeCheck::pass("migrations", format!("latest migration is {have}, as expected"))
+        Err(e) => {
+            checks.push(SmokeCheck::unread("long-running-queries", &e));
+            checks.push(SmokeCheck::unread("idle-in-transaction", &e));
+        }
+    }
+    let replication = read(db, include_str!("postgres/smoke_replication.sql").into(), vec![]).await;
+    checks.push(match replication {
+        Ok(rows) => match rows.first() {
+            Some(r) if r["replica"] == Value::Bool(true) => {
+                replica_lag(number(&r["lag_seconds"]), opts.max_replication_lag_seconds)
             }
-            (Some(want), Some(have)) if have < want => SmokeCheck::fail(
-                "migrations",
-                format!("latest migration is {have}, expected {want}: the deploy's migrations did not all run"),
-                "run the pending migrations, then the smoke test again",
-            ),
-            (Some(want), Some(have)) => SmokeCheck::fail(
-                "migrations",
-                format!(
-                    "latest migration is {have}, newer than the expected {want}: this database is ahead of the deploy"
-                ),
-                "check that the right version was deployed (or pass the version the database should be at)",
-            ),
-            (Some(want), None) => SmokeCheck::fail(
-                "migrations",
-                format!("the ledger records no successful migration, expected {want}"),
-                "run the migrations against this database",
-            ),
-            (None, Some(have)) => SmokeCheck::pass("migrations", format!("latest migration is {have}; none dirty")),
-            (None, None) => SmokeCheck::pass("migrations", "the ledger is empty; none dirty"),
+            _ => SmokeCheck::skip("replication-lag", "a primary (not in recovery): no replication lag to measure"),
+        },
+        Err(e) => SmokeCheck::unread("replication-lag", &e),
+    });
+}
+
+async fn postgres_rls(db: &Database, opts: &SmokeOptions) -> SmokeCheck {
+    const NAME: &str = "row-level-security";
+    let orphaned = match read(db, include_str!("postgres/smoke_policies_without_rls.sql").into(), vec![]).await {
+        Ok(rows) => rows,
+        Err(e) => return SmokeCheck::unread(NAME, &e),
+    };
+    // Per table, in order found: what it lacks and who says it must have it.
+    let mut lacking: Vec<(String, RlsLack)> = orphaned
+        .iter()
+        .map(|r| {
+            let why = format!("it has {} policy(ies)", text(r, "policies"));
+            (text(r, "table"), RlsLack { enable: true, force: false, why: vec![why] })
         })
+        .collect();
+    let mut problems = Vec::new();
+    let mut required: Vec<RlsRequirement> =
+        opts.rls_tables.iter().map(|t| RlsRequirement { table: t.clone(), forced: false, snapshot: None }).collect();
+    let mut compared = String::new();
+    match rls_snapshot(db, opts.snapshot.as_deref()).await {
+        Ok(Some((source, tables))) => {
+            compared = format!("; compared with {source}: {} table(s) had RLS", tables.len());
+            required.extend(tables);
+        }
+        Ok(None) => {}
+        Err(problem) => problems.push(problem),
     }
-
-    async fn postgres_checks(&self, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
-        let invalid = self.read(include_str!("postgres/smoke_invalid_indexes.sql").into(), vec![]).await;
-        checks.push(match invalid {
-            Ok(rows) if rows.is_empty() => SmokeCheck::pass("invalid-indexes", "every index is valid"),
-            Ok(rows) => {
-                let names: Vec<String> =
-                    rows.iter().map(|r| format!("{} on {}", text(r, "index"), text(r, "table"))).collect();
-                let fixes: Vec<String> =
-                    rows.iter().map(|r| format!("REINDEX INDEX CONCURRENTLY {};", text(r, "index"))).collect();
-                SmokeCheck::fail(
-                    "invalid-indexes",
-                    format!(
-                        "{} invalid index(es), never used by queries but still maintained: {}",
-                        rows.len(),
-                        listed(&names)
-                    ),
-                    fixes.join(" "),
-                )
-            }
-            Err(e) => SmokeCheck::unread("invalid-indexes", &e),
-        });
-        let unvalidated = self.read(include_str!("postgres/smoke_unvalidated_constraints.sql").into(), vec![]).await;
-        checks.push(match unvalidated {
-            Ok(rows) if rows.is_empty() => SmokeCheck::pass("unvalidated-constraints", "every constraint is validated"),
-            Ok(rows) => {
-                let names: Vec<String> = rows
-                    .iter()
-                    .map(|r| format!("{} {} on {}", text(r, "kind"), text(r, "constraint"), text(r, "table")))
-                    .collect();
-                let fixes: Vec<String> = rows
-                    .iter()
-                    .map(|r| format!("ALTER TABLE {} VALIDATE CONSTRAINT {};", text(r, "table"), text(r, "constraint")))
-                    .collect();
-                SmokeCheck::fail(
-                    "unvalidated-constraints",
-                    format!("{} constraint(s) added NOT VALID and never validated: {}", rows.len(), listed(&names)),
-                    fixes.join(" "),
-                )
-            }
-            Err(e) => SmokeCheck::unread("unvalidated-constraints", &e),
-        });
-        checks.push(self.postgres_rls(opts).await);
-        let sequences =
-            self.read(include_str!("postgres/smoke_sequences.sql").into(), vec![SEQUENCE_LIMIT.into()]).await;
-        checks.push(match sequences {
-            Ok(rows) if rows.is_empty() => {
-                SmokeCheck::pass("sequences", format!("every sequence is below {:.0}% of its range", SEQUENCE_LIMIT * 100.0))
-            }
-            Ok(rows) => {
-                let names: Vec<String> = rows
-                    .iter()
-                    .map(|r| format!("{} at {:.1}%", text(r, "sequence"), number(&r["used"]).unwrap_or(0.0) * 100.0))
-                    .collect();
-                SmokeCheck::fail(
-                    "sequences",
-                    format!("{} sequence(s) past {:.0}% of their range: {}", rows.len(), SEQUENCE_LIMIT * 100.0, listed(&names)),
-                    "widen the sequence and its column to bigint (ALTER SEQUENCE s AS bigint; ALTER TABLE t ALTER COLUMN id TYPE bigint) before it runs out",
-                )
-            }
-            Err(e) => SmokeCheck::unread("sequences", &e),
-        });
-        let sessions = self
-            .read(
-                include_str!("postgres/smoke_sessions.sql").into(),
-                vec![opts.long_query_seconds.into(), opts.idle_in_transaction_seconds.into()],
-            )
-            .await;
-        match sessions {
-            Ok(rows) => {
-                let (active, idle): (Vec<Value>, Vec<Value>) = rows.into_iter().partition(|r| r["state"] == "active");
-                checks.push(long_queries(active, opts.long_query_seconds, "SELECT pg_cancel_backend(<id>);"));
-                checks.push(idle_transactions(
-                    idle,
-                    opts.idle_in_transaction_seconds,
-                    "SELECT pg_terminate_backend(<id>);",
-                ));
-            }
+    let mut dropped = Vec::new();
+    for want in &required {
+        let rows = read(db, include_str!("postgres/smoke_rls_enabled.sql").into(), vec![want.table.clone().into()]);
+        let row = match rows.await {
+            Ok(rows) => rows.into_iter().next(),
+            // An invalid name: to_regclass raises on bad syntax.
             Err(e) => {
-                checks.push(SmokeCheck::unread("long-running-queries", &e));
-                checks.push(SmokeCheck::unread("idle-in-transaction", &e));
+                problems.push(format!("{}: {e}", want.table));
+                continue;
             }
-        }
-        let replication = self.read(include_str!("postgres/smoke_replication.sql").into(), vec![]).await;
-        checks.push(match replication {
-            Ok(rows) => match rows.first() {
-                Some(r) if r["replica"] == Value::Bool(true) => {
-                    replica_lag(number(&r["lag_seconds"]), opts.max_replication_lag_seconds)
-                }
-                _ => SmokeCheck::skip("replication-lag", "a primary (not in recovery): no replication lag to measure"),
-            },
-            Err(e) => SmokeCheck::unread("replication-lag", &e),
-        });
-    }
-
-    async fn postgres_rls(&self, opts: &SmokeOptions) -> SmokeCheck {
-        const NAME: &str = "row-level-security";
-        let orphaned = match self.read(include_str!("postgres/smoke_policies_without_rls.sql").into(), vec![]).await {
-            Ok(rows) => rows,
-            Err(e) => return SmokeCheck::unread(NAME, &e),
         };
-        // Per table, in order found: what it lacks and who says it must have it.
-        let mut lacking: Vec<(String, RlsLack)> = orphaned
-            .iter()
-            .map(|r| {
-                let why = format!("it has {} policy(ies)", text(r, "policies"));
-                (text(r, "table"), RlsLack { enable: true, force: false, why: vec![why] })
-            })
-            .collect();
-        let mut problems = Vec::new();
-        let mut required: Vec<RlsRequirement> = opts
-            .rls_tables
-            .iter()
-            .map(|t| RlsRequirement { table: t.clone(), forced: false, snapshot: None })
-            .collect();
-        let mut compared = String::new();
-        match self.rls_snapshot(opts.snapshot.as_deref()).await {
-            Ok(Some((source, tables))) => {
-                compared = format!("; compared with {source}: {} table(s) had RLS", tables.len());
-                required.extend(tables);
-            }
-            Ok(None) => {}
-            Err(problem) => problems.push(problem),
-        }
-        let mut dropped = Vec::new();
-        for want in &required {
-            let rows =
-                self.read(include_str!("postgres/smoke_rls_enabled.sql").into(), vec![want.table.clone().into()]);
-            let row = match rows.await {
-                Ok(rows) => rows.into_iter().next(),
-                // An invalid name: to_regclass raises on bad syntax.
-                Err(e) => {
-                    problems.push(format!("{}: {e}", want.table));
-                    continue;
-                }
-            };
-            let Some(row) = row else {
-                // A table dropped since the snapshot is the schema's business, not a lost policy.
-                if want.snapshot.is_none() {
-                    problems.push(format!("{} (required to have RLS) does not exist", want.table));
-                } else {
-                    dropped.push(want.table.clone());
-                }
-                continue;
-            };
-            let enable = row["enabled"] != Value::Bool(true);
-            let force = want.forced && row["forced"] != Value::Bool(true);
-            if !enable && !force {
-                continue;
-            }
-            let name = text(&row, "table");
-            let why = match want.snapshot {
-                None => "rls_tables requires it".to_string(),
-                Some(id) => format!("snapshot {id} recorded it {}", if want.forced { "forced" } else { "enabled" }),
-            };
-            match lacking.iter_mut().find(|(t, _)| *t == name) {
-                Some((_, lack)) => {
-                    lack.enable |= enable;
-                    lack.force |= force;
-                    lack.why.push(why);
-                }
-                None => lacking.push((name, RlsLack { enable, force, why: vec![why] })),
-            }
-        }
-        if !dropped.is_empty() {
-            compared.push_str(&format!(" (dropped since: {})", listed(&dropped)));
-        }
-        for (table, lack) in &lacking {
-            let state = if lack.enable { "disabled" } else { "not forced" };
-            problems.push(format!("{table} has RLS {state}, yet {}", lack.why.join(" and ")));
-        }
-        if problems.is_empty() {
-            let also = if opts.rls_tables.is_empty() {
-                String::new()
+        let Some(row) = row else {
+            // A table dropped since the snapshot is the schema's business, not a lost policy.
+            if want.snapshot.is_none() {
+                problems.push(format!("{} (required to have RLS) does not exist", want.table));
             } else {
-                format!("; {} required table(s) have it", opts.rls_tables.len())
-            };
-            return SmokeCheck::pass(NAME, format!("every table with policies enforces them{also}{compared}"));
+                dropped.push(want.table.clone());
+            }
+            continue;
+        };
+        let enable = row["enabled"] != Value::Bool(true);
+        let force = want.forced && row["forced"] != Value::Bool(true);
+        if !enable && !force {
+            continue;
         }
-        let fixes: Vec<String> = lacking.iter().map(|(table, lack)| lack.fix(table)).collect();
-        let fix = if fixes.is_empty() {
-            "create the missing table, or correct rls_tables or snapshot".into()
+        let name = text(&row, "table");
+        let why = match want.snapshot {
+            None => "rls_tables requires it".to_string(),
+            Some(id) => format!("snapshot {id} recorded it {}", if want.forced { "forced" } else { "enabled" }),
+        };
+        match lacking.iter_mut().find(|(t, _)| *t == name) {
+            Some((_, lack)) => {
+                lack.enable |= enable;
+                lack.force |= force;
+                lack.why.push(why);
+            }
+            None => lacking.push((name, RlsLack { enable, force, why: vec![why] })),
+        }
+    }
+    if !dropped.is_empty() {
+        compared.push_str(&format!(" (dropped since: {})", listed(&dropped)));
+    }
+    for (table, lack) in &lacking {
+        let state = if lack.enable { "disabled" } else { "not forced" };
+        problems.push(format!("{table} has RLS {state}, yet {}", lack.why.join(" and ")));
+    }
+    if problems.is_empty() {
+        let also = if opts.rls_tables.is_empty() {
+            String::new()
         } else {
-            format!(
-                "{} (if RLS was turned off on purpose, take a new snapshot: later smoke tests compare with the newest)",
-                fixes.join(" ")
-            )
+            format!("; {} required table(s) have it", opts.rls_tables.len())
         };
-        SmokeCheck::fail(NAME, format!("{}{compared}", problems.join("; ")), fix)
+        return SmokeCheck::pass(NAME, format!("every table with policies enforces them{also}{compared}"));
     }
+    let fixes: Vec<String> = lacking.iter().map(|(table, lack)| lack.fix(table)).collect();
+    let fix = if fixes.is_empty() {
+        "create the missing table, or correct rls_tables or snapshot".into()
+    } else {
+        format!(
+            "{} (if RLS was turned off on purpose, take a new snapshot: later smoke tests compare with the newest)",
+            fixes.join(" ")
+        )
+    };
+    SmokeCheck::fail(NAME, format!("{}{compared}", problems.join("; ")), fix)
+}
 
-    /// The tables a stored snapshot recorded with row level security: the named one, else the
-    /// newest (apply-migration stores one before every apply). `Err` is a problem to report.
-    async fn rls_snapshot(&self, which: Option<&str>) -> Result<Option<(String, Vec<RlsRequirement>)>, String> {
-        let which = match which {
-            Some(w) => w.to_string(),
-            None => match self.snapshots().await {
-                Ok(all) => match all.last() {
-                    Some(newest) => newest.id.to_string(),
-                    None => return Ok(None),
-                },
-                Err(e) => return Err(format!("could not read the stored snapshots: {e}")),
+/// The tables a stored snapshot recorded with row level security: the named one, else the
+/// newest (apply-migration stores one before every apply). `Err` is a problem to report.
+async fn rls_snapshot(db: &Database, which: Option<&str>) -> Result<Option<(String, Vec<RlsRequirement>)>, String> {
+    let which = match which {
+        Some(w) => w.to_string(),
+        None => match crate::migrate::db::snapshots(db).await {
+            Ok(all) => match all.last() {
+                Some(newest) => newest.id.to_string(),
+                None => return Ok(None),
             },
-        };
-        let (record, schema) = match self.snapshot(&which).await {
-            Ok(Some(found)) => found,
-            Ok(None) => return Err(format!("no snapshot {which:?} (snapshot with list: true shows them)")),
-            Err(e) => return Err(format!("could not read snapshot {which:?}: {e}")),
-        };
-        let source = format!("snapshot {} ({}, {})", record.id, record.label, record.taken_at);
-        let tables = schema
-            .objects
-            .iter()
-            .filter(|o| o.kind == "row level security")
-            .map(|o| RlsRequirement {
-                table: o.name.clone(),
-                forced: o.definition.contains("forced"),
-                snapshot: Some(record.id),
-            })
-            .collect();
-        Ok(Some((source, tables)))
-    }
+            Err(e) => return Err(format!("could not read the stored snapshots: {e}")),
+        },
+    };
+    let (record, schema) = match crate::migrate::db::snapshot(db, &which).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(format!("no snapshot {which:?} (snapshot with list: true shows them)")),
+        Err(e) => return Err(format!("could not read snapshot {which:?}: {e}")),
+    };
+    let source = format!("snapshot {} ({}, {})", record.id, record.label, record.taken_at);
+    let tables = schema
+        .objects
+        .iter()
+        .filter(|o| o.kind == "row level security")
+        .map(|o| RlsRequirement {
+            table: o.name.clone(),
+            forced: o.definition.contains("forced"),
+            snapshot: Some(record.id),
+        })
+        .collect();
+    Ok(Some((source, tables)))
+}
 
-    async fn mysql_checks(&self, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
-        checks.push(SmokeCheck::skip(
-            "invalid-indexes",
-            "MySQL/MariaDB build indexes atomically: there are no invalid ones to find",
-        ));
-        checks.push(SmokeCheck::skip(
-            "unvalidated-constraints",
-            "MySQL/MariaDB have no NOT VALID constraints (rows loaded with foreign_key_checks=0 are not tracked)",
-        ));
-        checks.push(rls_unsupported(&opts.rls_tables));
-        let auto = self.read(include_str!("mysql/smoke_auto_increment.sql").into(), vec![SEQUENCE_LIMIT.into()]).await;
-        checks.push(match auto {
-            Ok(rows) if rows.is_empty() => SmokeCheck::pass(
-                "auto-increment",
-                format!("every AUTO_INCREMENT column is below {:.0}% of its type's range", SEQUENCE_LIMIT * 100.0),
-            ),
-            Ok(rows) => {
-                let names: Vec<String> = rows
-                    .iter()
-                    .map(|r| {
-                        format!(
-                            "{}.{} ({}) at {:.1}%",
-                            text(r, "table"),
-                            text(r, "column"),
-                            text(r, "type"),
-                            number(&r["used"]).unwrap_or(0.0) * 100.0
-                        )
-                    })
-                    .collect();
-                let fixes: Vec<String> = rows
-                    .iter()
-                    .map(|r| {
-                        format!(
-                            "ALTER TABLE {} MODIFY {} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT;",
-                            crate::engine::backtick(&text(r, "table")),
-                            crate::engine::backtick(&text(r, "column"))
-                        )
-                    })
-                    .collect();
-                SmokeCheck::fail(
-                    "auto-increment",
+async fn mysql_checks(db: &Database, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
+    checks.push(SmokeCheck::skip(
+        "invalid-indexes",
+        "MySQL/MariaDB build indexes atomically: there are no invalid ones to find",
+    ));
+    checks.push(SmokeCheck::skip(
+        "unvalidated-constraints",
+        "MySQL/MariaDB have no NOT VALID constraints (rows loaded with foreign_key_checks=0 are not tracked)",
+    ));
+    checks.push(rls_unsupported(&opts.rls_tables));
+    let auto = read(db, include_str!("mysql/smoke_auto_increment.sql").into(), vec![SEQUENCE_LIMIT.into()]).await;
+    checks.push(match auto {
+        Ok(rows) if rows.is_empty() => SmokeCheck::pass(
+            "auto-increment",
+            format!("every AUTO_INCREMENT column is below {:.0}% of its type's range", SEQUENCE_LIMIT * 100.0),
+        ),
+        Ok(rows) => {
+            let names: Vec<String> = rows
+                .iter()
+                .map(|r| {
                     format!(
-                        "{} AUTO_INCREMENT column(s) past {:.0}% of their range: {}",
-                        rows.len(),
-                        SEQUENCE_LIMIT * 100.0,
-                        listed(&names)
-                    ),
-                    fixes.join(" "),
-                )
-            }
-            Err(e) => SmokeCheck::unread("auto-increment", &e),
-        });
-        checks.push(
-            match self
-                .read(include_str!("mysql/smoke_long_queries.sql").into(), vec![opts.long_query_seconds.into()])
-                .await
-            {
-                Ok(rows) => long_queries(rows, opts.long_query_seconds, "KILL QUERY <id>;"),
-                Err(e) => SmokeCheck::unread("long-running-queries", &e),
-            },
-        );
-        checks.push(
-            match self
-                .read(
-                    include_str!("mysql/smoke_idle_transactions.sql").into(),
-                    vec![opts.idle_in_transaction_seconds.into()],
-                )
-                .await
-            {
-                Ok(rows) => idle_transactions(rows, opts.idle_in_transaction_seconds, "KILL <id>;"),
-                Err(e) => SmokeCheck::unread("idle-in-transaction", &e),
-            },
-        );
-        // MariaDB 10.5+ and MySQL 8.0.22+ say REPLICA; older servers only SLAVE.
-        let status = match self.read("SHOW REPLICA STATUS".into(), vec![]).await {
-            Ok(rows) => Ok(rows),
-            Err(_) => self.read("SHOW SLAVE STATUS".into(), vec![]).await,
-        };
-        checks.push(match status {
-            Ok(rows) => match rows.first() {
-                None => SmokeCheck::skip("replication-lag", "not a replica (no replication configured)"),
-                Some(r) => {
-                    let lag = number(&r["Seconds_Behind_Master"]).or_else(|| number(&r["Seconds_Behind_Source"]));
-                    replica_lag(lag, opts.max_replication_lag_seconds)
-                }
-            },
-            Err(e) => SmokeCheck::skip(
-                "replication-lag",
-                format!("replica status is not readable ({e}); grant REPLICATION CLIENT (SLAVE MONITOR on MariaDB) to check it"),
-            ),
-        });
-    }
-
-    async fn sqlite_checks(&self, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
-        checks.push(match self.read("PRAGMA integrity_check(20)".into(), vec![]).await {
-            Ok(rows) => {
-                let problems: Vec<String> =
-                    rows.iter().filter_map(|r| r.as_object()?.values().next()?.as_str().map(str::to_string)).collect();
-                if problems.len() == 1 && problems[0] == "ok" {
-                    SmokeCheck::pass("integrity", "PRAGMA integrity_check: ok")
-                } else {
-                    SmokeCheck::fail(
-                        "integrity",
-                        format!("PRAGMA integrity_check: {}", listed(&problems)),
-                        "restore from a backup; or, when only indexes are affected, REINDEX; or recover with the sqlite3 shell's .recover into a new file",
+                        "{}.{} ({}) at {:.1}%",
+                        text(r, "table"),
+                        text(r, "column"),
+                        text(r, "type"),
+                        number(&r["used"]).unwrap_or(0.0) * 100.0
                     )
-                }
+                })
+                .collect();
+            let fixes: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "ALTER TABLE {} MODIFY {} BIGINT UNSIGNED NOT NULL AUTO_INCREMENT;",
+                        crate::engine::backtick(&text(r, "table")),
+                        crate::engine::backtick(&text(r, "column"))
+                    )
+                })
+                .collect();
+            SmokeCheck::fail(
+                "auto-increment",
+                format!(
+                    "{} AUTO_INCREMENT column(s) past {:.0}% of their range: {}",
+                    rows.len(),
+                    SEQUENCE_LIMIT * 100.0,
+                    listed(&names)
+                ),
+                fixes.join(" "),
+            )
+        }
+        Err(e) => SmokeCheck::unread("auto-increment", &e),
+    });
+    checks.push(
+        match read(db, include_str!("mysql/smoke_long_queries.sql").into(), vec![opts.long_query_seconds.into()]).await
+        {
+            Ok(rows) => long_queries(rows, opts.long_query_seconds, "KILL QUERY <id>;"),
+            Err(e) => SmokeCheck::unread("long-running-queries", &e),
+        },
+    );
+    checks.push(
+        match read(
+            db,
+            include_str!("mysql/smoke_idle_transactions.sql").into(),
+            vec![opts.idle_in_transaction_seconds.into()],
+        )
+        .await
+        {
+            Ok(rows) => idle_transactions(rows, opts.idle_in_transaction_seconds, "KILL <id>;"),
+            Err(e) => SmokeCheck::unread("idle-in-transaction", &e),
+        },
+    );
+    // MariaDB 10.5+ and MySQL 8.0.22+ say REPLICA; older servers only SLAVE.
+    let status = match read(db, "SHOW REPLICA STATUS".into(), vec![]).await {
+        Ok(rows) => Ok(rows),
+        Err(_) => read(db, "SHOW SLAVE STATUS".into(), vec![]).await,
+    };
+    checks.push(match status {
+        Ok(rows) => match rows.first() {
+            None => SmokeCheck::skip("replication-lag", "not a replica (no replication configured)"),
+            Some(r) => {
+                let lag = number(&r["Seconds_Behind_Master"]).or_else(|| number(&r["Seconds_Behind_Source"]));
+                replica_lag(lag, opts.max_replication_lag_seconds)
             }
-            Err(e) => SmokeCheck::fail(
-                "integrity",
-                format!("PRAGMA integrity_check failed: {e}"),
-                "the file may be corrupt: restore from a backup or recover with the sqlite3 shell's .recover",
+        },
+        Err(e) => SmokeCheck::skip(
+            "replication-lag",
+            format!(
+                "replica status is not readable ({e}); grant REPLICATION CLIENT (SLAVE MONITOR on MariaDB) to check it"
             ),
-        });
-        checks.push(match self.read("PRAGMA foreign_key_check".into(), vec![]).await {
-            Ok(rows) if rows.is_empty() => SmokeCheck::pass("foreign-keys", "PRAGMA foreign_key_check: no orphan rows"),
-            Ok(rows) => {
-                let names: Vec<String> = rows
-                    .iter()
-                    .map(|r| format!("{} rowid {} -> {}", text(r, "table"), text(r, "rowid"), text(r, "parent")))
-                    .collect();
+        ),
+    });
+}
+
+async fn sqlite_checks(db: &Database, opts: &SmokeOptions, checks: &mut Vec<SmokeCheck>) {
+    checks.push(match read(db, "PRAGMA integrity_check(20)".into(), vec![]).await {
+        Ok(rows) => {
+            let problems: Vec<String> =
+                rows.iter().filter_map(|r| r.as_object()?.values().next()?.as_str().map(str::to_string)).collect();
+            if problems.len() == 1 && problems[0] == "ok" {
+                SmokeCheck::pass("integrity", "PRAGMA integrity_check: ok")
+            } else {
                 SmokeCheck::fail(
-                    "foreign-keys",
-                    format!("{} row(s) reference a missing parent: {}", rows.len(), listed(&names)),
-                    "delete or fix the orphan rows (or insert the missing parents), and keep PRAGMA foreign_keys = ON in every connection",
+                    "integrity",
+                    format!("PRAGMA integrity_check: {}", listed(&problems)),
+                    "restore from a backup; or, when only indexes are affected, REINDEX; or recover with the sqlite3 shell's .recover into a new file",
                 )
             }
-            Err(e) => SmokeCheck::unread("foreign-keys", &e),
-        });
-        checks.push(rls_unsupported(&opts.rls_tables));
-        checks.push(SmokeCheck::skip(
-            "long-running-queries",
-            "SQLite runs inside the application's process: no server sessions to list",
-        ));
-        checks.push(SmokeCheck::skip("replication-lag", "SQLite has no replication"));
-    }
+        }
+        Err(e) => SmokeCheck::fail(
+            "integrity",
+            format!("PRAGMA integrity_check failed: {e}"),
+            "the file may be corrupt: restore from a backup or recover with the sqlite3 shell's .recover",
+        ),
+    });
+    checks.push(match read(db, "PRAGMA foreign_key_check".into(), vec![]).await {
+        Ok(rows) if rows.is_empty() => SmokeCheck::pass("foreign-keys", "PRAGMA foreign_key_check: no orphan rows"),
+        Ok(rows) => {
+            let names: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{} rowid {} -> {}", text(r, "table"), text(r, "rowid"), text(r, "parent")))
+                .collect();
+            SmokeCheck::fail(
+                "foreign-keys",
+                format!("{} row(s) reference a missing parent: {}", rows.len(), listed(&names)),
+                "delete or fix the orphan rows (or insert the missing parents), and keep PRAGMA foreign_keys = ON in every connection",
+            )
+        }
+        Err(e) => SmokeCheck::unread("foreign-keys", &e),
+    });
+    checks.push(rls_unsupported(&opts.rls_tables));
+    checks.push(SmokeCheck::skip(
+        "long-running-queries",
+        "SQLite runs inside the application's process: no server sessions to list",
+    ));
+    checks.push(SmokeCheck::skip("replication-lag", "SQLite has no replication"));
 }
 
 fn rls_unsupported(required: &[String]) -> SmokeCheck {

@@ -242,7 +242,7 @@ impl Server {
             return Err(ToolError::invalid("checks", format!("at most {MAX_CHECKS} checks per call")));
         }
         let samples = p.samples.unwrap_or(DEFAULT_SAMPLES).min(MAX_SAMPLES) as usize;
-        let results = db.data_quality(&checks, samples).await?;
+        let results = crate::ops::quality::data_quality(db, &checks, samples).await?;
         let checks_passed = results.iter().filter(|r| r.passed).count();
         Ok(Json(DataQualityOutput {
             database: db.config.name.clone(),
@@ -286,7 +286,7 @@ impl Server {
             max_replication_lag_seconds: seconds("max_replication_lag_seconds", p.max_replication_lag_seconds, 30.0)?,
             snapshot: p.snapshot,
         };
-        let mut checks = db.smoke_test(&opts).await?;
+        let mut checks = crate::ops::smoke::smoke_test(db, &opts).await?;
         let connected = checks.first().is_some_and(|c| c.status == SmokeStatus::Pass);
         if connected && db.capabilities().row_level_security {
             checks.push(tenant_tables_rls(db).await);
@@ -337,7 +337,7 @@ impl Server {
             return Err(ToolError::invalid("path", "a seed file or folder is required"));
         }
         let path = self.file("path", &p.path)?;
-        let report = db.seed(self.files(), &path, p.reapply_changed).await?;
+        let report = crate::ops::seed::seed(db, self.files(), &path, p.reapply_changed).await?;
         let mut counts = SeedCounts::default();
         for f in &report.files {
             match f.outcome {

@@ -174,7 +174,7 @@ impl Server {
             create_roles: p.create_roles,
             replace: p.replace,
         };
-        let plan = db.plan_policies(&req).await?;
+        let plan = crate::rls::db::plan_policies(db, &req).await?;
         let output = |outcome: &str, plan: PolicyPlan, next: String| {
             Ok(Json(PolicyApplyOutput { database: db.config.name.clone(), outcome: outcome.into(), plan, next }))
         };
@@ -218,7 +218,7 @@ impl Server {
             plan.statements.join(";\n")
         );
         crate::confirm::confirmed(&context, responses, p.confirm, &action).await?;
-        let applied = db.apply_policies(&req, &plan.statements).await?;
+        let applied = crate::rls::db::apply_policies(db, &req, &plan.statements).await?;
         output(
             "applied",
             applied,
@@ -265,7 +265,7 @@ impl Server {
             expectations: p.expectations,
             timeout_ms: db.config.statement_timeout_ms,
         };
-        let report = db.test_as_user(&test).await?;
+        let report = crate::rls::db::test_as_user(db, &test).await?;
         let mut counts = ContradictionCounts::default();
         for c in &report.contradictions {
             match c.severity {
