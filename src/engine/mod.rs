@@ -71,6 +71,7 @@ mod rows {
     }
 }
 
+mod connection;
 pub(crate) mod mongo;
 pub(crate) mod mysql;
 pub(crate) mod postgres;

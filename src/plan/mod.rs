@@ -201,3 +201,81 @@ pub fn text_tree(plan: &PlanNode) -> String {
     go(plan, 0, &mut out);
     out.trim_end().to_string()
 }
+
+/// A statement to explain. Whatever it is, it runs inside a transaction that is rolled back.
+pub struct ExplainCall<'a> {
+    pub sql: &'a str,
+    pub checked: &'a crate::sql::Checked,
+    /// Run it and measure (true), or only plan it.
+    pub analyze: bool,
+    pub timeout_ms: u64,
+}
+
+/// A find or pipeline to explain.
+pub struct DocumentExplainCall {
+    pub collection: String,
+    pub filter: mongodb::bson::Document,
+    pub sort: Option<mongodb::bson::Document>,
+    pub pipeline: Option<Vec<mongodb::bson::Document>>,
+    pub analyze: bool,
+    pub timeout_ms: u64,
+}
+
+/// A plan in the common model plus the engine's own output.
+pub struct Explained {
+    pub plan: crate::plan::PlanNode,
+    pub raw: serde_json::Value,
+    pub planning_ms: Option<f64>,
+    pub execution_ms: Option<f64>,
+    pub notes: Vec<String>,
+}
+
+/// Hypothetical indexes tried against one statement's plan.
+pub struct Hypothetical {
+    pub cost_before: f64,
+    /// One per candidate, in the order given.
+    pub tried: Vec<HypotheticalIndex>,
+}
+
+pub struct HypotheticalIndex {
+    pub cost_after: f64,
+    pub bytes: i64,
+    /// The planner chose it.
+    pub used: bool,
+}
+
+/// The busiest statements and what runs now.
+pub struct Hotpaths {
+    /// Set when statement statistics are off: exactly how to turn them on.
+    pub how_to_enable: Option<String>,
+    pub statements: serde_json::Value,
+    pub activity: serde_json::Value,
+}
+
+/// An index's table, name, uniqueness and columns in order.
+pub(crate) struct IndexShape {
+    pub table: String,
+    pub name: String,
+    pub unique: bool,
+    pub columns: Vec<String>,
+}
+
+/// Non-unique indexes whose columns lead another index on the same table: the other one serves
+/// every lookup they do.
+pub(crate) fn redundant(indexes: &[IndexShape]) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for a in indexes.iter().filter(|a| !a.unique && a.name != "PRIMARY" && a.name != "_id_") {
+        let wider = indexes.iter().find(|b| {
+            b.table == a.table
+                && b.name != a.name
+                && b.columns.len() >= a.columns.len()
+                && b.columns.iter().zip(&a.columns).all(|(x, y)| x == y)
+                // Of two identical indexes, report only one.
+                && (b.columns.len() > a.columns.len() || b.unique || b.name < a.name)
+        });
+        if let Some(b) = wider {
+            out.push(serde_json::json!({ "table": a.table, "index": a.name, "same_as": b.name }));
+        }
+    }
+    out
+}

@@ -16,9 +16,9 @@ use crate::{
 /// that write are refused here whatever the mode).
 pub(crate) async fn explain(
     m: &Mongo,
-    call: super::db::DocumentExplainCall,
+    call: super::DocumentExplainCall,
     mode: Mode,
-) -> Result<super::db::Explained, ToolError> {
+) -> Result<super::Explained, ToolError> {
     let mut pipeline = call.pipeline.clone().unwrap_or_default();
     // Explaining with executionStats runs the pipeline: writing stages are refused whatever
     // the mode.
@@ -66,7 +66,7 @@ pub(crate) async fn explain(
     } else {
         vec![]
     };
-    Ok(super::db::Explained {
+    Ok(super::Explained {
         plan,
         planning_ms: None,
         execution_ms: stats.as_ref().and_then(|s| s["executionTimeMillis"].as_f64()),
@@ -97,7 +97,7 @@ pub(crate) async fn table_stats(m: &Mongo, collections: &[String]) -> Value {
 }
 
 /// The slowest profiled operations, or how to turn the profiler on; and current operations.
-pub(crate) async fn hotpaths(m: &Mongo, limit: i64) -> super::db::Hotpaths {
+pub(crate) async fn hotpaths(m: &Mongo, limit: i64) -> super::Hotpaths {
     let activity = match m.client.database("admin").run_command(doc! { "currentOp": 1, "active": true }).await {
         Ok(reply) => {
             let v = Bson::Document(reply).into_relaxed_extjson();
@@ -121,7 +121,7 @@ pub(crate) async fn hotpaths(m: &Mongo, limit: i64) -> super::db::Hotpaths {
     let level = match m.db.run_command(doc! { "profile": -1 }).await {
         Ok(reply) => reply.get("was").and_then(Bson::as_i32).unwrap_or(0),
         Err(e) => {
-            return super::db::Hotpaths {
+            return super::Hotpaths {
                 how_to_enable: Some(format!("this server does not answer the profile command ({e}); {enable}")),
                 statements: Value::Array(vec![]),
                 activity,
@@ -129,7 +129,7 @@ pub(crate) async fn hotpaths(m: &Mongo, limit: i64) -> super::db::Hotpaths {
         }
     };
     if level == 0 {
-        return super::db::Hotpaths { how_to_enable: Some(enable), statements: Value::Array(vec![]), activity };
+        return super::Hotpaths { how_to_enable: Some(enable), statements: Value::Array(vec![]), activity };
     }
     let profile = m.db.collection::<Document>("system.profile");
     let statements = match profile.find(doc! {}).sort(doc! { "millis": -1 }).limit(limit).await {
@@ -148,7 +148,7 @@ pub(crate) async fn hotpaths(m: &Mongo, limit: i64) -> super::db::Hotpaths {
         }
         Err(_) => Value::Array(vec![]),
     };
-    super::db::Hotpaths { how_to_enable: None, statements, activity }
+    super::Hotpaths { how_to_enable: None, statements, activity }
 }
 
 /// Indexes never used since the server started ($indexStats) and indexes another one leads.
@@ -168,7 +168,7 @@ pub(crate) async fn index_problems(m: &Mongo) -> Value {
         let Ok(reply) = m.db.run_command(doc! { "listIndexes": &name }).await else { continue };
         for ix in first_batch(&reply) {
             let index = ix.get_str("name").unwrap_or_default().to_string();
-            shapes.push(super::db::IndexShape {
+            shapes.push(super::IndexShape {
                 table: name.clone(),
                 unique: ix.get_bool("unique").unwrap_or(false),
                 columns: ix.get_document("key").map(|k| k.keys().cloned().collect()).unwrap_or_default(),
@@ -191,7 +191,7 @@ pub(crate) async fn index_problems(m: &Mongo) -> Value {
             }
         }
     }
-    json!({ "unused": unused, "duplicates": super::db::redundant(&shapes), "fk_without_index": [] })
+    json!({ "unused": unused, "duplicates": super::redundant(&shapes), "fk_without_index": [] })
 }
 
 /// The first value under `key` anywhere in a JSON tree (explain output nests differently for

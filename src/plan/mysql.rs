@@ -10,8 +10,8 @@ use sqlx::AssertSqlSafe;
 /// MySQL, which has no JSON form of it, gets the estimated plan.
 pub(crate) async fn explain(
     session: &mut crate::engine::session::Session<'_>,
-    call: &super::db::ExplainCall<'_>,
-) -> Result<super::db::Explained, crate::error::ToolError> {
+    call: &super::ExplainCall<'_>,
+) -> Result<super::Explained, crate::error::ToolError> {
     let mut notes = Vec::new();
     let result = session
         .guard(async |conn, _| {
@@ -47,7 +47,7 @@ pub(crate) async fn explain(
         hint: None,
     })?;
     let block = &raw["query_block"];
-    Ok(super::db::Explained {
+    Ok(super::Explained {
         plan: block_node(block),
         planning_ms: None,
         execution_ms: if analyzed { block["r_total_time_ms"].as_f64() } else { None },
@@ -138,14 +138,14 @@ pub(crate) async fn hotpaths(
     pool: &mut sqlx::MySqlConnection,
     order: &str,
     limit: i64,
-) -> Result<super::db::Hotpaths, sqlx::Error> {
+) -> Result<super::Hotpaths, sqlx::Error> {
     let activity = Value::Array(crate::engine::objects(
         &sqlx::query(include_str!("../plan/mysql/activity.sql")).fetch_all(&mut *pool).await?,
         crate::engine::mysql::cell,
     )?);
     let enabled: i64 = sqlx::query_scalar("SELECT @@performance_schema + 0").fetch_one(&mut *pool).await?;
     if enabled == 0 {
-        return Ok(super::db::Hotpaths {
+        return Ok(super::Hotpaths {
             how_to_enable: Some(
                 "set performance_schema = ON in the server's config ([mysqld] section) and restart; statement digests are then \
                  collected by default (it costs a few percent of throughput and some memory)"
@@ -169,7 +169,7 @@ pub(crate) async fn hotpaths(
          'events_statements_current' (a small per-statement cost)"
             .to_string()
     });
-    Ok(super::db::Hotpaths {
+    Ok(super::Hotpaths {
         how_to_enable,
         statements: Value::Array(crate::engine::objects(&rows, crate::engine::mysql::cell)?),
         activity,

@@ -9,8 +9,8 @@ use sqlx::AssertSqlSafe;
 /// DELETE deletes nothing.
 pub(crate) async fn explain(
     session: &mut crate::engine::session::Session<'_>,
-    call: &super::db::ExplainCall<'_>,
-) -> Result<super::db::Explained, crate::error::ToolError> {
+    call: &super::ExplainCall<'_>,
+) -> Result<super::Explained, crate::error::ToolError> {
     let options = if call.analyze { "ANALYZE, BUFFERS, SETTINGS, FORMAT JSON" } else { "SETTINGS, FORMAT JSON" };
     let sql = format!("EXPLAIN ({options}) {}", call.sql);
     let raw: Value = session
@@ -27,7 +27,7 @@ pub(crate) async fn explain(
             settings.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
         ));
     }
-    Ok(super::db::Explained {
+    Ok(super::Explained {
         plan: plan_node(&top["Plan"]),
         planning_ms: top["Planning Time"].as_f64(),
         execution_ms: top["Execution Time"].as_f64(),
@@ -98,7 +98,7 @@ pub(crate) async fn hypothetical(
     session: &mut crate::engine::session::Session<'_>,
     sql: &str,
     candidates: &[String],
-) -> Result<Option<super::db::Hypothetical>, crate::error::ToolError> {
+) -> Result<Option<super::Hypothetical>, crate::error::ToolError> {
     let installed = session.scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg')", &[]).await?;
     if installed != Value::Bool(true) {
         return Ok(None);
@@ -122,13 +122,13 @@ pub(crate) async fn hypothetical(
             let bytes =
                 session.scalar("SELECT hypopg_relation_size($1::bigint::oid)", std::slice::from_ref(&oid)).await?;
             session.execute("SELECT hypopg_drop_index($1::bigint::oid)", std::slice::from_ref(&oid)).await?;
-            tried.push(super::db::HypotheticalIndex {
+            tried.push(super::HypotheticalIndex {
                 cost_after: plan.first().map(cost_of).unwrap_or(f64::NAN),
                 bytes: bytes.as_i64().unwrap_or(0),
                 used: !name.is_empty() && Value::Array(plan).to_string().contains(&name),
             });
         }
-        Ok::<_, crate::error::ToolError>(Some(super::db::Hypothetical { cost_before: before, tried }))
+        Ok::<_, crate::error::ToolError>(Some(super::Hypothetical { cost_before: before, tried }))
     }
     .await;
     let _ = session.execute("SELECT hypopg_reset()", &[]).await;
@@ -161,7 +161,7 @@ pub(crate) async fn hotpaths(
     pool: &mut sqlx::PgConnection,
     order: &str,
     limit: i64,
-) -> Result<super::db::Hotpaths, sqlx::Error> {
+) -> Result<super::Hotpaths, sqlx::Error> {
     let activity: Option<String> =
         sqlx::query_scalar(include_str!("../plan/postgres/activity.sql")).fetch_one(&mut *pool).await?;
     let activity = crate::engine::parse_json(activity)?.unwrap_or(Value::Null);
@@ -190,7 +190,7 @@ pub(crate) async fn hotpaths(
     } else {
         Value::Array(vec![])
     };
-    Ok(super::db::Hotpaths { how_to_enable: how_to, statements, activity })
+    Ok(super::Hotpaths { how_to_enable: how_to, statements, activity })
 }
 
 pub(crate) async fn column_stats(

@@ -12,8 +12,8 @@ use sqlx::AssertSqlSafe;
 /// is always rolled back).
 pub(crate) async fn explain(
     session: &mut crate::engine::session::Session<'_>,
-    call: &super::db::ExplainCall<'_>,
-) -> Result<super::db::Explained, crate::error::ToolError> {
+    call: &super::ExplainCall<'_>,
+) -> Result<super::Explained, crate::error::ToolError> {
     use crate::plan::{Access, PlanNode};
     let result = session
         .guard(async |conn, _| {
@@ -108,7 +108,7 @@ pub(crate) async fn explain(
     } else {
         notes.push("not analyzed: the statement was only planned".into());
     }
-    Ok(super::db::Explained { plan: root, raw, planning_ms: None, execution_ms: measured.map(|m| m.0), notes })
+    Ok(super::Explained { plan: root, raw, planning_ms: None, execution_ms: measured.map(|m| m.0), notes })
 }
 
 /// The WHERE clause of a single-table statement, as SQL text.

@@ -10,8 +10,8 @@ use crate::query::tool::bson_document;
 use crate::{
     config::{Engine, Mode},
     error::ToolError,
-    plan::db::{DocumentExplainCall, ExplainCall},
     plan::{self, Finding, PlanNode},
+    plan::{DocumentExplainCall, ExplainCall},
     server::Server,
     sql::{self, StatementKind},
 };

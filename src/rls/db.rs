@@ -1,7 +1,7 @@
 //! Row level security tools' entry points: PostgreSQL does the work; other engines explain
 //! their equivalent.
 
-use super::postgres;
+use super::{Failure, postgres};
 use crate::engine::{
     Database,
     session::{Access, Session},
@@ -11,24 +11,6 @@ use crate::{
     error::ToolError,
     rls::{PolicyPlan, PolicyRequest, UserReport, UserTest},
 };
-
-/// A failure inside the engine code: the database's, or one the model can act on.
-pub(super) enum Failure {
-    Sql(sqlx::Error),
-    Tool(ToolError),
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(e: sqlx::Error) -> Self {
-        Failure::Sql(e)
-    }
-}
-
-impl From<ToolError> for Failure {
-    fn from(e: ToolError) -> Self {
-        Failure::Tool(e)
-    }
-}
 
 fn rls_failure(db: &Database, f: Failure) -> ToolError {
     match f {

@@ -333,3 +333,21 @@ mod tests {
         assert!(!valid_setting("app."));
     }
 }
+
+/// A failure inside the engine code: the database's, or one the model can act on.
+pub(super) enum Failure {
+    Sql(sqlx::Error),
+    Tool(crate::error::ToolError),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Failure::Sql(e)
+    }
+}
+
+impl From<crate::error::ToolError> for Failure {
+    fn from(e: crate::error::ToolError) -> Self {
+        Failure::Tool(e)
+    }
+}

@@ -4,7 +4,7 @@
 
 use sqlx::{AssertSqlSafe, Executor, PgConnection, Row};
 
-use super::db::Failure;
+use super::Failure;
 use crate::engine::double_quote as ident;
 use crate::engine::session::Session;
 use crate::{

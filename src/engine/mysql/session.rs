@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, Executor, MySqlPool};
 
 use super::super::{
     Database, Pool, RowSet,
-    session::{Access, Conn, ReadAs, Session, UserStatement},
+    connection::{Access, Conn, ReadAs, Session, UserStatement},
 };
 use crate::error::ToolError;
 

@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, Executor, PgPool, SqlSafeStr};
 
 use super::super::{
     Database, RowSet,
-    session::{Access, Conn, ReadAs, Session, UserStatement},
+    connection::{Access, Conn, ReadAs, Session, UserStatement},
 };
 use crate::{error::ToolError, sql::StatementKind};
 

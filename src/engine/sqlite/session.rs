@@ -9,7 +9,7 @@ use sqlx::{AssertSqlSafe, Executor, SqlitePool};
 
 use super::super::{
     Database, RowSet,
-    session::{Access, Conn, Session, UserStatement},
+    connection::{Access, Conn, Session, UserStatement},
 };
 use crate::{config::Mode, error::ToolError};
 
