@@ -102,7 +102,7 @@ impl Server {
             && let Some(v) = crate::plan::db::index_problems(db).await?
         {
             rules_run += 3;
-            for problem in crate::plan::tool::problems_from(&v, cfg.engine) {
+            for problem in crate::plan::indexes::problems_from(&v, cfg.engine) {
                 let (code, severity, why) = match problem.kind.as_str() {
                     "fk-without-index" => (
                         "fk-without-index",

@@ -169,6 +169,10 @@ pub fn scaffold(dir: &Path, engine: Engine, name: &str, version: &str) -> Result
     for (rel, _) in &planned {
         stays_inside(&root, rel)?;
     }
+    // Written like every file a tool writes: through FileAccess, scoped to the project folder
+    // (folders created and judged again, files created relative to the opened folder, no link
+    // followed, never over an existing file).
+    let access = crate::files::FileAccess::new(vec![root.clone()]);
     let mut files = Vec::new();
     for (rel, text) in planned {
         let path = root.join(&rel);
@@ -176,16 +180,16 @@ pub fn scaffold(dir: &Path, engine: Engine, name: &str, version: &str) -> Result
             FileStatus::LeftAlone
         } else {
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
+                access.create_dir_all("dir", parent)?;
             }
-            // create_new refuses an existing path, even one that appeared since the check.
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            match access.create("dir", &path, false) {
                 Ok(mut f) => {
                     f.write_all(text.as_bytes()).map_err(|e| io("write", &path, e))?;
                     FileStatus::Created
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => FileStatus::LeftAlone,
-                Err(e) => return Err(io("create", &path, e)),
+                // Appeared since the check: left alone like any existing file.
+                Err(_) if path.symlink_metadata().is_ok() => FileStatus::LeftAlone,
+                Err(e) => return Err(e),
             }
         };
         files.push(ScaffoldFile { path: rel, status });

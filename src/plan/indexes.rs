@@ -3,6 +3,7 @@
 
 use std::{collections::BTreeMap, ops::ControlFlow};
 
+use serde::Serialize;
 use serde_json::Value;
 use sqlparser::ast::{
     BinaryOperator, Expr, GroupByExpr, OrderByKind, SetExpr, Statement, TableFactor, Value as SqlValue,
@@ -296,6 +297,83 @@ pub fn create_partial_index(engine: Engine, relation: &str, columns: &[String], 
     }
 }
 
+/// The statement that drops an index, in the engine's terms and without blocking where the engine
+/// can. Names are quoted where they need it, so a mixed-case or odd name still works when pasted.
+pub fn drop_index(engine: Engine, schema: &str, table: &str, index: &str) -> String {
+    let plain = |n: &str| {
+        n.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    let dq = |n: &str| if plain(n) { n.to_string() } else { crate::engine::double_quote(n) };
+    let bt = |n: &str| if plain(n) { n.to_string() } else { crate::engine::backtick(n) };
+    match engine {
+        Engine::Postgres => format!("DROP INDEX CONCURRENTLY {}.{};", dq(schema), dq(index)),
+        Engine::Mysql => format!("ALTER TABLE {} DROP INDEX {}, ALGORITHM=INPLACE, LOCK=NONE;", bt(table), bt(index)),
+        Engine::Sqlite => format!("DROP INDEX {};", dq(index)),
+        Engine::Mongodb => format!("db.getCollection({}).dropIndex({})", Value::from(table), Value::from(index)),
+    }
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct IndexProblem {
+    /// unused, duplicate or fk-without-index.
+    pub kind: String,
+    pub table: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    pub detail: String,
+    /// What to run about it (through a migration).
+    pub statement: String,
+}
+
+pub fn problems_from(v: &Value, engine: Engine) -> Vec<IndexProblem> {
+    let s = |o: &Value, k: &str| o[k].as_str().unwrap_or("?").to_string();
+    let drop = |o: &Value| drop_index(engine, &s(o, "schema"), &s(o, "table"), &s(o, "index"));
+    let mut out = Vec::new();
+    for u in v["unused"].as_array().into_iter().flatten() {
+        out.push(IndexProblem {
+            kind: "unused".into(),
+            table: s(u, "table"),
+            index: Some(s(u, "index")),
+            detail: match u["bytes"].as_i64() {
+                Some(bytes) => {
+                    format!("never scanned since statistics were reset; {bytes} bytes kept up to date on every write")
+                }
+                None => "never used since the server started; still kept up to date on every write".to_string(),
+            },
+            statement: drop(u),
+        });
+    }
+    for d in v["duplicates"].as_array().into_iter().flatten() {
+        out.push(IndexProblem {
+            kind: "duplicate".into(),
+            table: s(d, "table"),
+            index: Some(s(d, "index")),
+            detail: format!("{} leads with the same columns and serves every lookup this one does", s(d, "same_as")),
+            statement: drop(d),
+        });
+    }
+    for f in v["fk_without_index"].as_array().into_iter().flatten() {
+        let columns: Vec<String> =
+            f["columns"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+        out.push(IndexProblem {
+            kind: "fk-without-index".into(),
+            table: s(f, "table"),
+            index: None,
+            detail: format!(
+                "foreign key {} ({}) to {} has no index: joins and every delete or key update on {} scan {}",
+                s(f, "constraint"),
+                columns.join(", "),
+                s(f, "references"),
+                s(f, "references"),
+                s(f, "table")
+            ),
+            statement: create_index(engine, &s(f, "table"), &columns),
+        });
+    }
+    out
+}
+
 /// An existing index whose leading columns are the candidate's already serves it.
 pub fn covered(candidate: &Candidate, existing: &[Vec<String>]) -> bool {
     existing.iter().any(|index| {
@@ -307,6 +385,21 @@ pub fn covered(candidate: &Candidate, existing: &[Vec<String>]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dropped_index_names_are_quoted_where_they_need_it() {
+        assert_eq!(drop_index(Engine::Postgres, "public", "t", "t_a_idx"), "DROP INDEX CONCURRENTLY public.t_a_idx;");
+        assert_eq!(
+            drop_index(Engine::Postgres, "Sales", "t", "Orders\"Idx"),
+            "DROP INDEX CONCURRENTLY \"Sales\".\"Orders\"\"Idx\";"
+        );
+        assert_eq!(
+            drop_index(Engine::Mysql, "", "Order Items", "ix"),
+            "ALTER TABLE `Order Items` DROP INDEX ix, ALGORITHM=INPLACE, LOCK=NONE;"
+        );
+        assert_eq!(drop_index(Engine::Sqlite, "", "t", "2ix"), "DROP INDEX \"2ix\";");
+        assert_eq!(drop_index(Engine::Mongodb, "", "a\"b", "k_1"), "db.getCollection(\"a\\\"b\").dropIndex(\"k_1\")");
+    }
 
     fn cols(c: &[Candidate]) -> Vec<String> {
         c.iter().map(|c| format!("{}({})", c.table, c.columns.join(","))).collect()

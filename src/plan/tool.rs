@@ -215,18 +215,6 @@ pub struct IndexRecommendation {
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct IndexProblem {
-    /// unused, duplicate or fk-without-index.
-    pub kind: String,
-    pub table: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index: Option<String>,
-    pub detail: String,
-    /// What to run about it (through a migration).
-    pub statement: String,
-}
-
-#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DesignIndexesOutput {
     pub database: String,
     pub engine: Engine,
@@ -242,7 +230,7 @@ pub struct DesignIndexesOutput {
     pub not_recommended: Vec<String>,
     /// Existing indexes that cost writes for nothing, and foreign keys no index serves.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub existing_index_problems: Vec<IndexProblem>,
+    pub existing_index_problems: Vec<plan::indexes::IndexProblem>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
@@ -263,61 +251,6 @@ fn index_columns(object: &serde_json::Map<String, Value>) -> Vec<Vec<String>> {
             _ => vec![],
         })
         .collect()
-}
-
-pub(crate) fn problems_from(v: &Value, engine: Engine) -> Vec<IndexProblem> {
-    let s = |o: &Value, k: &str| o[k].as_str().unwrap_or("?").to_string();
-    let drop = |o: &Value| match engine {
-        Engine::Postgres => format!("DROP INDEX CONCURRENTLY {}.{};", s(o, "schema"), s(o, "index")),
-        Engine::Mysql => {
-            format!("ALTER TABLE {} DROP INDEX {}, ALGORITHM=INPLACE, LOCK=NONE;", s(o, "table"), s(o, "index"))
-        }
-        Engine::Sqlite => format!("DROP INDEX {};", s(o, "index")),
-        Engine::Mongodb => format!("db.{}.dropIndex(\"{}\")", s(o, "table"), s(o, "index")),
-    };
-    let mut out = Vec::new();
-    for u in v["unused"].as_array().into_iter().flatten() {
-        out.push(IndexProblem {
-            kind: "unused".into(),
-            table: s(u, "table"),
-            index: Some(s(u, "index")),
-            detail: match u["bytes"].as_i64() {
-                Some(bytes) => {
-                    format!("never scanned since statistics were reset; {bytes} bytes kept up to date on every write")
-                }
-                None => "never used since the server started; still kept up to date on every write".to_string(),
-            },
-            statement: drop(u),
-        });
-    }
-    for d in v["duplicates"].as_array().into_iter().flatten() {
-        out.push(IndexProblem {
-            kind: "duplicate".into(),
-            table: s(d, "table"),
-            index: Some(s(d, "index")),
-            detail: format!("{} leads with the same columns and serves every lookup this one does", s(d, "same_as")),
-            statement: drop(d),
-        });
-    }
-    for f in v["fk_without_index"].as_array().into_iter().flatten() {
-        let columns: Vec<String> =
-            f["columns"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
-        out.push(IndexProblem {
-            kind: "fk-without-index".into(),
-            table: s(f, "table"),
-            index: None,
-            detail: format!(
-                "foreign key {} ({}) to {} has no index: joins and every delete or key update on {} scan {}",
-                s(f, "constraint"),
-                columns.join(", "),
-                s(f, "references"),
-                s(f, "references"),
-                s(f, "table")
-            ),
-            statement: plan::indexes::create_index(engine, &s(f, "table"), &columns),
-        });
-    }
-    out
 }
 
 #[tool_router(router = design_router, vis = "pub(crate)")]
@@ -484,7 +417,7 @@ impl Server {
             notes.push(format!("{} cannot try hypothetical indexes: candidates come from the statement's predicates, joins and ordering", cfg.engine));
         }
         let existing_index_problems = match crate::plan::db::index_problems(db).await? {
-            Some(v) => problems_from(&v, cfg.engine),
+            Some(v) => plan::indexes::problems_from(&v, cfg.engine),
             None => vec![],
         };
         Ok(Json(DesignIndexesOutput {

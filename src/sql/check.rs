@@ -378,6 +378,16 @@ pub fn parse_with(dialect: &dyn Dialect, sql: &str) -> Result<Vec<Statement>, To
         .map_err(|e| ToolError::Parse { message: e.to_string() })
 }
 
+/// Parse one expression (a plan's filter condition), under the same bounds as [`parse`].
+pub fn parse_expr(text: &str, engine: Engine) -> Result<sqlparser::ast::Expr, ToolError> {
+    let dialect = dialect(engine);
+    let tokens = bounded_tokens(dialect.as_ref(), text)?;
+    Parser::new(dialect.as_ref())
+        .with_tokens_with_locations(tokens)
+        .parse_expr()
+        .map_err(|e| ToolError::Parse { message: e.to_string() })
+}
+
 fn refuse_session_control(statement: &Statement, engine: Engine) -> Result<(), ToolError> {
     let what = match statement {
         Statement::StartTransaction { .. }

@@ -1,5 +1,6 @@
 //! The one integration test binary: the real server binary over stdio against real databases.
 
+mod architecture;
 mod audit;
 mod bootstrap;
 mod engines;

@@ -11,11 +11,7 @@ mod unusable_index;
 
 use std::ops::ControlFlow;
 
-use sqlparser::{
-    ast::{Expr, visit_expressions},
-    dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect},
-    parser::Parser,
-};
+use sqlparser::ast::{Expr, visit_expressions};
 
 use super::{Context, Finding, PlanNode, indexes::create_index};
 use crate::config::Engine;
@@ -41,12 +37,7 @@ const LARGE: f64 = 10_000.0;
 
 /// The condition parsed as an expression, when it is SQL the parser understands.
 fn condition_expr(condition: &str, engine: Engine) -> Option<Expr> {
-    let dialect: Box<dyn Dialect> = match engine {
-        Engine::Postgres => Box::new(PostgreSqlDialect {}),
-        Engine::Mysql => Box::new(MySqlDialect {}),
-        _ => Box::new(SQLiteDialect {}),
-    };
-    Parser::new(dialect.as_ref()).try_with_sql(condition).ok()?.parse_expr().ok()
+    crate::sql::parse_expr(condition, engine).ok()
 }
 
 /// Column names a condition compares, in order of appearance.
