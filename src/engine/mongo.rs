@@ -347,6 +347,15 @@ pub(crate) fn like_match(pattern: &str, text: &str) -> bool {
     go(&p, &t)
 }
 
+pub(crate) fn first_batch(reply: &Document) -> Vec<Document> {
+    reply
+        .get_document("cursor")
+        .ok()
+        .and_then(|c| c.get_array("firstBatch").ok())
+        .map(|b| b.iter().filter_map(|d| d.as_document().cloned()).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,13 +419,4 @@ mod tests {
         let reads = [doc! { "$lookup": { "from": "u", "as": "x", "pipeline": [ { "$match": { "out": 1 } } ] } }];
         assert!(screen(&request_parts(&Document::new(), None, None, &reads), READ_ONLY).is_ok());
     }
-}
-
-pub(crate) fn first_batch(reply: &Document) -> Vec<Document> {
-    reply
-        .get_document("cursor")
-        .ok()
-        .and_then(|c| c.get_array("firstBatch").ok())
-        .map(|b| b.iter().filter_map(|d| d.as_document().cloned()).collect())
-        .unwrap_or_default()
 }

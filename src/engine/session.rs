@@ -88,7 +88,7 @@ impl Session<'_> {
 async fn end_on(conn: Conn, end: String) -> Result<(), sqlx::Error> {
     use sqlx::Executor as _;
     let sql = sqlx::AssertSqlSafe(end);
-    let result = match conn {
+    match conn {
         Conn::Postgres(mut c) => {
             let r = c.execute(sql).await.map(drop);
             if r.is_err() {
@@ -114,8 +114,7 @@ async fn end_on(conn: Conn, end: String) -> Result<(), sqlx::Error> {
             r
         }
         Conn::Empty => Ok(()),
-    };
-    result
+    }
 }
 
 impl Database {

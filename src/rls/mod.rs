@@ -285,6 +285,24 @@ pub fn valid_setting(name: &str) -> bool {
     parts.len() >= 2 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
 }
 
+/// A failure inside the engine code: the database's, or one the model can act on.
+pub(super) enum Failure {
+    Sql(sqlx::Error),
+    Tool(crate::error::ToolError),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Failure::Sql(e)
+    }
+}
+
+impl From<crate::error::ToolError> for Failure {
+    fn from(e: crate::error::ToolError) -> Self {
+        Failure::Tool(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,23 +349,5 @@ mod tests {
         assert!(!valid_setting("current_user_id"));
         assert!(!valid_setting("app.x'; drop table t; --"));
         assert!(!valid_setting("app."));
-    }
-}
-
-/// A failure inside the engine code: the database's, or one the model can act on.
-pub(super) enum Failure {
-    Sql(sqlx::Error),
-    Tool(crate::error::ToolError),
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(e: sqlx::Error) -> Self {
-        Failure::Sql(e)
-    }
-}
-
-impl From<crate::error::ToolError> for Failure {
-    fn from(e: crate::error::ToolError) -> Self {
-        Failure::Tool(e)
     }
 }
