@@ -1,9 +1,10 @@
 //! data-engineer-mcp: an MCP server that turns an LLM agent into a careful senior data engineer
 //! over PostgreSQL, MySQL/MariaDB, SQLite and MongoDB.
 //!
-//! Reading order: `config` (what to connect to) → `server` (the MCP face) → `tools` (one file per
-//! family) → `safety` (the parser check) → `backend` (one file per engine) → `output` (the one
-//! place results leave) → `redact`.
+//! Reading order: `config` (what to connect to) → `server` (the MCP face, assembling each
+//! capability's router) → a capability folder such as `query/` (its `tool.rs` handler, its logic,
+//! its database side) → `sql` (the parser check) → `engine` (pools and a call's session) →
+//! `output` (the one place results leave) → `redact`. ARCHITECTURE.md has the map.
 
 #![deny(clippy::print_stdout)] // stdout is the protocol channel while serving
 

@@ -1,5 +1,6 @@
-//! The closed set of engines. Tools talk to a [`Database`] and ask its [`Capabilities`]; only
-//! this module matches on the engine, and dialect SQL lives in `.sql` files beside each engine.
+//! The engine layer: the closed set of engines, a lazily built pool per database (private to this
+//! module), a call's session, decoding and catalog basics. Capabilities talk to a [`Database`]
+//! and ask its [`Capabilities`]; their own per-engine code dispatches in their `db.rs`.
 
 #[macro_use]
 mod rows {

@@ -1,6 +1,6 @@
 //! Row level security as a tool: what policies to write (policy-apply) and how to read a
 //! user's access matrix (test-as-user). Engine-neutral types; the SQL lives in
-//! `backend/postgres/rls.rs`.
+//! `rls/postgres.rs` (dispatch in `rls/db.rs`).
 
 pub(crate) mod db;
 mod postgres;

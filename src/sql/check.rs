@@ -1,6 +1,6 @@
 //! The parser check every SQL statement passes before it reaches a database. It is the second
 //! line of defence: the first is the database itself (read-only transactions, and read-only work
-//! done as a least-privilege role or login, see `backend`). The check is done with a real SQL
+//! done as a least-privilege role or login, see `engine::session`). The check is done with a real SQL
 //! parser, never with patterns over text.
 //!
 //! Functions are found on the token stream, not in the tree: a name followed by `(` is a call

@@ -1,4 +1,4 @@
-//! MongoDB audit rules. There is no catalog SQL: the backend gathers [`Facts`] once (the
+//! MongoDB audit rules. There is no catalog SQL: audit/mongodb/facts.rs gathers [`Facts`] once (the
 //! connection's identity, the server's options, users and collections, each where visible) and
 //! every rule, one file each, reads them.
 
