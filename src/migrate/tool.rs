@@ -800,114 +800,17 @@ impl Server {
         sql_database(db, "apply-migration")?;
         writable(db, "apply-migration")?;
         self.check_source(&p.source)?;
-        let engine = db.config.engine;
         let resolved = resolve(db, self.files(), &p.source).await?;
-        plan::check_statements(engine, &crate::sql::split::split(&resolved.up, engine))?;
-        let schema = crate::migrate::db::schema(db).await?;
-        let fingerprint = schema.fingerprint();
-        let analysis = plan::analyze(engine, &resolved.up, &schema, &BTreeMap::new());
-        let down = down_script(&resolved, &analysis);
-        let expected = plan_id(db, "migration", &resolved.up, down.as_deref(), &fingerprint);
-        if expected != p.plan_id.trim() {
-            return Err(ToolError::refused(
-                "the plan_id does not match this change on this database now: the SQL, the down script or the \
-                 schema changed since the dry-run (or the plan is for another database)",
-                format!(
-                    "run dry-run again on the change as it is now (schema fingerprint {fingerprint}) and use the plan_id it returns"
-                ),
-            ));
-        }
-        let Some(verified) = verified(&expected) else {
-            return Err(ToolError::refused(
-                "this plan_id was not verified by a successful dry-run in this server session",
-                "run dry-run with the same change first; apply-migration takes only what a dry-run proved",
-            ));
-        };
-        let action = format!(
-            "apply {} ({} statements{}) to database {}",
-            resolved.origin,
-            analysis.steps.len(),
-            if analysis.irreversible.is_empty() { "" } else { ", some irreversible" },
-            db.config.name
-        );
-        crate::confirm::confirmed(&context, responses, p.confirm, &action).await?;
+        let change = verified_change(db, resolved, &p.plan_id).await?;
+        crate::confirm::confirmed(&context, responses, p.confirm, &change.action(db)).await?;
         let snapshot_before =
-            crate::migrate::db::store_snapshot(db, &format!("before plan {}", &expected[..12]), &schema).await?;
-        let up_statements = statements_of(&resolved.up, engine);
-        let inverses: Vec<Option<String>> = analysis.steps.iter().map(|s| s.down.clone()).collect();
-        let no_transaction = folder::is_no_transaction(&resolved.up);
-        let ledger = match &resolved.version {
-            Some(m) => LedgerChange::Record { version: m.version, description: &m.description, checksum: &m.checksum },
-            None => LedgerChange::None,
-        };
-        let applied: Applied = crate::migrate::db::apply_change(
-            db,
-            &Change {
-                statements: &up_statements,
-                inverses: &inverses,
-                transactional: db.capabilities().transactional_ddl && !no_transaction,
-                ledger,
-            },
-        )
-        .await?;
-        forget(&expected);
+            crate::migrate::db::store_snapshot(db, &format!("before plan {}", &change.id[..12]), &change.schema)
+                .await?;
+        let applied = apply_verified(db, &change).await?;
+        forget(&change.id);
         let after = crate::migrate::db::schema(db).await?;
-        let mut notes = Vec::new();
-        if verified.reversible == Some(false) {
-            notes.push("the dry-run found that the down script does not fully reverse this change".into());
-        }
-        let mut verification = Verification::default();
-        for o in &after.objects {
-            if o.kind == "index" && o.definition.ends_with("(INVALID)") {
-                verification.invalid_indexes.push(o.name.clone());
-            }
-            if matches!(o.kind.as_str(), "constraint" | "foreign key") && o.definition.contains("NOT VALID") {
-                verification.unvalidated_constraints.push(o.name.clone());
-            }
-        }
-        if !verification.unvalidated_constraints.is_empty() {
-            notes.push("constraints added NOT VALID still need ALTER TABLE ... VALIDATE CONSTRAINT (a later migration; it does not block writes)".into());
-        }
-        if !verification.invalid_indexes.is_empty() {
-            notes.push("an INVALID index is left by an interrupted CONCURRENTLY build: DROP INDEX CONCURRENTLY it and build again".into());
-        }
-        let success = applied.failed.is_none();
-        if let (true, Some(m)) = (success, &resolved.version) {
-            let row = crate::migrate::db::migration_ledger(db).await?.into_iter().find(|r| r.version == m.version);
-            verification.ledger_checksum_ok =
-                Some(row.is_some_and(|r| r.success && r.checksum == hex::encode(&m.checksum)));
-        }
-        if let Some(reason) = &applied.compensation_failed {
-            notes.push(format!(
-                "the database is between states: {reason}. Compare with the snapshot taken before (snapshot with diff: \
-                 [{}, \"current\"]) and finish by hand",
-                snapshot_before.id
-            ));
-        }
-        let unchanged = (!success).then(|| after.fingerprint() == fingerprint);
-        let transactional = db.capabilities().transactional_ddl && !no_transaction;
-        let ran_before_failure = match &applied.failed {
-            Some(f) if !transactional => up_statements[..f.index - 1].to_vec(),
-            _ => vec![],
-        };
-        Ok(Json(ApplyOutput {
-            database: db.config.name.clone(),
-            engine,
-            source: resolved.origin.clone(),
-            applied: success,
-            snapshot_before,
-            failed: applied.failed.as_ref().map(|e| failed_statement("up", &resolved.up, engine, e)),
-            compensated: applied.compensated,
-            statements_in_effect: applied.kept,
-            ran_before_failure,
-            unchanged,
-            schema_diff: snapshot::diff(&schema, &after),
-            schema_fingerprint: after.fingerprint(),
-            ledger_version: resolved.version.as_ref().filter(|_| success).map(|m| m.version),
-            verification,
-            elapsed_ms: applied.elapsed_ms,
-            notes,
-        }))
+        let (verification, notes) = verify_applied(db, &change, &applied, &after, &snapshot_before).await?;
+        Ok(Json(applied_output(db, change, applied, after, snapshot_before, verification, notes)))
     }
 
     #[tool(
@@ -1022,9 +925,21 @@ impl Server {
         sql_database(db, "rollback")?;
         // Even the showing call dry-runs the DDL.
         writable(db, "rollback")?;
-        let engine = db.config.engine;
         let current = crate::migrate::db::schema(db).await?;
-        let fingerprint = current.fingerprint();
+        let undo = self.undo_of(db, &p, &current).await?;
+        let id = plan_id(db, "rollback", &undo.script, None, &current.fingerprint());
+        let Some(given_id) = p.plan_id.as_deref().map(str::trim) else {
+            return show_rollback(db, undo, id).await.map(Json);
+        };
+        refuse_unverified_rollback(&id, given_id, &undo, p.accept_data_loss)?;
+        crate::confirm::confirmed(&context, responses, p.confirm, &undo.action(db)).await?;
+        run_rollback(db, undo, id, &current).await.map(Json)
+    }
+
+    /// What a rollback call undoes: the DDL back to a snapshot, a down script, or a folder
+    /// version's `.down.sql`, checked and judged for data loss.
+    async fn undo_of(&self, db: &Database, p: &RollbackParams, current: &Schema) -> Result<Undo, ToolError> {
+        let engine = db.config.engine;
         let given = [p.to_snapshot.is_some(), p.down.is_some(), p.version.is_some()].iter().filter(|b| **b).count();
         if given != 1 {
             return Err(ToolError::invalid(
@@ -1032,23 +947,21 @@ impl Server {
                 "give exactly one of to_snapshot (a stored snapshot), down (a down script) or version (with folder)",
             ));
         }
-        let mut target: Option<Schema> = None;
-        let mut drops_data = Vec::new();
-        let mut manual = Vec::new();
-        let mut ledger_version = None;
-        let mut no_transaction = false;
-        let (ddl, source): (Vec<String>, String) = if let Some(which) = &p.to_snapshot {
+        let mut undo = Undo::default();
+        if let Some(which) = &p.to_snapshot {
             let (record, schema) = crate::migrate::db::snapshot(db, which).await?.ok_or_else(|| {
                 ToolError::invalid("to_snapshot", format!("no snapshot {which:?}; snapshot with list: true shows them"))
             })?;
-            let reversal = crate::migrate::db::reversal(db, &current, &schema);
-            drops_data = reversal.drops_data;
-            manual = reversal.manual;
-            target = Some(schema);
-            (reversal.statements, format!("snapshot {} ({}, {})", record.id, record.label, record.taken_at))
+            let reversal = crate::migrate::db::reversal(db, current, &schema);
+            undo.drops_data = reversal.drops_data;
+            undo.manual = reversal.manual;
+            undo.target = Some(schema);
+            undo.ddl = reversal.statements;
+            undo.source = format!("snapshot {} ({}, {})", record.id, record.label, record.taken_at);
         } else if let Some(down) = &p.down {
-            no_transaction = folder::is_no_transaction(down);
-            (statements_of(down, engine), "down script".into())
+            undo.no_transaction = folder::is_no_transaction(down);
+            undo.ddl = statements_of(down, engine);
+            undo.source = "down script".into();
         } else {
             let version = p.version.unwrap_or_default();
             let dir = p.folder.clone().ok_or_else(|| {
@@ -1068,142 +981,339 @@ impl Server {
                     "write its down script, or roll back to the snapshot taken before it (to_snapshot)",
                 )
             })?;
-            ledger_version = Some(version);
-            no_transaction = folder::is_no_transaction(&down);
-            (statements_of(&down, engine), format!("folder {dir}, version {version} down"))
-        };
-        if ddl.is_empty() && manual.is_empty() {
+            undo.ledger_version = Some(version);
+            undo.no_transaction = folder::is_no_transaction(&down);
+            undo.ddl = statements_of(&down, engine);
+            undo.source = format!("folder {dir}, version {version} down");
+        }
+        if undo.ddl.is_empty() && undo.manual.is_empty() {
             return Err(ToolError::invalid("to_snapshot", "nothing to roll back: the schema already matches"));
         }
-        let script = ddl.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join("\n");
-        plan::check_statements(engine, &crate::sql::split::split(&script, engine))?;
+        undo.script = undo.ddl.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join("\n");
+        plan::check_statements(engine, &crate::sql::split::split(&undo.script, engine))?;
         // Down scripts that drop tables or columns lose data even when given by hand.
         if p.to_snapshot.is_none() {
-            let analysis = plan::analyze(engine, &script, &current, &BTreeMap::new());
+            let analysis = plan::analyze(engine, &undo.script, current, &BTreeMap::new());
             for s in &analysis.steps {
                 if s.action.contains("drop table") || s.action.contains("drop column") {
-                    drops_data.push(format!("step {}: {}", s.index, s.sql));
+                    undo.drops_data.push(format!("step {}: {}", s.index, s.sql));
                 }
             }
         }
-        let id = plan_id(db, "rollback", &script, None, &fingerprint);
-        let mut notes = vec![];
-        if !drops_data.is_empty() {
-            notes.push("dropped tables and columns lose their data for good: a rollback restores structure, never rows; restore rows from a backup".into());
+        Ok(undo)
+    }
+}
+
+/// A change a dry-run verified, re-planned against the schema as it is now.
+struct VerifiedChange {
+    resolved: Resolved,
+    schema: Schema,
+    fingerprint: String,
+    analysis: plan::Analysis,
+    id: String,
+    verified: Verified,
+    no_transaction: bool,
+}
+
+impl VerifiedChange {
+    /// What the user is asked to confirm.
+    fn action(&self, db: &Database) -> String {
+        format!(
+            "apply {} ({} statements{}) to database {}",
+            self.resolved.origin,
+            self.analysis.steps.len(),
+            if self.analysis.irreversible.is_empty() { "" } else { ", some irreversible" },
+            db.config.name
+        )
+    }
+
+    fn transactional(&self, db: &Database) -> bool {
+        db.capabilities().transactional_ddl && !self.no_transaction
+    }
+}
+
+/// Re-plan the change on the schema now and accept it only under the plan id a dry-run of this
+/// same change, on this same schema, verified in this session.
+async fn verified_change(db: &Database, resolved: Resolved, given_id: &str) -> Result<VerifiedChange, ToolError> {
+    let engine = db.config.engine;
+    plan::check_statements(engine, &crate::sql::split::split(&resolved.up, engine))?;
+    let schema = crate::migrate::db::schema(db).await?;
+    let fingerprint = schema.fingerprint();
+    let analysis = plan::analyze(engine, &resolved.up, &schema, &BTreeMap::new());
+    let down = down_script(&resolved, &analysis);
+    let id = plan_id(db, "migration", &resolved.up, down.as_deref(), &fingerprint);
+    if id != given_id.trim() {
+        return Err(ToolError::refused(
+            "the plan_id does not match this change on this database now: the SQL, the down script or the \
+             schema changed since the dry-run (or the plan is for another database)",
+            format!(
+                "run dry-run again on the change as it is now (schema fingerprint {fingerprint}) and use the plan_id it returns"
+            ),
+        ));
+    }
+    let Some(verified) = verified(&id) else {
+        return Err(ToolError::refused(
+            "this plan_id was not verified by a successful dry-run in this server session",
+            "run dry-run with the same change first; apply-migration takes only what a dry-run proved",
+        ));
+    };
+    let no_transaction = folder::is_no_transaction(&resolved.up);
+    Ok(VerifiedChange { resolved, schema, fingerprint, analysis, id, verified, no_transaction })
+}
+
+/// Run the change (with its inverses for engines without transactional DDL) and record it in
+/// the ledger when it came from a versioned file or folder.
+async fn apply_verified(db: &Database, change: &VerifiedChange) -> Result<Applied, ToolError> {
+    let up_statements = statements_of(&change.resolved.up, db.config.engine);
+    let inverses: Vec<Option<String>> = change.analysis.steps.iter().map(|s| s.down.clone()).collect();
+    let ledger = match &change.resolved.version {
+        Some(m) => LedgerChange::Record { version: m.version, description: &m.description, checksum: &m.checksum },
+        None => LedgerChange::None,
+    };
+    crate::migrate::db::apply_change(
+        db,
+        &Change { statements: &up_statements, inverses: &inverses, transactional: change.transactional(db), ledger },
+    )
+    .await
+}
+
+/// What the schema shows after the change: INVALID indexes, NOT VALID constraints, the ledger's
+/// checksum; and the notes a user needs about them.
+async fn verify_applied(
+    db: &Database,
+    change: &VerifiedChange,
+    applied: &Applied,
+    after: &Schema,
+    snapshot_before: &SnapshotRecord,
+) -> Result<(Verification, Vec<String>), ToolError> {
+    let mut notes = Vec::new();
+    if change.verified.reversible == Some(false) {
+        notes.push("the dry-run found that the down script does not fully reverse this change".into());
+    }
+    let mut verification = Verification::default();
+    for o in &after.objects {
+        if o.kind == "index" && o.definition.ends_with("(INVALID)") {
+            verification.invalid_indexes.push(o.name.clone());
         }
-        let Some(given_id) = p.plan_id.as_deref().map(str::trim) else {
-            let trial = crate::migrate::db::trial(db, &ddl, None, db.config.statement_timeout_ms).await?;
-            let success = trial.up_failed.is_none();
-            let reaches = match (&target, &trial.after_up) {
-                (Some(t), Some(after)) => Some(after.fingerprint() == t.fingerprint()),
-                _ => None,
-            };
-            if let (Some(false), Some(t), Some(after)) = (reaches, &target, &trial.after_up) {
-                let left = snapshot::diff(after, t);
-                let names: Vec<String> = left
-                    .added
-                    .iter()
-                    .chain(&left.removed)
-                    .chain(&left.changed)
-                    .map(|c| format!("{} {}", c.kind, c.name))
-                    .collect();
-                notes.push(format!(
-                    "after this DDL the schema would still differ from the snapshot in: {} (the migration's own down \
-                     script may be the better way back)",
-                    names.join(", ")
-                ));
-            }
-            if success && manual.is_empty() {
-                remember(&id, Verified { reversible: None });
-            }
-            notes.extend(trial.notes);
-            let next = if !success || !manual.is_empty() {
-                "this rollback cannot run as is: see failed / manual".to_string()
-            } else {
-                format!(
-                    "show the DDL to the user; then call rollback again with the same arguments, plan_id and confirm: true{}",
-                    if drops_data.is_empty() { "" } else { " and accept_data_loss: true" }
-                )
-            };
-            return Ok(Json(RollbackOutput {
-                database: db.config.name.clone(),
-                engine,
-                source,
-                failed: trial.up_failed.as_ref().map(|e| failed_statement("rollback", &script, engine, e)),
-                schema_diff: trial.after_up.as_ref().map(|a| snapshot::diff(&trial.before, a)).unwrap_or_default(),
-                ddl,
-                drops_data,
-                manual,
-                dry_run_success: success,
-                reaches_snapshot: reaches,
-                plan_id: id,
-                executed: false,
-                snapshot_before: None,
-                notes,
-                next,
-            }));
-        };
-        if given_id != id || verified(&id).is_none() {
-            return Err(ToolError::refused(
-                "the plan_id does not match a rollback verified in this session on the schema as it is now",
-                "call rollback without plan_id to see and dry-run the rollback again, then use the plan_id it returns",
-            ));
+        if matches!(o.kind.as_str(), "constraint" | "foreign key") && o.definition.contains("NOT VALID") {
+            verification.unvalidated_constraints.push(o.name.clone());
         }
-        if !drops_data.is_empty() && !p.accept_data_loss {
-            return Err(ToolError::refused(
-                format!("this rollback drops {} and their data does not come back", drops_data.join(", ")),
-                "back up the data first if it matters, then call again with accept_data_loss: true",
-            ));
+    }
+    if !verification.unvalidated_constraints.is_empty() {
+        notes.push("constraints added NOT VALID still need ALTER TABLE ... VALIDATE CONSTRAINT (a later migration; it does not block writes)".into());
+    }
+    if !verification.invalid_indexes.is_empty() {
+        notes.push(
+            "an INVALID index is left by an interrupted CONCURRENTLY build: DROP INDEX CONCURRENTLY it and build again"
+                .into(),
+        );
+    }
+    if let (true, Some(m)) = (applied.failed.is_none(), &change.resolved.version) {
+        let row = crate::migrate::db::migration_ledger(db).await?.into_iter().find(|r| r.version == m.version);
+        verification.ledger_checksum_ok =
+            Some(row.is_some_and(|r| r.success && r.checksum == hex::encode(&m.checksum)));
+    }
+    if let Some(reason) = &applied.compensation_failed {
+        notes.push(format!(
+            "the database is between states: {reason}. Compare with the snapshot taken before (snapshot with diff: \
+             [{}, \"current\"]) and finish by hand",
+            snapshot_before.id
+        ));
+    }
+    Ok((verification, notes))
+}
+
+fn applied_output(
+    db: &Database,
+    change: VerifiedChange,
+    applied: Applied,
+    after: Schema,
+    snapshot_before: SnapshotRecord,
+    verification: Verification,
+    notes: Vec<String>,
+) -> ApplyOutput {
+    let engine = db.config.engine;
+    let success = applied.failed.is_none();
+    let up_statements = statements_of(&change.resolved.up, engine);
+    let ran_before_failure = match &applied.failed {
+        Some(f) if !change.transactional(db) => up_statements[..f.index - 1].to_vec(),
+        _ => vec![],
+    };
+    ApplyOutput {
+        database: db.config.name.clone(),
+        engine,
+        source: change.resolved.origin.clone(),
+        applied: success,
+        snapshot_before,
+        failed: applied.failed.as_ref().map(|e| failed_statement("up", &change.resolved.up, engine, e)),
+        compensated: applied.compensated,
+        statements_in_effect: applied.kept,
+        ran_before_failure,
+        unchanged: (!success).then(|| after.fingerprint() == change.fingerprint),
+        schema_diff: snapshot::diff(&change.schema, &after),
+        schema_fingerprint: after.fingerprint(),
+        ledger_version: change.resolved.version.as_ref().filter(|_| success).map(|m| m.version),
+        verification,
+        elapsed_ms: applied.elapsed_ms,
+        notes,
+    }
+}
+
+/// What a rollback runs, and what is known about it before it runs.
+#[derive(Default)]
+struct Undo {
+    ddl: Vec<String>,
+    /// The DDL as one script, for the checks and the plan id.
+    script: String,
+    source: String,
+    /// The snapshot's schema, when rolling back to one.
+    target: Option<Schema>,
+    drops_data: Vec<String>,
+    manual: Vec<String>,
+    ledger_version: Option<i64>,
+    no_transaction: bool,
+}
+
+impl Undo {
+    fn data_loss_note(&self) -> Vec<String> {
+        if self.drops_data.is_empty() {
+            return vec![];
         }
-        let action = format!(
-            "roll back database {} to {source} ({} statements{})",
+        vec!["dropped tables and columns lose their data for good: a rollback restores structure, never rows; restore rows from a backup".into()]
+    }
+
+    /// What the user is asked to confirm.
+    fn action(&self, db: &Database) -> String {
+        format!(
+            "roll back database {} to {} ({} statements{})",
             db.config.name,
-            ddl.len(),
-            if drops_data.is_empty() {
+            self.source,
+            self.ddl.len(),
+            if self.drops_data.is_empty() {
                 String::new()
             } else {
-                format!("; drops {}, whose data does not come back", drops_data.join(", "))
+                format!("; drops {}, whose data does not come back", self.drops_data.join(", "))
             }
-        );
-        crate::confirm::confirmed(&context, responses, p.confirm, &action).await?;
-        let snapshot_before =
-            crate::migrate::db::store_snapshot(db, &format!("before rollback {}", &id[..12]), &current).await?;
-        let inverses: Vec<Option<String>> = vec![None; ddl.len()];
-        let applied = crate::migrate::db::apply_change(
-            db,
-            &Change {
-                statements: &ddl,
-                inverses: &inverses,
-                transactional: db.capabilities().transactional_ddl && !no_transaction,
-                ledger: match ledger_version {
-                    Some(version) => LedgerChange::Forget { version },
-                    None => LedgerChange::None,
-                },
-            },
         )
-        .await?;
-        forget(&id);
-        let after = crate::migrate::db::schema(db).await?;
-        if let Some(reason) = &applied.compensation_failed {
-            notes.push(reason.clone());
-        }
-        let success = applied.failed.is_none();
-        Ok(Json(RollbackOutput {
-            database: db.config.name.clone(),
-            engine,
-            source,
-            failed: applied.failed.as_ref().map(|e| failed_statement("rollback", &script, engine, e)),
-            schema_diff: snapshot::diff(&current, &after),
-            reaches_snapshot: target.as_ref().map(|t| t.fingerprint() == after.fingerprint()),
-            ddl,
-            drops_data,
-            manual,
-            dry_run_success: true,
-            plan_id: id,
-            executed: success,
-            snapshot_before: Some(snapshot_before),
-            notes,
-            next: if success { "done".into() } else { "the rollback failed; see failed".into() },
-        }))
     }
+}
+
+/// The showing call: dry-run the DDL, say whether it reaches the snapshot, and remember the
+/// plan id when it can run as is.
+async fn show_rollback(db: &Database, undo: Undo, id: String) -> Result<RollbackOutput, ToolError> {
+    let engine = db.config.engine;
+    let mut notes = undo.data_loss_note();
+    let trial = crate::migrate::db::trial(db, &undo.ddl, None, db.config.statement_timeout_ms).await?;
+    let success = trial.up_failed.is_none();
+    let reaches = match (&undo.target, &trial.after_up) {
+        (Some(t), Some(after)) => Some(after.fingerprint() == t.fingerprint()),
+        _ => None,
+    };
+    if let (Some(false), Some(t), Some(after)) = (reaches, &undo.target, &trial.after_up) {
+        let left = snapshot::diff(after, t);
+        let names: Vec<String> = left
+            .added
+            .iter()
+            .chain(&left.removed)
+            .chain(&left.changed)
+            .map(|c| format!("{} {}", c.kind, c.name))
+            .collect();
+        notes.push(format!(
+            "after this DDL the schema would still differ from the snapshot in: {} (the migration's own down \
+             script may be the better way back)",
+            names.join(", ")
+        ));
+    }
+    if success && undo.manual.is_empty() {
+        remember(&id, Verified { reversible: None });
+    }
+    notes.extend(trial.notes);
+    let next = if !success || !undo.manual.is_empty() {
+        "this rollback cannot run as is: see failed / manual".to_string()
+    } else {
+        format!(
+            "show the DDL to the user; then call rollback again with the same arguments, plan_id and confirm: true{}",
+            if undo.drops_data.is_empty() { "" } else { " and accept_data_loss: true" }
+        )
+    };
+    Ok(RollbackOutput {
+        database: db.config.name.clone(),
+        engine,
+        source: undo.source,
+        failed: trial.up_failed.as_ref().map(|e| failed_statement("rollback", &undo.script, engine, e)),
+        schema_diff: trial.after_up.as_ref().map(|a| snapshot::diff(&trial.before, a)).unwrap_or_default(),
+        ddl: undo.ddl,
+        drops_data: undo.drops_data,
+        manual: undo.manual,
+        dry_run_success: success,
+        reaches_snapshot: reaches,
+        plan_id: id,
+        executed: false,
+        snapshot_before: None,
+        notes,
+        next,
+    })
+}
+
+/// Only a rollback this session dry-ran on this schema runs, and data loss only when accepted.
+fn refuse_unverified_rollback(id: &str, given_id: &str, undo: &Undo, accept_data_loss: bool) -> Result<(), ToolError> {
+    if given_id != id || verified(id).is_none() {
+        return Err(ToolError::refused(
+            "the plan_id does not match a rollback verified in this session on the schema as it is now",
+            "call rollback without plan_id to see and dry-run the rollback again, then use the plan_id it returns",
+        ));
+    }
+    if !undo.drops_data.is_empty() && !accept_data_loss {
+        return Err(ToolError::refused(
+            format!("this rollback drops {} and their data does not come back", undo.drops_data.join(", ")),
+            "back up the data first if it matters, then call again with accept_data_loss: true",
+        ));
+    }
+    Ok(())
+}
+
+/// The confirmed call: snapshot first, then run the DDL (and forget the ledger row of an undone
+/// version) as one change.
+async fn run_rollback(db: &Database, undo: Undo, id: String, current: &Schema) -> Result<RollbackOutput, ToolError> {
+    let engine = db.config.engine;
+    let mut notes = undo.data_loss_note();
+    let snapshot_before =
+        crate::migrate::db::store_snapshot(db, &format!("before rollback {}", &id[..12]), current).await?;
+    let inverses: Vec<Option<String>> = vec![None; undo.ddl.len()];
+    let applied = crate::migrate::db::apply_change(
+        db,
+        &Change {
+            statements: &undo.ddl,
+            inverses: &inverses,
+            transactional: db.capabilities().transactional_ddl && !undo.no_transaction,
+            ledger: match undo.ledger_version {
+                Some(version) => LedgerChange::Forget { version },
+                None => LedgerChange::None,
+            },
+        },
+    )
+    .await?;
+    forget(&id);
+    let after = crate::migrate::db::schema(db).await?;
+    if let Some(reason) = &applied.compensation_failed {
+        notes.push(reason.clone());
+    }
+    let success = applied.failed.is_none();
+    Ok(RollbackOutput {
+        database: db.config.name.clone(),
+        engine,
+        failed: applied.failed.as_ref().map(|e| failed_statement("rollback", &undo.script, engine, e)),
+        schema_diff: snapshot::diff(current, &after),
+        reaches_snapshot: undo.target.as_ref().map(|t| t.fingerprint() == after.fingerprint()),
+        source: undo.source,
+        ddl: undo.ddl,
+        drops_data: undo.drops_data,
+        manual: undo.manual,
+        dry_run_success: true,
+        plan_id: id,
+        executed: success,
+        snapshot_before: Some(snapshot_before),
+        notes,
+        next: if success { "done".into() } else { "the rollback failed; see failed".into() },
+    })
 }
