@@ -97,8 +97,6 @@ pub fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            // The redaction patterns compile beside the handshake, not on the first answer.
-            std::thread::spawn(crate::redact::warm);
             let server = match loaded {
                 Ok(config) => Server::new(config),
                 Err(e) => {

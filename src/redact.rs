@@ -10,10 +10,10 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use regex::{Captures, Regex, RegexSet};
+use regex::{Captures, Regex};
 use serde_json::Value;
 
 const MASK: &str = "***";
@@ -101,20 +101,18 @@ impl Redactor {
             Some(s) => Cow::Owned(s),
             None => Cow::Borrowed(text),
         };
-        // Text without any of the literals every pattern needs stops here, before the patterns
-        // are even compiled (a server's first answers are mostly such text).
-        if !TRIGGERS.is_match(out.as_ref()) {
+        // Text without any rule's trigger words stops here, before any pattern is compiled (a
+        // server's answers are mostly such text). Otherwise each rule whose words it holds runs,
+        // in order, on the progressively redacted text, so later rules see earlier masks.
+        let found = triggers_in(out.as_ref());
+        if found == 0 {
             return out;
         }
-        let rules = &*RULES;
-        // One combined scan; clean text stops here. On a hit every rule runs on the
-        // progressively redacted text, so later rules see earlier masks (idempotence).
-        if !rules.set.is_match(&out) {
-            return out;
-        }
-        for rule in &rules.rules {
+        for (index, rule) in RULES.iter().enumerate().filter(|(_, r)| r.triggers & found != 0) {
+            let fix = PATTERNS[index].1;
             let replaced =
-                match rule.re.replace_all(&out, |c: &Captures<'_>| (rule.fix)(c).unwrap_or_else(|| c[0].to_owned())) {
+                match rule.regex(index).replace_all(&out, |c: &Captures<'_>| fix(c).unwrap_or_else(|| c[0].to_owned()))
+                {
                     Cow::Owned(s) => Some(s),
                     Cow::Borrowed(_) => None,
                 };
@@ -225,14 +223,19 @@ impl Redactor {
 /// Returns the replacement for one match, or `None` to leave it untouched.
 type Fix = fn(&Captures<'_>) -> Option<String>;
 
+/// One pattern, compiled the first time a text holds one of its trigger words: most answers hold
+/// none, so most servers never pay for most patterns (compile time on the first answer, memory
+/// for the rest of the process).
 struct Rule {
-    re: Regex,
-    fix: Fix,
+    re: OnceLock<Regex>,
+    /// Bit `i` set: [`TRIGGER_WORDS`]`[i]` is one of this rule's triggers.
+    triggers: u64,
 }
 
-struct Rules {
-    set: RegexSet,
-    rules: Vec<Rule>,
+impl Rule {
+    fn regex(&self, index: usize) -> &Regex {
+        self.re.get_or_init(|| Regex::new(PATTERNS[index].0).expect("valid regex"))
+    }
 }
 
 // Conventions: group `s` is the secret (masked, rest of the match kept); the kv rule
@@ -312,60 +315,72 @@ const PATTERNS: &[(&str, Fix)] = &[
     ),
 ];
 
-/// Literals at least one of which every match of [`PATTERNS`] contains (case aside): a string
-/// holding none of them cannot match, and is left without running the patterns. The unit test
-/// `triggers_cover_every_pattern` holds this list to the patterns.
-const TRIGGER_WORDS: &[&str] = &[
-    "-----begin",
-    "://",
-    "authorization",
-    "cookie",
-    "pass",
-    "pwd",
-    "secret",
-    "token",
-    "sig",
-    "key",
-    "identified",
-    "bearer",
-    "basic",
-    "eyj",
-    "gh",
-    "xox",
-    "sk",
-    "rk_",
-    "pk_",
-    "whsec_",
-    "gl",
-    "npm_",
-    "pypi-",
-    "sg.",
-    "ya29.",
-    "hf_",
-    "_v1_",
-    "shp",
-    "akia",
-    "asia",
-    "abia",
-    "acca",
-    "aiza",
+/// Per rule of [`PATTERNS`], in order: literals at least one of which every match of the rule
+/// contains (ASCII case aside). A text holding none of a rule's words cannot match it, and the
+/// rule is neither compiled nor run. The unit test `triggers_cover_every_pattern` holds these
+/// lists to the patterns.
+const RULE_TRIGGERS: &[&[&str]] = &[
+    &["-----begin"],
+    &["://"],
+    &["authorization"],
+    &["cookie"],
+    &["pass", "secret", "token", "key"],
+    &["pass", "pwd", "secret", "token", "sig", "key"],
+    &["pass", "identified"],
+    &["bearer"],
+    &["basic"],
+    &["eyj"],
+    &[
+        "gh",
+        "github_pat_",
+        "xox",
+        "sk",
+        "rk_",
+        "pk_",
+        "whsec_",
+        "gl",
+        "npm_",
+        "pypi-",
+        "sg.",
+        "ya29.",
+        "hf_",
+        "_v1_",
+        "shp",
+        "akia",
+        "asia",
+        "abia",
+        "acca",
+        "aiza",
+    ],
 ];
+
+/// Every rule's trigger words, each once.
+static TRIGGER_WORDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut words: Vec<&str> = RULE_TRIGGERS.iter().flat_map(|w| w.iter().copied()).collect();
+    words.sort_unstable();
+    words.dedup();
+    words
+});
 
 /// Built in microseconds, unlike the patterns.
 static TRIGGERS: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    AhoCorasick::builder().ascii_case_insensitive(true).build(TRIGGER_WORDS).expect("literal patterns")
+    AhoCorasick::builder().ascii_case_insensitive(true).build(TRIGGER_WORDS.iter()).expect("literal patterns")
 });
 
-/// Compile the patterns now (on a thread of their own at startup), not on the first answer that
-/// needs them.
-pub fn warm() {
-    LazyLock::force(&RULES);
+static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    RULE_TRIGGERS
+        .iter()
+        .map(|words| Rule {
+            re: OnceLock::new(),
+            triggers: words.iter().fold(0, |bits, w| bits | 1 << TRIGGER_WORDS.binary_search(w).expect("listed")),
+        })
+        .collect()
+});
+
+/// The trigger words `text` holds, as bits of [`TRIGGER_WORDS`].
+fn triggers_in(text: &str) -> u64 {
+    TRIGGERS.find_overlapping_iter(text).fold(0, |bits, m| bits | 1 << m.pattern().as_usize())
 }
-
-static RULES: LazyLock<Rules> = LazyLock::new(|| Rules {
-    set: RegexSet::new(PATTERNS.iter().map(|(p, _)| *p)).expect("valid regex"),
-    rules: PATTERNS.iter().map(|(p, fix)| Rule { re: Regex::new(p).expect("valid regex"), fix: *fix }).collect(),
-});
 
 /// Replace group `s` with the mask, keeping the rest of the match.
 fn mask_group(c: &Captures<'_>) -> Option<String> {
@@ -965,6 +980,13 @@ mod tests {
         assert_eq!(red.redact(r#"{"v":"qu\"ote"}"#), r#"{"v":"***"}"#);
     }
 
+    #[test]
+    fn a_fine_grained_github_token_is_masked_alone() {
+        let token = "github_pat_11AAAAAAA0000000000_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        let out = Redactor::patterns_only().redact(token).into_owned();
+        assert!(!out.contains("bbbbbbbb"), "{out}");
+    }
+
     /// Every string a pattern matches holds a trigger: checked on every test sample of this
     /// module and on strings built from the patterns' own pieces.
     #[test]
@@ -984,6 +1006,7 @@ mod tests {
             "Basic dXNlcjpwYXNz",
             "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefgh",
             "ghp_0123456789abcdefghijklmnopqrstuv",
+            "github_pat_11AAAAAAA0000000000_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
             "xoxb-0123456789-abc",
             "sk_live_0123456789abcdef",
             "rk_test_0123456789abcdef",
@@ -1003,7 +1026,8 @@ mod tests {
             "AIza0123456789012345678901234567890123456",
         ];
         let noise = ["", " ", "x", "=", ":", "'", "\"", "/", "@", "\n", "é", "_", "-", ".", "a1"];
-        let rules = &*RULES;
+        assert_eq!(RULE_TRIGGERS.len(), PATTERNS.len(), "one trigger list per pattern");
+        assert!(TRIGGER_WORDS.len() <= 64, "a rule's triggers are bits of a u64");
         let mut seen = 0;
         for (i, piece) in pieces.iter().enumerate() {
             for a in noise {
@@ -1012,12 +1036,14 @@ mod tests {
                     // Pieces cut in two, too: a pattern may match a part of a piece.
                     for cut in 0..=s.len() {
                         let Some(part) = s.get(cut..) else { continue };
-                        if rules.set.is_match(part) {
-                            seen += 1;
-                            assert!(
-                                TRIGGERS.is_match(part),
-                                "piece {i}: {part:?} matches a pattern but holds no trigger"
-                            );
+                        for (r, rule) in RULES.iter().enumerate() {
+                            if rule.regex(r).is_match(part) {
+                                seen += 1;
+                                assert!(
+                                    rule.triggers & triggers_in(part) != 0,
+                                    "piece {i}: {part:?} matches pattern {r} but holds none of its triggers"
+                                );
+                            }
                         }
                     }
                 }
