@@ -425,3 +425,23 @@ async fn every_engine_serves_2026_07_28_clients() {
         mcp.close().await;
     }
 }
+
+/// The first read decides once whom reads run as, on a connection it hands back before the
+/// read asks for one: the first call costs one connection, not two (pg_stat_activity counts).
+#[tokio::test]
+async fn postgres_first_read_opens_one_connection() {
+    let db = TestDb::new(Kind::Postgres).await;
+    let mcp = db.serve("read-only").await;
+    mcp.ok("run-sql", json!({ "sql": "select 1" })).await;
+    let name = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url).await.unwrap();
+    let opened: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'data-engineer-mcp'",
+    )
+    .bind(&name)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(opened, 1, "connections the first read opened");
+    mcp.close().await;
+}

@@ -134,38 +134,48 @@ pub(crate) async fn read_as<'a>(db: &'a Database, pool: &PgPool) -> Result<&'a R
             let role = db.config.reader_role.clone().unwrap_or_else(|| DEFAULT_READER_ROLE.to_string());
             let t = db.config.statement_timeout_ms;
             let mut conn = pool.acquire().await.map_err(|e| db.db_error(e, t))?;
-            let (powers, reader_exists, login): (Option<String>, bool, String) =
-                sqlx::query_as(include_str!("read_as.sql"))
-                    .bind(&role)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(|e| db.db_error(e, t))?;
-            let Some(powers) = powers.filter(|p| !p.is_empty()) else { return Ok(ReadAs::OwnLogin) };
-            if reader_exists {
-                // Whether the login may switch to it is decided by the server: try it.
-                let tried = conn
-                    .execute(AssertSqlSafe(format!(
-                        "BEGIN READ ONLY; SET LOCAL ROLE {}; ROLLBACK",
-                        super::super::double_quote(&role)
-                    )))
-                    .await;
-                if tried.is_ok() {
-                    return Ok(ReadAs::Role(role));
-                }
-                let _ = conn.execute("ROLLBACK").await;
-            }
-            let login = super::super::double_quote(&login);
-            Ok(ReadAs::ParserOnly {
-                powers,
-                fix: format!(
-                    "GRANT {} TO {login}; (read-only work then switches to it) or give read-only work its own login \
-                     and set reader_url to it: CREATE ROLE data_engineer_reader LOGIN PASSWORD '<secret>' IN ROLE \
-                     pg_read_all_data, pg_read_all_stats;",
-                    super::super::double_quote(&role)
-                ),
-            })
+            let decided = decide_read_as(&mut conn, &role, db, t).await;
+            // Back in the pool before the caller's own session asks for a connection: a
+            // connection still on its way back makes the pool open another (milliseconds on
+            // the first call).
+            conn.return_to_pool().await;
+            decided
         })
         .await
+}
+
+/// Whom reads run as, read off the login's rights (and a tried switch to the reader role) on
+/// `conn`.
+async fn decide_read_as(conn: &mut sqlx::PgConnection, role: &str, db: &Database, t: u64) -> Result<ReadAs, ToolError> {
+    let (powers, reader_exists, login): (Option<String>, bool, String) = sqlx::query_as(include_str!("read_as.sql"))
+        .bind(role)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| db.db_error(e, t))?;
+    let Some(powers) = powers.filter(|p| !p.is_empty()) else { return Ok(ReadAs::OwnLogin) };
+    if reader_exists {
+        // Whether the login may switch to it is decided by the server: try it.
+        let tried = conn
+            .execute(AssertSqlSafe(format!(
+                "BEGIN READ ONLY; SET LOCAL ROLE {}; ROLLBACK",
+                super::super::double_quote(role)
+            )))
+            .await;
+        if tried.is_ok() {
+            return Ok(ReadAs::Role(role.to_string()));
+        }
+        let _ = conn.execute("ROLLBACK").await;
+    }
+    let login = super::super::double_quote(&login);
+    Ok(ReadAs::ParserOnly {
+        powers,
+        fix: format!(
+            "GRANT {} TO {login}; (read-only work then switches to it) or give read-only work its own login \
+             and set reader_url to it: CREATE ROLE data_engineer_reader LOGIN PASSWORD '<secret>' IN ROLE \
+             pg_read_all_data, pg_read_all_stats;",
+            super::super::double_quote(role)
+        ),
+    })
 }
 
 /// Run the model's statement in the open transaction: the query's own LIMIT caps it when the
