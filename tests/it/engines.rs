@@ -445,3 +445,22 @@ async fn postgres_first_read_opens_one_connection() {
     assert_eq!(opened, 1, "connections the first read opened");
     mcp.close().await;
 }
+
+/// As on PostgreSQL: the first read costs one connection (the server's processlist counts).
+#[tokio::test]
+async fn mysql_first_read_opens_one_connection() {
+    let db = TestDb::new(Kind::Mysql).await;
+    let mcp = db.serve("read-only").await;
+    mcp.ok("run-sql", json!({ "sql": "select 1" })).await;
+    let name = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
+    let mut admin = <sqlx::MySqlConnection as sqlx::Connection>::connect(&db.url).await.unwrap();
+    let opened: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
+    )
+    .bind(&name)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(opened, 1, "connections the first read opened");
+    mcp.close().await;
+}

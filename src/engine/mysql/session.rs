@@ -60,14 +60,24 @@ pub(crate) async fn open<'db>(
     Ok(session)
 }
 
+/// One row of a one-time query, on a connection that is back in the pool when this returns: one
+/// still on its way back (as after `fetch_one(pool)`) makes the caller's own session open another.
+async fn one_row<T>(pool: &MySqlPool, sql: &'static str) -> Result<T, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin,
+{
+    let mut conn = pool.acquire().await?;
+    let row = sqlx::query_as(sql).fetch_one(&mut *conn).await;
+    conn.return_to_pool().await;
+    row
+}
+
 async fn flavor<'a>(db: &'a Database, pool: &MySqlPool) -> Result<&'a Flavor, ToolError> {
     db.mysql_flavor
         .get_or_try_init(|| async {
             let t = db.config.statement_timeout_ms;
-            let (version, sql_mode): (String, String) = sqlx::query_as("SELECT VERSION(), @@GLOBAL.sql_mode")
-                .fetch_one(pool)
-                .await
-                .map_err(|e| db.db_error(e, t))?;
+            let (version, sql_mode): (String, String) =
+                one_row(pool, "SELECT VERSION(), @@GLOBAL.sql_mode").await.map_err(|e| db.db_error(e, t))?;
             let mariadb = version.to_ascii_lowercase().contains("mariadb");
             let numbers: Vec<u32> =
                 version.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).take(3).collect();
@@ -95,10 +105,8 @@ pub(crate) async fn read_as<'a>(db: &'a Database, pool: &MySqlPool) -> Result<&'
                 return Ok(ReadAs::ReaderLogin);
             }
             let t = db.config.statement_timeout_ms;
-            let (powers, account): (Option<String>, String) = sqlx::query_as(include_str!("read_as.sql"))
-                .fetch_one(pool)
-                .await
-                .map_err(|e| db.db_error(e, t))?;
+            let (powers, account): (Option<String>, String) =
+                one_row(pool, include_str!("read_as.sql")).await.map_err(|e| db.db_error(e, t))?;
             Ok(match powers.filter(|p| !p.is_empty()) {
                 Some(powers) => ReadAs::ParserOnly {
                     fix: format!(
