@@ -426,41 +426,39 @@ async fn every_engine_serves_2026_07_28_clients() {
     }
 }
 
-/// The first read decides once whom reads run as, on a connection it hands back before the
-/// read asks for one: the first call costs one connection, not two (pg_stat_activity counts).
+/// The first read decides once whom reads run as (and, on MySQL, the server's flavour), on a
+/// connection handed back before the read asks for one: the first call costs one connection,
+/// not two, as the server itself counts them.
 #[tokio::test]
-async fn postgres_first_read_opens_one_connection() {
-    let db = TestDb::new(Kind::Postgres).await;
-    let mcp = db.serve("read-only").await;
-    mcp.ok("run-sql", json!({ "sql": "select 1" })).await;
-    let name = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url).await.unwrap();
-    let opened: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'data-engineer-mcp'",
-    )
-    .bind(&name)
-    .fetch_one(&mut admin)
-    .await
-    .unwrap();
-    assert_eq!(opened, 1, "connections the first read opened");
-    mcp.close().await;
-}
-
-/// As on PostgreSQL: the first read costs one connection (the server's processlist counts).
-#[tokio::test]
-async fn mysql_first_read_opens_one_connection() {
-    let db = TestDb::new(Kind::Mysql).await;
-    let mcp = db.serve("read-only").await;
-    mcp.ok("run-sql", json!({ "sql": "select 1" })).await;
-    let name = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
-    let mut admin = <sqlx::MySqlConnection as sqlx::Connection>::connect(&db.url).await.unwrap();
-    let opened: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
-    )
-    .bind(&name)
-    .fetch_one(&mut admin)
-    .await
-    .unwrap();
-    assert_eq!(opened, 1, "connections the first read opened");
-    mcp.close().await;
+async fn first_read_opens_one_connection() {
+    for kind in [Kind::Postgres, Kind::Mysql] {
+        let db = TestDb::new(kind).await;
+        let mcp = db.serve("read-only").await;
+        mcp.ok("run-sql", json!({ "sql": "select 1" })).await;
+        let name = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
+        let opened: i64 = match kind {
+            Kind::Postgres => {
+                let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url).await.unwrap();
+                sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'data-engineer-mcp'",
+                )
+                .bind(&name)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap()
+            }
+            _ => {
+                let mut admin = <sqlx::MySqlConnection as sqlx::Connection>::connect(&db.url).await.unwrap();
+                sqlx::query_scalar(
+                    "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
+                )
+                .bind(&name)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap()
+            }
+        };
+        assert_eq!(opened, 1, "{kind:?}: connections the first read opened");
+        mcp.close().await;
+    }
 }
