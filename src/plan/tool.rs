@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::query::tool::bson_document;
 use crate::{
     config::{Engine, Mode},
+    engine::Database,
     error::ToolError,
     plan::{self, Finding, PlanNode},
     plan::{DocumentExplainCall, ExplainCall},
@@ -275,162 +276,234 @@ impl Server {
         Parameters(p): Parameters<DesignIndexesParams>,
     ) -> Result<Json<DesignIndexesOutput>, ToolError> {
         let db = self.database(p.target.database.as_deref())?;
-        let cfg = &db.config;
-        let mut notes = Vec::new();
-        // Workload mode: every busy statement contributes candidates, weighted by its time.
-        let mut workload: Vec<(plan::indexes::Candidate, f64)> = Vec::new();
-        if p.from.as_deref() == Some("hotpaths") {
-            if !db.capabilities().sql {
-                return Err(db.needs_sql("design-indexes from hotpaths"));
-            }
-            let h = crate::plan::db::hotpaths(db, "total_time", 20).await?;
-            if let Some(how) = h.how_to_enable {
-                return Err(ToolError::refused(
-                    "statement statistics are not enabled, so there is no workload to read",
-                    how,
-                ));
-            }
-            for s in h.statements.as_array().into_iter().flatten() {
-                let (Some(text), ms) = (s["query"].as_str(), s["total_ms"].as_f64().unwrap_or(0.0)) else { continue };
-                for c in plan::indexes::sql_candidates(text, cfg.engine) {
-                    match workload.iter_mut().find(|(w, _)| w.table == c.table && w.columns == c.columns) {
-                        Some((_, total)) => *total += ms,
-                        None => workload.push((c, ms)),
-                    }
-                }
-            }
-            workload.sort_by(|a, b| b.1.total_cmp(&a.1));
-            notes.push("workload mode: statements carry parameters, so candidates are ranked by the time of the statements they serve, not costed".into());
-        } else if p.from.is_some() {
-            return Err(ToolError::invalid("from", "the only source is \"hotpaths\""));
-        }
-        if p.target.pipeline.is_some() {
-            return Err(ToolError::invalid(
-                "pipeline",
-                "design-indexes reads a find's filter and sort: pass the pipeline's first $match as `filter` (and its $sort as `sort`)",
-            ));
-        }
-        let (candidates, sql) = match (&p.target.sql, &p.target.collection) {
-            _ if !workload.is_empty() || p.from.is_some() => (workload.iter().map(|(c, _)| c.clone()).collect(), None),
-            (Some(sql), _) if db.capabilities().sql => {
-                let sql = sql.trim().trim_end_matches(';');
-                let checked = sql::check(sql, cfg.engine, Mode::ReadWrite, 1)?;
-                if !matches!(checked.kind, StatementKind::Query | StatementKind::Dml) {
-                    return Err(ToolError::invalid("sql", "design-indexes takes a query or an UPDATE / DELETE"));
-                }
-                (plan::indexes::sql_candidates(sql, cfg.engine), Some((sql.to_string(), checked.kind.writes())))
-            }
-            (_, Some(collection)) if db.capabilities().documents => {
-                let filter = Value::Object(p.target.filter.clone().unwrap_or_default());
-                let sort = p.target.sort.clone().map(Value::Object);
-                (plan::indexes::document_candidates(collection, &filter, sort.as_ref()), None)
-            }
-            _ if db.capabilities().documents => {
-                return Err(ToolError::invalid("collection", "give the collection and the find's filter (and sort)"));
-            }
-            _ => return Err(ToolError::invalid("sql", "give the statement to design indexes for")),
-        };
-
-        // Drop what an existing index already serves.
-        let mut fresh = Vec::new();
-        let mut not_recommended = Vec::new();
-        for candidate in candidates {
-            let existing = match db.describe(None, &candidate.table, 1).await? {
-                Some(Value::Object(object)) => index_columns(&object),
-                _ => vec![],
-            };
-            if plan::indexes::covered(&candidate, &existing) {
-                not_recommended.push(format!(
-                    "{} ({}): an existing index already starts with these columns",
-                    candidate.table,
-                    candidate.columns.join(", ")
-                ));
-            } else {
-                fresh.push(candidate);
-            }
-        }
-
-        // Statistics order the columns by selectivity and turn rare values into partial indexes.
-        for candidate in fresh.iter_mut().filter(|c| !c.literals.is_empty()) {
-            let columns: Vec<String> = candidate.literals.iter().map(|(c, _)| c.clone()).collect();
-            if let Some((stats, rows)) = crate::plan::db::column_stats(db, &candidate.table, &columns).await? {
-                plan::indexes::refine(candidate, &stats, rows);
-            }
-        }
-
-        let mut hypothetical_costing = false;
-        let mut cost_before = None;
-        let mut recommendations: Vec<IndexRecommendation> = fresh
-            .iter()
-            .map(|c| IndexRecommendation {
-                table: c.table.clone(),
-                columns: c.columns.clone(),
-                statement: plan::indexes::create_partial_index(cfg.engine, &c.table, &c.columns, c.partial.as_deref()),
-                reason: c.reason.clone(),
-                cost_after: None,
-                improvement_pct: None,
-                estimated_bytes: None,
-                workload_ms: workload
-                    .iter()
-                    .find(|(w, _)| w.table == c.table && w.columns == c.columns)
-                    .map(|(_, ms)| (ms * 1000.0).round() / 1000.0),
-            })
-            .collect();
-        if let Some((sql, writes)) = &sql
-            && db.capabilities().hypothetical_indexes
-            && !fresh.is_empty()
-        {
-            let statements: Vec<String> = fresh
-                .iter()
-                .map(|c| {
-                    let filter = c.partial.as_ref().map(|p| format!(" WHERE {p}")).unwrap_or_default();
-                    format!("CREATE INDEX ON {} ({}){filter}", c.table, c.columns.join(", "))
-                })
-                .collect();
-            match crate::plan::db::hypothetical_indexes(db, sql, *writes, &statements).await? {
-                Some(h) => {
-                    hypothetical_costing = true;
-                    cost_before = Some(h.cost_before);
-                    for (r, tried) in recommendations.iter_mut().zip(&h.tried) {
-                        r.cost_after = Some(tried.cost_after);
-                        r.estimated_bytes = Some(tried.bytes);
-                        r.improvement_pct = Some(((h.cost_before - tried.cost_after) * 1000.0 / h.cost_before.max(f64::MIN_POSITIVE)).round() / 10.0);
-                        if !tried.used {
-                            r.improvement_pct = Some(0.0);
-                        }
-                    }
-                    let (keep, drop): (Vec<_>, Vec<_>) =
-                        recommendations.into_iter().partition(|r| r.improvement_pct.is_some_and(|p| p >= 1.0));
-                    not_recommended.extend(drop.into_iter().map(|r| {
-                        format!("{} ({}): the planner would not use it or gains under 1%", r.table, r.columns.join(", "))
-                    }));
-                    recommendations = keep;
-                    recommendations.sort_by(|a, b| b.improvement_pct.partial_cmp(&a.improvement_pct).unwrap_or(std::cmp::Ordering::Equal));
-                }
-                None => notes.push(
-                    "HypoPG is not installed in this database, so candidates are ranked by heuristics: CREATE EXTENSION hypopg \
-                     (Debian package postgresql-<version>-hypopg) to have the planner cost each one"
-                        .into(),
-                ),
-            }
-        } else if !db.capabilities().hypothetical_indexes {
-            notes.push(format!("{} cannot try hypothetical indexes: candidates come from the statement's predicates, joins and ordering", cfg.engine));
-        }
+        let mut design = Design::default();
+        let workload = workload_candidates(db, p.from.as_deref(), &mut design.notes).await?;
+        let (candidates, statement) = statement_candidates(db, &p.target, &workload, p.from.is_some())?;
+        let fresh = drop_served(db, candidates, &mut design.not_recommended).await?;
+        let fresh = refine_with_statistics(db, fresh).await?;
+        design.recommendations = recommend(db.config.engine, &fresh, &workload);
+        cost_hypothetically(db, statement.as_ref(), &fresh, &mut design).await?;
         let existing_index_problems = match crate::plan::db::index_problems(db).await? {
-            Some(v) => plan::indexes::problems_from(&v, cfg.engine),
+            Some(v) => plan::indexes::problems_from(&v, db.config.engine),
             None => vec![],
         };
         Ok(Json(DesignIndexesOutput {
-            database: cfg.name.clone(),
-            engine: cfg.engine,
-            hypothetical_costing,
-            cost_before,
-            recommendations,
-            not_recommended,
+            database: db.config.name.clone(),
+            engine: db.config.engine,
+            hypothetical_costing: design.hypothetical_costing,
+            cost_before: design.cost_before,
+            recommendations: design.recommendations,
+            not_recommended: design.not_recommended,
             existing_index_problems,
-            notes,
+            notes: design.notes,
         }))
     }
+}
+
+/// What design-indexes builds up, step by step.
+#[derive(Default)]
+struct Design {
+    recommendations: Vec<IndexRecommendation>,
+    not_recommended: Vec<String>,
+    hypothetical_costing: bool,
+    cost_before: Option<f64>,
+    notes: Vec<String>,
+}
+
+/// Workload mode: every busy statement contributes candidates, weighted by its time.
+async fn workload_candidates(
+    db: &Database,
+    from: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(plan::indexes::Candidate, f64)>, ToolError> {
+    let mut workload: Vec<(plan::indexes::Candidate, f64)> = Vec::new();
+    match from {
+        None => return Ok(workload),
+        Some("hotpaths") => {}
+        Some(_) => return Err(ToolError::invalid("from", "the only source is \"hotpaths\"")),
+    }
+    if !db.capabilities().sql {
+        return Err(db.needs_sql("design-indexes from hotpaths"));
+    }
+    let h = crate::plan::db::hotpaths(db, "total_time", 20).await?;
+    if let Some(how) = h.how_to_enable {
+        return Err(ToolError::refused("statement statistics are not enabled, so there is no workload to read", how));
+    }
+    for s in h.statements.as_array().into_iter().flatten() {
+        let (Some(text), ms) = (s["query"].as_str(), s["total_ms"].as_f64().unwrap_or(0.0)) else { continue };
+        for c in plan::indexes::sql_candidates(text, db.config.engine) {
+            match workload.iter_mut().find(|(w, _)| w.table == c.table && w.columns == c.columns) {
+                Some((_, total)) => *total += ms,
+                None => workload.push((c, ms)),
+            }
+        }
+    }
+    workload.sort_by(|a, b| b.1.total_cmp(&a.1));
+    notes.push("workload mode: statements carry parameters, so candidates are ranked by the time of the statements they serve, not costed".into());
+    Ok(workload)
+}
+
+/// The candidates to judge: the workload's, or those read off the one statement (or find); with
+/// the statement itself (and whether it writes) when the planner can cost it.
+fn statement_candidates(
+    db: &Database,
+    target: &Target,
+    workload: &[(plan::indexes::Candidate, f64)],
+    from_workload: bool,
+) -> Result<(Vec<plan::indexes::Candidate>, Option<Costable>), ToolError> {
+    if target.pipeline.is_some() {
+        return Err(ToolError::invalid(
+            "pipeline",
+            "design-indexes reads a find's filter and sort: pass the pipeline's first $match as `filter` (and its $sort as `sort`)",
+        ));
+    }
+    let engine = db.config.engine;
+    Ok(match (&target.sql, &target.collection) {
+        _ if !workload.is_empty() || from_workload => (workload.iter().map(|(c, _)| c.clone()).collect(), None),
+        (Some(sql), _) if db.capabilities().sql => {
+            let sql = sql.trim().trim_end_matches(';');
+            let checked = sql::check(sql, engine, Mode::ReadWrite, 1)?;
+            if !matches!(checked.kind, StatementKind::Query | StatementKind::Dml) {
+                return Err(ToolError::invalid("sql", "design-indexes takes a query or an UPDATE / DELETE"));
+            }
+            (plan::indexes::sql_candidates(sql, engine), Some((sql.to_string(), checked.kind.writes())))
+        }
+        (_, Some(collection)) if db.capabilities().documents => {
+            let filter = Value::Object(target.filter.clone().unwrap_or_default());
+            let sort = target.sort.clone().map(Value::Object);
+            (plan::indexes::document_candidates(collection, &filter, sort.as_ref()), None)
+        }
+        _ if db.capabilities().documents => {
+            return Err(ToolError::invalid("collection", "give the collection and the find's filter (and sort)"));
+        }
+        _ => return Err(ToolError::invalid("sql", "give the statement to design indexes for")),
+    })
+}
+
+/// A statement the planner can cost candidates for, and whether it writes.
+type Costable = (String, bool);
+
+/// Candidates an existing index already serves are set aside, with the reason.
+async fn drop_served(
+    db: &Database,
+    candidates: Vec<plan::indexes::Candidate>,
+    not_recommended: &mut Vec<String>,
+) -> Result<Vec<plan::indexes::Candidate>, ToolError> {
+    let mut fresh = Vec::new();
+    for candidate in candidates {
+        let existing = match db.describe(None, &candidate.table, 1).await? {
+            Some(Value::Object(object)) => index_columns(&object),
+            _ => vec![],
+        };
+        if plan::indexes::covered(&candidate, &existing) {
+            not_recommended.push(format!(
+                "{} ({}): an existing index already starts with these columns",
+                candidate.table,
+                candidate.columns.join(", ")
+            ));
+        } else {
+            fresh.push(candidate);
+        }
+    }
+    Ok(fresh)
+}
+
+/// Statistics order the columns by selectivity and turn rare values into partial indexes.
+async fn refine_with_statistics(
+    db: &Database,
+    mut fresh: Vec<plan::indexes::Candidate>,
+) -> Result<Vec<plan::indexes::Candidate>, ToolError> {
+    for candidate in fresh.iter_mut().filter(|c| !c.literals.is_empty()) {
+        let columns: Vec<String> = candidate.literals.iter().map(|(c, _)| c.clone()).collect();
+        if let Some((stats, rows)) = crate::plan::db::column_stats(db, &candidate.table, &columns).await? {
+            plan::indexes::refine(candidate, &stats, rows);
+        }
+    }
+    Ok(fresh)
+}
+
+/// One recommendation per candidate, with the engine's CREATE INDEX.
+fn recommend(
+    engine: Engine,
+    fresh: &[plan::indexes::Candidate],
+    workload: &[(plan::indexes::Candidate, f64)],
+) -> Vec<IndexRecommendation> {
+    fresh
+        .iter()
+        .map(|c| IndexRecommendation {
+            table: c.table.clone(),
+            columns: c.columns.clone(),
+            statement: plan::indexes::create_partial_index(engine, &c.table, &c.columns, c.partial.as_deref()),
+            reason: c.reason.clone(),
+            cost_after: None,
+            improvement_pct: None,
+            estimated_bytes: None,
+            workload_ms: workload
+                .iter()
+                .find(|(w, _)| w.table == c.table && w.columns == c.columns)
+                .map(|(_, ms)| (ms * 1000.0).round() / 1000.0),
+        })
+        .collect()
+}
+
+/// With HypoPG, each candidate is tried as a hypothetical index and kept only if the planner
+/// would use it for a gain of 1% or more, best first; without, say how candidates were judged.
+async fn cost_hypothetically(
+    db: &Database,
+    statement: Option<&Costable>,
+    fresh: &[plan::indexes::Candidate],
+    design: &mut Design,
+) -> Result<(), ToolError> {
+    if !db.capabilities().hypothetical_indexes {
+        design.notes.push(format!(
+            "{} cannot try hypothetical indexes: candidates come from the statement's predicates, joins and ordering",
+            db.config.engine
+        ));
+        return Ok(());
+    }
+    let Some((sql, writes)) = statement else { return Ok(()) };
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let statements: Vec<String> = fresh
+        .iter()
+        .map(|c| {
+            let filter = c.partial.as_ref().map(|p| format!(" WHERE {p}")).unwrap_or_default();
+            format!("CREATE INDEX ON {} ({}){filter}", c.table, c.columns.join(", "))
+        })
+        .collect();
+    let Some(h) = crate::plan::db::hypothetical_indexes(db, sql, *writes, &statements).await? else {
+        design.notes.push(
+            "HypoPG is not installed in this database, so candidates are ranked by heuristics: CREATE EXTENSION hypopg \
+             (Debian package postgresql-<version>-hypopg) to have the planner cost each one"
+                .into(),
+        );
+        return Ok(());
+    };
+    design.hypothetical_costing = true;
+    design.cost_before = Some(h.cost_before);
+    let mut recommendations = std::mem::take(&mut design.recommendations);
+    for (r, tried) in recommendations.iter_mut().zip(&h.tried) {
+        r.cost_after = Some(tried.cost_after);
+        r.estimated_bytes = Some(tried.bytes);
+        r.improvement_pct =
+            Some(((h.cost_before - tried.cost_after) * 1000.0 / h.cost_before.max(f64::MIN_POSITIVE)).round() / 10.0);
+        if !tried.used {
+            r.improvement_pct = Some(0.0);
+        }
+    }
+    let (keep, drop): (Vec<_>, Vec<_>) =
+        recommendations.into_iter().partition(|r| r.improvement_pct.is_some_and(|p| p >= 1.0));
+    design
+        .not_recommended
+        .extend(drop.into_iter().map(|r| {
+            format!("{} ({}): the planner would not use it or gains under 1%", r.table, r.columns.join(", "))
+        }));
+    design.recommendations = keep;
+    design
+        .recommendations
+        .sort_by(|a, b| b.improvement_pct.partial_cmp(&a.improvement_pct).unwrap_or(std::cmp::Ordering::Equal));
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, schemars::JsonSchema)]
