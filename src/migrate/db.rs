@@ -86,6 +86,8 @@ pub struct Applied {
     pub compensated: Vec<String>,
     /// The compensation itself failed: the database is between states.
     pub compensation_failed: Option<String>,
+    /// INVALID indexes a failed CONCURRENTLY build left, dropped again.
+    pub dropped_invalid: Vec<String>,
     pub elapsed_ms: f64,
 }
 
@@ -451,11 +453,31 @@ async fn pg_trial(
         |s: &[String]| -> Vec<String> { s.iter().map(|sql| concurrently.replace_all(sql, "").into_owned()).collect() };
     let (plain_up, down) = (unconcurrent(up), down.map(unconcurrent));
     let changed = plain_up != up;
-    let up = plain_up;
+    // What cannot run in a transaction even without CONCURRENTLY (VACUUM, CREATE DATABASE, ...)
+    // changes no schema: the trial leaves it out, apply runs it.
+    let inside = |s: &Vec<String>| -> (Vec<String>, Vec<&'static str>) {
+        let mut kept = Vec::new();
+        let mut left_out = Vec::new();
+        for sql in s {
+            match crate::migrate::plan::outside_transaction(crate::config::Engine::Postgres, sql) {
+                Some(kind) => left_out.push(kind),
+                None => kept.push(sql.clone()),
+            }
+        }
+        (kept, left_out)
+    };
+    let (up, left_out) = inside(&plain_up);
+    let down = down.map(|d| inside(&d).0);
     if changed {
         trial
             .notes
             .push("CONCURRENTLY was left out inside the trial transaction; the schema effect is the same".into());
+    }
+    if !left_out.is_empty() {
+        trial.notes.push(format!(
+            "{} cannot run inside the trial transaction and was left out of it; apply-migration runs it",
+            left_out.join(", ")
+        ));
     }
     // A sqlx transaction, so even a dropped call never hands the pool a connection mid-trial.
     let mut tx = conn.begin().await?;
@@ -650,8 +672,13 @@ async fn pg_apply(db: &Database, conn: &mut sqlx::PgConnection, change: &Change<
         pg_record(&mut tx, &change.ledger).await?;
         tx.commit().await?;
     } else {
+        // Statement by statement, each waiting for its locks at most this long (a CONCURRENTLY
+        // build waits for the transactions before it; a plain one must not queue writers behind it).
+        sqlx::raw_sql("SET lock_timeout = '5s'").execute(&mut *conn).await?;
         applied.failed = run_all!(db, conn, change.statements);
         if let Some(failed) = &applied.failed {
+            let failed_sql = &change.statements[failed.index - 1];
+            applied.dropped_invalid = drop_invalid_index(conn, failed_sql).await;
             compensate_pg(db, conn, change, failed.index, &mut applied).await;
             return Ok(applied);
         }
@@ -666,6 +693,30 @@ async fn pg_apply(db: &Database, conn: &mut sqlx::PgConnection, change: &Change<
             .await?;
     }
     Ok(applied)
+}
+
+/// A CREATE INDEX CONCURRENTLY that fails leaves its index behind, INVALID (still updated by
+/// every write, used by no read). Drop it again when the failed statement built one.
+async fn drop_invalid_index(conn: &mut sqlx::PgConnection, failed_sql: &str) -> Vec<String> {
+    let Some(sqlparser::ast::Statement::CreateIndex(index)) =
+        crate::migrate::plan::parse(crate::config::Engine::Postgres, failed_sql)
+    else {
+        return vec![];
+    };
+    let Some(name) = index.name.as_ref().filter(|_| index.concurrently) else { return vec![] };
+    let invalid: Vec<String> = sqlx::query_scalar(include_str!("postgres/invalid_index.sql"))
+        .bind(crate::migrate::plan::base_name(name))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_default();
+    let mut dropped = Vec::new();
+    for qualified in invalid {
+        let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}");
+        if sqlx::raw_sql(AssertSqlSafe(drop)).execute(&mut *conn).await.is_ok() {
+            dropped.push(qualified);
+        }
+    }
+    dropped
 }
 
 async fn compensate_pg(

@@ -78,6 +78,29 @@ pub struct Analysis {
     pub irreversible: Vec<String>,
 }
 
+/// Why PostgreSQL refuses to run this statement inside a transaction block, if it does: such a
+/// statement makes its migration run statement by statement, outside a transaction.
+pub fn outside_transaction(engine: Engine, sql: &str) -> Option<&'static str> {
+    if engine != Engine::Postgres {
+        return None;
+    }
+    let words = crate::sql::leading_words(sql, engine, 6);
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    let concurrently = w.contains(&"CONCURRENTLY");
+    match w.as_slice() {
+        ["CREATE", "INDEX", ..] | ["CREATE", "UNIQUE", "INDEX", ..] if concurrently => {
+            Some("CREATE INDEX CONCURRENTLY")
+        }
+        ["DROP", "INDEX", "CONCURRENTLY", ..] => Some("DROP INDEX CONCURRENTLY"),
+        ["REINDEX", ..] if concurrently => Some("REINDEX CONCURRENTLY"),
+        ["VACUUM", ..] => Some("VACUUM"),
+        ["CREATE", "DATABASE", ..] | ["DROP", "DATABASE", ..] => Some("CREATE / DROP DATABASE"),
+        ["CREATE", "TABLESPACE", ..] | ["DROP", "TABLESPACE", ..] => Some("CREATE / DROP TABLESPACE"),
+        ["ALTER", "SYSTEM", ..] => Some("ALTER SYSTEM"),
+        _ => None,
+    }
+}
+
 /// Parse one statement; None when the parser does not know it (the database will judge it).
 pub fn parse(engine: Engine, sql: &str) -> Option<Ast> {
     crate::sql::parse(sql, engine).ok().and_then(|mut v| (v.len() == 1).then(|| v.remove(0)))
@@ -787,6 +810,32 @@ pub fn check_statements(engine: Engine, statements: &[Piece]) -> Result<(), crat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_postgres_refuses_inside_a_transaction() {
+        let outside = |s: &str| outside_transaction(Engine::Postgres, s);
+        for sql in [
+            "create index concurrently i on t (a)",
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)",
+            "/* why */ -- more\n DROP INDEX CONCURRENTLY IF EXISTS i",
+            "REINDEX (VERBOSE) TABLE CONCURRENTLY t",
+            "vacuum analyze t",
+            "CREATE DATABASE x",
+            "ALTER SYSTEM SET work_mem = '8MB'",
+        ] {
+            assert!(outside(sql).is_some(), "{sql}");
+        }
+        for sql in [
+            "create index i on t (a)",
+            "select * from \"vacuum\"",
+            "drop index i",
+            "create table concurrently (a int)",
+            "refresh materialized view concurrently v",
+        ] {
+            assert_eq!(outside(sql), None, "{sql}");
+        }
+        assert_eq!(outside_transaction(Engine::Mysql, "create index i on t (a)"), None);
+    }
 
     fn plan(engine: Engine, sql: &str) -> Analysis {
         analyze(engine, sql, &Schema::default(), &BTreeMap::from([("orders".to_string(), 600_000_000)]))

@@ -260,6 +260,35 @@ fn plan_id(db: &Database, kind: &str, up: &str, down: Option<&str>, fingerprint:
     hash(&[kind, &identity, up, down.unwrap_or(""), fingerprint])
 }
 
+/// What in `script` PostgreSQL refuses to run inside a transaction block, one entry per kind.
+fn outside_transaction(script: &str, engine: Engine) -> Vec<&'static str> {
+    let mut kinds: Vec<&'static str> =
+        statements_of(script, engine).iter().filter_map(|s| plan::outside_transaction(engine, s)).collect();
+    kinds.dedup();
+    kinds
+}
+
+/// The change runs statement by statement: its header says so, or a statement cannot run in a
+/// transaction at all.
+fn no_transaction(script: &str, engine: Engine) -> bool {
+    folder::is_no_transaction(script) || !outside_transaction(script, engine).is_empty()
+}
+
+/// What the plan and the dry-run say of a change that runs outside a transaction because of
+/// what it holds.
+fn outside_transaction_note(script: &str, engine: Engine) -> Option<String> {
+    let kinds = outside_transaction(script, engine);
+    if kinds.is_empty() || folder::is_no_transaction(script) {
+        return None;
+    }
+    Some(format!(
+        "PostgreSQL runs {} only outside a transaction, so apply-migration runs this change statement by statement, \
+         each with lock_timeout 5s: it is not atomic. If a statement fails, the inverses of those before it are run and \
+         an INVALID index a failed CONCURRENTLY build left is dropped. Keep such a statement in a migration of its own",
+        kinds.join(", ")
+    ))
+}
+
 fn statements_of(script: &str, engine: Engine) -> Vec<String> {
     crate::sql::split::split(script, engine).into_iter().map(|s| s.sql).collect()
 }
@@ -628,8 +657,8 @@ impl Server {
         let sizes = table_sizes(db, &resolved.up).await?;
         let analysis = plan::analyze(engine, &resolved.up, &schema, &sizes);
         let down = down_script(&resolved, &analysis);
-        let no_transaction = folder::is_no_transaction(&resolved.up);
-        let mut notes = Vec::new();
+        let no_transaction = no_transaction(&resolved.up, engine);
+        let mut notes: Vec<String> = outside_transaction_note(&resolved.up, engine).into_iter().collect();
         if !db.capabilities().transactional_ddl {
             notes.push(format!(
                 "{engine} commits each DDL statement: a failure half-way leaves the earlier statements applied \
@@ -733,6 +762,7 @@ impl Server {
             (Some(_), None, None) => None,
         };
         let mut notes = trial.notes;
+        notes.extend(outside_transaction_note(&resolved.up, engine));
         if down.is_none() {
             notes.push(format!(
                 "no down script (none given and none could be generated: {}); the reversibility check was skipped",
@@ -959,7 +989,7 @@ impl Server {
             undo.ddl = reversal.statements;
             undo.source = format!("snapshot {} ({}, {})", record.id, record.label, record.taken_at);
         } else if let Some(down) = &p.down {
-            undo.no_transaction = folder::is_no_transaction(down);
+            undo.no_transaction = no_transaction(down, engine);
             undo.ddl = statements_of(down, engine);
             undo.source = "down script".into();
         } else {
@@ -982,7 +1012,7 @@ impl Server {
                 )
             })?;
             undo.ledger_version = Some(version);
-            undo.no_transaction = folder::is_no_transaction(&down);
+            undo.no_transaction = no_transaction(&down, engine);
             undo.ddl = statements_of(&down, engine);
             undo.source = format!("folder {dir}, version {version} down");
         }
@@ -1057,7 +1087,7 @@ async fn verified_change(db: &Database, resolved: Resolved, given_id: &str) -> R
             "run dry-run with the same change first; apply-migration takes only what a dry-run proved",
         ));
     };
-    let no_transaction = folder::is_no_transaction(&resolved.up);
+    let no_transaction = no_transaction(&resolved.up, engine);
     Ok(VerifiedChange { resolved, schema, fingerprint, analysis, id, verified, no_transaction })
 }
 
@@ -1112,6 +1142,12 @@ async fn verify_applied(
         let row = crate::migrate::db::migration_ledger(db).await?.into_iter().find(|r| r.version == m.version);
         verification.ledger_checksum_ok =
             Some(row.is_some_and(|r| r.success && r.checksum == hex::encode(&m.checksum)));
+    }
+    if !applied.dropped_invalid.is_empty() {
+        notes.push(format!(
+            "the failed CONCURRENTLY build left {} INVALID; it was dropped again, so nothing of it remains",
+            applied.dropped_invalid.join(", ")
+        ));
     }
     if let Some(reason) = &applied.compensation_failed {
         notes.push(format!(

@@ -388,6 +388,23 @@ pub fn parse_expr(text: &str, engine: Engine) -> Result<sqlparser::ast::Expr, To
         .map_err(|e| ToolError::Parse { message: e.to_string() })
 }
 
+/// The first `n` words of a statement, upper-cased, as the tokenizer reads them: comments,
+/// whitespace and punctuation skipped, quoted identifiers kept as written (so `"vacuum"` is no
+/// VACUUM). Empty when the text does not tokenize.
+pub fn leading_words(sql: &str, engine: Engine, n: usize) -> Vec<String> {
+    let dialect = dialect(engine);
+    let Ok(tokens) = bounded_tokens(dialect.as_ref(), sql) else { return vec![] };
+    tokens
+        .iter()
+        .filter_map(|t| match &t.token {
+            Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+            Token::Word(w) => Some(w.value.clone()),
+            _ => None,
+        })
+        .take(n)
+        .collect()
+}
+
 fn refuse_session_control(statement: &Statement, engine: Engine) -> Result<(), ToolError> {
     let what = match statement {
         Statement::StartTransaction { .. }

@@ -581,3 +581,51 @@ async fn a_delimiter_script_migrates_on_mariadb() {
     let out = mcp.ok("run-sql", json!({ "sql": "select count(*) as n from t" })).await;
     assert_eq!(out["rows"][0][0], 2, "{out}");
 }
+
+/// What PostgreSQL's catalog says of an index: None when it does not exist, else whether it is valid.
+async fn pg_index_valid(db: &TestDb, name: &str) -> Option<bool> {
+    let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url).await.unwrap();
+    sqlx::query_scalar(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1",
+    )
+    .bind(name)
+    .fetch_optional(&mut c)
+    .await
+    .unwrap()
+}
+
+/// CREATE INDEX CONCURRENTLY needs no `-- no-transaction` header: the plan says the change runs
+/// outside a transaction, the dry-run verifies what apply can run, apply builds a valid index;
+/// a build that fails at apply time (duplicates arrived after the dry-run) leaves no INVALID
+/// index behind. Ground truth: pg_index.
+#[tokio::test]
+async fn a_concurrent_index_applies_without_a_header_and_a_failed_build_leaves_nothing() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec(
+        "create table orders (id bigint primary key, status text, code int);
+         insert into orders select g, 'new', g from generate_series(1, 1000) g;",
+    )
+    .await;
+    let mcp = db.serve("read-write").await;
+    let sql = "CREATE INDEX CONCURRENTLY orders_status ON orders (status);";
+    let plan = mcp.ok("create-migration-plan", json!({"sql": sql})).await;
+    assert_eq!(plan["no_transaction"], true, "{plan}");
+    let applied = dry_run_then_apply(&mcp, json!({"sql": sql})).await;
+    assert_eq!(applied["applied"], true, "{applied}");
+    assert_eq!(pg_index_valid(&db, "orders_status").await, Some(true));
+
+    let sql = "CREATE UNIQUE INDEX CONCURRENTLY orders_code ON orders (code);";
+    let d = mcp.ok("dry-run", json!({"sql": sql})).await;
+    assert_eq!(d["success"], true, "{d}");
+    db.exec("insert into orders values (1001, 'new', 1)").await;
+    let applied = mcp.ok("apply-migration", json!({"sql": sql, "plan_id": d["plan_id"], "confirm": true})).await;
+    assert_eq!(applied["applied"], false, "{applied}");
+    assert_eq!(
+        pg_index_valid(&db, "orders_code").await,
+        None,
+        "the failed build's INVALID index is dropped: {applied}"
+    );
+    let notes = applied["notes"].to_string();
+    assert!(notes.contains("orders_code"), "the result says what was cleaned up: {applied}");
+    mcp.close().await;
+}
