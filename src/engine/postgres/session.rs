@@ -188,8 +188,13 @@ pub(crate) async fn statement(
     match first {
         // Queries are cached as prepared statements (one round trip when repeated). A schema
         // change can invalidate one: begin again and run the statement once more, uncached.
+        // And a statement sent unnamed (a cursor's FETCH, a write) whose result holds a type the
+        // driver has not met (an enum, a domain, a composite) loses its statement to the driver's
+        // own type lookup between describe and execute (26000); the lookup's answer is kept, so
+        // the second run finds the type known.
         Err(ToolError::Database { code: Some(code), message, .. })
-            if code == "0A000" && message.contains("cached plan") =>
+            if (code == "0A000" && message.contains("cached plan"))
+                || (code == "26000" && message.contains("unnamed prepared statement")) =>
         {
             let access = session.access();
             let begin = match access {
