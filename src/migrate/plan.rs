@@ -78,6 +78,35 @@ pub struct Analysis {
     pub irreversible: Vec<String>,
 }
 
+/// DROP INDEX CONCURRENTLY, which the parser does not read: judged as the DROP INDEX it is,
+/// with the lock it really takes and the index's own CREATE (concurrently) as its inverse.
+fn drop_index_concurrently(engine: Engine, s: &Piece, schema: &Schema) -> Step {
+    // The leading words are DROP INDEX CONCURRENTLY: the first CONCURRENTLY after INDEX in the
+    // text without comments is that word (ASCII upper-casing keeps byte offsets).
+    let text = crate::sql::split::strip_comments(&s.sql);
+    let upper = text.to_ascii_uppercase();
+    let sql = upper
+        .find("INDEX")
+        .and_then(|at| upper[at..].find("CONCURRENTLY").map(|c| at + c))
+        .map(|c| format!("{}{}", &text[..c], &text[c + "CONCURRENTLY".len()..]))
+        .unwrap_or(text);
+    let mut step = match parse(engine, &sql) {
+        Some(ast) => describe(engine, &ast, s, schema),
+        None => step("drop index concurrently", None, PG_SHARE_UPDATE_EXCLUSIVE),
+    };
+    step.action = "drop index concurrently".into();
+    step.lock = PG_SHARE_UPDATE_EXCLUSIVE.into();
+    step.safer = None;
+    step.down = step.down.map(|d| {
+        d.replacen("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1).replacen(
+            "CREATE UNIQUE INDEX",
+            "CREATE UNIQUE INDEX CONCURRENTLY",
+            1,
+        )
+    });
+    step
+}
+
 /// Why PostgreSQL refuses to run this statement inside a transaction block, if it does: such a
 /// statement makes its migration run statement by statement, outside a transaction.
 pub fn outside_transaction(engine: Engine, sql: &str) -> Option<&'static str> {
@@ -151,6 +180,9 @@ pub fn analyze(engine: Engine, script: &str, schema: &Schema, sizes: &BTreeMap<S
         let ast = parse(engine, &s.sql);
         let mut step = match &ast {
             Some(ast) => describe(engine, ast, s, schema),
+            None if outside_transaction(engine, &s.sql) == Some("DROP INDEX CONCURRENTLY") => {
+                drop_index_concurrently(engine, s, schema)
+            }
             None => Step {
                 index: 0,
                 line: 0,
@@ -221,7 +253,9 @@ pub fn analyze(engine: Engine, script: &str, schema: &Schema, sizes: &BTreeMap<S
 fn squawk(script: &str, statements: &[Piece]) -> Vec<Finding> {
     let parse = squawk_syntax::SourceFile::parse(script);
     let mut linter = squawk_linter::Linter::with_default_rules();
-    linter.settings.assume_in_transaction = !script.starts_with(super::folder::NO_TRANSACTION);
+    // A script holding a statement PostgreSQL refuses in a transaction runs outside one.
+    let outside = statements.iter().any(|s| outside_transaction(Engine::Postgres, &s.sql).is_some());
+    linter.settings.assume_in_transaction = !script.starts_with(super::folder::NO_TRANSACTION) && !outside;
     let mut out: Vec<Finding> = linter
         .lint(&parse, script)
         .into_iter()

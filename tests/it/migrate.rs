@@ -610,9 +610,15 @@ async fn a_concurrent_index_applies_without_a_header_and_a_failed_build_leaves_n
     let sql = "CREATE INDEX CONCURRENTLY orders_status ON orders (status);";
     let plan = mcp.ok("create-migration-plan", json!({"sql": sql})).await;
     assert_eq!(plan["no_transaction"], true, "{plan}");
+    assert!(!plan["findings"].to_string().contains("in-transaction"), "it does not run in one: {plan}");
     let applied = dry_run_then_apply(&mcp, json!({"sql": sql})).await;
     assert_eq!(applied["applied"], true, "{applied}");
     assert_eq!(pg_index_valid(&db, "orders_status").await, Some(true));
+    // The way back, which the plan itself proposes, is understood too.
+    let plan = mcp.ok("create-migration-plan", json!({"sql": "DROP INDEX CONCURRENTLY orders_status"})).await;
+    let step = &plan["steps"][0];
+    assert!(step["lock"].as_str().unwrap().starts_with("SHARE UPDATE EXCLUSIVE"), "{plan}");
+    assert!(step["down"].as_str().unwrap().starts_with("CREATE INDEX CONCURRENTLY orders_status"), "{plan}");
 
     let sql = "CREATE UNIQUE INDEX CONCURRENTLY orders_code ON orders (code);";
     let d = mcp.ok("dry-run", json!({"sql": sql})).await;
