@@ -96,8 +96,8 @@ pub struct LoadCsvParams {
     /// Only UTF-8 (the default) is read; convert other encodings first.
     #[serde(default)]
     pub encoding: Option<String>,
-    /// Values read as NULL in every column. Default: an empty field is NULL, except in text columns
-    /// where it is the empty string.
+    /// Unquoted values read as NULL in every column. Default: COPY's CSV rule, an unquoted empty
+    /// field is NULL and a quoted "" the empty string.
     #[serde(default)]
     pub null_values: Option<Vec<String>>,
     /// Lines to skip before the header (titles, notes).
@@ -650,10 +650,17 @@ impl Server {
         mut out: LoadCsvOutput,
         started: Instant,
     ) -> Result<Json<LoadCsvOutput>, ToolError> {
-        let rows = super::reader::sample(&mut opened, p.preview_rows.unwrap_or(DEFAULT_PREVIEW_ROWS) as usize)?;
+        let rows = super::reader::sample(&mut opened, format, p.preview_rows.unwrap_or(DEFAULT_PREVIEW_ROWS) as usize)?;
         out.guessed = guesses(&opened.fields, &rows);
         let width = opened.fields.len();
         for (line, fields) in &rows {
+            let fields = match fields {
+                Ok(f) => f,
+                Err(reason) => {
+                    out.rejects.push(Reject { line: *line, column: None, value: None, reason: reason.clone() });
+                    continue;
+                }
+            };
             if fields.len() != width {
                 out.rejects.push(Reject {
                     line: *line,
@@ -664,19 +671,14 @@ impl Server {
                 continue;
             }
             for slot in slots {
-                let raw = fields[slot.field].as_str();
-                let is_null = match &format.null_values {
-                    Some(m) => m.iter().any(|x| x == raw),
-                    None => raw.is_empty() && !matches!(slot.kind, crate::load::ValueKind::Text { .. }),
-                };
-                let problem = if is_null {
-                    slot.required.then(|| "empty, but the column is NOT NULL".to_string())
-                } else {
-                    super::values::check(slot.kind, raw).err()
+                let raw = fields[slot.field].as_deref();
+                let problem = match raw {
+                    None => slot.required.then(|| "empty, but the column is NOT NULL".to_string()),
+                    Some(raw) => super::values::check(slot.kind, raw).err(),
                 };
                 if let Some(reason) = problem {
-                    let value = (!is_null)
-                        .then(|| if slot.secret { "[redacted]".into() } else { raw.chars().take(200).collect() });
+                    let value =
+                        raw.map(|raw| if slot.secret { "[redacted]".into() } else { raw.chars().take(200).collect() });
                     out.rejects.push(Reject { line: *line, column: Some(slot.name.clone()), value, reason });
                     break;
                 }
@@ -698,7 +700,9 @@ impl Server {
         mut out: LoadCsvOutput,
         started: Instant,
     ) -> Result<Json<LoadCsvOutput>, ToolError> {
-        let rows = super::reader::sample(&mut opened, p.preview_rows.unwrap_or(DEFAULT_PREVIEW_ROWS) as usize)?;
+        let format = Format { null_values: p.null_values.clone(), ..Format::default() };
+        let rows =
+            super::reader::sample(&mut opened, &format, p.preview_rows.unwrap_or(DEFAULT_PREVIEW_ROWS) as usize)?;
         out.guessed = guesses(&opened.fields, &rows);
         out.rows_read = rows.len() as u64;
         out.create_table = crate::load::create_table_for(
@@ -728,7 +732,7 @@ impl Server {
     }
 }
 
-fn guesses(fields: &[String], rows: &[(u64, Vec<String>)]) -> Vec<GuessedColumn> {
+fn guesses(fields: &[String], rows: &[super::reader::Sampled]) -> Vec<GuessedColumn> {
     fields
         .iter()
         .enumerate()
@@ -736,8 +740,8 @@ fn guesses(fields: &[String], rows: &[(u64, Vec<String>)]) -> Vec<GuessedColumn>
             let mut guessed: Option<Guess> = None;
             let mut empty = 0;
             let mut max_chars = 0;
-            for (_, r) in rows {
-                let v = r.get(i).map(String::as_str).unwrap_or("");
+            for r in rows.iter().filter_map(|(_, r)| r.as_ref().ok()) {
+                let v = r.get(i).and_then(Option::as_deref).unwrap_or("");
                 if v.is_empty() {
                     empty += 1;
                     continue;

@@ -392,16 +392,28 @@ fn csv_seed(
         return Err(file_error("the first line must name the columns".into()));
     }
     let width = header.len();
-    let offset = opened.line_offset;
-    let records = opened.reader.into_byte_records().map(move |record| {
-        let record = record.map_err(|e| crate::csv_file::csv_error(e, offset))?;
-        let line = record.position().map_or(0, |p| p.line() + offset);
-        let record = csv::StringRecord::from_byte_record(record)
-            .map_err(|e| crate::csv_file::not_utf8(line, e.utf8_error().field() as u64, "a field"))?;
-        if record.len() != width {
-            return Err(file_error(format!("line {line} has {} fields, the header {width}", record.len())));
-        }
-        Ok(record)
+    let mut reader = opened.reader;
+    let mut record = crate::csv_file::Record::default();
+    let records = std::iter::from_fn(move || {
+        let next = reader.read(&mut record);
+        let line = record.line;
+        Some(match next {
+            Ok(crate::csv_file::Next::End) => return None,
+            Ok(crate::csv_file::Next::Malformed { line, reason }) => Err(file_error(format!("line {line}: {reason}"))),
+            Err(e) => Err(file_error(e.to_string())),
+            Ok(crate::csv_file::Next::Record) => (|| {
+                let mut fields = Vec::with_capacity(record.len());
+                for f in record.iter() {
+                    fields.push(
+                        std::str::from_utf8(f).map_err(|_| crate::csv_file::not_utf8(line, record.byte, "a field"))?,
+                    );
+                }
+                if fields.len() != width {
+                    return Err(file_error(format!("line {line} has {} fields, the header {width}", fields.len())));
+                }
+                Ok(csv::StringRecord::from(fields))
+            })(),
+        })
     });
     Ok((header, records))
 }
