@@ -538,7 +538,8 @@ impl Server {
         }
         let merged = match merged {
             Loaded::Merged(merged) => merged,
-            Loaded::FileRefused => return Err(bad_rows(&summary.rejects, summary.rejected, summary.rows_read > 0)),
+            // The reader read the whole file: its count is every bad row it holds.
+            Loaded::FileRefused => return Err(bad_rows(&summary.rejects, summary.rejected, false)),
             Loaded::RowsRefused(refused) => {
                 let mut listed = summary.rejects;
                 listed.extend(refused.listed);

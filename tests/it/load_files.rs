@@ -168,6 +168,26 @@ async fn empty_fields_follow_copy(kind: Kind) {
     mcp.close().await;
 }
 
+/// Abort mode counts every bad row of every class the file has (values, widths, broken
+/// quotes), not the first few: 13 here, more than it lists.
+async fn abort_counts_every_bad_row(kind: Kind) {
+    let db = people(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = if kind == Kind::Mongo { "_id" } else { "id" };
+    let mut csv = format!("{key},name,age\n1,ann,30\n");
+    for i in 2..12 {
+        csv.push_str(&format!("{i},short\n"));
+    }
+    csv.push_str("12,bob,1,extra\n13,cy,\"40\n14,dee,2,3,4\n15,eve,5\n");
+    let file = dir.path().join("bad.csv");
+    std::fs::write(&file, csv).unwrap();
+    let mcp = db.serve("read-write").await;
+    let e = mcp.err("load-csv", load_args(&file.display().to_string(), json!({}))).await;
+    assert!(e.contains("13 bad rows found, nothing was loaded") && !e.contains("at least"), "{e}");
+    assert!(rows(&db).await.is_empty());
+    mcp.close().await;
+}
+
 macro_rules! on_every_engine {
     ($scenario:ident) => {
         mod $scenario {
@@ -195,3 +215,4 @@ macro_rules! on_every_engine {
 on_every_engine!(a_broken_quote_is_a_reject_with_its_line);
 on_every_engine!(crlf_files_name_the_right_line);
 on_every_engine!(empty_fields_follow_copy);
+on_every_engine!(abort_counts_every_bad_row);
