@@ -1,5 +1,5 @@
-//! Seeds: `.sql` scripts, or `.csv` / `.json` files named after their table, applied in file-name
-//! order inside one transaction. A ledger (`data_engineer_seeds`: file, SHA-256, applied_at)
+//! Seeds: `.sql` scripts, or `.csv` / `.json` files named after their table (a numeric prefix
+//! only orders them), applied in file-name order inside one transaction. A ledger (`data_engineer_seeds`: file, SHA-256, applied_at)
 //! makes a re-run a no-op; a changed file is reported, and re-applied (upserts on the primary
 //! key) only when asked.
 
@@ -145,8 +145,15 @@ fn sha256(access: &FileAccess, path: &Path) -> Result<String, ToolError> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The table a data file fills: its name without the extension and without a numeric prefix,
+/// which only orders the files (`10_orders.csv` fills `orders`).
 fn stem(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
+    match stem[digits..].strip_prefix(['_', '-']) {
+        Some(rest) if digits > 0 && !rest.is_empty() => rest.to_string(),
+        _ => stem,
+    }
 }
 
 fn read_text(access: &FileAccess, path: &Path) -> Result<String, ToolError> {
@@ -224,19 +231,10 @@ pub async fn seed(
             None => SeedOutcome::Applied,
         };
         if matches!(entry.outcome, SeedOutcome::Applied | SeedOutcome::Reapplied) {
-            let upsert = entry.outcome == SeedOutcome::Reapplied;
+            let mut upsert = entry.outcome == SeedOutcome::Reapplied;
             let job = match format {
                 Format::Sql => Job::Sql(seed_script(db, access, &f)?),
                 Format::Csv | Format::Json => {
-                    let table =
-                        crate::ops::resolve_table(db, "path", &stem(&f.path)).await.map_err(|e| in_file(&f.name, e))?;
-                    if upsert && table.primary_key.is_empty() {
-                        return Err(ToolError::refused(
-                            format!("{} changed, but table {} has no primary key to upsert on", f.name, table.shown()),
-                            "add a primary key to the table, or restore the file and add new rows in a new seed file",
-                        ));
-                    }
-                    entry.table = Some(table.shown());
                     // Columns come from the CSV header or the JSON objects' keys; each must exist.
                     let (keys, rows) = if format == Format::Csv {
                         (csv_seed(access, &f.path)?.0, None)
@@ -244,6 +242,33 @@ pub async fn seed(
                         let rows = json_rows(access, &f.path)?;
                         (json_keys(&rows), Some(rows))
                     };
+                    let name = stem(&f.path);
+                    let table = match crate::ops::resolve_table(db, "path", &name).await {
+                        Ok(table) => table,
+                        // A script earlier in this run may create it (a schema file that sorts
+                        // first, on a fresh database): the insert, in the same transaction, checks
+                        // the columns then. Such a table is new, so its rows are inserted.
+                        Err(ToolError::InvalidArgument { .. })
+                            if db.capabilities().transactional_ddl
+                                && work.iter().any(|(_, _, j, _)| matches!(j, Job::Sql(_))) =>
+                        {
+                            super::Table { schema: None, name, columns: keys.clone(), primary_key: vec![] }
+                        }
+                        Err(e) => return Err(in_file(&f.name, e)),
+                    };
+                    // A first apply onto rows the table already holds updates them on the primary
+                    // key, as a re-apply does, rather than failing on the first duplicate: a seed
+                    // states what the rows should be, and rows it does not name are kept.
+                    if entry.outcome == SeedOutcome::Applied && !table.primary_key.is_empty() {
+                        upsert = true;
+                    }
+                    if upsert && table.primary_key.is_empty() {
+                        return Err(ToolError::refused(
+                            format!("{} changed, but table {} has no primary key to upsert on", f.name, table.shown()),
+                            "add a primary key to the table, or restore the file and add new rows in a new seed file",
+                        ));
+                    }
+                    entry.table = Some(table.shown());
                     let columns = keys
                         .iter()
                         .map(|k| table.column("path", k).map_err(|e| in_file(&f.name, e)))
@@ -318,9 +343,10 @@ async fn csv_rows(
     let (header, records) = csv_seed(access, path)?;
     let batch_rows = (BIND_BUDGET / header.len().max(1)).max(1);
     let mut batch = Vec::new();
+    let mut lines = Vec::new();
     let mut written = 0;
     for record in records {
-        let record = record?;
+        let (line, record) = record?;
         // An empty field is NULL.
         let row: Map<String, Value> = header
             .iter()
@@ -328,15 +354,47 @@ async fn csv_rows(
             .map(|(k, v)| (k.clone(), if v.is_empty() { Value::Null } else { Value::String(v.to_string()) }))
             .collect();
         batch.push(row);
+        lines.push(line);
         if batch.len() == batch_rows {
-            written += insert_rows(conn, target, &batch).await?;
+            written += insert_batch(conn, target, &batch, &lines).await?;
             batch.clear();
+            lines.clear();
         }
     }
-    if !batch.is_empty() {
-        written += insert_rows(conn, target, &batch).await?;
-    }
+    written += insert_batch(conn, target, &batch, &lines).await?;
     Ok(written)
+}
+
+/// Insert a batch of a CSV seed; when the database refuses it, find the first row it refuses
+/// (one at a time, after a savepoint) and name its line.
+async fn insert_batch(
+    conn: &mut Session<'_>,
+    target: &Target<'_>,
+    batch: &[Map<String, Value>],
+    lines: &[u64],
+) -> Result<u64, ToolError> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    conn.execute("SAVEPOINT seed_rows", &[]).await?;
+    let e = match insert_rows(conn, target, batch).await {
+        Ok(n) => {
+            conn.execute("RELEASE SAVEPOINT seed_rows", &[]).await?;
+            return Ok(n);
+        }
+        Err(e @ ToolError::Database { .. }) => e,
+        Err(e) => return Err(e),
+    };
+    // The run fails and rolls back whole whatever is found: this only names the row.
+    conn.execute("ROLLBACK TO SAVEPOINT seed_rows", &[]).await?;
+    for (row, line) in batch.iter().zip(lines) {
+        if let Err(ToolError::Database { code, message, hint }) =
+            insert_rows(conn, target, std::slice::from_ref(row)).await
+        {
+            return Err(ToolError::Database { code, message: format!("line {line}: {message}"), hint });
+        }
+    }
+    Err(e)
 }
 
 enum Job {
@@ -365,7 +423,7 @@ fn csv_documents(access: &FileAccess, path: &Path) -> Result<Vec<Document>, Tool
     let (header, records) = csv_seed(access, path)?;
     let mut docs = Vec::new();
     for record in records {
-        let record = record?;
+        let (_, record) = record?;
         let doc: Document = header
             .iter()
             .zip(record.iter())
@@ -381,7 +439,7 @@ fn csv_documents(access: &FileAccess, path: &Path) -> Result<Vec<Document>, Tool
 fn csv_seed(
     access: &FileAccess,
     path: &Path,
-) -> Result<(Vec<String>, impl Iterator<Item = Result<csv::StringRecord, ToolError>>), ToolError> {
+) -> Result<(Vec<String>, impl Iterator<Item = Result<(u64, csv::StringRecord), ToolError>>), ToolError> {
     let display = path.display().to_string();
     let file_error = move |m: String| ToolError::invalid("path", format!("{display}: {m}"));
     // The one CSV reader, in RFC 4180's format; a short or long row gets this function's error,
@@ -411,7 +469,7 @@ fn csv_seed(
                 if fields.len() != width {
                     return Err(file_error(format!("line {line} has {} fields, the header {width}", fields.len())));
                 }
-                Ok(csv::StringRecord::from(fields))
+                Ok((line, csv::StringRecord::from(fields)))
             })(),
         })
     });
