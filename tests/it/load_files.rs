@@ -188,6 +188,37 @@ async fn abort_counts_every_bad_row(kind: Kind) {
     mcp.close().await;
 }
 
+/// MongoDB: a value the preview guesses a date or timestamp is stored as a BSON date; loading
+/// the same file again in insert mode (its rows get new `_id`s) is refused, not duplicated.
+#[tokio::test]
+async fn a_mongodb_load_stores_dates_and_refuses_a_duplicate_run() {
+    let db = people(Kind::Mongo).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.csv");
+    std::fs::write(
+        &file,
+        "name,joined,seen\nann,2024-01-02,2024-01-02T10:30:00Z\nbob,2024-02-03,2024-02-03 08:00:00\n",
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let mcp = db.serve("read-write").await;
+    let v = mcp.ok("load-csv", load_args(&file, json!({"preview": true}))).await;
+    assert_eq!(v["guessed"][1]["guessed"], json!("date"), "{v}");
+    let v = mcp.ok("load-csv", load_args(&file, json!({}))).await;
+    assert_eq!(v["inserted"], json!(2), "{v}");
+    let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+    let coll = client.default_database().unwrap().collection::<Document>("people");
+    let ann = coll.find_one(doc! {"name": "ann"}).await.unwrap().unwrap();
+    let joined = ann.get_datetime("joined").unwrap_or_else(|_| panic!("a BSON date: {ann}"));
+    assert_eq!(joined.try_to_rfc3339_string().unwrap(), "2024-01-02T00:00:00Z");
+    let seen = ann.get_datetime("seen").unwrap_or_else(|_| panic!("a BSON date: {ann}"));
+    assert_eq!(seen.try_to_rfc3339_string().unwrap(), "2024-01-02T10:30:00Z");
+    let e = mcp.err("load-csv", load_args(&file, json!({}))).await;
+    assert!(e.contains("already") && e.contains("lines 2 and 3") && e.contains("skip-duplicates"), "{e}");
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 2, "a second run adds nothing");
+    mcp.close().await;
+}
+
 macro_rules! on_every_engine {
     ($scenario:ident) => {
         mod $scenario {
