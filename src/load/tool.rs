@@ -282,6 +282,7 @@ impl Server {
             CHECKs or the validator, unique keys taken or repeated in the file) are found by line too. Bad rows: by \
             default nothing loads and the first ones are listed with line, column, value and reason; on_error: skip \
             loads the good rows and reports the bad (rejects_file writes them all). Header names match columns case-insensitively, or pass a mapping. \
+            Fields follow PostgreSQL COPY's CSV rules: an unquoted empty field is NULL, a quoted \"\" the empty string. \
             preview: true reads the first rows, guesses types, shows mismatches and proposes a CREATE TABLE \
             without writing. Sends progress when asked; cancelling rolls back. Read-write databases only.",
         annotations(
