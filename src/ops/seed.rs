@@ -77,7 +77,7 @@ enum Format {
 
 struct Found {
     path: PathBuf,
-    /// The ledger key: the file name.
+    /// The ledger key: the path inside the seed folder.
     name: String,
     format: Option<Format>,
     sha256: String,
@@ -97,35 +97,51 @@ impl SeedFile {
     }
 }
 
-/// The seed files at `path` (a file, or a folder's files in name order) with their checksums; the
-/// folder is listed, and every file opened, through `access`.
+/// The seed files at `path` (a file, or a folder's files and its subfolders', in path order) with
+/// their checksums; every folder is listed, and every file opened, through `access`. A file's
+/// ledger key is its path inside the seed folder (`eu/customers.csv`), or its name when `path`
+/// is the file.
 fn find(access: &FileAccess, path: &Path) -> Result<Vec<Found>, ToolError> {
     let meta = std::fs::metadata(path)
         .map_err(|e| ToolError::invalid("path", format!("cannot read {}: {e}", path.display())))?;
-    let paths: Vec<PathBuf> = if meta.is_dir() {
-        access.list("path", path, |n| !n.starts_with('.'))?.into_iter().map(|e| e.path).collect()
-    } else if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
-        vec![]
-    } else {
-        vec![path.to_path_buf()]
-    };
+    let mut paths: Vec<(String, PathBuf)> = Vec::new();
+    if meta.is_dir() {
+        walk(access, path, "", &mut paths)?;
+        paths.sort_by(|a, b| a.0.cmp(&b.0));
+    } else if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        paths.push((name, path.to_path_buf()));
+    }
     paths
         .into_iter()
-        .map(|p| {
+        .map(|(name, p)| {
             let format = match p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
                 Some("sql") => Some(Format::Sql),
                 Some("csv") => Some(Format::Csv),
                 Some("json") => Some(Format::Json),
                 _ => None,
             };
-            Ok(Found {
-                name: p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-                sha256: sha256(access, &p)?,
-                format,
-                path: p,
-            })
+            Ok(Found { name, sha256: sha256(access, &p)?, format, path: p })
         })
         .collect()
+}
+
+/// The files of `dir` (through `access`, which judges each) and of its subfolders (real
+/// folders only, not links to one; hidden ones left out), keyed by their path under the seed
+/// folder.
+fn walk(access: &FileAccess, dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Result<(), ToolError> {
+    for entry in access.list("path", dir, |n| !n.starts_with('.'))? {
+        out.push((format!("{prefix}{}", entry.name), entry.path));
+    }
+    let listing = std::fs::read_dir(dir)
+        .map_err(|e| ToolError::invalid("path", format!("cannot list {}: {e}", dir.display())))?;
+    for item in listing.flatten() {
+        let name = item.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && item.file_type().is_ok_and(|t| t.is_dir()) {
+            walk(access, &dir.join(&name), &format!("{prefix}{name}/"), out)?;
+        }
+    }
+    Ok(())
 }
 
 /// The file's SHA-256, read in chunks (seed CSVs can be large).

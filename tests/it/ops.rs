@@ -1049,3 +1049,22 @@ async fn seed_first_apply_onto_existing_rows_on_mariadb() {
 async fn seed_first_apply_onto_existing_rows_on_sqlite() {
     seed_first_apply_onto_existing_rows(Kind::Sqlite).await;
 }
+
+/// A seed folder with subfolders (as dbt's): every file is applied, and the ledger names each by
+/// its path inside the seed folder, so `eu/customers.csv` is not `customers.csv`.
+#[tokio::test]
+async fn seed_ledger_keys_are_paths_inside_the_folder() {
+    let db = TestDb::new(Kind::Sqlite).await;
+    db.exec("create table customers (id integer primary key, name text not null);").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("eu")).unwrap();
+    std::fs::write(dir.path().join("customers.csv"), "id,name\n1,ann\n").unwrap();
+    std::fs::write(dir.path().join("eu").join("customers.csv"), "id,name\n2,bea\n").unwrap();
+    let mcp = db.serve("read-write").await;
+    let path = dir.path().to_str().unwrap();
+    let v = mcp.ok("seed", json!({ "path": path })).await;
+    assert_eq!(v["counts"]["applied"], 2, "{v}");
+    assert_eq!(count(&mcp, "select count(*) from customers").await, 2);
+    assert_eq!(count(&mcp, "select count(*) from data_engineer_seeds where file = 'eu/customers.csv'").await, 1);
+    assert_eq!(mcp.ok("seed", json!({ "path": path })).await["counts"]["unchanged"], 2);
+}
