@@ -298,7 +298,9 @@ mod tests {
     use super::*;
 
     /// Every record of `text` as (line, fields with their quoted flag) or (line, the reject).
-    fn read_all(text: &str, format: &Format) -> Vec<(u64, Result<Vec<(String, bool)>, String>)> {
+    type Read = (u64, Result<Vec<(String, bool)>, String>);
+
+    fn read_all(text: &str, format: &Format) -> Vec<Read> {
         let mut file = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
         file.seek(SeekFrom::Start(0)).unwrap();

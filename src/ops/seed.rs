@@ -450,12 +450,15 @@ fn csv_documents(access: &FileAccess, path: &Path) -> Result<Vec<Document>, Tool
     Ok(docs)
 }
 
+/// A CSV seed's record and its line.
+type CsvRow = (u64, csv::StringRecord);
+
 /// A CSV seed's header (the column names) and its records, streamed; a record whose width is not
 /// the header's is an error naming the file and the line.
 fn csv_seed(
     access: &FileAccess,
     path: &Path,
-) -> Result<(Vec<String>, impl Iterator<Item = Result<(u64, csv::StringRecord), ToolError>>), ToolError> {
+) -> Result<(Vec<String>, impl Iterator<Item = Result<CsvRow, ToolError>>), ToolError> {
     let display = path.display().to_string();
     let file_error = move |m: String| ToolError::invalid("path", format!("{display}: {m}"));
     // The one CSV reader, in RFC 4180's format; a short or long row gets this function's error,
