@@ -1078,7 +1078,8 @@ async fn sqlite_stage_and_merge(
     Ok(Loaded::Merged(Merged { rejects, ..merged }))
 }
 
-/// A CSV value as BSON: integers, decimals and booleans by what they look like, the rest text.
+/// A CSV value as BSON: integers, decimals, booleans, dates and timestamps by what they look like,
+/// the rest text.
 pub fn bson_value(value: Option<&str>) -> Bson {
     let Some(v) = value else { return Bson::Null };
     if let Ok(i) = v.parse::<i64>() {
@@ -1093,7 +1094,9 @@ pub fn bson_value(value: Option<&str>) -> Bson {
     match v {
         "true" => Bson::Boolean(true),
         "false" => Bson::Boolean(false),
-        _ => Bson::String(v.to_string()),
+        // What preview guesses a date or timestamp is stored as one, so it sorts and compares
+        // as a date.
+        _ => values::bson_date(v).map_or_else(|| Bson::String(v.to_string()), Bson::DateTime),
     }
 }
 

@@ -223,6 +223,9 @@ async fn stage_and_merge(
             None => return Ok(Loaded::FileRefused),
         }
     }
+    if plan.mode == MergeMode::Insert && !names.contains(&"_id") {
+        refuse_a_second_run(m, plan, stage).await?;
+    }
     plan.merging.store(true, Ordering::Relaxed);
     let mut rejects = MergeRejects::new(plan.rejects_file.as_ref());
     if plan.mode == MergeMode::Upsert {
@@ -294,6 +297,36 @@ async fn stage_and_merge(
         tokio::time::sleep(Duration::from_millis(100 * attempt as u64)).await;
         attempt += 1;
     }
+}
+
+/// An insert-mode load of a file without `_id` gives every row a new one, so loading the same
+/// file again would add every row a second time, silently. When the collection already holds
+/// documents equal to the file's first and last rows (every field), that is what this load
+/// would do: refused, with the modes that make a re-run safe.
+async fn refuse_a_second_run(m: &Mongo, plan: &LoadPlan, stage: &Collection<Document>) -> Result<(), Failure> {
+    let target = m.db.collection::<Document>(&plan.target.name);
+    let mut lines = Vec::new();
+    for order in [1, -1] {
+        let Some(staged) = stage.find_one(doc! {}).sort(doc! { "_id": order }).await? else { return Ok(()) };
+        let Ok(fields) = staged.get_document("d") else { return Ok(()) };
+        // A dotted or `$` name would be read as a path or an operator, not matched as written.
+        if fields.keys().any(|k| k.contains('.') || k.starts_with('$')) {
+            return Ok(());
+        }
+        if target.find_one(fields.clone()).await?.is_none() {
+            return Ok(());
+        }
+        lines.push(staged.get_i64("_id").unwrap_or_default());
+    }
+    Err(Failure::Tool(ToolError::refused(
+        format!(
+            "collection {} already holds documents equal to lines {} and {} of the file: it looks loaded before, and \
+             the file has no _id, so insert mode would add every row again; nothing was loaded",
+            plan.target.name, lines[0], lines[1]
+        ),
+        "to load it again without duplicates pass mode: skip-duplicates (keep stored rows) or upsert, with key: the \
+         fields that identify a row (they need a unique index); if the rows really are new, give the file an _id column",
+    )))
 }
 
 /// Rows whose merge key an earlier line has: an upsert applies one row per key, so they are

@@ -3,7 +3,7 @@
 //! few batches, whatever the file's size.
 
 pub use crate::csv_file::{Format, Opened, open};
-use crate::csv_file::{csv_error, not_utf8};
+use crate::csv_file::{Next, Record, not_utf8};
 use std::{
     borrow::Cow,
     fs::File,
@@ -62,12 +62,7 @@ pub struct ReadJob {
 
 /// One record's staged values (borrowed from the record where they need no rewriting), or what
 /// is wrong with it.
-fn judge<'r>(
-    record: &'r csv::ByteRecord,
-    line: u64,
-    width: usize,
-    job: &ReadJob,
-) -> Result<Vec<Option<Cow<'r, str>>>, Reject> {
+fn judge<'r>(record: &'r Record, line: u64, width: usize, job: &ReadJob) -> Result<Vec<Option<Cow<'r, str>>>, Reject> {
     if record.len() != width {
         return Err(Reject {
             line,
@@ -79,11 +74,8 @@ fn judge<'r>(
     let mut values = Vec::with_capacity(job.slots.len());
     for slot in &job.slots {
         // The whole record was checked to be UTF-8 before; this stays total all the same.
-        let raw = std::str::from_utf8(&record[slot.field]).unwrap_or_default();
-        let is_null = match &job.format.null_values {
-            Some(markers) => markers.iter().any(|m| m == raw),
-            None => raw.is_empty() && !matches!(slot.kind, ValueKind::Text { .. }),
-        };
+        let raw = std::str::from_utf8(record.field(slot.field)).unwrap_or_default();
+        let is_null = is_null(&job.format, raw, record.quoted(slot.field));
         if is_null {
             if slot.required {
                 return Err(Reject {
@@ -105,6 +97,15 @@ fn judge<'r>(
         }
     }
     Ok(values)
+}
+
+/// COPY's CSV rule: an unquoted empty field is NULL, a quoted one (`""`) is not; with
+/// `null_values`, exactly those values are NULL where unquoted (COPY's NULL option).
+pub fn is_null(format: &Format, raw: &str, quoted: bool) -> bool {
+    match &format.null_values {
+        Some(markers) => !quoted && markers.iter().any(|m| m == raw),
+        None => raw.is_empty() && !quoted,
+    }
 }
 
 /// Good rows gathered for the next send: typed rows, or CSV text ready for the database's bulk
@@ -156,7 +157,6 @@ impl Pending {
 pub fn run(mut job: ReadJob, feed: mpsc::Sender<Feed>) -> ReadSummary {
     let mut summary = ReadSummary::default();
     let width = job.opened.fields.len();
-    let offset = job.opened.line_offset;
     let mut rejects_out =
         match job.rejects_file.as_ref().map(|f| f.try_clone().map(csv::Writer::from_writer)).transpose() {
             Ok(w) => w,
@@ -168,41 +168,43 @@ pub fn run(mut job: ReadJob, feed: mpsc::Sender<Feed>) -> ReadSummary {
     if let Some(w) = rejects_out.as_mut() {
         let _ = w.write_record(["line", "column", "value", "reason"]);
     }
-    let mut record = csv::ByteRecord::new();
+    let mut record = Record::default();
     let mut pending = Pending::new(job.csv);
     let mut refused = false;
     loop {
         if job.stop.load(Ordering::Relaxed) {
             return summary;
         }
-        match job.opened.reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
+        let judged = match job.opened.reader.read(&mut record) {
+            Ok(Next::End) => break,
+            Ok(Next::Record) => None,
+            Ok(Next::Malformed { line, reason }) => Some(Reject { line, column: None, value: None, reason }),
             Err(e) => {
-                summary.fatal = Some(match e.kind() {
-                    csv::ErrorKind::Utf8 { pos, .. } => not_utf8(
-                        pos.as_ref().map_or(0, |p| p.line()) + offset,
-                        pos.as_ref().map_or(0, |p| p.byte()),
-                        "a field",
-                    ),
-                    _ => csv_error(e, offset),
-                });
+                summary.fatal = Some(ToolError::refused(
+                    format!("cannot read the file: {e}; nothing was loaded"),
+                    "check that the file is readable and not being written",
+                ));
                 return summary;
             }
-        }
-        let line = record.position().map_or(0, |p| p.line()) + offset;
-        if std::str::from_utf8(record.as_slice()).is_err()
+        };
+        let line = record.line;
+        if judged.is_none()
+            && std::str::from_utf8(record.as_slice()).is_err()
             && let Some(bad) = record.iter().position(|f| std::str::from_utf8(f).is_err())
         {
-            let valid = std::str::from_utf8(&record[bad]).err().map_or(0, |e| e.valid_up_to());
-            let byte = record.position().map_or(0, |p| p.byte());
+            let valid = std::str::from_utf8(record.field(bad)).err().map_or(0, |e| e.valid_up_to());
             let column = job.opened.fields.get(bad).cloned().unwrap_or_default();
-            summary.fatal = Some(not_utf8(line, byte, &format!("column {column:?}, {valid} bytes into the field")));
+            summary.fatal =
+                Some(not_utf8(line, record.byte, &format!("column {column:?}, {valid} bytes into the field")));
             return summary;
         }
         summary.rows_read += 1;
         job.rows_read.store(summary.rows_read, Ordering::Relaxed);
-        match judge(&record, line, width, &job) {
+        let judged = match judged {
+            Some(reject) => Err(reject),
+            None => judge(&record, line, width, &job),
+        };
+        match judged {
             Ok(values) if !refused => {
                 pending.push(line, values);
                 if pending.count == BATCH_ROWS && feed.blocking_send(pending.take()).is_err() {
@@ -225,12 +227,9 @@ pub fn run(mut job: ReadJob, feed: mpsc::Sender<Feed>) -> ReadSummary {
                     summary.rejects.push(reject);
                 }
                 if !job.skip_bad_rows {
-                    // Nothing will be merged; read on only to list the first few bad rows.
+                    // Nothing will be merged; read on to count every bad row.
                     refused = true;
                     pending.clear();
-                    if summary.rejects.len() >= ABORT_REJECTS {
-                        break;
-                    }
                 }
             }
         }
@@ -251,25 +250,32 @@ pub fn run(mut job: ReadJob, feed: mpsc::Sender<Feed>) -> ReadSummary {
     summary
 }
 
-/// Up to `limit` records as text, for preview; a file problem ends it with an error.
-pub fn sample(opened: &mut Opened, limit: usize) -> Result<Vec<(u64, Vec<String>)>, ToolError> {
+/// A previewed record: its line and fields (`None`: NULL by the file's rules), or why it
+/// cannot be read.
+pub type Sampled = (u64, Result<Vec<Option<String>>, String>);
+
+/// Up to `limit` records, for preview; a file problem ends it with an error.
+pub fn sample(opened: &mut Opened, format: &Format, limit: usize) -> Result<Vec<Sampled>, ToolError> {
     let mut out = Vec::new();
-    let mut record = csv::ByteRecord::new();
+    let mut record = Record::default();
     while out.len() < limit {
-        match opened.reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(csv_error(e, opened.line_offset)),
+        match opened.reader.read(&mut record) {
+            Ok(Next::End) => break,
+            Ok(Next::Record) => {}
+            Ok(Next::Malformed { line, reason }) => {
+                out.push((line, Err(reason)));
+                continue;
+            }
+            Err(e) => return Err(ToolError::invalid("file", format!("cannot read the file: {e}"))),
         }
-        let line = record.position().map_or(0, |p| p.line()) + opened.line_offset;
         let mut fields = Vec::with_capacity(record.len());
-        for f in record.iter() {
-            match std::str::from_utf8(f) {
-                Ok(s) => fields.push(s.to_string()),
-                Err(_) => return Err(not_utf8(line, record.position().map_or(0, |p| p.byte()), "a field")),
+        for i in 0..record.len() {
+            match std::str::from_utf8(record.field(i)) {
+                Ok(s) => fields.push((!is_null(format, s, record.quoted(i))).then(|| s.to_string())),
+                Err(_) => return Err(not_utf8(record.line, record.byte, "a field")),
             }
         }
-        out.push((line, fields));
+        out.push((record.line, Ok(fields)));
     }
     Ok(out)
 }

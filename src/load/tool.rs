@@ -96,8 +96,8 @@ pub struct LoadCsvParams {
     /// Only UTF-8 (the default) is read; convert other encodings first.
     #[serde(default)]
     pub encoding: Option<String>,
-    /// Values read as NULL in every column. Default: an empty field is NULL, except in text columns
-    /// where it is the empty string.
+    /// Unquoted values read as NULL in every column. Default: COPY's CSV rule, an unquoted empty
+    /// field is NULL and a quoted "" the empty string.
     #[serde(default)]
     pub null_values: Option<Vec<String>>,
     /// Lines to skip before the header (titles, notes).
@@ -282,6 +282,7 @@ impl Server {
             CHECKs or the validator, unique keys taken or repeated in the file) are found by line too. Bad rows: by \
             default nothing loads and the first ones are listed with line, column, value and reason; on_error: skip \
             loads the good rows and reports the bad (rejects_file writes them all). Header names match columns case-insensitively, or pass a mapping. \
+            Fields follow PostgreSQL COPY's CSV rules: an unquoted empty field is NULL, a quoted \"\" the empty string. \
             preview: true reads the first rows, guesses types, shows mismatches and proposes a CREATE TABLE \
             without writing. Sends progress when asked; cancelling rolls back. Read-write databases only.",
         annotations(
@@ -299,48 +300,101 @@ impl Server {
     ) -> Result<Json<LoadCsvOutput>, ToolError> {
         let started = Instant::now();
         let db = self.database(p.database.as_deref())?;
-        let cfg = &db.config;
-        if cfg.mode != Mode::ReadWrite && !p.preview {
-            return Err(ToolError::refused(
-                format!("database {} is read-only", cfg.name),
-                "load-csv writes: configure the database with mode read-write (preview: true works on any database)",
-            ));
-        }
-        if let Some(enc) = p.encoding.as_deref()
-            && !matches!(enc.to_ascii_lowercase().replace('_', "-").as_str(), "utf-8" | "utf8")
-        {
-            return Err(ToolError::invalid(
-                "encoding",
-                format!(
-                    "only UTF-8 is read, not {enc}: convert the file first, e.g. `iconv -f {enc} -t UTF-8 in.csv > out.csv`"
-                ),
-            ));
-        }
-        if p.table.trim().is_empty() {
-            return Err(ToolError::invalid("table", "give the target table (list-objects shows them)"));
-        }
+        check_request(db, &p)?;
         // Only inside the directories this server may use (working directory, --allow-dir).
         let path = self.file("file", &p.file)?;
-        let header = p.header.unwrap_or(true);
-        let format = Format {
-            delimiter: one_byte("delimiter", p.delimiter.as_deref(), b',')?,
-            quote: one_byte("quote", p.quote.as_deref(), b'"')?,
-            escape: p.escape.as_deref().map(|e| one_byte("escape", Some(e), b'\\')).transpose()?,
-            header,
-            skip_rows: p.skip_rows.unwrap_or(0),
-            null_values: p.null_values.clone(),
-        };
-        let mut opened = {
-            let (files, path, format) = (self.files().clone(), path.clone(), format.clone());
-            tokio::task::spawn_blocking(move || super::reader::open(&files, "file", &path, &format))
-                .await
-                .map_err(|e| ToolError::invalid("file", e.to_string()))??
-        };
+        let format = read_format(&p)?;
+        let mut opened = self.open_csv(&path, &format).await?;
         let target = crate::load::load_target(db, p.table.trim()).await?;
-        let mut out = LoadCsvOutput {
-            database: cfg.name.clone(),
-            engine: cfg.engine,
-            table: target.as_ref().map_or_else(|| p.table.clone(), |t| t.name.clone()),
+        let mut out = LoadCsvOutput::new(db, &p, &path, target.as_ref());
+        let Some(target) = target else {
+            if p.preview {
+                return self.preview_new_table(db, &p, opened, out, started).await;
+            }
+            return Err(no_table(db, &p));
+        };
+        let staged = stage_columns(&opened.fields, &target, &p, format.header, &mut out)?;
+        if p.preview {
+            return self.preview_existing(opened, &staged.slots, &format, &p, out, started);
+        }
+        out.key = merge_key(&p, &target, &staged.slots)?;
+        let rejects_file = self.create_rejects_file(&p, &mut out)?;
+        let plan = load_plan(&p, target, &staged, out.key.clone(), rejects_file.clone());
+        opened.fields.shrink_to_fit();
+        let job = super::reader::ReadJob {
+            opened,
+            slots: staged.slots,
+            format,
+            skip_bad_rows: plan.skip_bad_rows,
+            rejects_file,
+            rows_read: Arc::new(AtomicU64::new(0)),
+            stop: Arc::new(AtomicBool::new(false)),
+            csv: crate::load::takes_csv(db),
+        };
+        let (summary, loaded) = read_and_load(db, &plan, job, &ctx, started).await?;
+        report(out, summary, loaded, started).map(Json)
+    }
+}
+
+/// Refusals before anything is read: a read-only database, an encoding other than UTF-8, no table.
+fn check_request(db: &crate::engine::Database, p: &LoadCsvParams) -> Result<(), ToolError> {
+    let cfg = &db.config;
+    if cfg.mode != Mode::ReadWrite && !p.preview {
+        return Err(ToolError::refused(
+            format!("database {} is read-only", cfg.name),
+            "load-csv writes: configure the database with mode read-write (preview: true works on any database)",
+        ));
+    }
+    if let Some(enc) = p.encoding.as_deref()
+        && !matches!(enc.to_ascii_lowercase().replace('_', "-").as_str(), "utf-8" | "utf8")
+    {
+        return Err(ToolError::invalid(
+            "encoding",
+            format!(
+                "only UTF-8 is read, not {enc}: convert the file first, e.g. `iconv -f {enc} -t UTF-8 in.csv > out.csv`"
+            ),
+        ));
+    }
+    if p.table.trim().is_empty() {
+        return Err(ToolError::invalid("table", "give the target table (list-objects shows them)"));
+    }
+    Ok(())
+}
+
+/// How to read the file, from the request.
+fn read_format(p: &LoadCsvParams) -> Result<Format, ToolError> {
+    Ok(Format {
+        delimiter: one_byte("delimiter", p.delimiter.as_deref(), b',')?,
+        quote: one_byte("quote", p.quote.as_deref(), b'"')?,
+        escape: p.escape.as_deref().map(|e| one_byte("escape", Some(e), b'\\')).transpose()?,
+        header: p.header.unwrap_or(true),
+        skip_rows: p.skip_rows.unwrap_or(0),
+        null_values: p.null_values.clone(),
+    })
+}
+
+fn no_table(db: &crate::engine::Database, p: &LoadCsvParams) -> ToolError {
+    ToolError::invalid(
+        "table",
+        format!(
+            "no table {} in database {}: call load-csv with preview: true to get a CREATE TABLE for this file",
+            p.table, db.config.name
+        ),
+    )
+}
+
+impl LoadCsvOutput {
+    /// The report before anything is read or loaded.
+    fn new(
+        db: &crate::engine::Database,
+        p: &LoadCsvParams,
+        path: &std::path::Path,
+        target: Option<&TargetTable>,
+    ) -> Self {
+        LoadCsvOutput {
+            database: db.config.name.clone(),
+            engine: db.config.engine,
+            table: target.map_or_else(|| p.table.clone(), |t| t.name.clone()),
             file: path.display().to_string(),
             mode: p.mode,
             committed: false,
@@ -360,227 +414,254 @@ impl Server {
             guessed: vec![],
             create_table: None,
             notes: vec![],
-        };
-        let Some(target) = target else {
-            if p.preview {
-                return self.preview_new_table(db, &p, opened, out, started).await;
-            }
-            return Err(ToolError::invalid(
-                "table",
-                format!(
-                    "no table {} in database {}: call load-csv with preview: true to get a CREATE TABLE for this file",
-                    p.table, cfg.name
-                ),
-            ));
-        };
-        let fields = map_fields(&opened.fields, &target, p.mapping.as_ref(), header)?;
-        for (file_column, column) in opened.fields.iter().zip(&fields) {
-            out.mapping.push(ColumnMapping {
-                file_column: file_column.clone(),
-                column: column.clone(),
-                type_name: column
-                    .as_ref()
-                    .and_then(|c| target.columns.iter().find(|t| &t.name == c))
-                    .map(|t| t.type_name.clone()),
-            });
         }
-        let extra: Vec<&String> =
-            opened.fields.iter().zip(&fields).filter(|(_, c)| c.is_none()).map(|(f, _)| f).collect();
-        if !extra.is_empty() && header && !p.ignore_extra_columns {
-            return Err(ToolError::refused(
-                format!(
-                    "the file has columns table {} lacks: {}; nothing was loaded",
-                    target.name,
-                    extra.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-                "map them to table columns with `mapping`, or pass ignore_extra_columns: true to leave them out",
-            ));
-        }
-        // Columns the file does not fill must be able to stay empty.
-        out.unfilled_columns = target
-            .columns
-            .iter()
-            .filter(|c| !fields.iter().flatten().any(|f| f == &c.name))
-            .map(|c| c.name.clone())
-            .collect();
-        let missing: Vec<&str> = target
-            .columns
-            .iter()
-            .filter(|c| out.unfilled_columns.contains(&c.name) && !c.nullable && !c.has_default)
-            .map(|c| c.name.as_str())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ToolError::refused(
-                format!(
-                    "the file lacks columns table {} requires (NOT NULL, no default): {}; nothing was loaded",
-                    target.name,
-                    missing.join(", ")
-                ),
-                "add them to the file, or map file columns to them with `mapping`",
-            ));
-        }
-        // Staged columns in table order, each with the field that feeds it.
-        let mut slots = Vec::new();
-        let mut staged_columns = Vec::new();
-        for (field, column) in fields.iter().enumerate() {
-            let Some(column) = column else { continue };
-            let (index, kind, required) = match target.columns.iter().position(|c| &c.name == column) {
-                Some(i) => (i, target.columns[i].kind, !target.columns[i].nullable),
-                None => (0, crate::load::ValueKind::Other, false),
-            };
-            staged_columns.push((index, column.clone()));
-            slots.push(Slot {
-                field,
-                name: column.clone(),
-                kind,
-                required,
-                secret: crate::redact::is_secret_name(column),
-            });
-        }
-        if slots.is_empty() {
-            return Err(ToolError::invalid("mapping", "no file column matches a table column: pass a mapping"));
-        }
-        if p.preview {
-            return self.preview_existing(opened, &slots, &format, &p, out, started);
-        }
-        let key = p.key.clone().unwrap_or_else(|| target.primary_key.clone());
-        if p.mode != MergeMode::Insert {
-            if key.is_empty() {
-                return Err(ToolError::invalid(
-                    "key",
-                    format!("table {} has no primary key: name the key columns for {:?}", target.name, p.mode),
-                ));
-            }
-            if let Some(k) = key.iter().find(|k| !slots.iter().any(|s| &s.name == *k)) {
-                return Err(ToolError::invalid("key", format!("key column {k} is not filled by the file")));
-            }
-        }
-        out.key = key.clone();
-        // Created now, before anything is loaded: an existing file is refused unless overwrite.
-        let rejects_file = match p.rejects_file.as_deref() {
-            Some(f) => {
-                let path = self.file("rejects_file", f)?;
-                let file = self.files().create("rejects_file", std::path::Path::new(f.trim()), p.overwrite)?;
-                out.rejects_file = Some(path.display().to_string());
-                Some(Arc::new(file))
-            }
-            None => None,
-        };
-        let skip_bad_rows = p.on_error == OnError::Skip;
-        let merging = Arc::new(AtomicBool::new(false));
-        let plan = if target.schemaless {
-            // A collection: staged fields are the file's, in file order.
-            let mut t = target.clone();
-            t.columns = slots
-                .iter()
-                .map(|s| crate::load::TargetColumn {
-                    name: s.name.clone(),
-                    type_name: String::new(),
-                    kind: s.kind,
-                    nullable: true,
-                    has_default: false,
-                })
-                .collect();
-            LoadPlan {
-                columns: (0..t.columns.len()).collect(),
-                target: t,
-                mode: p.mode,
-                key,
-                timeout_ms: p.timeout_ms.unwrap_or(DEFAULT_LOAD_TIMEOUT_MS),
-                non_atomic: p.non_atomic,
-                skip_bad_rows,
-                rejects_file: rejects_file.clone(),
-                merging: merging.clone(),
-            }
-        } else {
-            LoadPlan {
-                columns: staged_columns.iter().map(|(i, _)| *i).collect(),
-                target,
-                mode: p.mode,
-                key,
-                timeout_ms: p.timeout_ms.unwrap_or(DEFAULT_LOAD_TIMEOUT_MS),
-                non_atomic: p.non_atomic,
-                skip_bad_rows,
-                rejects_file: rejects_file.clone(),
-                merging: merging.clone(),
-            }
-        };
+    }
+}
 
-        let rows_read = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (feed, batches) = tokio::sync::mpsc::channel(4);
-        opened.fields.shrink_to_fit();
-        let job = super::reader::ReadJob {
-            opened,
-            slots,
-            format,
-            skip_bad_rows,
-            rejects_file: rejects_file.clone(),
-            rows_read: rows_read.clone(),
-            stop: stop.clone(),
-            csv: crate::load::takes_csv(db),
-        };
-        let reading = tokio::task::spawn_blocking(move || super::reader::run(job, feed));
-        let progress = ctx.meta.get_progress_token().map(|token| {
-            let peer = ctx.peer.clone();
-            let rows_read = rows_read.clone();
-            tokio::spawn(report_progress(peer, token, rows_read, merging, started))
+/// The file's columns matched to the table's: what each staged column reads and where it goes.
+struct Staged {
+    slots: Vec<Slot>,
+    /// Each staged column's index among the table's columns.
+    columns: Vec<usize>,
+}
+
+/// Match file columns to table columns (reporting the mapping and the unfilled columns in
+/// `out`); refuse extra file columns (unless ignored) and required table columns the file lacks.
+fn stage_columns(
+    file_columns: &[String],
+    target: &TargetTable,
+    p: &LoadCsvParams,
+    header: bool,
+    out: &mut LoadCsvOutput,
+) -> Result<Staged, ToolError> {
+    let fields = map_fields(file_columns, target, p.mapping.as_ref(), header)?;
+    for (file_column, column) in file_columns.iter().zip(&fields) {
+        out.mapping.push(ColumnMapping {
+            file_column: file_column.clone(),
+            column: column.clone(),
+            type_name: column
+                .as_ref()
+                .and_then(|c| target.columns.iter().find(|t| &t.name == c))
+                .map(|t| t.type_name.clone()),
         });
-        let loaded = crate::load::load(db, &plan, batches, ctx.ct.clone()).await;
-        stop.store(true, Ordering::Relaxed);
-        if let Some(task) = progress {
-            task.abort();
-        }
-        let summary = reading.await.map_err(|e| ToolError::invalid("file", format!("reading failed: {e}")))?;
-        let merged = loaded?;
-        if let Some(fatal) = summary.fatal {
-            return Err(fatal);
-        }
-        let merged = match merged {
-            Loaded::Merged(merged) => merged,
-            Loaded::FileRefused => return Err(bad_rows(&summary.rejects, summary.rejected, summary.rows_read > 0)),
-            Loaded::RowsRefused(refused) => {
-                let mut listed = summary.rejects;
-                listed.extend(refused.listed);
-                listed.sort_by_key(|r| r.line);
-                return Err(bad_rows(&listed, summary.rejected + refused.count, true));
-            }
+    }
+    let extra: Vec<&String> = file_columns.iter().zip(&fields).filter(|(_, c)| c.is_none()).map(|(f, _)| f).collect();
+    if !extra.is_empty() && header && !p.ignore_extra_columns {
+        return Err(ToolError::refused(
+            format!(
+                "the file has columns table {} lacks: {}; nothing was loaded",
+                target.name,
+                extra.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            "map them to table columns with `mapping`, or pass ignore_extra_columns: true to leave them out",
+        ));
+    }
+    // Columns the file does not fill must be able to stay empty.
+    out.unfilled_columns = target
+        .columns
+        .iter()
+        .filter(|c| !fields.iter().flatten().any(|f| f == &c.name))
+        .map(|c| c.name.clone())
+        .collect();
+    let missing: Vec<&str> = target
+        .columns
+        .iter()
+        .filter(|c| out.unfilled_columns.contains(&c.name) && !c.nullable && !c.has_default)
+        .map(|c| c.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ToolError::refused(
+            format!(
+                "the file lacks columns table {} requires (NOT NULL, no default): {}; nothing was loaded",
+                target.name,
+                missing.join(", ")
+            ),
+            "add them to the file, or map file columns to them with `mapping`",
+        ));
+    }
+    // Staged columns in table order, each with the field that feeds it.
+    let mut staged = Staged { slots: Vec::new(), columns: Vec::new() };
+    for (field, column) in fields.iter().enumerate() {
+        let Some(column) = column else { continue };
+        let (index, kind, required) = match target.columns.iter().position(|c| &c.name == column) {
+            Some(i) => (i, target.columns[i].kind, !target.columns[i].nullable),
+            None => (0, crate::load::ValueKind::Other, false),
         };
-        out.committed = true;
-        out.rows_read = summary.rows_read;
-        out.inserted = merged.inserted;
-        out.updated = merged.updated;
-        out.unchanged = merged.unchanged;
-        out.skipped_duplicates = merged.skipped;
-        // The reader's bad rows, then those the target's constraints refused at the merge.
-        out.rejected = summary.rejected + merged.rejects.count;
-        out.rejects = summary.rejects;
-        let room = super::reader::MAX_REPORTED_REJECTS.saturating_sub(out.rejects.len());
-        out.rejects.extend(merged.rejects.listed.into_iter().take(room));
-        out.rejects.sort_by_key(|r| r.line);
-        if out.rejected > out.rejects.len() as u64 {
-            out.notes.push(format!(
-                "{} bad rows, {} listed{}",
-                out.rejected,
-                out.rejects.len(),
-                if out.rejects_file.is_some() {
-                    "; rejects_file has all of them"
-                } else {
-                    "; pass rejects_file to get all of them"
-                }
+        staged.columns.push(index);
+        staged.slots.push(Slot {
+            field,
+            name: column.clone(),
+            kind,
+            required,
+            secret: crate::redact::is_secret_name(column),
+        });
+    }
+    if staged.slots.is_empty() {
+        return Err(ToolError::invalid("mapping", "no file column matches a table column: pass a mapping"));
+    }
+    Ok(staged)
+}
+
+/// The key rows are merged on: `key`, else the primary key; upsert and skip-duplicates need one
+/// the file fills.
+fn merge_key(p: &LoadCsvParams, target: &TargetTable, slots: &[Slot]) -> Result<Vec<String>, ToolError> {
+    let key = p.key.clone().unwrap_or_else(|| target.primary_key.clone());
+    if p.mode != MergeMode::Insert {
+        if key.is_empty() {
+            return Err(ToolError::invalid(
+                "key",
+                format!("table {} has no primary key: name the key columns for {:?}", target.name, p.mode),
             ));
         }
-        if merged.without_transaction {
-            out.notes.push(
-                "non_atomic: rows were merged without a transaction, so a crash during the merge could have left part \
-                 of them applied"
-                    .into(),
-            );
+        if let Some(k) = key.iter().find(|k| !slots.iter().any(|s| &s.name == *k)) {
+            return Err(ToolError::invalid("key", format!("key column {k} is not filled by the file")));
         }
-        let elapsed = started.elapsed().as_secs_f64();
-        out.elapsed_ms = round(elapsed * 1000.0);
-        out.rows_per_second = round(out.rows_read as f64 / elapsed.max(1e-6));
-        Ok(Json(out))
+    }
+    Ok(key)
+}
+
+/// What the database side does: the target (a collection's fields are the file's, in file
+/// order), the staged columns, the mode and key.
+fn load_plan(
+    p: &LoadCsvParams,
+    mut target: TargetTable,
+    staged: &Staged,
+    key: Vec<String>,
+    rejects_file: Option<Arc<std::fs::File>>,
+) -> LoadPlan {
+    let columns = if target.schemaless {
+        target.columns = staged
+            .slots
+            .iter()
+            .map(|s| crate::load::TargetColumn {
+                name: s.name.clone(),
+                type_name: String::new(),
+                kind: s.kind,
+                nullable: true,
+                has_default: false,
+            })
+            .collect();
+        (0..target.columns.len()).collect()
+    } else {
+        staged.columns.clone()
+    };
+    LoadPlan {
+        columns,
+        target,
+        mode: p.mode,
+        key,
+        timeout_ms: p.timeout_ms.unwrap_or(DEFAULT_LOAD_TIMEOUT_MS),
+        non_atomic: p.non_atomic,
+        skip_bad_rows: p.on_error == OnError::Skip,
+        rejects_file,
+        merging: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+/// Read the file in a blocking thread while the database side stages and merges what it sends,
+/// with progress notifications when the client asked for them.
+async fn read_and_load(
+    db: &crate::engine::Database,
+    plan: &LoadPlan,
+    job: super::reader::ReadJob,
+    ctx: &RequestContext<RoleServer>,
+    started: Instant,
+) -> Result<(super::reader::ReadSummary, Result<Loaded, ToolError>), ToolError> {
+    let (rows_read, stop) = (job.rows_read.clone(), job.stop.clone());
+    let (feed, batches) = tokio::sync::mpsc::channel(4);
+    let reading = tokio::task::spawn_blocking(move || super::reader::run(job, feed));
+    let progress = ctx
+        .meta
+        .get_progress_token()
+        .map(|token| tokio::spawn(report_progress(ctx.peer.clone(), token, rows_read, plan.merging.clone(), started)));
+    let loaded = crate::load::load(db, plan, batches, ctx.ct.clone()).await;
+    stop.store(true, Ordering::Relaxed);
+    if let Some(task) = progress {
+        task.abort();
+    }
+    let summary = reading.await.map_err(|e| ToolError::invalid("file", format!("reading failed: {e}")))?;
+    Ok((summary, loaded))
+}
+
+/// The result: what was merged, or why nothing was, with every bad row counted.
+fn report(
+    mut out: LoadCsvOutput,
+    summary: super::reader::ReadSummary,
+    loaded: Result<Loaded, ToolError>,
+    started: Instant,
+) -> Result<LoadCsvOutput, ToolError> {
+    let merged = loaded?;
+    if let Some(fatal) = summary.fatal {
+        return Err(fatal);
+    }
+    let merged = match merged {
+        Loaded::Merged(merged) => merged,
+        // The reader read the whole file: its count is every bad row it holds.
+        Loaded::FileRefused => return Err(bad_rows(&summary.rejects, summary.rejected, false)),
+        Loaded::RowsRefused(refused) => {
+            let mut listed = summary.rejects;
+            listed.extend(refused.listed);
+            listed.sort_by_key(|r| r.line);
+            return Err(bad_rows(&listed, summary.rejected + refused.count, true));
+        }
+    };
+    out.committed = true;
+    out.rows_read = summary.rows_read;
+    out.inserted = merged.inserted;
+    out.updated = merged.updated;
+    out.unchanged = merged.unchanged;
+    out.skipped_duplicates = merged.skipped;
+    // The reader's bad rows, then those the target's constraints refused at the merge.
+    out.rejected = summary.rejected + merged.rejects.count;
+    out.rejects = summary.rejects;
+    let room = super::reader::MAX_REPORTED_REJECTS.saturating_sub(out.rejects.len());
+    out.rejects.extend(merged.rejects.listed.into_iter().take(room));
+    out.rejects.sort_by_key(|r| r.line);
+    if out.rejected > out.rejects.len() as u64 {
+        out.notes.push(format!(
+            "{} bad rows, {} listed{}",
+            out.rejected,
+            out.rejects.len(),
+            if out.rejects_file.is_some() {
+                "; rejects_file has all of them"
+            } else {
+                "; pass rejects_file to get all of them"
+            }
+        ));
+    }
+    if merged.without_transaction {
+        out.notes.push(
+            "non_atomic: rows were merged without a transaction, so a crash during the merge could have left part \
+             of them applied"
+                .into(),
+        );
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    out.elapsed_ms = round(elapsed * 1000.0);
+    out.rows_per_second = round(out.rows_read as f64 / elapsed.max(1e-6));
+    Ok(out)
+}
+
+impl Server {
+    /// Open the file in a blocking thread: skipped rows and the header read.
+    async fn open_csv(&self, path: &std::path::Path, format: &Format) -> Result<super::reader::Opened, ToolError> {
+        let (files, path, format) = (self.files().clone(), path.to_path_buf(), format.clone());
+        tokio::task::spawn_blocking(move || super::reader::open(&files, "file", &path, &format))
+            .await
+            .map_err(|e| ToolError::invalid("file", e.to_string()))?
+    }
+
+    /// Created before anything is loaded: an existing file is refused unless overwrite.
+    fn create_rejects_file(
+        &self,
+        p: &LoadCsvParams,
+        out: &mut LoadCsvOutput,
+    ) -> Result<Option<Arc<std::fs::File>>, ToolError> {
+        let Some(f) = p.rejects_file.as_deref() else { return Ok(None) };
+        let path = self.file("rejects_file", f)?;
+        let file = self.files().create("rejects_file", std::path::Path::new(f.trim()), p.overwrite)?;
+        out.rejects_file = Some(path.display().to_string());
+        Ok(Some(Arc::new(file)))
     }
 }
 
@@ -650,10 +731,17 @@ impl Server {
         mut out: LoadCsvOutput,
         started: Instant,
     ) -> Result<Json<LoadCsvOutput>, ToolError> {
-        let rows = super::reader::sample(&mut opened, p.preview_rows.unwrap_or(DEFAULT_PREVIEW_ROWS) as usize)?;
+        let rows = super::reader::sample(&mut opened, format, p.preview_rows.unwrap_or(DEFAULT_PREVIEW_ROWS) as usize)?;
         out.guessed = guesses(&opened.fields, &rows);
         let width = opened.fields.len();
         for (line, fields) in &rows {
+            let fields = match fields {
+                Ok(f) => f,
+                Err(reason) => {
+                    out.rejects.push(Reject { line: *line, column: None, value: None, reason: reason.clone() });
+                    continue;
+                }
+            };
             if fields.len() != width {
                 out.rejects.push(Reject {
                     line: *line,
@@ -664,19 +752,14 @@ impl Server {
                 continue;
             }
             for slot in slots {
-                let raw = fields[slot.field].as_str();
-                let is_null = match &format.null_values {
-                    Some(m) => m.iter().any(|x| x == raw),
-                    None => raw.is_empty() && !matches!(slot.kind, crate::load::ValueKind::Text { .. }),
-                };
-                let problem = if is_null {
-                    slot.required.then(|| "empty, but the column is NOT NULL".to_string())
-                } else {
-                    super::values::check(slot.kind, raw).err()
+                let raw = fields[slot.field].as_deref();
+                let problem = match raw {
+                    None => slot.required.then(|| "empty, but the column is NOT NULL".to_string()),
+                    Some(raw) => super::values::check(slot.kind, raw).err(),
                 };
                 if let Some(reason) = problem {
-                    let value = (!is_null)
-                        .then(|| if slot.secret { "[redacted]".into() } else { raw.chars().take(200).collect() });
+                    let value =
+                        raw.map(|raw| if slot.secret { "[redacted]".into() } else { raw.chars().take(200).collect() });
                     out.rejects.push(Reject { line: *line, column: Some(slot.name.clone()), value, reason });
                     break;
                 }
@@ -698,7 +781,9 @@ impl Server {
         mut out: LoadCsvOutput,
         started: Instant,
     ) -> Result<Json<LoadCsvOutput>, ToolError> {
-        let rows = super::reader::sample(&mut opened, p.preview_rows.unwrap_or(DEFAULT_PREVIEW_ROWS) as usize)?;
+        let format = Format { null_values: p.null_values.clone(), ..Format::default() };
+        let rows =
+            super::reader::sample(&mut opened, &format, p.preview_rows.unwrap_or(DEFAULT_PREVIEW_ROWS) as usize)?;
         out.guessed = guesses(&opened.fields, &rows);
         out.rows_read = rows.len() as u64;
         out.create_table = crate::load::create_table_for(
@@ -728,7 +813,7 @@ impl Server {
     }
 }
 
-fn guesses(fields: &[String], rows: &[(u64, Vec<String>)]) -> Vec<GuessedColumn> {
+fn guesses(fields: &[String], rows: &[super::reader::Sampled]) -> Vec<GuessedColumn> {
     fields
         .iter()
         .enumerate()
@@ -736,8 +821,8 @@ fn guesses(fields: &[String], rows: &[(u64, Vec<String>)]) -> Vec<GuessedColumn>
             let mut guessed: Option<Guess> = None;
             let mut empty = 0;
             let mut max_chars = 0;
-            for (_, r) in rows {
-                let v = r.get(i).map(String::as_str).unwrap_or("");
+            for r in rows.iter().filter_map(|(_, r)| r.as_ref().ok()) {
+                let v = r.get(i).and_then(Option::as_deref).unwrap_or("");
                 if v.is_empty() {
                     empty += 1;
                     continue;

@@ -161,6 +161,29 @@ pub fn guess(raw: &str) -> Guess {
     Guess::Text
 }
 
+/// A value [`guess`] takes for a date or timestamp, as a BSON date (UTC milliseconds): a date
+/// is its midnight, a time without an offset is read as UTC.
+pub fn bson_date(raw: &str) -> Option<mongodb::bson::DateTime> {
+    let v = raw.trim();
+    let b = v.as_bytes();
+    // Cheap first: every value of a collection load comes through here.
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' || !b[..4].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let utc = if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        d.and_hms_opt(0, 0, 0)?.and_utc()
+    } else if let Some(n) = NAIVE_FORMATS.iter().find_map(|f| NaiveDateTime::parse_from_str(v, f).ok()) {
+        n.and_utc()
+    } else {
+        DateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S%.f%#z")
+            .or_else(|_| DateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f%#z"))
+            .or_else(|_| DateTime::parse_from_rfc3339(v))
+            .ok()?
+            .to_utc()
+    };
+    Some(mongodb::bson::DateTime::from_millis(utc.timestamp_millis()))
+}
+
 /// The type that holds both: the wider of two numbers or two timestamps, otherwise text.
 pub fn widen(a: Guess, b: Guess) -> Guess {
     use Guess::*;

@@ -1,5 +1,5 @@
-//! Seeds: `.sql` scripts, or `.csv` / `.json` files named after their table, applied in file-name
-//! order inside one transaction. A ledger (`data_engineer_seeds`: file, SHA-256, applied_at)
+//! Seeds: `.sql` scripts, or `.csv` / `.json` files named after their table (a numeric prefix
+//! only orders them), applied in file-name order inside one transaction. A ledger (`data_engineer_seeds`: file, SHA-256, applied_at)
 //! makes a re-run a no-op; a changed file is reported, and re-applied (upserts on the primary
 //! key) only when asked.
 
@@ -77,7 +77,7 @@ enum Format {
 
 struct Found {
     path: PathBuf,
-    /// The ledger key: the file name.
+    /// The ledger key: the path inside the seed folder.
     name: String,
     format: Option<Format>,
     sha256: String,
@@ -97,35 +97,51 @@ impl SeedFile {
     }
 }
 
-/// The seed files at `path` (a file, or a folder's files in name order) with their checksums; the
-/// folder is listed, and every file opened, through `access`.
+/// The seed files at `path` (a file, or a folder's files and its subfolders', in path order) with
+/// their checksums; every folder is listed, and every file opened, through `access`. A file's
+/// ledger key is its path inside the seed folder (`eu/customers.csv`), or its name when `path`
+/// is the file.
 fn find(access: &FileAccess, path: &Path) -> Result<Vec<Found>, ToolError> {
     let meta = std::fs::metadata(path)
         .map_err(|e| ToolError::invalid("path", format!("cannot read {}: {e}", path.display())))?;
-    let paths: Vec<PathBuf> = if meta.is_dir() {
-        access.list("path", path, |n| !n.starts_with('.'))?.into_iter().map(|e| e.path).collect()
-    } else if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
-        vec![]
-    } else {
-        vec![path.to_path_buf()]
-    };
+    let mut paths: Vec<(String, PathBuf)> = Vec::new();
+    if meta.is_dir() {
+        walk(access, path, "", &mut paths)?;
+        paths.sort_by(|a, b| a.0.cmp(&b.0));
+    } else if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        paths.push((name, path.to_path_buf()));
+    }
     paths
         .into_iter()
-        .map(|p| {
+        .map(|(name, p)| {
             let format = match p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
                 Some("sql") => Some(Format::Sql),
                 Some("csv") => Some(Format::Csv),
                 Some("json") => Some(Format::Json),
                 _ => None,
             };
-            Ok(Found {
-                name: p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-                sha256: sha256(access, &p)?,
-                format,
-                path: p,
-            })
+            Ok(Found { name, sha256: sha256(access, &p)?, format, path: p })
         })
         .collect()
+}
+
+/// The files of `dir` (through `access`, which judges each) and of its subfolders (real
+/// folders only, not links to one; hidden ones left out), keyed by their path under the seed
+/// folder.
+fn walk(access: &FileAccess, dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Result<(), ToolError> {
+    for entry in access.list("path", dir, |n| !n.starts_with('.'))? {
+        out.push((format!("{prefix}{}", entry.name), entry.path));
+    }
+    let listing = std::fs::read_dir(dir)
+        .map_err(|e| ToolError::invalid("path", format!("cannot list {}: {e}", dir.display())))?;
+    for item in listing.flatten() {
+        let name = item.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && item.file_type().is_ok_and(|t| t.is_dir()) {
+            walk(access, &dir.join(&name), &format!("{prefix}{name}/"), out)?;
+        }
+    }
+    Ok(())
 }
 
 /// The file's SHA-256, read in chunks (seed CSVs can be large).
@@ -145,8 +161,15 @@ fn sha256(access: &FileAccess, path: &Path) -> Result<String, ToolError> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The table a data file fills: its name without the extension and without a numeric prefix,
+/// which only orders the files (`10_orders.csv` fills `orders`).
 fn stem(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
+    match stem[digits..].strip_prefix(['_', '-']) {
+        Some(rest) if digits > 0 && !rest.is_empty() => rest.to_string(),
+        _ => stem,
+    }
 }
 
 fn read_text(access: &FileAccess, path: &Path) -> Result<String, ToolError> {
@@ -224,19 +247,10 @@ pub async fn seed(
             None => SeedOutcome::Applied,
         };
         if matches!(entry.outcome, SeedOutcome::Applied | SeedOutcome::Reapplied) {
-            let upsert = entry.outcome == SeedOutcome::Reapplied;
+            let mut upsert = entry.outcome == SeedOutcome::Reapplied;
             let job = match format {
                 Format::Sql => Job::Sql(seed_script(db, access, &f)?),
                 Format::Csv | Format::Json => {
-                    let table =
-                        crate::ops::resolve_table(db, "path", &stem(&f.path)).await.map_err(|e| in_file(&f.name, e))?;
-                    if upsert && table.primary_key.is_empty() {
-                        return Err(ToolError::refused(
-                            format!("{} changed, but table {} has no primary key to upsert on", f.name, table.shown()),
-                            "add a primary key to the table, or restore the file and add new rows in a new seed file",
-                        ));
-                    }
-                    entry.table = Some(table.shown());
                     // Columns come from the CSV header or the JSON objects' keys; each must exist.
                     let (keys, rows) = if format == Format::Csv {
                         (csv_seed(access, &f.path)?.0, None)
@@ -244,6 +258,33 @@ pub async fn seed(
                         let rows = json_rows(access, &f.path)?;
                         (json_keys(&rows), Some(rows))
                     };
+                    let name = stem(&f.path);
+                    let table = match crate::ops::resolve_table(db, "path", &name).await {
+                        Ok(table) => table,
+                        // A script earlier in this run may create it (a schema file that sorts
+                        // first, on a fresh database): the insert, in the same transaction, checks
+                        // the columns then. Such a table is new, so its rows are inserted.
+                        Err(ToolError::InvalidArgument { .. })
+                            if db.capabilities().transactional_ddl
+                                && work.iter().any(|(_, _, j, _)| matches!(j, Job::Sql(_))) =>
+                        {
+                            super::Table { schema: None, name, columns: keys.clone(), primary_key: vec![] }
+                        }
+                        Err(e) => return Err(in_file(&f.name, e)),
+                    };
+                    // A first apply onto rows the table already holds updates them on the primary
+                    // key, as a re-apply does, rather than failing on the first duplicate: a seed
+                    // states what the rows should be, and rows it does not name are kept.
+                    if entry.outcome == SeedOutcome::Applied && !table.primary_key.is_empty() {
+                        upsert = true;
+                    }
+                    if upsert && table.primary_key.is_empty() {
+                        return Err(ToolError::refused(
+                            format!("{} changed, but table {} has no primary key to upsert on", f.name, table.shown()),
+                            "add a primary key to the table, or restore the file and add new rows in a new seed file",
+                        ));
+                    }
+                    entry.table = Some(table.shown());
                     let columns = keys
                         .iter()
                         .map(|k| table.column("path", k).map_err(|e| in_file(&f.name, e)))
@@ -318,9 +359,10 @@ async fn csv_rows(
     let (header, records) = csv_seed(access, path)?;
     let batch_rows = (BIND_BUDGET / header.len().max(1)).max(1);
     let mut batch = Vec::new();
+    let mut lines = Vec::new();
     let mut written = 0;
     for record in records {
-        let record = record?;
+        let (line, record) = record?;
         // An empty field is NULL.
         let row: Map<String, Value> = header
             .iter()
@@ -328,15 +370,47 @@ async fn csv_rows(
             .map(|(k, v)| (k.clone(), if v.is_empty() { Value::Null } else { Value::String(v.to_string()) }))
             .collect();
         batch.push(row);
+        lines.push(line);
         if batch.len() == batch_rows {
-            written += insert_rows(conn, target, &batch).await?;
+            written += insert_batch(conn, target, &batch, &lines).await?;
             batch.clear();
+            lines.clear();
         }
     }
-    if !batch.is_empty() {
-        written += insert_rows(conn, target, &batch).await?;
-    }
+    written += insert_batch(conn, target, &batch, &lines).await?;
     Ok(written)
+}
+
+/// Insert a batch of a CSV seed; when the database refuses it, find the first row it refuses
+/// (one at a time, after a savepoint) and name its line.
+async fn insert_batch(
+    conn: &mut Session<'_>,
+    target: &Target<'_>,
+    batch: &[Map<String, Value>],
+    lines: &[u64],
+) -> Result<u64, ToolError> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    conn.execute("SAVEPOINT seed_rows", &[]).await?;
+    let e = match insert_rows(conn, target, batch).await {
+        Ok(n) => {
+            conn.execute("RELEASE SAVEPOINT seed_rows", &[]).await?;
+            return Ok(n);
+        }
+        Err(e @ ToolError::Database { .. }) => e,
+        Err(e) => return Err(e),
+    };
+    // The run fails and rolls back whole whatever is found: this only names the row.
+    conn.execute("ROLLBACK TO SAVEPOINT seed_rows", &[]).await?;
+    for (row, line) in batch.iter().zip(lines) {
+        if let Err(ToolError::Database { code, message, hint }) =
+            insert_rows(conn, target, std::slice::from_ref(row)).await
+        {
+            return Err(ToolError::Database { code, message: format!("line {line}: {message}"), hint });
+        }
+    }
+    Err(e)
 }
 
 enum Job {
@@ -365,7 +439,7 @@ fn csv_documents(access: &FileAccess, path: &Path) -> Result<Vec<Document>, Tool
     let (header, records) = csv_seed(access, path)?;
     let mut docs = Vec::new();
     for record in records {
-        let record = record?;
+        let (_, record) = record?;
         let doc: Document = header
             .iter()
             .zip(record.iter())
@@ -376,12 +450,15 @@ fn csv_documents(access: &FileAccess, path: &Path) -> Result<Vec<Document>, Tool
     Ok(docs)
 }
 
+/// A CSV seed's record and its line.
+type CsvRow = (u64, csv::StringRecord);
+
 /// A CSV seed's header (the column names) and its records, streamed; a record whose width is not
 /// the header's is an error naming the file and the line.
 fn csv_seed(
     access: &FileAccess,
     path: &Path,
-) -> Result<(Vec<String>, impl Iterator<Item = Result<csv::StringRecord, ToolError>>), ToolError> {
+) -> Result<(Vec<String>, impl Iterator<Item = Result<CsvRow, ToolError>>), ToolError> {
     let display = path.display().to_string();
     let file_error = move |m: String| ToolError::invalid("path", format!("{display}: {m}"));
     // The one CSV reader, in RFC 4180's format; a short or long row gets this function's error,
@@ -392,16 +469,28 @@ fn csv_seed(
         return Err(file_error("the first line must name the columns".into()));
     }
     let width = header.len();
-    let offset = opened.line_offset;
-    let records = opened.reader.into_byte_records().map(move |record| {
-        let record = record.map_err(|e| crate::csv_file::csv_error(e, offset))?;
-        let line = record.position().map_or(0, |p| p.line() + offset);
-        let record = csv::StringRecord::from_byte_record(record)
-            .map_err(|e| crate::csv_file::not_utf8(line, e.utf8_error().field() as u64, "a field"))?;
-        if record.len() != width {
-            return Err(file_error(format!("line {line} has {} fields, the header {width}", record.len())));
-        }
-        Ok(record)
+    let mut reader = opened.reader;
+    let mut record = crate::csv_file::Record::default();
+    let records = std::iter::from_fn(move || {
+        let next = reader.read(&mut record);
+        let line = record.line;
+        Some(match next {
+            Ok(crate::csv_file::Next::End) => return None,
+            Ok(crate::csv_file::Next::Malformed { line, reason }) => Err(file_error(format!("line {line}: {reason}"))),
+            Err(e) => Err(file_error(e.to_string())),
+            Ok(crate::csv_file::Next::Record) => (|| {
+                let mut fields = Vec::with_capacity(record.len());
+                for f in record.iter() {
+                    fields.push(
+                        std::str::from_utf8(f).map_err(|_| crate::csv_file::not_utf8(line, record.byte, "a field"))?,
+                    );
+                }
+                if fields.len() != width {
+                    return Err(file_error(format!("line {line} has {} fields, the header {width}", fields.len())));
+                }
+                Ok((line, csv::StringRecord::from(fields)))
+            })(),
+        })
     });
     Ok((header, records))
 }

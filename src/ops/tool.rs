@@ -106,7 +106,7 @@ pub struct SeedParams {
     pub database: Option<String>,
     /// A seed file or a folder of them (applied in file-name order): `.sql` scripts, or `.csv` (header row
     /// of column names; an empty field is NULL) and `.json` (an array of objects) files named after their
-    /// table. MongoDB: `.json` or `.csv` files named after their collection (CSV fields typed by their look).
+    /// table (a numeric prefix such as `10_` only orders them). MongoDB: `.json` or `.csv` files named after their collection (CSV fields typed by their look).
     pub path: String,
     /// Re-apply files whose content changed since they were applied: CSV and JSON rows are upserted on the
     /// primary key (documents replaced by _id), SQL files rerun whole. Default false: changes are only reported.

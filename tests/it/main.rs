@@ -7,6 +7,7 @@ mod engines;
 mod fencing;
 mod files;
 mod load;
+mod load_files;
 mod manifest;
 mod migrate;
 mod mongo_pipelines;

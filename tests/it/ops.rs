@@ -974,3 +974,97 @@ async fn smoke_test_checks_replication_on_a_mariadb_replica() {
     assert_eq!(v["passed"], false);
     mcp.close().await;
 }
+
+/// A seed folder as dbt and migration tools lay it out: a schema file that sorts first creates
+/// the tables on a fresh database, numbered data files fill them (`10_orders.csv` is table
+/// `orders`), and a bad row is named by file and line.
+async fn seed_numbered_files_after_a_schema(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = dir.path().join("seeds");
+    std::fs::create_dir(&seeds).unwrap();
+    std::fs::write(
+        seeds.join("00_schema.sql"),
+        "create table customers (id integer primary key, name varchar(20) not null);
+         create table orders (id integer primary key, customer_id integer references customers (id), total integer);",
+    )
+    .unwrap();
+    std::fs::write(seeds.join("05_customers.csv"), "id,name\r\n1,ann\r\n2,bob\r\n").unwrap();
+    std::fs::write(seeds.join("10_orders.csv"), "id,customer_id,total\r\n1,1,30\r\n2,2,\r\n").unwrap();
+    let mcp = db.serve("read-write").await;
+    let v = mcp.ok("seed", json!({ "path": seeds.to_str().unwrap() })).await;
+    assert_eq!(v["counts"]["applied"], 3, "{v}");
+    let tables: Vec<&str> = v["files"].as_array().unwrap().iter().filter_map(|f| f["table"].as_str()).collect();
+    assert!(tables.iter().any(|t| t.ends_with("orders") && !t.contains("10_")), "{v}");
+    assert_eq!(count(&mcp, "select count(*) from orders where total is null").await, 1);
+
+    // A row the table refuses (a NULL name): the error names the file and the row's line (CRLF
+    // counted right).
+    let bad = dir.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join("20_customers.csv"), "id,name\r\n3,cy\r\n4,\r\n").unwrap();
+    let e = mcp.err("seed", json!({ "path": bad.to_str().unwrap() })).await;
+    assert!(e.contains("20_customers.csv") && e.contains("line 3") && e.contains("nothing was applied"), "{e}");
+    assert_eq!(count(&mcp, "select count(*) from customers").await, 2);
+}
+
+#[tokio::test]
+async fn seed_numbered_files_after_a_schema_on_postgres() {
+    seed_numbered_files_after_a_schema(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn seed_numbered_files_after_a_schema_on_sqlite() {
+    seed_numbered_files_after_a_schema(Kind::Sqlite).await;
+}
+
+/// The first apply of a seed onto a table that already holds some of its rows upserts them on
+/// the primary key instead of failing on the first duplicate.
+async fn seed_first_apply_onto_existing_rows(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    db.exec(
+        "create table users (id integer primary key, name varchar(20) not null); insert into users values (1, 'old');",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.csv"), "id,name\n1,ann\n2,bob\n").unwrap();
+    let mcp = db.serve("read-write").await;
+    let v = mcp.ok("seed", json!({ "path": dir.path().to_str().unwrap() })).await;
+    assert_eq!(v["counts"]["applied"], 1, "{v}");
+    assert_eq!(count(&mcp, "select count(*) from users").await, 2);
+    assert_eq!(count(&mcp, "select count(*) from users where name = 'ann'").await, 1, "row 1 took the file's values");
+}
+
+#[tokio::test]
+async fn seed_first_apply_onto_existing_rows_on_postgres() {
+    seed_first_apply_onto_existing_rows(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn seed_first_apply_onto_existing_rows_on_mariadb() {
+    seed_first_apply_onto_existing_rows(Kind::Mysql).await;
+}
+
+#[tokio::test]
+async fn seed_first_apply_onto_existing_rows_on_sqlite() {
+    seed_first_apply_onto_existing_rows(Kind::Sqlite).await;
+}
+
+/// A seed folder with subfolders (as dbt's): every file is applied, and the ledger names each by
+/// its path inside the seed folder, so `eu/customers.csv` is not `customers.csv`.
+#[tokio::test]
+async fn seed_ledger_keys_are_paths_inside_the_folder() {
+    let db = TestDb::new(Kind::Sqlite).await;
+    db.exec("create table customers (id integer primary key, name text not null);").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("eu")).unwrap();
+    std::fs::write(dir.path().join("customers.csv"), "id,name\n1,ann\n").unwrap();
+    std::fs::write(dir.path().join("eu").join("customers.csv"), "id,name\n2,bea\n").unwrap();
+    let mcp = db.serve("read-write").await;
+    let path = dir.path().to_str().unwrap();
+    let v = mcp.ok("seed", json!({ "path": path })).await;
+    assert_eq!(v["counts"]["applied"], 2, "{v}");
+    assert_eq!(count(&mcp, "select count(*) from customers").await, 2);
+    assert_eq!(count(&mcp, "select count(*) from data_engineer_seeds where file = 'eu/customers.csv'").await, 1);
+    assert_eq!(mcp.ok("seed", json!({ "path": path })).await["counts"]["unchanged"], 2);
+}
