@@ -177,6 +177,33 @@ impl FileAccess {
         Ok(entries)
     }
 
+    /// The real folders inside `dir` whose names `wanted` keeps (a link to a folder is not one),
+    /// read from the opened, checked folder like [`FileAccess::list`] reads its files.
+    pub fn subfolders(
+        &self,
+        argument: &str,
+        dir: &Path,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Vec<Entry>, ToolError> {
+        let (resolved, fd) = self.open_dir(argument, dir)?;
+        let cannot = |e: Errno| ToolError::invalid(argument, format!("cannot list {}: {e}", dir.display()));
+        let mut folders = Vec::new();
+        for item in rustix::fs::Dir::read_from(&fd).map_err(cannot)? {
+            let item = item.map_err(cannot)?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            if name == "." || name == ".." || !wanted(&name) {
+                continue;
+            }
+            let stat = rustix::fs::statat(&fd, item.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| ToolError::invalid(argument, format!("{}: {e}", dir.join(&name).display())))?;
+            if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+                folders.push(Entry { path: resolved.join(&name), name });
+            }
+        }
+        folders.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(folders)
+    }
+
     /// Create a file to write, in a folder that exists. The folder is resolved and checked; the file
     /// is created relative to the opened folder, never through a link (even one leading inside),
     /// and never over an existing file unless `overwrite` (then not over one with other hard

@@ -133,13 +133,8 @@ fn walk(access: &FileAccess, dir: &Path, prefix: &str, out: &mut Vec<(String, Pa
     for entry in access.list("path", dir, |n| !n.starts_with('.'))? {
         out.push((format!("{prefix}{}", entry.name), entry.path));
     }
-    let listing = std::fs::read_dir(dir)
-        .map_err(|e| ToolError::invalid("path", format!("cannot list {}: {e}", dir.display())))?;
-    for item in listing.flatten() {
-        let name = item.file_name().to_string_lossy().into_owned();
-        if !name.starts_with('.') && item.file_type().is_ok_and(|t| t.is_dir()) {
-            walk(access, &dir.join(&name), &format!("{prefix}{name}/"), out)?;
-        }
+    for folder in access.subfolders("path", dir, |n| !n.starts_with('.'))? {
+        walk(access, &folder.path, &format!("{prefix}{}/", folder.name), out)?;
     }
     Ok(())
 }
