@@ -42,50 +42,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     path.display().to_string()
 }
 
-/// Rows of `people` as (id, name, age, note), ordered by id.
-async fn rows(db: &TestDb) -> Vec<(i64, String, Option<i64>, Option<String>)> {
-    let sql = "select id, name, age, note from people order by id";
-    match db.kind {
-        Kind::Postgres => {
-            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            let r: Vec<(i32, String, Option<i32>, Option<String>)> =
-                sqlx::query_as(sql).fetch_all(&mut c).await.unwrap();
-            r.into_iter().map(|(a, b, c, d)| (a as i64, b, c.map(i64::from), d)).collect()
-        }
-        Kind::Mysql => {
-            let mut c = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
-            let r: Vec<(i32, String, Option<i32>, Option<String>)> =
-                sqlx::query_as(sql).fetch_all(&mut c).await.unwrap();
-            r.into_iter().map(|(a, b, c, d)| (a as i64, b, c.map(i64::from), d)).collect()
-        }
-        Kind::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-            sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
-        }
-        Kind::Mongo => {
-            use futures::TryStreamExt;
-            let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
-            let coll = client.default_database().unwrap().collection::<Document>("people");
-            let docs: Vec<Document> =
-                coll.find(doc! {}).sort(doc! {"_id": 1}).await.unwrap().try_collect().await.unwrap();
-            docs.into_iter()
-                .map(|d| {
-                    let int = |k: &str| match d.get(k) {
-                        Some(mongodb::bson::Bson::Int32(i)) => Some(*i as i64),
-                        Some(mongodb::bson::Bson::Int64(i)) => Some(*i),
-                        _ => None,
-                    };
-                    (
-                        int("_id").unwrap(),
-                        d.get_str("name").unwrap_or_default().to_string(),
-                        int("age"),
-                        d.get_str("note").ok().map(str::to_string),
-                    )
-                })
-                .collect()
-        }
-    }
-}
+use crate::load_files::rows;
 
 /// The file's key column: `_id` on MongoDB.
 fn id(kind: Kind) -> &'static str {

@@ -53,8 +53,9 @@ async fn psql_copy(file: &Path) -> Result<Vec<Row>, String> {
 
 type Row = (i64, String, Option<i64>, Option<String>);
 
-/// Rows of `people` as (id, name, age, note), ordered by id.
-async fn rows(db: &TestDb) -> Vec<Row> {
+/// Rows of `people` as (id, name, age, note), ordered by id (MongoDB: values that are not text
+/// as their Extended JSON text).
+pub(crate) async fn rows(db: &TestDb) -> Vec<Row> {
     let sql = "select id, name, age, note from people order by id";
     match db.kind {
         Kind::Postgres => {
