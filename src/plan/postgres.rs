@@ -82,6 +82,8 @@ fn plan_node(v: &Value) -> crate::plan::PlanNode {
         examined,
         cache_hits: v.get("Shared Hit Blocks").and_then(Value::as_i64),
         disk_reads: v.get("Shared Read Blocks").and_then(Value::as_i64),
+        // Since 18; a total over the loops already, unlike Actual Rows.
+        index_searches: f("Index Searches"),
         spilled,
         children: v
             .get("Plans")

@@ -362,3 +362,46 @@ async fn a_rare_value_gets_a_partial_index_costed_by_hypopg() {
     }
     mcp.close().await;
 }
+
+/// PostgreSQL 18 counts each descent of an index (`Index Searches`; EXPLAIN ANALYZE also shows
+/// buffers by default there): an IN list searches the index once per value. Older majors say
+/// nothing of it, and the plan reader must not invent it.
+#[tokio::test]
+async fn postgres_plans_carry_index_searches_from_18_on() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec(
+        "create table orders (id bigserial primary key, customer_id bigint not null, total numeric not null);
+         insert into orders (customer_id, total) select g % 5000, g from generate_series(1, 50000) g;
+         create index orders_customer_idx on orders (customer_id);
+         analyze orders;",
+    )
+    .await;
+    let major = db.pg_major().await;
+    let mcp = db.serve("read-only").await;
+    let v = mcp
+        .ok(
+            "explain-analyze",
+            json!({"sql": "select count(*) from orders where customer_id in (7, 2500, 4999)", "raw": true}),
+        )
+        .await;
+    let mut searches = Vec::new();
+    fn walk(n: &Value, out: &mut Vec<Value>) {
+        if n.get("index").is_some() {
+            out.push(n["index_searches"].clone());
+        }
+        for c in n["children"].as_array().into_iter().flatten() {
+            walk(c, out);
+        }
+    }
+    walk(&v["plan"], &mut searches);
+    assert!(!searches.is_empty(), "the index is used: {v}");
+    let raw = v["raw_plan"].to_string();
+    if major >= 18 {
+        assert!(raw.contains("Index Searches") && raw.contains("Shared Hit Blocks"), "{raw}");
+        assert_eq!(searches, vec![json!(3.0)], "{v}");
+        assert!(v["plan_text"].as_str().unwrap().contains("index searches 3"), "{v}");
+    } else {
+        assert!(searches.iter().all(Value::is_null), "{v}");
+    }
+    mcp.close().await;
+}
