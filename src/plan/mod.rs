@@ -63,6 +63,10 @@ pub struct PlanNode {
     /// Buffer pages read from disk or the OS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_reads: Option<i64>,
+    /// Index descents across loops (PostgreSQL 18's `Index Searches`): more than the loops
+    /// means the index was searched once per value of an IN list or skip-scanned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_searches: Option<f64>,
     /// Work that did not fit in memory (sort to disk, hash in batches).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spilled: Option<String>,
@@ -182,6 +186,9 @@ pub fn text_tree(plan: &PlanNode) -> String {
         }
         if let Some(x) = node.examined {
             facts.push(format!("examined {x}"));
+        }
+        if let Some(n) = node.index_searches.filter(|n| *n > node.loops.unwrap_or(1.0)) {
+            facts.push(format!("index searches {n}"));
         }
         if let Some(s) = &node.spilled {
             facts.push(s.clone());

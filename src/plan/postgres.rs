@@ -82,6 +82,8 @@ fn plan_node(v: &Value) -> crate::plan::PlanNode {
         examined,
         cache_hits: v.get("Shared Hit Blocks").and_then(Value::as_i64),
         disk_reads: v.get("Shared Read Blocks").and_then(Value::as_i64),
+        // Since 18; a total over the loops already, unlike Actual Rows.
+        index_searches: f("Index Searches"),
         spilled,
         children: v
             .get("Plans")
@@ -165,14 +167,24 @@ pub(crate) async fn hotpaths(
     let activity: Option<String> =
         sqlx::query_scalar(include_str!("../plan/postgres/activity.sql")).fetch_one(&mut *pool).await?;
     let activity = crate::engine::parse_json(activity)?.unwrap_or(Value::Null);
-    let installed: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')")
-            .fetch_one(&mut *pool)
-            .await?;
+    let (available, installed): (bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements'), \
+                EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')",
+    )
+    .fetch_one(&mut *pool)
+    .await?;
     let preload: String =
         sqlx::query_scalar("SELECT current_setting('shared_preload_libraries')").fetch_one(&mut *pool).await?;
     let how_to = match (preload.contains("pg_stat_statements"), installed) {
         (true, true) => None,
+        // A server built without contrib (some containers, embedded builds) cannot CREATE it at all.
+        _ if !available && !installed => Some(
+            "pg_stat_statements is not available on this server: install PostgreSQL's contrib modules \
+             (Debian: postgresql-<version>-contrib, or the package of the same name for your distribution), \
+             add pg_stat_statements to shared_preload_libraries, restart the server, then CREATE EXTENSION pg_stat_statements; \
+             until then `activity` shows what runs now"
+                .to_string(),
+        ),
         (true, false) => Some("CREATE EXTENSION pg_stat_statements; (the library is already preloaded; it costs a few percent of throughput)".to_string()),
         (false, _) => Some(
             "add pg_stat_statements to shared_preload_libraries in postgresql.conf, restart the server, then CREATE EXTENSION pg_stat_statements; \

@@ -88,18 +88,30 @@ async fn proposed_order_applies_on_postgres_and_the_original_does_not() {
         "ALTER TABLE app.orders ADD FOREIGN KEY (customer_id) REFERENCES app.customers(id);"
     );
 
+    // The fixture uses citext; on a server without contrib (the test bed's 16 and 18) a domain of
+    // the same name stands in, as the subject here is the order, not the extension.
+    let citext = db.extension_available("citext").await;
+    let here = |sql: &str| {
+        if citext {
+            sql.to_string()
+        } else {
+            sql.replace("CREATE EXTENSION IF NOT EXISTS citext", "CREATE DOMAIN citext AS text")
+        }
+    };
+
     // The files as written fail on a fresh database; nothing is left behind.
     let original: String = ["001_reports.sql", "002_tables.sql", "003_base.sql"]
         .iter()
         .map(|f| std::fs::read_to_string(format!("{FIXTURE}/{f}")).unwrap())
         .collect::<Vec<_>>()
         .join("\n");
-    let err = apply(&db.url, &original).await.expect_err("the original order must fail");
+    let err = apply(&db.url, &here(&original)).await.expect_err("the original order must fail");
     assert!(err.contains("does not exist"), "{err}");
 
     // The proposed order applies and gives a schema that works.
     let proposed = v["sql"].as_str().unwrap();
-    apply(&db.url, proposed).await.unwrap_or_else(|e| panic!("proposed order failed: {e}\n{proposed}"));
+    assert!(citext || here(proposed) != proposed, "the stand-in replaced the extension");
+    apply(&db.url, &here(proposed)).await.unwrap_or_else(|e| panic!("proposed order failed: {e}\n{proposed}"));
     db.exec(
         "insert into app.customers (email) values ('Ann@example.com');
          insert into app.orders (customer_id) select id from app.customers;

