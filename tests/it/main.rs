@@ -17,3 +17,4 @@ mod redaction;
 mod redteam;
 mod rls;
 mod support;
+mod values;

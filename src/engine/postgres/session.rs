@@ -178,8 +178,12 @@ pub(crate) async fn statement(
     match first {
         // Queries are cached as prepared statements (one round trip when repeated). A schema
         // change can invalidate one: begin again and run the statement once more, uncached.
+        // sqlx 0.9 looks up a type it has not seen on this connection (an enum, a composite, an
+        // extension's type) with a simple query between Parse and Bind, which drops an unnamed
+        // statement (26000, sqlx issue 4305); the type is known to the connection afterwards,
+        // so the second run succeeds. Nothing of the statement ran: the Bind failed.
         Err(ToolError::Database { code: Some(code), message, .. })
-            if code == "0A000" && message.contains("cached plan") =>
+            if (code == "0A000" && message.contains("cached plan")) || code == "26000" =>
         {
             let access = session.access();
             let begin = match access {
