@@ -724,7 +724,8 @@ fn cap_rows(sql: &str, statement: &Statement, engine: Engine, cap: usize) -> Opt
             Some(format!("{body}\nLIMIT {cap}"))
         }
         Some(LimitClause::LimitOffset { limit: Some(Expr::Value(v)), .. }) => match &v.value {
-            Value::Number(n, _) if n.parse::<usize>().is_ok_and(|n| n <= cap) => None,
+            // Already within the cap: the query stops itself, as written.
+            Value::Number(n, _) if n.parse::<usize>().is_ok_and(|n| n <= cap) => Some(body.to_string()),
             Value::Number(..) => {
                 let (start, end) = (byte_offset(sql, v.span.start)?, byte_offset(sql, v.span.end)?);
                 // Only when the span is exactly the number as written.
@@ -1001,7 +1002,7 @@ mod tests {
         );
         assert_eq!(capped("select 'é' from t limit 99", Sqlite).as_deref(), Some("select 'é' from t limit 10"));
         assert_eq!(capped("select 1 offset 5", Postgres).as_deref(), Some("select 1 offset 5\nLIMIT 10"));
-        assert_eq!(capped("select 1 limit 3", Postgres), None);
+        assert_eq!(capped("select 1 limit 3;", Postgres).as_deref(), Some("select 1 limit 3"));
         assert_eq!(capped("select 1 limit 2, 500", Mysql), None);
         assert_eq!(capped("select * from t for update", Postgres), None);
     }

@@ -466,36 +466,3 @@ async fn first_read_opens_one_connection() {
         mcp.close().await;
     }
 }
-
-/// A result holding a type the driver has not met (an enum, a domain over one, an array of it)
-/// read through a cursor (the query's own LIMIT) or as a write's RETURNING: PostgreSQL said
-/// `26000 unnamed prepared statement does not exist` on every first call.
-#[tokio::test]
-async fn postgres_user_types_read_with_a_limit_and_returning() {
-    let db = TestDb::new(Kind::Postgres).await;
-    db.exec(
-        "create type mood as enum ('ok', 'sad'); create domain happy as mood check (value = 'ok');
-         create table film (id int primary key, m mood, h happy);
-         insert into film values (1, 'ok', 'ok'), (2, 'sad', null);",
-    )
-    .await;
-    let ro = db.serve("read-only").await;
-    for sql in [
-        "select * from film order by id limit 10",
-        "select m, array[m] as ms from film order by id limit 1",
-        "select m from film order by id fetch first 1 rows only",
-    ] {
-        let v = ro.ok("run-sql", json!({ "sql": sql })).await;
-        assert_eq!(
-            v["rows"][0].as_array().unwrap().iter().find(|c| c == &&json!("ok")),
-            Some(&json!("ok")),
-            "{sql}: {v}"
-        );
-    }
-    ro.close().await;
-    let rw = db.serve("read-write").await;
-    let v = rw.ok("run-sql", json!({ "sql": "insert into film values (3, 'sad', 'ok') returning m, h" })).await;
-    assert_eq!(v["rows"][0], json!(["sad", "ok"]), "{v}");
-    assert_eq!(v["committed"], true, "{v}");
-    rw.close().await;
-}

@@ -19,3 +19,4 @@ mod redaction;
 mod redteam;
 mod rls;
 mod support;
+mod values;
