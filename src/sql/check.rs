@@ -804,7 +804,7 @@ mod tests {
         let ro = Mode::ReadOnly;
         let cases: &[(&str, Engine, &str)] = &[
             ("SELECT 1", Postgres, "ok Query SELECT 1\nLIMIT 11"),
-            ("select * from t order by a limit 5", Mysql, "ok Query -"),
+            ("select * from t order by a limit 5", Mysql, "ok Query select * from t order by a limit 5"),
             ("select * from t limit 500", Sqlite, "ok Query select * from t limit 11"),
             (
                 "SELECT 1; DROP TABLE t",
