@@ -130,19 +130,11 @@ impl FileAccess {
     /// to a file (a link to a folder is left out, like a folder); a dangling link, a pipe, socket
     /// or device is refused. Names `wanted` drops are never looked at.
     pub fn list(&self, argument: &str, dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<Vec<Entry>, ToolError> {
-        let (resolved, fd) = self.open_dir(argument, dir)?;
-        let cannot = |e: Errno| ToolError::invalid(argument, format!("cannot list {}: {e}", dir.display()));
+        let (resolved, found) = self.entries(argument, dir, wanted)?;
         let mut entries = Vec::new();
-        for item in rustix::fs::Dir::read_from(&fd).map_err(cannot)? {
-            let item = item.map_err(cannot)?;
-            let name = item.file_name().to_string_lossy().into_owned();
-            if name == "." || name == ".." || !wanted(&name) {
-                continue;
-            }
+        for (name, kind) in found {
             let shown = dir.join(&name);
-            let stat = rustix::fs::statat(&fd, item.file_name(), AtFlags::SYMLINK_NOFOLLOW)
-                .map_err(|e| ToolError::invalid(argument, format!("{}: {e}", shown.display())))?;
-            match FileType::from_raw_mode(stat.st_mode) {
+            match kind {
                 FileType::RegularFile => {}
                 FileType::Directory => continue,
                 FileType::Symlink => {
@@ -185,9 +177,27 @@ impl FileAccess {
         dir: &Path,
         wanted: impl Fn(&str) -> bool,
     ) -> Result<Vec<Entry>, ToolError> {
+        let (resolved, found) = self.entries(argument, dir, wanted)?;
+        let mut folders: Vec<Entry> = found
+            .into_iter()
+            .filter(|(_, kind)| *kind == FileType::Directory)
+            .map(|(name, _)| Entry { path: resolved.join(&name), name })
+            .collect();
+        folders.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(folders)
+    }
+
+    /// The names in the opened, checked folder that `wanted` keeps, each with its own type (a
+    /// link is a link here, not followed); the folder's resolved path first.
+    fn entries(
+        &self,
+        argument: &str,
+        dir: &Path,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<(PathBuf, Vec<(String, FileType)>), ToolError> {
         let (resolved, fd) = self.open_dir(argument, dir)?;
         let cannot = |e: Errno| ToolError::invalid(argument, format!("cannot list {}: {e}", dir.display()));
-        let mut folders = Vec::new();
+        let mut found = Vec::new();
         for item in rustix::fs::Dir::read_from(&fd).map_err(cannot)? {
             let item = item.map_err(cannot)?;
             let name = item.file_name().to_string_lossy().into_owned();
@@ -196,12 +206,9 @@ impl FileAccess {
             }
             let stat = rustix::fs::statat(&fd, item.file_name(), AtFlags::SYMLINK_NOFOLLOW)
                 .map_err(|e| ToolError::invalid(argument, format!("{}: {e}", dir.join(&name).display())))?;
-            if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
-                folders.push(Entry { path: resolved.join(&name), name });
-            }
+            found.push((name, FileType::from_raw_mode(stat.st_mode)));
         }
-        folders.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(folders)
+        Ok((resolved, found))
     }
 
     /// Create a file to write, in a folder that exists. The folder is resolved and checked; the file
