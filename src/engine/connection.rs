@@ -303,9 +303,10 @@ impl ReadAs {
                 replication rights, and the model's SQL runs in a read-only transaction; the parser is a second layer"
                 .into(),
             ReadAs::Role(role) => format!(
-                "database-enforced for files, programs, connections, signals, slots, configuration and writes: the \
-                 model's SQL runs in a read-only transaction as role {role}; the way back to the login's own role \
-                 (set_config('role', ...), SQL run from text) is refused by the parser alone"
+                "partly database-enforced: the model's SQL runs in a read-only transaction as role {role}, so its own \
+                 statements reach no files, programs, connections or writes; but a SECURITY DEFINER function owned by \
+                 a privileged role (reached through a view) runs with its owner's rights, and the way back to the \
+                 login's own role (set_config('role', ...), SQL run from text) is refused by the parser alone"
             ),
             ReadAs::ParserOnly { powers, .. } => format!(
                 "parser-enforced: the login holds {powers}, which a session cannot give up; the database refuses \
